@@ -1,0 +1,3 @@
+"""fazt: a personal cloud in one program and one SQLite file."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,3 @@
+from fazt.cli.main import main
+
+main()

@@ -1,0 +1,1 @@
+"""JSON API handlers on the dashboard host."""

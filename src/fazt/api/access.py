@@ -1,0 +1,41 @@
+"""Bearer-token authentication with per-route scopes and a limit on failed attempts."""
+
+import time
+
+from fazt.auth import tokens
+from fazt.auth.tokens import ApiKey
+from fazt.server.http import HTTPError, Request
+from fazt.server.state import ServerState
+
+TOUCH_INTERVAL = 60.0  # write last_used_at at most once a minute per key
+
+
+async def authenticate(state: ServerState, req: Request, scope: str) -> ApiKey:
+    """The API key presented with the request, if it grants `scope`; else 401/403/429."""
+    ip = req.client_ip
+    wait = state.token_failures.retry_after(ip)
+    if wait:
+        raise HTTPError(
+            429, "RATE_LIMITED", "too many failed authentication attempts; try again later",
+            [("retry-after", str(wait))],
+        )
+    header = req.header("authorization") or ""
+    if not header:
+        raise HTTPError(401, "UNAUTHORIZED", "missing Authorization: Bearer <token> header")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise HTTPError(401, "UNAUTHORIZED", "use Authorization: Bearer <token>")
+    key = await state.db.read(tokens.lookup, token.strip())
+    if key is None:
+        state.token_failures.fail(ip)
+        raise HTTPError(401, "INVALID_API_KEY", "invalid or revoked API key")
+    if not key.allows(scope):
+        raise HTTPError(
+            403, "FORBIDDEN", f"this key lacks the '{scope}' scope (it has: "
+            f"{', '.join(sorted(key.scopes))})",
+        )
+    now = time.monotonic()
+    if now - state.key_touched.get(key.id, -TOUCH_INTERVAL) >= TOUCH_INTERVAL:
+        state.key_touched[key.id] = now
+        state.db.submit_write(tokens.touch, key.id)
+    return key

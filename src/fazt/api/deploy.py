@@ -1,0 +1,238 @@
+"""Deploy endpoints: the ZIP upload (compatible with fazt 0.9 clients) and the
+incremental protocol our CLI uses (manifest -> missing blobs -> upload -> finalize)."""
+
+import re
+import tempfile
+from typing import Any
+
+import python_multipart
+from python_multipart.exceptions import FormParserError
+
+from fazt.auth.tokens import ApiKey
+from fazt.hosting import archive, deployments, mime
+from fazt.hosting.deployments import DeployError, FileEntry, sha256_hex
+from fazt.hosting.manifest import InvalidManifest, parse
+from fazt.hosting.names import InvalidSiteName, validate_site_name
+from fazt.hosting.paths import UnsafePath, validate_path
+from fazt.server.http import HTTPError, Request, Response, json_response
+from fazt.server.state import ServerState
+
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+SPOOL_BYTES = 8 * 1024 * 1024
+
+
+def check_site_name(state: ServerState, key: ApiKey, raw: str) -> str:
+    """Validate a site name for deploying; system sites only with the admin scope."""
+    name = raw.strip().lower()
+    suffix = "." + state.domain
+    if name.endswith(suffix):  # "blog.example.com" deploys to "blog"
+        name = name[: -len(suffix)]
+    if name in ("root", "404"):
+        if not key.allows("admin"):
+            raise HTTPError(
+                403, "SYSTEM_SITE", f"'{name}' is a system site; only an admin key may replace it"
+            )
+        return name
+    try:
+        return validate_site_name(name)
+    except InvalidSiteName as exc:
+        raise HTTPError(400, "INVALID_SITE_NAME", str(exc)) from None
+
+
+def _deploy_result(state: ServerState, info: dict) -> dict:
+    live = info["live"]
+    url = state.site_url(info["site"], None if live else info["id"])
+    return {
+        "site": info["site"],
+        "deployment_id": info["id"],
+        "live": live,
+        "file_count": info["file_count"],
+        "size_bytes": info["size_bytes"],
+        "url": url,
+        "message": "Deployment successful" if live else "Preview deployment ready",
+    }
+
+
+async def _published(state: ServerState, info: dict, status: int = 200) -> Response:
+    await state.refresh_routing()
+    return json_response(_deploy_result(state, info), status)
+
+
+# -- POST /api/deploy (multipart ZIP) -------------------------------------------------------
+
+
+async def deploy_zip(state: ServerState, req: Request, key: ApiKey) -> Response:
+    limits = state.limits
+    ctype = req.header("content-type") or ""
+    if not ctype.startswith("multipart/form-data"):
+        raise HTTPError(400, "BAD_REQUEST", "send multipart/form-data with site_name and file")
+    spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)
+    try:
+        size = 0
+        async for chunk in req.proto:
+            size += len(chunk)
+            if size > limits.max_upload_bytes:
+                raise HTTPError(
+                    413, "PAYLOAD_TOO_LARGE",
+                    f"the upload exceeds {limits.max_upload_bytes} bytes",
+                )
+            spool.write(chunk)
+        spool.seek(0)
+        fields, upload = await state.db.run(_parse_form, ctype, size, spool)
+        if not fields.get("site_name"):
+            raise HTTPError(400, "MISSING_FIELD", "missing site_name field")
+        site = check_site_name(state, key, fields["site_name"])
+        if upload is None:
+            raise HTTPError(400, "MISSING_FIELD", "missing file field (a .zip archive)")
+        try:
+            files = await state.db.run(archive.read_zip, upload, limits)
+        except DeployError as exc:
+            raise HTTPError(exc.status, exc.code, exc.message) from None
+        finally:
+            upload.close()
+    finally:
+        spool.close()
+    manifest = _manifest_from(dict((e.path, d) for e, d in files).get("manifest.json"))
+    preview = fields.get("preview", "").lower() in ("1", "true", "yes")
+    info = await state.db.write(
+        deployments.deploy_files, site, files, manifest, key.name, live=not preview
+    )
+    return await _published(state, info)
+
+
+def _parse_form(ctype: str, size: int, stream: Any) -> tuple[dict[str, str], Any]:
+    fields: dict[str, str] = {}
+    uploads: list = []
+
+    def on_field(field: Any) -> None:
+        if field.field_name and field.value is not None:
+            fields[field.field_name.decode(errors="replace")] = field.value.decode(
+                errors="replace"
+            )
+
+    def on_file(file: Any) -> None:
+        if file.field_name == b"file":
+            file.file_object.seek(0)
+            uploads.append(file.file_object)
+        else:
+            file.close()
+
+    headers = {"Content-Type": ctype.encode(), "Content-Length": str(size).encode()}
+    try:
+        python_multipart.parse_form(headers, stream, on_field, on_file)
+    except (FormParserError, ValueError) as exc:
+        raise HTTPError(400, "BAD_REQUEST", f"malformed multipart body: {exc}") from None
+    return fields, (uploads[0] if uploads else None)
+
+
+def _manifest_from(raw: bytes | None):
+    try:
+        return parse(raw)
+    except InvalidManifest as exc:
+        raise HTTPError(400, "INVALID_MANIFEST", str(exc)) from None
+
+
+# -- incremental protocol -------------------------------------------------------------------
+
+
+async def start_deployment(state: ServerState, req: Request, key: ApiKey, name: str) -> Response:
+    """POST /api/apps/{name}/deployments {"files": [{path, sha256, size}]} -> missing blobs."""
+    site = check_site_name(state, key, name)
+    body = await req.json(limit=16 * 1024 * 1024)
+    files = _file_list(state, body)
+    dep_id = await state.db.write(
+        deployments.create_pending, site, files, parse(None), key.name
+    )
+    missing = await state.db.read(deployments.missing_blobs, [f.sha256 for f in files])
+    return json_response({"deployment_id": dep_id, "missing": missing}, 201)
+
+
+def _file_list(state: ServerState, body: Any) -> list[FileEntry]:
+    limits = state.limits
+    if not isinstance(body, dict) or not isinstance(body.get("files"), list):
+        raise HTTPError(400, "BAD_REQUEST", 'expected {"files": [{"path", "sha256", "size"}]}')
+    raw_files = body["files"]
+    if not raw_files:
+        raise HTTPError(400, "EMPTY_DEPLOY", "a deployment needs at least one file")
+    if len(raw_files) > limits.max_files:
+        raise HTTPError(
+            413, "TOO_MANY_FILES", f"{len(raw_files)} files; the limit is {limits.max_files}"
+        )
+    files, seen, total = [], set(), 0
+    for item in raw_files:
+        if not isinstance(item, dict):
+            raise HTTPError(400, "BAD_REQUEST", "each file must be an object")
+        path, sha, size = item.get("path"), item.get("sha256"), item.get("size")
+        if not isinstance(path, str) or not isinstance(sha, str) or type(size) is not int:
+            raise HTTPError(400, "BAD_REQUEST", "each file needs path, sha256 and size")
+        try:
+            validate_path(path)
+        except UnsafePath as exc:
+            raise HTTPError(400, "UNSAFE_PATH", str(exc)) from None
+        if not _SHA256.match(sha):
+            raise HTTPError(400, "BAD_REQUEST", f"'{path}': sha256 must be 64 hex digits")
+        if not 0 <= size <= limits.max_file_bytes:
+            raise HTTPError(413, "FILE_TOO_LARGE", f"'{path}' is too large")
+        if path in seen:
+            raise HTTPError(400, "BAD_REQUEST", f"'{path}' is listed twice")
+        seen.add(path)
+        total += size
+        files.append(FileEntry(path, sha, size, mime.guess(path)))
+    if total > limits.max_total_bytes:
+        raise HTTPError(
+            413, "DEPLOY_TOO_LARGE", f"{total} bytes; the limit is {limits.max_total_bytes}"
+        )
+    return files
+
+
+async def upload_blob(state: ServerState, req: Request, key: ApiKey, sha256: str) -> Response:
+    """PUT /api/blobs/{sha256}: the body must hash to the name."""
+    if not _SHA256.match(sha256):
+        raise HTTPError(400, "BAD_REQUEST", "blob name must be a sha256 in lower-case hex")
+    data = await req.body(state.limits.max_file_bytes)
+    actual = await state.db.run(sha256_hex, data)
+    if actual != sha256:
+        raise HTTPError(400, "HASH_MISMATCH", f"the body hashes to {actual}, not {sha256}")
+    created = await state.db.write(deployments.store_blob, sha256, data)
+    return json_response({"sha256": sha256, "size": len(data)}, 201 if created else 200)
+
+
+async def finalize_deployment(
+    state: ServerState, req: Request, key: ApiKey, deployment_id: str
+) -> Response:
+    """POST /api/deployments/{id}/finalize {"preview": false}: verify and (maybe) go live."""
+    body = await req.json() if (req.header("content-length") or "0") != "0" else {}
+    preview = bool(body.get("preview")) if isinstance(body, dict) else False
+    dep_id = _int_id(deployment_id)
+    info = await state.db.read(_pending_owner, dep_id)
+    if info is None:
+        raise HTTPError(404, "DEPLOYMENT_NOT_FOUND", f"no deployment {deployment_id}")
+    check_site_name(state, key, info["site"])
+    try:
+        raw_manifest = await state.db.read(_manifest_bytes, dep_id)
+        manifest = _manifest_from(raw_manifest)
+        info = await state.db.write(_finalize, dep_id, manifest.to_json(), not preview)
+    except DeployError as exc:
+        raise HTTPError(exc.status, exc.code, exc.message) from None
+    return await _published(state, info)
+
+
+def _finalize(conn, dep_id: int, manifest_json: str, live: bool) -> dict:
+    conn.execute("UPDATE deployments SET manifest = ? WHERE id = ?", (manifest_json, dep_id))
+    return deployments.finalize(conn, dep_id, live=live)
+
+
+def _pending_owner(conn, dep_id: int) -> dict | None:
+    row = conn.execute("SELECT site, state FROM deployments WHERE id = ?", (dep_id,)).fetchone()
+    return dict(row) if row else None
+
+
+def _manifest_bytes(conn, dep_id: int) -> bytes | None:
+    row = deployments.lookup_file(conn, dep_id, "manifest.json")
+    return deployments.read_blob(conn, row["sha256"]) if row else None
+
+
+def _int_id(text: str) -> int:
+    if not text.isdigit():
+        raise HTTPError(400, "BAD_REQUEST", f"'{text}' is not a deployment id")
+    return int(text)

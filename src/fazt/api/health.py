@@ -1,0 +1,16 @@
+"""GET /health: liveness and version, public."""
+
+import time
+
+from fazt.server.http import Request, Response, json_response
+from fazt.server.state import ServerState
+
+
+async def health(state: ServerState, req: Request, key: object) -> Response:
+    return json_response(
+        {
+            "status": "ok",
+            "version": state.version,
+            "uptime_seconds": int(time.time() - state.started),
+        }
+    )

@@ -1,0 +1,25 @@
+"""Every API route with the scope it requires (declared here, never inferred from paths)."""
+
+from fazt.api import apps, deploy, domains, health
+from fazt.server.router import PUBLIC, Router
+
+
+def build_router() -> Router:
+    r = Router()
+    r.add("GET", "/health", health.health, scope=PUBLIC)
+    r.add("POST", "/api/deploy", deploy.deploy_zip, scope="deploy")
+    r.add("POST", "/api/apps/{name}/deployments", deploy.start_deployment, scope="deploy")
+    r.add("PUT", "/api/blobs/{sha256}", deploy.upload_blob, scope="deploy")
+    r.add("POST", "/api/deployments/{deployment_id}/finalize", deploy.finalize_deployment,
+          scope="deploy")
+    r.add("GET", "/api/apps", apps.list_apps, scope="deploy")
+    r.add("GET", "/api/apps/{name}", apps.app_info, scope="deploy")
+    r.add("DELETE", "/api/apps/{name}", apps.delete_app, scope="admin")
+    r.add("GET", "/api/apps/{name}/deployments", apps.app_history, scope="deploy")
+    r.add("GET", "/api/apps/{name}/files", apps.app_files, scope="deploy")
+    r.add("POST", "/api/apps/{name}/rollback", apps.rollback, scope="deploy")
+    r.add("POST", "/api/apps/{name}/promote", apps.promote, scope="deploy")
+    r.add("GET", "/api/domains", domains.list_domains, scope="admin")
+    r.add("POST", "/api/domains", domains.add_domain, scope="admin")
+    r.add("DELETE", "/api/domains/{domain}", domains.remove_domain, scope="admin")
+    return r

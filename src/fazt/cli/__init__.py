@@ -1,0 +1,1 @@
+"""The `fazt` command line: one module per command group."""

@@ -1,0 +1,171 @@
+"""`fazt deploy DIR`: upload only what the server lacks, then go live in one step."""
+
+import fnmatch
+import hashlib
+import json
+import os
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import click
+from rich.progress import BarColumn, Progress, TextColumn, TransferSpeedColumn
+
+from fazt.cli.common import api_client, fail, human_size, json_option, to_option, token_option
+from fazt.hosting.names import InvalidSiteName, validate_site_name
+from fazt.remote.client import ApiError, FaztClient
+
+ALWAYS_SKIPPED = {".git", "node_modules", ".faztignore", "__pycache__", ".DS_Store"}
+UPLOAD_THREADS = 4
+
+
+@dataclass(frozen=True)
+class LocalFile:
+    path: str  # relative, forward slashes
+    source: Path
+    size: int
+    sha256: str = ""
+
+
+def collect(root: Path, include_dotfiles: bool = False) -> list[LocalFile]:
+    """Files to deploy, honouring the skip rules and .faztignore."""
+    ignore = _ignore_patterns(root)
+    found = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        rel_dir = Path(dirpath).relative_to(root).as_posix()
+        rel_dir = "" if rel_dir == "." else rel_dir + "/"
+        dirnames[:] = sorted(
+            d for d in dirnames
+            if not _skipped(d, rel_dir + d + "/", include_dotfiles, ignore)
+            and not (Path(dirpath) / d).is_symlink()
+        )
+        for name in sorted(filenames):
+            rel = rel_dir + name
+            source = Path(dirpath) / name
+            if _skipped(name, rel, include_dotfiles, ignore) or source.is_symlink():
+                continue
+            found.append(LocalFile(rel, source, source.stat().st_size))
+    return found
+
+
+def _ignore_patterns(root: Path) -> list[str]:
+    ignore_file = root / ".faztignore"
+    if not ignore_file.is_file():
+        return []
+    lines = ignore_file.read_text("utf-8", errors="replace").splitlines()
+    return [ln.strip() for ln in lines if ln.strip() and not ln.startswith("#")]
+
+
+def _skipped(name: str, rel: str, include_dotfiles: bool, ignore: list[str]) -> bool:
+    if name in ALWAYS_SKIPPED or (name.startswith(".") and not include_dotfiles):
+        return True
+    for pattern in ignore:
+        if pattern.endswith("/"):
+            if rel.endswith("/") and (fnmatch.fnmatch(rel, pattern.lstrip("/"))
+                                      or fnmatch.fnmatch(name + "/", pattern)):
+                return True
+        elif fnmatch.fnmatch(rel.rstrip("/"), pattern.lstrip("/")) or fnmatch.fnmatch(
+            name, pattern
+        ):
+            return True
+    return False
+
+
+def hash_file(local: LocalFile) -> LocalFile:
+    digest = hashlib.sha256()
+    with local.source.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1024 * 1024), b""):
+            digest.update(chunk)
+    return LocalFile(local.path, local.source, local.size, digest.hexdigest())
+
+
+def site_name_for(root: Path, explicit: str | None) -> str:
+    name = explicit
+    manifest = root / "manifest.json"
+    if name is None and manifest.is_file():
+        try:
+            data = json.loads(manifest.read_text("utf-8"))
+        except ValueError as exc:
+            fail(f"{manifest} is not valid JSON: {exc}")
+        if isinstance(data, dict) and isinstance(data.get("name"), str):
+            name = data["name"]
+    if name is None:
+        name = root.resolve().name.lower()
+    name = name.strip().lower()
+    if name not in ("root", "404"):
+        try:
+            validate_site_name(name)
+        except InvalidSiteName as exc:
+            fail(f"cannot deploy as '{name}': {exc}. Choose a name with --site NAME.")
+    return name
+
+
+@click.command()
+@click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--site", default=None, help="Site name (default: manifest.json name, else the "
+              "folder name).")
+@to_option
+@token_option
+@click.option("--preview", is_flag=True, help="Publish without going live; prints a preview URL.")
+@click.option("--include-dotfiles", is_flag=True, help="Also upload files starting with '.'.")
+@json_option
+def deploy(directory, site, url, token, preview, include_dotfiles, as_json) -> None:
+    """Deploy DIRECTORY as a site."""
+    name = site_name_for(directory, site)
+    files = collect(directory, include_dotfiles)
+    if not files:
+        fail(f"{directory} has no files to deploy (dotfiles, .git and node_modules are skipped)")
+    show = sys.stderr.isatty() and not as_json
+    say = (lambda msg: click.echo(msg, err=True)) if not as_json else (lambda msg: None)
+    total = sum(f.size for f in files)
+    say(f"Deploying {len(files)} files ({human_size(total)}) as '{name}'")
+    files = _with_progress(show, "Hashing", files, hash_file, total)
+    with api_client(url, token) as client:
+        started = client.post(
+            f"/api/apps/{name}/deployments",
+            json={"files": [{"path": f.path, "sha256": f.sha256, "size": f.size} for f in files]},
+        )
+        missing = set(started["missing"])
+        to_send = list({f.sha256: f for f in files if f.sha256 in missing}.values())
+        say(f"Uploading {len(to_send)} new file(s) of {len(files)}")
+        _with_progress(show, "Uploading", to_send, lambda f: _upload(client, f),
+                       sum(f.size for f in to_send))
+        result = client.post(
+            f"/api/deployments/{started['deployment_id']}/finalize", json={"preview": preview}
+        )
+    result["uploaded_files"] = len(to_send)
+    if as_json:
+        click.echo(json.dumps(result, indent=2))
+    elif preview:
+        click.echo(f"Preview ready (deployment {result['deployment_id']}): {result['url']}")
+        click.echo(f"Make it live with: fazt app promote {name} {result['deployment_id']}")
+    else:
+        click.echo(f"Live: {result['url']}  (deployment {result['deployment_id']})")
+
+
+def _upload(client: FaztClient, local: LocalFile) -> LocalFile:
+    data = local.source.read_bytes()
+    if hashlib.sha256(data).hexdigest() != local.sha256:
+        raise ApiError(f"{local.path} changed while deploying; run the deploy again")
+    client.request("PUT", f"/api/blobs/{local.sha256}", content=data,
+                   headers={"content-type": "application/octet-stream"})
+    return local
+
+
+def _with_progress(show: bool, label: str, items: list, work, total_bytes: int) -> list:
+    """Run `work` over items in a few threads, with a progress bar on a terminal."""
+    if not items:
+        return []
+    with ThreadPoolExecutor(UPLOAD_THREADS) as pool:
+        if not show:
+            return list(pool.map(work, items))
+        columns = (TextColumn(f"{label:9}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
+                   TransferSpeedColumn())
+        with Progress(*columns, transient=True) as progress:
+            task = progress.add_task(label, total=total_bytes or 1)
+            results = []
+            for item in pool.map(work, items):
+                progress.advance(task, item.size)
+                results.append(item)
+            return results

@@ -1,0 +1,241 @@
+"""`fazt server ...`: run, initialise and configure a server and its database."""
+
+import os
+import sys
+from pathlib import Path
+
+import click
+import httpx
+
+from fazt import __version__
+from fazt.auth import passwords, tokens
+from fazt.cli.common import (
+    console, db_option, fail, human_size, json_option, open_db, print_json, resolve_db_path,
+)
+from fazt.db import migrations, settings
+from fazt.hosting import deployments, seeding
+from fazt.hosting.names import validate_domain
+from fazt.remote import peers
+from fazt.server.bootstrap import initialise
+
+DEFAULT_PORT = 4698
+
+
+@click.group()
+def server() -> None:
+    """Run and configure a fazt server."""
+
+
+def _check_domain(domain: str | None) -> str | None:
+    if domain is None or domain == "localhost":
+        return domain
+    try:
+        return validate_domain(domain)
+    except ValueError as exc:
+        fail(str(exc))
+
+
+def _announce_init(result, port: int) -> None:
+    peers.save(peers.LOCAL_PEER, f"http://localhost:{port}", result.local_token)
+    click.echo(f"Initialised: admin user '{result.username}'.")
+    if result.password:
+        click.echo(f"  Admin password (shown once, save it now): {result.password}")
+    click.echo(f"  The local CLI is set up to deploy here (key saved in {peers.client_db_path()}).")
+
+
+@server.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", type=click.IntRange(1, 65535), default=None,
+              help=f"Port (default: the saved setting, else {DEFAULT_PORT}).")
+@click.option("--domain", default=None, help="Domain for this run (default: saved setting).")
+@db_option
+def start(host: str, port: int | None, domain: str | None, db_path: Path | None) -> None:
+    """Start serving; initialises an empty database first."""
+    from fazt.server.run import serve
+
+    sys.stdout.reconfigure(line_buffering=True)
+    domain = _check_domain(domain)
+    path = resolve_db_path(db_path)
+    with open_db(db_path) as db:
+        if not db.read_sync(settings.is_initialised):
+            result = db.write_sync(
+                lambda c: initialise(c, domain=domain or "localhost", port=port or DEFAULT_PORT)
+            )
+            _announce_init(result, port or DEFAULT_PORT)
+        else:
+            db.write_sync(seeding.seed)
+        if domain:
+            db.write_sync(settings.put, "domain", domain)
+        port = port or db.read_sync(settings.get_int, "port")
+
+        def ready(state) -> None:
+            click.echo(f"fazt {__version__} serving")
+            click.echo(f"  Dashboard: {state.base_url('localhost' if state.domain == 'localhost' else 'admin.' + state.domain)}")
+            click.echo(f"  Sites:     {state.site_url('<name>')}")
+            click.echo(f"  Database:  {path}")
+            click.echo(f"  Listening: {host}:{port} (Ctrl-C to stop)")
+
+        try:
+            serve(db, host, port, on_ready=ready)
+        except OSError as exc:
+            fail(f"cannot listen on {host}:{port}: {exc}")
+        except RuntimeError as exc:
+            fail(f"cannot serve on {host}:{port}: {exc}")
+    click.echo("fazt stopped")
+
+
+@server.command()
+@click.option("--username", default=None, help="Admin username (default: admin).")
+@click.option("--password", default=None, help="Admin password (generated if omitted).")
+@click.option("--domain", default=None, help="Domain (default: localhost).")
+@click.option("--port", type=click.IntRange(1, 65535), default=None,
+              help=f"Port (default: {DEFAULT_PORT}).")
+@db_option
+def init(username, password, domain, port, db_path) -> None:
+    """Initialise a new database (prompts for what is missing when run in a terminal)."""
+    interactive = sys.stdin.isatty()
+    if interactive:
+        username = username or click.prompt("Admin username", default="admin")
+        password = password or click.prompt(
+            "Admin password (empty: generate one)", default="", hide_input=True,
+            show_default=False,
+        ) or None
+        domain = domain or click.prompt("Domain", default="localhost")
+    domain = _check_domain(domain) or "localhost"
+    port = port or DEFAULT_PORT
+    if password is not None and len(password) < passwords.MIN_PASSWORD_LENGTH:
+        fail(f"the password must be at least {passwords.MIN_PASSWORD_LENGTH} characters")
+    with open_db(db_path) as db:
+        if db.read_sync(settings.is_initialised):
+            fail(f"{db.path} is already initialised (use `fazt server set-config` or "
+                 "`set-credentials` to change it)")
+        result = db.write_sync(
+            lambda c: initialise(
+                c, domain=domain, port=port, username=username or "admin", password=password
+            )
+        )
+    _announce_init(result, port)
+    click.echo(f"Database: {resolve_db_path(db_path)}")
+
+
+@server.command()
+@db_option
+@json_option
+def status(db_path, as_json) -> None:
+    """Show the configuration, contents and whether the server answers."""
+    path = resolve_db_path(db_path)
+    with open_db(db_path, must_exist=True) as db:
+        info = db.read_sync(_status_info)
+    info["database"] = str(path)
+    info["database_bytes"] = os.path.getsize(path)
+    info["running"], info["running_version"] = _probe(int(info["port"]))
+    if as_json:
+        print_json(info)
+        return
+    console.print("[bold]fazt server status[/bold]")
+    for label, value in [
+        ("Database", f"{info['database']} ({human_size(info['database_bytes'])})"),
+        ("Schema version", info["schema_version"]),
+        ("Domain", info["domain"]),
+        ("Port", info["port"]),
+        ("Admin user", info["admin_user"]),
+        ("Sites", info["sites"]),
+        ("API keys", info["api_keys"]),
+        ("Running", f"yes (version {info['running_version']})" if info["running"] else "no"),
+    ]:
+        console.print(f"  {label + ':':16} {value}", highlight=False)
+
+
+def _status_info(conn) -> dict:
+    values = settings.all_settings(conn)
+    return {
+        "version": __version__,
+        "schema_version": migrations.current_version(conn),
+        "domain": values["domain"],
+        "port": int(values["port"]),
+        "admin_user": passwords.admin_username(conn),
+        "sites": len(deployments.list_sites(conn)),
+        "api_keys": conn.execute(
+            "SELECT COUNT(*) FROM api_keys WHERE revoked_at IS NULL"
+        ).fetchone()[0],
+    }
+
+
+def _probe(port: int) -> tuple[bool, str | None]:
+    try:
+        r = httpx.get(f"http://127.0.0.1:{port}/health", headers={"host": "localhost"},
+                      timeout=1.0)
+        return True, r.json()["data"]["version"]
+    except (httpx.HTTPError, ValueError, KeyError, TypeError):
+        return False, None
+
+
+@server.command("set-config")
+@click.option("--domain", default=None, help="The domain sites are served under.")
+@click.option("--port", type=click.IntRange(1, 65535), default=None, help="Listening port.")
+@click.option("--history-limit", type=click.IntRange(1, 1000), default=None,
+              help="Deployments kept per site.")
+@click.option("--cache-mb", type=click.IntRange(1, 65536), default=None,
+              help="Static file cache size in MB.")
+@db_option
+def set_config(domain, port, history_limit, cache_mb, db_path) -> None:
+    """Change saved settings (takes effect at the next start)."""
+    changes = {
+        "domain": _check_domain(domain),
+        "port": port,
+        "history_limit": history_limit,
+        "cache_max_bytes": cache_mb * 1024 * 1024 if cache_mb else None,
+    }
+    changes = {k: str(v) for k, v in changes.items() if v is not None}
+    if not changes:
+        fail("nothing to change: pass --domain, --port, --history-limit or --cache-mb")
+    with open_db(db_path, must_exist=True) as db:
+        db.write_sync(lambda c: [settings.put(c, k, v) for k, v in changes.items()])
+    for key, value in changes.items():
+        click.echo(f"{key} = {value}")
+
+
+@server.command("set-credentials")
+@click.option("--username", default=None, help="New admin username.")
+@click.option("--password", default=None, help="New admin password.")
+@db_option
+def set_credentials(username, password, db_path) -> None:
+    """Change the admin username and/or password."""
+    if password is None and sys.stdin.isatty():
+        password = click.prompt("New password", hide_input=True, confirmation_prompt=True)
+    if username is None and password is None:
+        fail("pass --username and/or --password")
+    with open_db(db_path, must_exist=True) as db:
+        def change(conn) -> str:
+            row = conn.execute("SELECT username, password_hash FROM users LIMIT 1").fetchone()
+            name = username or (row["username"] if row else "admin")
+            if password is None and row is None:
+                raise ValueError("there is no admin user yet: give --password too")
+            hashed = passwords.hash_password(password) if password else row["password_hash"]
+            passwords.set_credentials(conn, name, hashed)
+            return name
+
+        try:
+            name = db.write_sync(change)
+        except ValueError as exc:
+            fail(str(exc))
+    click.echo(f"Credentials updated for '{name}'.")
+
+
+@server.command("create-key")
+@click.option("--name", required=True, help="A label for the key (e.g. ci, laptop).")
+@click.option("--scopes", default="deploy", show_default=True,
+              help=f"Comma-separated: {', '.join(tokens.SCOPES)}.")
+@db_option
+def create_key(name, scopes, db_path) -> None:
+    """Create an API key and print the token alone (it is not stored, only its hash)."""
+    try:
+        scope_set = tokens.parse_scopes(scopes)
+    except ValueError as exc:
+        fail(str(exc))
+    with open_db(db_path, must_exist=True) as db:
+        try:
+            _, token = db.write_sync(tokens.create_key, name, scope_set)
+        except ValueError as exc:
+            fail(str(exc))
+    click.echo(token)

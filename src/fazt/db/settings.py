@@ -1,0 +1,44 @@
+"""Server settings stored in the `settings` table (never secrets)."""
+
+import sqlite3
+
+DEFAULTS: dict[str, str] = {
+    "domain": "localhost",
+    "port": "4698",
+    "history_limit": "20",
+    "cache_max_bytes": str(64 * 1024 * 1024),
+    "deploy_max_upload_bytes": str(200 * 1024 * 1024),
+    "deploy_max_files": "10000",
+    "deploy_max_file_bytes": str(100 * 1024 * 1024),
+    "deploy_max_total_bytes": str(500 * 1024 * 1024),
+    "deploy_max_ratio": "200",
+}
+
+
+def get(conn: sqlite3.Connection, key: str) -> str:
+    row = conn.execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()
+    return row[0] if row else DEFAULTS[key]
+
+
+def get_int(conn: sqlite3.Connection, key: str) -> int:
+    return int(get(conn, key))
+
+
+def all_settings(conn: sqlite3.Connection) -> dict[str, str]:
+    values = dict(DEFAULTS)
+    values.update({r[0]: r[1] for r in conn.execute("SELECT key, value FROM settings")})
+    return values
+
+
+def put(conn: sqlite3.Connection, key: str, value: str) -> None:
+    if key not in DEFAULTS:
+        raise KeyError(key)
+    conn.execute(
+        "INSERT INTO settings (key, value) VALUES (?, ?) "
+        "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+        (key, value),
+    )
+
+
+def is_initialised(conn: sqlite3.Connection) -> bool:
+    return conn.execute("SELECT 1 FROM users LIMIT 1").fetchone() is not None

@@ -1,0 +1,1 @@
+"""Sites, content-addressed deployments, host routing and static serving."""

@@ -1,0 +1,44 @@
+"""A least-recently-used cache bounded by bytes, used in front of SQLite for static files.
+
+Keys include the deployment id, and deployments never change, so entries never go stale;
+they are only evicted. Used from the event loop thread only.
+"""
+
+from collections import OrderedDict
+from typing import Any
+
+ENTRY_OVERHEAD = 256  # rough bytes per entry for keys, headers and bookkeeping
+
+
+class ByteLRU:
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self.used = 0
+        self._items: OrderedDict[Any, tuple[Any, int]] = OrderedDict()
+
+    def get(self, key: Any) -> Any:
+        item = self._items.get(key)
+        if item is None:
+            return None
+        self._items.move_to_end(key)
+        return item[0]
+
+    def put(self, key: Any, value: Any, size: int) -> None:
+        cost = size + ENTRY_OVERHEAD
+        if cost > self.max_bytes:
+            return
+        old = self._items.pop(key, None)
+        if old is not None:
+            self.used -= old[1]
+        self._items[key] = (value, cost)
+        self.used += cost
+        while self.used > self.max_bytes:
+            _, (_, evicted) = self._items.popitem(last=False)
+            self.used -= evicted
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def clear(self) -> None:
+        self._items.clear()
+        self.used = 0

@@ -1,0 +1,45 @@
+"""Compressed variants of text files: gzip and brotli, computed once per blob."""
+
+import gzip
+
+import brotli
+
+MIN_BYTES = 256
+MAX_BYTES = 8 * 1024 * 1024
+ENCODINGS = ("br", "gzip")
+
+
+def compress(data: bytes) -> dict[str, bytes]:
+    """Variants worth serving (at least 10% smaller than the original)."""
+    if not MIN_BYTES <= len(data) <= MAX_BYTES:
+        return {}
+    candidates = {
+        # Moderate levels: computed on a cache miss, so speed matters as much as size.
+        "br": brotli.compress(data, quality=5),
+        "gzip": gzip.compress(data, compresslevel=6, mtime=0),
+    }
+    return {enc: blob for enc, blob in candidates.items() if len(blob) < 0.9 * len(data)}
+
+
+def preferred(accept_encoding: str | None, available: dict[str, bytes]) -> str | None:
+    """The best encoding both sides support, honouring q=0 refusals."""
+    if not accept_encoding or not available:
+        return None
+    accepted = set()
+    for part in accept_encoding.lower().split(","):
+        token, _, params = part.strip().partition(";")
+        q = params.replace(" ", "")
+        if q.startswith("q=") and _zero(q[2:]):
+            continue
+        accepted.add(token.strip())
+    for enc in ENCODINGS:
+        if enc in available and (enc in accepted or "*" in accepted):
+            return enc
+    return None
+
+
+def _zero(text: str) -> bool:
+    try:
+        return float(text) == 0
+    except ValueError:
+        return False

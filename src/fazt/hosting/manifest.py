@@ -1,0 +1,62 @@
+"""`manifest.json` at a site's root: name, SPA fallback, cache rules."""
+
+import fnmatch
+import json
+from dataclasses import dataclass, field
+
+DEFAULT_ASSET_CACHE = "public, max-age=3600"
+HTML_CACHE = "no-cache"
+
+
+class InvalidManifest(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Manifest:
+    name: str | None = None
+    spa: bool = False
+    # glob pattern on the file path -> Cache-Control value, first match wins
+    cache: tuple[tuple[str, str], ...] = field(default_factory=tuple)
+
+    def cache_control(self, path: str, html: bool) -> str:
+        for pattern, value in self.cache:
+            if fnmatch.fnmatchcase(path, pattern.lstrip("/")):
+                return value
+        return HTML_CACHE if html else DEFAULT_ASSET_CACHE
+
+    def to_json(self) -> str:
+        data: dict = {}
+        if self.name:
+            data["name"] = self.name
+        if self.spa:
+            data["spa"] = True
+        if self.cache:
+            data["cache"] = dict(self.cache)
+        return json.dumps(data)
+
+
+def parse(raw: bytes | str | None) -> Manifest:
+    """Parse manifest bytes; raise InvalidManifest with a readable reason."""
+    if raw is None or raw in (b"", ""):
+        return Manifest()
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidManifest(f"manifest.json is not valid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise InvalidManifest("manifest.json must be a JSON object")
+    name = data.get("name")
+    if name is not None and not isinstance(name, str):
+        raise InvalidManifest("manifest.json: 'name' must be a string")
+    spa = data.get("spa", False)
+    if not isinstance(spa, bool):
+        raise InvalidManifest("manifest.json: 'spa' must be true or false")
+    cache = data.get("cache", {})
+    if not isinstance(cache, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) and v.isprintable() for k, v in cache.items()
+    ):
+        raise InvalidManifest(
+            "manifest.json: 'cache' must map path patterns to Cache-Control strings"
+        )
+    return Manifest(name=name, spa=spa, cache=tuple(cache.items()))

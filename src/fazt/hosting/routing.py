@@ -1,0 +1,92 @@
+"""Host routing: which part of fazt answers a request, from its Host header alone.
+
+    localhost, admin.<domain>, loopback IPs -> the dashboard and API
+    <domain>, root.<domain>                 -> site `root`
+    <name>.<domain>, <name>.localhost       -> site <name>
+    <name>--<id>.<domain> (and .localhost)  -> preview deployment <id> of <name>
+    a custom domain                         -> the site it is mapped to
+    anything else                           -> the 404 site, status 404
+"""
+
+import re
+import sqlite3
+from dataclasses import dataclass
+
+DASHBOARD = "dashboard"
+SITE = "site"
+NOT_FOUND = "not_found"
+BAD_HOST = "bad_host"
+
+_HOST_CHARS = re.compile(r"^[a-z0-9.\-]+$")
+_PREVIEW = re.compile(r"^([a-z0-9-]+?)--(\d+)$")
+_LOOPBACK = frozenset({"127.0.0.1", "[::1]", "::1"})
+
+
+@dataclass(frozen=True)
+class Target:
+    kind: str
+    site: str | None = None
+    deployment_id: int | None = None
+
+
+def normalise_host(raw: str | None) -> str | None:
+    """Lower-case host without port or trailing dot; None if the header is malformed."""
+    if not raw:
+        return None
+    host = raw.strip().lower()
+    if host.startswith("["):  # IPv6 literal
+        end = host.find("]")
+        return host[: end + 1] if end > 0 else None
+    host = host.rsplit(":", 1)[0] if ":" in host else host
+    host = host.rstrip(".")
+    if not host or len(host) > 253 or not _HOST_CHARS.match(host):
+        return None
+    return host
+
+
+@dataclass
+class RoutingTable:
+    """A snapshot of sites, their live deployments and custom domains."""
+
+    domain: str
+    live: dict[str, int | None]
+    custom: dict[str, str]
+
+    @classmethod
+    def load(cls, conn: sqlite3.Connection, domain: str) -> "RoutingTable":
+        live = {r[0]: r[1] for r in conn.execute("SELECT name, live_deployment_id FROM sites")}
+        custom = {r[0]: r[1] for r in conn.execute("SELECT domain, site FROM domains")}
+        return cls(domain.lower(), live, custom)
+
+    def resolve(self, raw_host: str | None) -> Target:
+        host = normalise_host(raw_host)
+        if host is None:
+            return Target(BAD_HOST)
+        domain = self.domain
+        if host in ("localhost", f"admin.{domain}") or host in _LOOPBACK:
+            return Target(DASHBOARD)
+        if host in (domain, f"root.{domain}"):
+            return self._site("root")
+        if host in self.custom:
+            return self._site(self.custom[host])
+        for suffix in (f".{domain}", ".localhost"):
+            if host.endswith(suffix):
+                label = host[: -len(suffix)]
+                if label and "." not in label:
+                    return self._label(label)
+        return Target(NOT_FOUND)
+
+    def _label(self, label: str) -> Target:
+        preview = _PREVIEW.match(label)
+        if preview:
+            name, dep_id = preview.group(1), int(preview.group(2))
+            if name in self.live:
+                return Target(SITE, name, dep_id)
+            return Target(NOT_FOUND)
+        return self._site(label)
+
+    def _site(self, name: str) -> Target:
+        deployment_id = self.live.get(name)
+        if deployment_id is None:
+            return Target(NOT_FOUND)
+        return Target(SITE, name, deployment_id)

@@ -1,0 +1,234 @@
+"""Serving a deployment's files: clean URLs, 404 pages, SPA fallback, conditional and
+range requests, compression, with a byte-bounded cache in front of SQLite.
+
+The hot path (a cached file) runs entirely on the event loop with no SQLite access. A cache
+miss resolves the file in a reader thread, including its compressed variants.
+"""
+
+import sqlite3
+from dataclasses import dataclass, field
+from datetime import datetime
+from email.utils import format_datetime, parsedate_to_datetime
+from typing import Any
+
+from fazt.db import Database
+from fazt.hosting import compression, deployments, mime
+from fazt.hosting.cache import ByteLRU
+from fazt.hosting.manifest import Manifest, parse
+from fazt.hosting.paths import request_candidates
+
+STREAM_CHUNK = 256 * 1024
+
+
+@dataclass
+class StaticFile:
+    status: int
+    sha256: str
+    size: int
+    mime: str
+    etag: str
+    headers: list[tuple[str, str]]  # content-type, last-modified, cache-control, ...
+    body: bytes | None  # None: too large to cache, streamed from SQLite
+    variants: dict[str, bytes] = field(default_factory=dict)
+    last_modified: datetime | None = None
+
+    @property
+    def cost(self) -> int:
+        return len(self.body or b"") + sum(len(v) for v in self.variants.values())
+
+
+class StaticServer:
+    def __init__(self, db: Database, cache_bytes: int) -> None:
+        self.db = db
+        self.cache = ByteLRU(cache_bytes)
+        self.max_cached_file = min(8 * 1024 * 1024, cache_bytes // 4)
+
+    async def lookup(
+        self, site: str, deployment_id: int, path: str, force_status: int | None = None
+    ) -> StaticFile | None:
+        """The file answering `path` in this deployment (or its 404 page); None if the
+        deployment does not belong to the site or is not ready."""
+        key = (deployment_id, path, force_status)
+        found = self.cache.get(key)
+        if found is None:
+            found = await self.db.read(self._resolve, site, deployment_id, path, force_status)
+            if found is None:
+                return None
+            self.cache.put(key, found, found.cost)
+        return found
+
+    def _resolve(
+        self,
+        conn: sqlite3.Connection,
+        site: str,
+        deployment_id: int,
+        path: str,
+        force_status: int | None,
+    ) -> StaticFile | None:
+        dep = conn.execute(
+            "SELECT manifest, finalized_at FROM deployments "
+            "WHERE id = ? AND site = ? AND state = 'ready'",
+            (deployment_id, site),
+        ).fetchone()
+        if dep is None:
+            return None
+        manifest = parse(dep["manifest"])
+        row = None
+        for candidate in request_candidates(path):
+            row = deployments.lookup_file(conn, deployment_id, candidate)
+            if row is not None:
+                break
+        status = 200
+        if row is None and manifest.spa and "." not in path.rsplit("/", 1)[-1]:
+            row = deployments.lookup_file(conn, deployment_id, "index.html")
+        if row is None:
+            row, status = deployments.lookup_file(conn, deployment_id, "404.html"), 404
+        if row is None:
+            return _MISSING
+        return self._load(conn, row, manifest, dep["finalized_at"], force_status or status)
+
+    def _load(
+        self,
+        conn: sqlite3.Connection,
+        row: sqlite3.Row,
+        manifest: Manifest,
+        finalized_at: str,
+        status: int,
+    ) -> StaticFile:
+        sha, size, file_mime = row["sha256"], row["size"], row["mime"]
+        modified = datetime.fromisoformat(finalized_at.replace("Z", "+00:00")).replace(
+            microsecond=0
+        )
+        headers = [
+            ("content-type", file_mime),
+            ("last-modified", format_datetime(modified, usegmt=True)),
+            ("cache-control", manifest.cache_control(row["path"], mime.is_html(file_mime))),
+            ("accept-ranges", "bytes"),
+        ]
+        body, variants = None, {}
+        if size <= self.max_cached_file:
+            body = deployments.read_blob(conn, sha) or b""
+            if mime.is_compressible(file_mime):
+                variants = self._variants(conn, sha, body)
+                headers.append(("vary", "Accept-Encoding"))
+        return StaticFile(status, sha, size, file_mime, f'"{sha[:40]}"', headers, body,
+                          variants, modified)
+
+    def _variants(self, conn: sqlite3.Connection, sha: str, body: bytes) -> dict[str, bytes]:
+        stored = {
+            enc: data
+            for enc in compression.ENCODINGS
+            if (data := deployments.read_variant(conn, sha, enc)) is not None
+        }
+        if stored:
+            return stored
+        computed = compression.compress(body)
+        for enc, data in computed.items():
+            # Persisted off the request path: the next start need not compress again.
+            self.db.submit_write(deployments.store_variant, sha, enc, data)
+        return computed
+
+    def read_range(self, conn: sqlite3.Connection, sha: str, start: int, end: int) -> bytes:
+        """Bytes [start, end) of a blob, without loading the rest (runs in a thread)."""
+        rowid = conn.execute("SELECT rowid FROM blobs WHERE sha256 = ?", (sha,)).fetchone()[0]
+        with conn.blobopen("blobs", "data", rowid, readonly=True) as blob:
+            blob.seek(start)
+            return blob.read(end - start)
+
+
+# Marker for "the deployment exists but has neither the file nor a 404.html".
+_MISSING = StaticFile(404, "", 0, "", "", [], b"")
+
+
+def is_missing(found: StaticFile) -> bool:
+    return found is _MISSING
+
+
+async def send_file(server: StaticServer, req: Any, found: StaticFile) -> None:
+    """Answer GET/HEAD for a resolved file: 304, 206, compressed or plain."""
+    proto, head = req.proto, req.method == "HEAD"
+    etag = found.etag
+    encoding = compression.preferred(req.header("accept-encoding"), found.variants)
+    if encoding:
+        etag = f'"{found.sha256[:40]}-{encoding}"'
+    if found.status == 200 and _not_modified(req, found, etag):
+        headers = [("etag", etag), *[h for h in found.headers if h[0] != "content-type"]]
+        proto.response_empty(304, headers)
+        return
+    headers = [*found.headers, ("etag", etag)]
+    if encoding:
+        body = found.variants[encoding]
+        headers.append(("content-encoding", encoding))
+        _reply(proto, found.status, headers, body, head)
+        return
+    byte_range = _range(req, found, etag) if found.status == 200 else None
+    if byte_range == "unsatisfiable":
+        proto.response_empty(416, [("content-range", f"bytes */{found.size}"), *headers])
+        return
+    start, end, status = 0, found.size, found.status
+    if byte_range:
+        start, end = byte_range
+        status = 206
+        headers.append(("content-range", f"bytes {start}-{end - 1}/{found.size}"))
+    if found.body is not None:
+        _reply(proto, status, headers, found.body[start:end], head)
+        return
+    headers.append(("content-length", str(end - start)))
+    if head:
+        proto.response_empty(status, headers)
+        return
+    # Large files are streamed chunk by chunk: memory stays flat whatever their size.
+    transport = proto.response_stream(status, headers)
+    for offset in range(start, end, STREAM_CHUNK):
+        stop = min(offset + STREAM_CHUNK, end)
+        await transport.send_bytes(
+            await server.db.read(server.read_range, found.sha256, offset, stop)
+        )
+
+
+def _reply(proto: Any, status: int, headers: list, body: bytes, head: bool) -> None:
+    if head:
+        proto.response_empty(status, [*headers, ("content-length", str(len(body)))])
+    else:
+        proto.response_bytes(status, headers, body)
+
+
+def _not_modified(req: Any, found: StaticFile, etag: str) -> bool:
+    inm = req.header("if-none-match")
+    if inm is not None:
+        if inm.strip() == "*":
+            return True
+        tags = {t.strip().removeprefix("W/") for t in inm.split(",")}
+        return etag in tags or found.etag in tags
+    ims = req.header("if-modified-since")
+    if ims and found.last_modified is not None:
+        try:
+            return found.last_modified <= parsedate_to_datetime(ims)
+        except (TypeError, ValueError):
+            return False
+    return False
+
+
+def _range(req: Any, found: StaticFile, etag: str) -> tuple[int, int] | str | None:
+    """(start, end) for a single satisfiable byte range; 'unsatisfiable'; or None."""
+    header = req.header("range")
+    if not header or not header.startswith("bytes=") or "," in header:
+        return None
+    if_range = req.header("if-range")
+    if if_range and if_range.strip() != etag:
+        return None
+    first, _, last = header[6:].strip().partition("-")
+    size = found.size
+    try:
+        if first == "":
+            length = int(last)
+            if length <= 0:
+                return "unsatisfiable"
+            return max(0, size - length), size
+        start = int(first)
+        end = int(last) + 1 if last else size
+    except ValueError:
+        return None
+    if start >= size or start < 0 or end <= start:
+        return "unsatisfiable"
+    return start, min(end, size)

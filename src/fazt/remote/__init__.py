@@ -1,0 +1,1 @@
+"""Talking to fazt servers: the local list of peers and an HTTP API client."""

@@ -1,0 +1,61 @@
+"""A small client for a fazt server's JSON API, with errors that say what went wrong."""
+
+from typing import Any
+
+import httpx
+
+
+class ApiError(Exception):
+    """A failed API call; `str()` names the server, the call and the reason."""
+
+    def __init__(self, message: str, status: int | None = None, code: str | None = None):
+        super().__init__(message)
+        self.status, self.code = status, code
+
+
+class FaztClient:
+    def __init__(self, url: str, token: str | None, timeout: float = 60.0) -> None:
+        self.url = url.rstrip("/")
+        headers = {"authorization": f"Bearer {token}"} if token else {}
+        self.http = httpx.Client(base_url=self.url, headers=headers, timeout=timeout)
+
+    def close(self) -> None:
+        self.http.close()
+
+    def __enter__(self) -> "FaztClient":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def request(self, method: str, path: str, **kwargs: Any) -> Any:
+        """Call the API; return the `data` of the envelope or raise ApiError."""
+        try:
+            response = self.http.request(method, path, **kwargs)
+        except httpx.HTTPError as exc:
+            raise ApiError(f"cannot reach {self.url} ({method} {path}): {exc}") from None
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if response.is_success and isinstance(body, dict) and "data" in body:
+            return body["data"]
+        error = (body or {}).get("error") if isinstance(body, dict) else None
+        if isinstance(error, dict):
+            raise ApiError(
+                f"{self.url}: {method} {path} failed ({response.status_code} "
+                f"{error.get('code')}): {error.get('message')}",
+                response.status_code,
+                error.get("code"),
+            )
+        raise ApiError(
+            f"{self.url}: {method} {path} answered {response.status_code} without a fazt "
+            "JSON body (is this a fazt server?)",
+            response.status_code,
+        )
+
+    def get(self, path: str, **kwargs: Any) -> Any:
+        return self.request("GET", path, **kwargs)
+
+    def post(self, path: str, **kwargs: Any) -> Any:
+        return self.request("POST", path, **kwargs)

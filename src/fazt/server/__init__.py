@@ -1,0 +1,1 @@
+"""The RSGI application, its request/response helpers and the Granian listener."""

@@ -1,0 +1,127 @@
+"""The RSGI application: route by Host, then serve the API, a site, or a 404 page."""
+
+import asyncio
+import logging
+from typing import Any
+
+from fazt.api.access import authenticate
+from fazt.api.routes import build_router
+from fazt.hosting import routing
+from fazt.hosting.static import is_missing, send_file
+from fazt.server.http import HTTPError, Request, error_response, send
+from fazt.server.state import ServerState
+
+log = logging.getLogger("fazt")
+
+# Only the dashboard gets these; user sites keep whatever headers they choose.
+DASHBOARD_HEADERS = [
+    ("x-frame-options", "DENY"),
+    ("x-content-type-options", "nosniff"),
+    ("referrer-policy", "same-origin"),
+    ("content-security-policy",
+     "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+     "frame-ancestors 'none'"),
+]
+PLAIN_404 = b"404 Not Found\n"
+
+
+class FaztApp:
+    def __init__(self, state: ServerState) -> None:
+        self.state = state
+        self.router = build_router()
+        self._tasks: list[asyncio.Task] = []
+
+    def __rsgi_init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._tasks.append(loop.create_task(self.state.watch_database()))
+
+    def __rsgi_del__(self, loop: asyncio.AbstractEventLoop) -> None:
+        for task in self._tasks:
+            task.cancel()
+
+    async def __rsgi__(self, scope: Any, proto: Any) -> None:
+        if scope.proto != "http":  # WebSockets arrive with the serverless runtime
+            proto.close(1008)
+            return
+        host = scope.headers.get("host") or scope.authority
+        target = self.state.routing.resolve(host)
+        req = Request(scope, proto, host or "")
+        try:
+            if target.kind == routing.SITE:
+                await self.serve_site(req, target.site, target.deployment_id)
+            elif target.kind == routing.DASHBOARD:
+                await self.serve_dashboard(req)
+            elif target.kind == routing.BAD_HOST:
+                raise HTTPError(400, "BAD_HOST", "missing or malformed Host header")
+            else:
+                await self.serve_not_found(req)
+        except HTTPError as exc:
+            send(proto, error_response(exc), req.method == "HEAD")
+        except Exception:
+            log.exception("unhandled error for %s %s", scope.method, scope.path)
+            send(proto, error_response(HTTPError(500, "INTERNAL_ERROR", "unexpected error")))
+
+    async def serve_site(self, req: Request, site: str, deployment_id: int) -> None:
+        if req.method not in ("GET", "HEAD"):
+            raise HTTPError(405, "METHOD_NOT_ALLOWED", "static sites answer GET and HEAD",
+                            [("allow", "GET, HEAD")])
+        found = await self.state.static.lookup(site, deployment_id, req.path)
+        if found is None or is_missing(found):
+            await self.serve_not_found(req)
+            return
+        await send_file(self.state.static, req, found)
+
+    async def serve_not_found(self, req: Request) -> None:
+        """The `404` system site's page with status 404, whatever the path."""
+        dep_id = self.state.routing.live.get("404")
+        found = None
+        if dep_id is not None:
+            found = await self.state.static.lookup("404", dep_id, "/", force_status=404)
+        if found is None or is_missing(found):
+            req.proto.response_bytes(404, [("content-type", "text/plain")], PLAIN_404)
+            return
+        await send_file(self.state.static, req, found)
+
+    async def serve_dashboard(self, req: Request) -> None:
+        path = req.path
+        if path == "/health" or path.startswith("/api/") or path == "/api":
+            route, params = self.router.match(req.method, path)
+            key = None
+            if route.scope is not None:
+                key = await authenticate(self.state, req, route.scope)
+            response = await route.handler(self.state, req, key, **params)
+            response.headers.extend(DASHBOARD_HEADERS)
+            send(req.proto, response, req.method == "HEAD")
+            return
+        dep_id = self.state.routing.live.get("admin")
+        if dep_id is None or req.method not in ("GET", "HEAD"):
+            raise HTTPError(404, "NOT_FOUND", f"nothing at {path}")
+        found = await self.state.static.lookup("admin", dep_id, path)
+        if found is None or is_missing(found):
+            raise HTTPError(404, "NOT_FOUND", f"nothing at {path}")
+        await send_file(self.state.static, _WithHeaders(req), found)
+
+
+class _WithHeaders:
+    """A request whose proto adds the dashboard security headers to every response."""
+
+    def __init__(self, req: Request) -> None:
+        self._req = req
+        self.proto = _HeaderProto(req.proto)
+        self.method = req.method
+
+    def header(self, name: str) -> str | None:
+        return self._req.header(name)
+
+
+class _HeaderProto:
+    def __init__(self, proto: Any) -> None:
+        self._proto = proto
+
+    def response_bytes(self, status: int, headers: list, body: bytes) -> None:
+        self._proto.response_bytes(status, [*headers, *DASHBOARD_HEADERS], body)
+
+    def response_empty(self, status: int, headers: list) -> None:
+        self._proto.response_empty(status, [*headers, *DASHBOARD_HEADERS])
+
+    def response_stream(self, status: int, headers: list) -> Any:
+        return self._proto.response_stream(status, [*headers, *DASHBOARD_HEADERS])

@@ -1,0 +1,100 @@
+"""Small request/response helpers over Granian's RSGI protocol."""
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl
+
+JSON_TYPE = "application/json"
+
+
+class HTTPError(Exception):
+    """Raised by handlers; becomes {"error": {"code", "message"}} with `status`."""
+
+    def __init__(
+        self, status: int, code: str, message: str, headers: list[tuple[str, str]] | None = None
+    ) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+        self.headers = headers or []
+
+
+@dataclass
+class Response:
+    status: int = 200
+    body: bytes = b""
+    headers: list[tuple[str, str]] = field(default_factory=list)
+
+
+def json_response(data: Any, status: int = 200) -> Response:
+    """The success envelope: {"data": ...}."""
+    return Response(status, _dumps({"data": data}), [("content-type", JSON_TYPE)])
+
+
+def error_response(error: HTTPError) -> Response:
+    body = _dumps({"error": {"code": error.code, "message": error.message}})
+    return Response(error.status, body, [("content-type", JSON_TYPE), *error.headers])
+
+
+def _dumps(value: Any) -> bytes:
+    return json.dumps(value, separators=(",", ":")).encode() + b"\n"
+
+
+class Request:
+    """One HTTP request: method, path, host, headers, query and a size-limited body."""
+
+    __slots__ = ("_query", "host", "method", "path", "proto", "scope")
+
+    def __init__(self, scope: Any, proto: Any, host: str) -> None:
+        self.scope, self.proto, self.host = scope, proto, host
+        self.method: str = scope.method
+        self.path: str = scope.path
+        self._query: dict[str, str] | None = None
+
+    def header(self, name: str) -> str | None:
+        return self.scope.headers.get(name)
+
+    @property
+    def query(self) -> dict[str, str]:
+        if self._query is None:
+            self._query = dict(parse_qsl(self.scope.query_string, keep_blank_values=True))
+        return self._query
+
+    @property
+    def client_ip(self) -> str:
+        """The peer address, without port. X-Forwarded-For is not trusted here."""
+        client = self.scope.client or ""
+        host = client.rsplit(":", 1)[0] if client.count(":") == 1 else client
+        if host.startswith("[") and "]" in host:
+            host = host[1 : host.index("]")]
+        return host
+
+    async def body(self, limit: int) -> bytes:
+        """The whole body, refusing more than `limit` bytes with 413."""
+        declared = self.header("content-length")
+        if declared and declared.isdigit() and int(declared) > limit:
+            raise HTTPError(413, "PAYLOAD_TOO_LARGE", f"the request body exceeds {limit} bytes")
+        chunks, size = [], 0
+        async for chunk in self.proto:
+            size += len(chunk)
+            if size > limit:
+                raise HTTPError(
+                    413, "PAYLOAD_TOO_LARGE", f"the request body exceeds {limit} bytes"
+                )
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    async def json(self, limit: int = 1024 * 1024) -> Any:
+        raw = await self.body(limit)
+        try:
+            return json.loads(raw)
+        except (ValueError, UnicodeDecodeError):
+            raise HTTPError(400, "INVALID_JSON", "the request body is not valid JSON") from None
+
+
+def send(proto: Any, response: Response, head: bool = False) -> None:
+    if head:
+        headers = [*response.headers, ("content-length", str(len(response.body)))]
+        proto.response_empty(response.status, headers)
+    else:
+        proto.response_bytes(response.status, response.headers, response.body)

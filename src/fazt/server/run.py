@@ -1,0 +1,62 @@
+"""Run the server: Granian (embedded, RSGI) on our own uvloop event loop.
+
+SIGTERM/SIGINT stop accepting, let in-flight requests finish, then close the database
+after its queued writes.
+"""
+
+import asyncio
+import logging
+import signal
+
+import uvloop
+from granian.constants import Interfaces
+from granian.server.embed import Server
+
+from fazt.db import Database
+from fazt.server.app import FaztApp
+from fazt.server.state import ServerState
+
+log = logging.getLogger("fazt")
+
+
+def serve(db: Database, host: str, port: int, on_ready=None) -> None:
+    """Serve until a stop signal; always closes the database."""
+    try:
+        uvloop.run(_serve(db, host, port, on_ready))
+    finally:
+        db.close()
+
+
+async def _serve(db: Database, host: str, port: int, on_ready) -> None:
+    state = ServerState.load(db, port)
+    app = FaztApp(state)
+    server = Server(
+        app,
+        address=host,
+        port=port,
+        interface=Interfaces.RSGI,
+        log_enabled=False,
+        backlog=1024,
+    )
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, server.stop)
+    serving = asyncio.ensure_future(server.serve())
+    if on_ready is not None:
+        await _wait_listening(host, port, serving)
+        on_ready(state)
+    await serving
+
+
+async def _wait_listening(host: str, port: int, serving: asyncio.Future) -> None:
+    """Return once the port accepts connections (or the server failed)."""
+    for _ in range(200):
+        if serving.done():
+            serving.result()
+            return
+        try:
+            _, writer = await asyncio.open_connection(host, port)
+            writer.close()
+            return
+        except OSError:
+            await asyncio.sleep(0.025)

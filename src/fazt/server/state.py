@@ -1,0 +1,86 @@
+"""Everything a running server shares: the database, routing snapshot, static cache."""
+
+import asyncio
+import sqlite3
+import time
+from dataclasses import dataclass, field
+
+from fazt import __version__
+from fazt.auth.ratelimit import FailureLimiter
+from fazt.db import Database, settings
+from fazt.db.connection import open_connection
+from fazt.hosting.archive import DeployLimits
+from fazt.hosting.routing import RoutingTable
+from fazt.hosting.static import StaticServer
+
+ROUTING_POLL_SECONDS = 1.0
+
+
+@dataclass
+class ServerState:
+    db: Database
+    domain: str
+    port: int
+    routing: RoutingTable
+    static: StaticServer
+    limits: DeployLimits
+    version: str = __version__
+    started: float = field(default_factory=time.time)
+    token_failures: FailureLimiter = field(default_factory=lambda: FailureLimiter(20, 300))
+    key_touched: dict[int, float] = field(default_factory=dict)
+    _data_version: int = -1
+    _watch: sqlite3.Connection | None = None
+
+    @classmethod
+    def load(cls, db: Database, port: int) -> "ServerState":
+        values = db.read_sync(settings.all_settings)
+        domain = values["domain"]
+        return cls(
+            db=db,
+            domain=domain,
+            port=port,
+            routing=db.read_sync(RoutingTable.load, domain),
+            static=StaticServer(db, int(values["cache_max_bytes"])),
+            limits=DeployLimits(
+                max_upload_bytes=int(values["deploy_max_upload_bytes"]),
+                max_files=int(values["deploy_max_files"]),
+                max_file_bytes=int(values["deploy_max_file_bytes"]),
+                max_total_bytes=int(values["deploy_max_total_bytes"]),
+                max_ratio=int(values["deploy_max_ratio"]),
+            ),
+        )
+
+    async def refresh_routing(self) -> None:
+        self.routing = await self.db.read(RoutingTable.load, self.domain)
+
+    async def watch_database(self) -> None:
+        """Pick up changes made by other processes (e.g. the CLI) within a second."""
+        while True:
+            await asyncio.sleep(ROUTING_POLL_SECONDS)
+            try:
+                version = await self.db.run(_data_version, self._watch_conn())
+                if version != self._data_version:
+                    self._data_version = version
+                    await self.refresh_routing()
+            except Exception:  # a transient read error must not kill the watcher
+                continue
+
+    def _watch_conn(self) -> sqlite3.Connection:
+        if self._watch is None:
+            self._watch = open_connection(self.db.path)
+        return self._watch
+
+    def base_url(self, host: str) -> str:
+        port = "" if self.port == 80 else f":{self.port}"
+        return f"http://{host}{port}"
+
+    def site_url(self, site: str, deployment_id: int | None = None) -> str:
+        label = site if deployment_id is None else f"{site}--{deployment_id}"
+        if site == "root" and deployment_id is None and self.domain != "localhost":
+            return self.base_url(self.domain)
+        return self.base_url(f"{label}.{self.domain}")
+
+
+def _data_version(conn: sqlite3.Connection) -> int:
+    # Changes whenever another connection (our writer, or another process) commits.
+    return conn.execute("PRAGMA data_version").fetchone()[0]
