@@ -16,7 +16,9 @@ async def authenticate(state: ServerState, req: Request, scope: str) -> ApiKey:
     wait = state.token_failures.retry_after(ip)
     if wait:
         raise HTTPError(
-            429, "RATE_LIMITED", "too many failed authentication attempts; try again later",
+            429,
+            "RATE_LIMITED",
+            "too many failed authentication attempts; try again later",
             [("retry-after", str(wait))],
         )
     header = req.header("authorization") or ""
@@ -31,8 +33,9 @@ async def authenticate(state: ServerState, req: Request, scope: str) -> ApiKey:
         raise HTTPError(401, "INVALID_API_KEY", "invalid or revoked API key")
     if not key.allows(scope):
         raise HTTPError(
-            403, "FORBIDDEN", f"this key lacks the '{scope}' scope (it has: "
-            f"{', '.join(sorted(key.scopes))})",
+            403,
+            "FORBIDDEN",
+            f"this key lacks the '{scope}' scope (it has: {', '.join(sorted(key.scopes))})",
         )
     now = time.monotonic()
     if now - state.key_touched.get(key.id, -TOUCH_INTERVAL) >= TOUCH_INTERVAL:

@@ -66,14 +66,14 @@ async def deploy_zip(state: ServerState, req: Request, key: ApiKey) -> Response:
     ctype = req.header("content-type") or ""
     if not ctype.startswith("multipart/form-data"):
         raise HTTPError(400, "BAD_REQUEST", "send multipart/form-data with site_name and file")
-    spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)
-    try:
+    with tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as spool:
         size = 0
         async for chunk in req.proto:
             size += len(chunk)
             if size > limits.max_upload_bytes:
                 raise HTTPError(
-                    413, "PAYLOAD_TOO_LARGE",
+                    413,
+                    "PAYLOAD_TOO_LARGE",
                     f"the upload exceeds {limits.max_upload_bytes} bytes",
                 )
             spool.write(chunk)
@@ -90,8 +90,6 @@ async def deploy_zip(state: ServerState, req: Request, key: ApiKey) -> Response:
             raise HTTPError(exc.status, exc.code, exc.message) from None
         finally:
             upload.close()
-    finally:
-        spool.close()
     manifest = _manifest_from(dict((e.path, d) for e, d in files).get("manifest.json"))
     preview = fields.get("preview", "").lower() in ("1", "true", "yes")
     info = await state.db.write(
@@ -106,9 +104,7 @@ def _parse_form(ctype: str, size: int, stream: Any) -> tuple[dict[str, str], Any
 
     def on_field(field: Any) -> None:
         if field.field_name and field.value is not None:
-            fields[field.field_name.decode(errors="replace")] = field.value.decode(
-                errors="replace"
-            )
+            fields[field.field_name.decode(errors="replace")] = field.value.decode(errors="replace")
 
     def on_file(file: Any) -> None:
         if file.field_name == b"file":
@@ -140,9 +136,7 @@ async def start_deployment(state: ServerState, req: Request, key: ApiKey, name: 
     site = check_site_name(state, key, name)
     body = await req.json(limit=16 * 1024 * 1024)
     files = _file_list(state, body)
-    dep_id = await state.db.write(
-        deployments.create_pending, site, files, parse(None), key.name
-    )
+    dep_id = await state.db.write(deployments.create_pending, site, files, parse(None), key.name)
     missing = await state.db.read(deployments.missing_blobs, [f.sha256 for f in files])
     return json_response({"deployment_id": dep_id, "missing": missing}, 201)
 

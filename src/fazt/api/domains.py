@@ -19,8 +19,10 @@ async def list_domains(state: ServerState, req: Request, key: ApiKey) -> Respons
 
 async def add_domain(state: ServerState, req: Request, key: ApiKey) -> Response:
     body = await req.json()
-    if not isinstance(body, dict) or not isinstance(body.get("domain"), str) or not isinstance(
-        body.get("site"), str
+    if (
+        not isinstance(body, dict)
+        or not isinstance(body.get("domain"), str)
+        or not isinstance(body.get("site"), str)
     ):
         raise HTTPError(400, "BAD_REQUEST", 'expected {"domain": "...", "site": "..."}')
     try:

@@ -10,8 +10,12 @@ def build_router() -> Router:
     r.add("POST", "/api/deploy", deploy.deploy_zip, scope="deploy")
     r.add("POST", "/api/apps/{name}/deployments", deploy.start_deployment, scope="deploy")
     r.add("PUT", "/api/blobs/{sha256}", deploy.upload_blob, scope="deploy")
-    r.add("POST", "/api/deployments/{deployment_id}/finalize", deploy.finalize_deployment,
-          scope="deploy")
+    r.add(
+        "POST",
+        "/api/deployments/{deployment_id}/finalize",
+        deploy.finalize_deployment,
+        scope="deploy",
+    )
     r.add("GET", "/api/apps", apps.list_apps, scope="deploy")
     r.add("GET", "/api/apps/{name}", apps.app_info, scope="deploy")
     r.add("DELETE", "/api/apps/{name}", apps.delete_app, scope="admin")

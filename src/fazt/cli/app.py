@@ -3,7 +3,13 @@
 import click
 
 from fazt.cli.common import (
-    api_client, console, human_size, json_option, print_json, print_table, to_option,
+    api_client,
+    console,
+    human_size,
+    json_option,
+    print_json,
+    print_table,
+    to_option,
     token_option,
 )
 
@@ -42,9 +48,13 @@ def info(name, url, token, as_json) -> None:
         return
     live = data["live_deployment"] or {}
     for label, value in [
-        ("Name", data["name"]), ("Kind", data["kind"]), ("URL", data["url"] or "(not live)"),
-        ("Deployment", live.get("id")), ("Files", data["file_count"]),
-        ("Size", human_size(data["size_bytes"])), ("Deployed by", live.get("deployed_by")),
+        ("Name", data["name"]),
+        ("Kind", data["kind"]),
+        ("URL", data["url"] or "(not live)"),
+        ("Deployment", live.get("id")),
+        ("Files", data["file_count"]),
+        ("Size", human_size(data["size_bytes"])),
+        ("Deployed by", live.get("deployed_by")),
         ("Last deploy", data["last_deploy_at"]),
     ]:
         console.print(f"{label + ':':13} {value}", highlight=False)
@@ -62,8 +72,15 @@ def history(name, url, token, as_json) -> None:
     if as_json:
         print_json(deps)
         return
-    rows = [{**d, "live": "*" if d["live"] else "", "size": human_size(d["size_bytes"]),
-             "files": d["file_count"]} for d in deps]
+    rows = [
+        {
+            **d,
+            "live": "*" if d["live"] else "",
+            "size": human_size(d["size_bytes"]),
+            "files": d["file_count"],
+        }
+        for d in deps
+    ]
     print_table(rows, ["id", "live", "files", "size", "deployed_by", "finalized_at"])
 
 

@@ -21,13 +21,20 @@ console = Console()
 errors = Console(stderr=True)
 
 db_option = click.option(
-    "--db", "db_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+    "--db",
+    "db_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
     help="Database file (default: $FAZT_HOME/data.db, FAZT_HOME defaults to ~/.fazt).",
 )
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 to_option = click.option("--to", "url", default=None, help="Server URL (default: local peer).")
-token_option = click.option("--token", default=None, envvar="FAZT_TOKEN",
-                            help="API token (default: the peer's saved token).")
+token_option = click.option(
+    "--token",
+    default=None,
+    envvar="FAZT_TOKEN",
+    help="API token (default: the peer's saved token).",
+)
 
 
 def fail(message: str, code: int = 1) -> None:
@@ -62,8 +69,10 @@ def api_client(url: str | None, token: str | None) -> Iterator[FaztClient]:
     if url is None or token is None:
         peer = peers.find()
         if peer is None and url is None:
-            fail("no server configured: start one with `fazt server start`, or pass --to URL "
-                 "--token T")
+            fail(
+                "no server configured: start one with `fazt server start`, or pass --to URL "
+                "--token T"
+            )
         if peer is not None:
             url = url or peer.url
             token = token or peer.token

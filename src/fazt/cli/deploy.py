@@ -36,7 +36,8 @@ def collect(root: Path, include_dotfiles: bool = False) -> list[LocalFile]:
         rel_dir = Path(dirpath).relative_to(root).as_posix()
         rel_dir = "" if rel_dir == "." else rel_dir + "/"
         dirnames[:] = sorted(
-            d for d in dirnames
+            d
+            for d in dirnames
             if not _skipped(d, rel_dir + d + "/", include_dotfiles, ignore)
             and not (Path(dirpath) / d).is_symlink()
         )
@@ -62,8 +63,9 @@ def _skipped(name: str, rel: str, include_dotfiles: bool, ignore: list[str]) -> 
         return True
     for pattern in ignore:
         if pattern.endswith("/"):
-            if rel.endswith("/") and (fnmatch.fnmatch(rel, pattern.lstrip("/"))
-                                      or fnmatch.fnmatch(name + "/", pattern)):
+            if rel.endswith("/") and (
+                fnmatch.fnmatch(rel, pattern.lstrip("/")) or fnmatch.fnmatch(name + "/", pattern)
+            ):
                 return True
         elif fnmatch.fnmatch(rel.rstrip("/"), pattern.lstrip("/")) or fnmatch.fnmatch(
             name, pattern
@@ -103,8 +105,9 @@ def site_name_for(root: Path, explicit: str | None) -> str:
 
 @click.command()
 @click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.option("--site", default=None, help="Site name (default: manifest.json name, else the "
-              "folder name).")
+@click.option(
+    "--site", default=None, help="Site name (default: manifest.json name, else the folder name)."
+)
 @to_option
 @token_option
 @click.option("--preview", is_flag=True, help="Publish without going live; prints a preview URL.")
@@ -129,8 +132,9 @@ def deploy(directory, site, url, token, preview, include_dotfiles, as_json) -> N
         missing = set(started["missing"])
         to_send = list({f.sha256: f for f in files if f.sha256 in missing}.values())
         say(f"Uploading {len(to_send)} new file(s) of {len(files)}")
-        _with_progress(show, "Uploading", to_send, lambda f: _upload(client, f),
-                       sum(f.size for f in to_send))
+        _with_progress(
+            show, "Uploading", to_send, lambda f: _upload(client, f), sum(f.size for f in to_send)
+        )
         result = client.post(
             f"/api/deployments/{started['deployment_id']}/finalize", json={"preview": preview}
         )
@@ -148,8 +152,12 @@ def _upload(client: FaztClient, local: LocalFile) -> LocalFile:
     data = local.source.read_bytes()
     if hashlib.sha256(data).hexdigest() != local.sha256:
         raise ApiError(f"{local.path} changed while deploying; run the deploy again")
-    client.request("PUT", f"/api/blobs/{local.sha256}", content=data,
-                   headers={"content-type": "application/octet-stream"})
+    client.request(
+        "PUT",
+        f"/api/blobs/{local.sha256}",
+        content=data,
+        headers={"content-type": "application/octet-stream"},
+    )
     return local
 
 
@@ -160,8 +168,12 @@ def _with_progress(show: bool, label: str, items: list, work, total_bytes: int) 
     with ThreadPoolExecutor(UPLOAD_THREADS) as pool:
         if not show:
             return list(pool.map(work, items))
-        columns = (TextColumn(f"{label:9}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
-                   TransferSpeedColumn())
+        columns = (
+            TextColumn(f"{label:9}"),
+            BarColumn(),
+            TextColumn("{task.percentage:>3.0f}%"),
+            TransferSpeedColumn(),
+        )
         with Progress(*columns, transient=True) as progress:
             task = progress.add_task(label, total=total_bytes or 1)
             results = []

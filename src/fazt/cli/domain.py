@@ -2,7 +2,14 @@
 
 import click
 
-from fazt.cli.common import api_client, json_option, print_json, print_table, to_option, token_option
+from fazt.cli.common import (
+    api_client,
+    json_option,
+    print_json,
+    print_table,
+    to_option,
+    token_option,
+)
 
 
 @click.group()

@@ -10,8 +10,9 @@ from fazt.cli.server import server
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, "--version", "-v", prog_name="fazt",
-                      message="%(prog)s %(version)s")
+@click.version_option(
+    __version__, "--version", "-v", prog_name="fazt", message="%(prog)s %(version)s"
+)
 def cli() -> None:
     """fazt: a personal cloud in one program and one SQLite file."""
 

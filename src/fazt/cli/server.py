@@ -10,7 +10,14 @@ import httpx
 from fazt import __version__
 from fazt.auth import passwords, tokens
 from fazt.cli.common import (
-    console, db_option, fail, human_size, json_option, open_db, print_json, resolve_db_path,
+    console,
+    db_option,
+    fail,
+    human_size,
+    json_option,
+    open_db,
+    print_json,
+    resolve_db_path,
 )
 from fazt.db import migrations, settings
 from fazt.hosting import deployments, seeding
@@ -45,8 +52,12 @@ def _announce_init(result, port: int) -> None:
 
 @server.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", type=click.IntRange(1, 65535), default=None,
-              help=f"Port (default: the saved setting, else {DEFAULT_PORT}).")
+@click.option(
+    "--port",
+    type=click.IntRange(1, 65535),
+    default=None,
+    help=f"Port (default: the saved setting, else {DEFAULT_PORT}).",
+)
 @click.option("--domain", default=None, help="Domain for this run (default: saved setting).")
 @db_option
 def start(host: str, port: int | None, domain: str | None, db_path: Path | None) -> None:
@@ -70,7 +81,7 @@ def start(host: str, port: int | None, domain: str | None, db_path: Path | None)
 
         def ready(state) -> None:
             click.echo(f"fazt {__version__} serving")
-            click.echo(f"  Dashboard: {state.base_url('localhost' if state.domain == 'localhost' else 'admin.' + state.domain)}")
+            click.echo(f"  Dashboard: {state.dashboard_url()}")
             click.echo(f"  Sites:     {state.site_url('<name>')}")
             click.echo(f"  Database:  {path}")
             click.echo(f"  Listening: {host}:{port} (Ctrl-C to stop)")
@@ -88,18 +99,25 @@ def start(host: str, port: int | None, domain: str | None, db_path: Path | None)
 @click.option("--username", default=None, help="Admin username (default: admin).")
 @click.option("--password", default=None, help="Admin password (generated if omitted).")
 @click.option("--domain", default=None, help="Domain (default: localhost).")
-@click.option("--port", type=click.IntRange(1, 65535), default=None,
-              help=f"Port (default: {DEFAULT_PORT}).")
+@click.option(
+    "--port", type=click.IntRange(1, 65535), default=None, help=f"Port (default: {DEFAULT_PORT})."
+)
 @db_option
 def init(username, password, domain, port, db_path) -> None:
     """Initialise a new database (prompts for what is missing when run in a terminal)."""
     interactive = sys.stdin.isatty()
     if interactive:
         username = username or click.prompt("Admin username", default="admin")
-        password = password or click.prompt(
-            "Admin password (empty: generate one)", default="", hide_input=True,
-            show_default=False,
-        ) or None
+        password = (
+            password
+            or click.prompt(
+                "Admin password (empty: generate one)",
+                default="",
+                hide_input=True,
+                show_default=False,
+            )
+            or None
+        )
         domain = domain or click.prompt("Domain", default="localhost")
     domain = _check_domain(domain) or "localhost"
     port = port or DEFAULT_PORT
@@ -107,8 +125,10 @@ def init(username, password, domain, port, db_path) -> None:
         fail(f"the password must be at least {passwords.MIN_PASSWORD_LENGTH} characters")
     with open_db(db_path) as db:
         if db.read_sync(settings.is_initialised):
-            fail(f"{db.path} is already initialised (use `fazt server set-config` or "
-                 "`set-credentials` to change it)")
+            fail(
+                f"{db.path} is already initialised (use `fazt server set-config` or "
+                "`set-credentials` to change it)"
+            )
         result = db.write_sync(
             lambda c: initialise(
                 c, domain=domain, port=port, username=username or "admin", password=password
@@ -163,8 +183,7 @@ def _status_info(conn) -> dict:
 
 def _probe(port: int) -> tuple[bool, str | None]:
     try:
-        r = httpx.get(f"http://127.0.0.1:{port}/health", headers={"host": "localhost"},
-                      timeout=1.0)
+        r = httpx.get(f"http://127.0.0.1:{port}/health", headers={"host": "localhost"}, timeout=1.0)
         return True, r.json()["data"]["version"]
     except (httpx.HTTPError, ValueError, KeyError, TypeError):
         return False, None
@@ -173,10 +192,12 @@ def _probe(port: int) -> tuple[bool, str | None]:
 @server.command("set-config")
 @click.option("--domain", default=None, help="The domain sites are served under.")
 @click.option("--port", type=click.IntRange(1, 65535), default=None, help="Listening port.")
-@click.option("--history-limit", type=click.IntRange(1, 1000), default=None,
-              help="Deployments kept per site.")
-@click.option("--cache-mb", type=click.IntRange(1, 65536), default=None,
-              help="Static file cache size in MB.")
+@click.option(
+    "--history-limit", type=click.IntRange(1, 1000), default=None, help="Deployments kept per site."
+)
+@click.option(
+    "--cache-mb", type=click.IntRange(1, 65536), default=None, help="Static file cache size in MB."
+)
 @db_option
 def set_config(domain, port, history_limit, cache_mb, db_path) -> None:
     """Change saved settings (takes effect at the next start)."""
@@ -206,6 +227,7 @@ def set_credentials(username, password, db_path) -> None:
     if username is None and password is None:
         fail("pass --username and/or --password")
     with open_db(db_path, must_exist=True) as db:
+
         def change(conn) -> str:
             row = conn.execute("SELECT username, password_hash FROM users LIMIT 1").fetchone()
             name = username or (row["username"] if row else "admin")
@@ -224,8 +246,12 @@ def set_credentials(username, password, db_path) -> None:
 
 @server.command("create-key")
 @click.option("--name", required=True, help="A label for the key (e.g. ci, laptop).")
-@click.option("--scopes", default="deploy", show_default=True,
-              help=f"Comma-separated: {', '.join(tokens.SCOPES)}.")
+@click.option(
+    "--scopes",
+    default="deploy",
+    show_default=True,
+    help=f"Comma-separated: {', '.join(tokens.SCOPES)}.",
+)
 @db_option
 def create_key(name, scopes, db_path) -> None:
     """Create an API key and print the token alone (it is not stored, only its hash)."""

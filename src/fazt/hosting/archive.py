@@ -33,7 +33,9 @@ def read_zip(fileobj: BinaryIO, limits: DeployLimits) -> list[tuple[FileEntry, b
     try:
         archive = zipfile.ZipFile(fileobj)
     except (zipfile.BadZipFile, OSError, ValueError) as exc:
-        raise DeployError(400, "INVALID_ZIP", f"the upload is not a valid ZIP file: {exc}") from None
+        raise DeployError(
+            400, "INVALID_ZIP", f"the upload is not a valid ZIP file: {exc}"
+        ) from None
     with archive:
         infos = _checked_entries(archive, limits)
         strip = _common_folder([i.filename for i in infos])
@@ -47,7 +49,7 @@ def read_zip(fileobj: BinaryIO, limits: DeployLimits) -> list[tuple[FileEntry, b
                 ) from None
             if len(data) > limits.max_file_bytes:
                 raise DeployError(413, "FILE_TOO_LARGE", f"'{info.filename}' is too large")
-            path = info.filename[len(strip):]
+            path = info.filename[len(strip) :]
             entry = FileEntry(path, sha256_hex(data), len(data), mime.guess(path))
             files.append((entry, data))
     return files
@@ -75,27 +77,30 @@ def _checked_entries(archive: zipfile.ZipFile, limits: DeployLimits) -> list[zip
             raise DeployError(400, "UNSAFE_PATH", str(exc)) from None
         if info.file_size > limits.max_file_bytes:
             raise DeployError(
-                413, "FILE_TOO_LARGE",
+                413,
+                "FILE_TOO_LARGE",
                 f"'{name}' is {info.file_size} bytes; the limit is {limits.max_file_bytes}",
             )
-        if (
-            info.file_size >= RATIO_CHECK_MIN_BYTES
-            and info.file_size > limits.max_ratio * max(info.compress_size, 1)
+        if info.file_size >= RATIO_CHECK_MIN_BYTES and info.file_size > limits.max_ratio * max(
+            info.compress_size, 1
         ):
             raise DeployError(
-                400, "SUSPICIOUS_COMPRESSION",
+                400,
+                "SUSPICIOUS_COMPRESSION",
                 f"'{name}' expands more than {limits.max_ratio}x: refusing a possible zip bomb",
             )
         total += info.file_size
         chosen.append(info)
     if len(chosen) > limits.max_files:
         raise DeployError(
-            413, "TOO_MANY_FILES",
+            413,
+            "TOO_MANY_FILES",
             f"the archive has {len(chosen)} files; the limit is {limits.max_files}",
         )
     if total > limits.max_total_bytes:
         raise DeployError(
-            413, "DEPLOY_TOO_LARGE",
+            413,
+            "DEPLOY_TOO_LARGE",
             f"the archive expands to {total} bytes; the limit is {limits.max_total_bytes}",
         )
     if not chosen:

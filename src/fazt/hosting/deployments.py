@@ -140,8 +140,7 @@ def create_pending(
     cur = conn.execute(
         "INSERT INTO deployments (site, state, file_count, size_bytes, manifest, deployed_by,"
         " created_at) VALUES (?, 'pending', ?, ?, ?, ?, ?)",
-        (site, len(files), sum(f.size for f in files), manifest.to_json(), deployed_by,
-         utcnow()),
+        (site, len(files), sum(f.size for f in files), manifest.to_json(), deployed_by, utcnow()),
     )
     deployment_id = cur.lastrowid
     conn.executemany(
@@ -228,7 +227,9 @@ def rollback(conn: sqlite3.Connection, site: str, to_id: int | None = None) -> d
             (site, live_id or 0),
         ).fetchone()
         if prev is None:
-            raise DeployError(409, "NO_PREVIOUS_DEPLOYMENT", f"'{site}' has nothing to roll back to")
+            raise DeployError(
+                409, "NO_PREVIOUS_DEPLOYMENT", f"'{site}' has nothing to roll back to"
+            )
         to_id = prev[0]
     return promote(conn, site, to_id)
 

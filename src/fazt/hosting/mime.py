@@ -40,8 +40,14 @@ TYPES = {
 }
 DEFAULT = "application/octet-stream"
 
-_COMPRESSIBLE_PREFIXES = ("text/", "application/json", "application/manifest+json",
-                          "image/svg+xml", "application/wasm", "application/xml")
+_COMPRESSIBLE_PREFIXES = (
+    "text/",
+    "application/json",
+    "application/manifest+json",
+    "image/svg+xml",
+    "application/wasm",
+    "application/xml",
+)
 
 
 def guess(path: str) -> str:

@@ -7,8 +7,24 @@ _LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 SYSTEM_SITES = ("root", "404", "admin")
 # Names no deploy may take: the dashboard, infrastructure and mail/DNS labels.
 RESERVED = frozenset(
-    {"admin", "api", "www", "mail", "ftp", "smtp", "pop", "pop3", "imap", "ns1", "ns2",
-     "mx", "localhost", "autoconfig", "autodiscover", "webmail"}
+    {
+        "admin",
+        "api",
+        "www",
+        "mail",
+        "ftp",
+        "smtp",
+        "pop",
+        "pop3",
+        "imap",
+        "ns1",
+        "ns2",
+        "mx",
+        "localhost",
+        "autoconfig",
+        "autodiscover",
+        "webmail",
+    }
 )
 
 

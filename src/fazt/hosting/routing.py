@@ -1,11 +1,11 @@
 """Host routing: which part of fazt answers a request, from its Host header alone.
 
-    localhost, admin.<domain>, loopback IPs -> the dashboard and API
-    <domain>, root.<domain>                 -> site `root`
-    <name>.<domain>, <name>.localhost       -> site <name>
-    <name>--<id>.<domain> (and .localhost)  -> preview deployment <id> of <name>
-    a custom domain                         -> the site it is mapped to
-    anything else                           -> the 404 site, status 404
+localhost, admin.<domain>, loopback IPs -> the dashboard and API
+<domain>, root.<domain>                 -> site `root`
+<name>.<domain>, <name>.localhost       -> site <name>
+<name>--<id>.<domain> (and .localhost)  -> preview deployment <id> of <name>
+a custom domain                         -> the site it is mapped to
+anything else                           -> the 404 site, status 404
 """
 
 import re

@@ -111,8 +111,9 @@ class StaticServer:
             if mime.is_compressible(file_mime):
                 variants = self._variants(conn, sha, body)
                 headers.append(("vary", "Accept-Encoding"))
-        return StaticFile(status, sha, size, file_mime, f'"{sha[:40]}"', headers, body,
-                          variants, modified)
+        return StaticFile(
+            status, sha, size, file_mime, f'"{sha[:40]}"', headers, body, variants, modified
+        )
 
     def _variants(self, conn: sqlite3.Connection, sha: str, body: bytes) -> dict[str, bytes]:
         stored = {

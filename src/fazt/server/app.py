@@ -18,9 +18,11 @@ DASHBOARD_HEADERS = [
     ("x-frame-options", "DENY"),
     ("x-content-type-options", "nosniff"),
     ("referrer-policy", "same-origin"),
-    ("content-security-policy",
-     "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
-     "frame-ancestors 'none'"),
+    (
+        "content-security-policy",
+        "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+        "frame-ancestors 'none'",
+    ),
 ]
 PLAIN_404 = b"404 Not Found\n"
 
@@ -62,8 +64,12 @@ class FaztApp:
 
     async def serve_site(self, req: Request, site: str, deployment_id: int) -> None:
         if req.method not in ("GET", "HEAD"):
-            raise HTTPError(405, "METHOD_NOT_ALLOWED", "static sites answer GET and HEAD",
-                            [("allow", "GET, HEAD")])
+            raise HTTPError(
+                405,
+                "METHOD_NOT_ALLOWED",
+                "static sites answer GET and HEAD",
+                [("allow", "GET, HEAD")],
+            )
         found = await self.state.static.lookup(site, deployment_id, req.path)
         if found is None or is_missing(found):
             await self.serve_not_found(req)

@@ -78,9 +78,7 @@ class Request:
         async for chunk in self.proto:
             size += len(chunk)
             if size > limit:
-                raise HTTPError(
-                    413, "PAYLOAD_TOO_LARGE", f"the request body exceeds {limit} bytes"
-                )
+                raise HTTPError(413, "PAYLOAD_TOO_LARGE", f"the request body exceeds {limit} bytes")
             chunks.append(chunk)
         return b"".join(chunks)
 

@@ -41,7 +41,9 @@ class Router:
             allowed.append(route.method)
         if allowed:
             raise HTTPError(
-                405, "METHOD_NOT_ALLOWED", f"{method} is not allowed here",
+                405,
+                "METHOD_NOT_ALLOWED",
+                f"{method} is not allowed here",
                 [("allow", ", ".join(sorted(set(allowed))))],
             )
         raise HTTPError(404, "NOT_FOUND", f"no API route {path}")

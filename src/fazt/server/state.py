@@ -74,6 +74,9 @@ class ServerState:
         port = "" if self.port == 80 else f":{self.port}"
         return f"http://{host}{port}"
 
+    def dashboard_url(self) -> str:
+        return self.base_url("localhost" if self.domain == "localhost" else f"admin.{self.domain}")
+
     def site_url(self, site: str, deployment_id: int | None = None) -> str:
         label = site if deployment_id is None else f"{site}--{deployment_id}"
         if site == "root" and deployment_id is None and self.domain != "localhost":

@@ -1,0 +1,201 @@
+"""Shared fixtures: a real `fazt server start` process on a free loopback port."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+
+START_DEADLINE = 20.0
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def fazt_cmd() -> list[str]:
+    return [sys.executable, "-m", "fazt"]
+
+
+def run_cli(
+    home: Path, *args: str, check: bool = True, input: str | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess:
+    """Run the real CLI with FAZT_HOME=home; fail the test with its output if check fails."""
+    env = {**os.environ, "FAZT_HOME": str(home), "NO_COLOR": "1", "COLUMNS": "200"}
+    result = subprocess.run(
+        [*fazt_cmd(), *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        input=input,
+        timeout=timeout,
+    )
+    if check and result.returncode != 0:
+        pytest.fail(
+            f"fazt {' '.join(args)} exited {result.returncode}:\n"
+            f"stdout: {result.stdout}\nstderr: {result.stderr}"
+        )
+    return result
+
+
+def wait_for(predicate, deadline: float = 10.0, interval: float = 0.05, what: str = "condition"):
+    """Poll predicate() until it returns a truthy value or the deadline passes."""
+    end = time.monotonic() + deadline
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > end:
+            raise AssertionError(f"timed out after {deadline}s waiting for {what}")
+        time.sleep(interval)
+
+
+@dataclass
+class FaztServer:
+    home: Path
+    port: int
+    db: Path
+    proc: subprocess.Popen | None = None
+    log: Path | None = None
+    extra_args: list[str] = field(default_factory=list)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        env = {**os.environ, "FAZT_HOME": str(self.home)}
+        self.log = self.home / f"server-{time.monotonic_ns()}.log"
+        with self.log.open("w") as out:
+            self.proc = subprocess.Popen(
+                [
+                    *fazt_cmd(),
+                    "server",
+                    "start",
+                    "--port",
+                    str(self.port),
+                    "--db",
+                    str(self.db),
+                    *self.extra_args,
+                ],
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        wait_for(
+            self._healthy, START_DEADLINE, what=f"fazt to answer on {self.port}\n" + self.output()
+        )
+
+    def _healthy(self) -> bool:
+        if self.proc.poll() is not None:
+            raise AssertionError(f"fazt exited with {self.proc.returncode}:\n{self.output()}")
+        try:
+            return (
+                httpx.get(
+                    self.url + "/health", headers={"host": "localhost"}, timeout=1
+                ).status_code
+                == 200
+            )
+        except httpx.HTTPError:
+            return False
+
+    def output(self) -> str:
+        return self.log.read_text() if self.log and self.log.exists() else ""
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 15) -> int:
+        """Stop the process by its pid; SIGKILL if it does not exit in time."""
+        if self.proc is None or self.proc.poll() is not None:
+            return self.proc.returncode if self.proc else 0
+        self.proc.send_signal(sig)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise AssertionError(
+                f"fazt did not stop within {timeout}s after signal {sig}"
+            ) from None
+
+    def kill(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+    def cli(self, *args: str, check: bool = True, **kw) -> subprocess.CompletedProcess:
+        return run_cli(self.home, *args, check=check, **kw)
+
+    def get(self, path: str, host: str = "localhost", **kw) -> httpx.Response:
+        headers = {"host": host, **kw.pop("headers", {})}
+        return httpx.get(self.url + path, headers=headers, timeout=10, **kw)
+
+    def request(self, method: str, path: str, host: str = "localhost", **kw) -> httpx.Response:
+        headers = {"host": host, **kw.pop("headers", {})}
+        return httpx.request(method, self.url + path, headers=headers, timeout=30, **kw)
+
+    @property
+    def token(self) -> str:
+        """The admin token the server saved for the local CLI at first start."""
+        import sqlite3
+
+        conn = sqlite3.connect(self.home / "client.db")
+        try:
+            return conn.execute("SELECT token FROM peers WHERE name = 'local'").fetchone()[0]
+        finally:
+            conn.close()
+
+    def api(self, method: str, path: str, token: str | None = None, **kw) -> httpx.Response:
+        headers = {"authorization": f"Bearer {token or self.token}", **kw.pop("headers", {})}
+        return self.request(method, path, headers=headers, **kw)
+
+    def create_key(self, name: str, scopes: str = "deploy") -> str:
+        return self.cli(
+            "server", "create-key", "--name", name, "--scopes", scopes, "--db", str(self.db)
+        ).stdout.strip()
+
+    def deploy(self, directory: Path, site: str, *extra: str) -> dict:
+        import json
+
+        out = self.cli("deploy", str(directory), "--site", site, "--json", *extra)
+        return json.loads(out.stdout)
+
+
+@pytest.fixture
+def fazt_home(tmp_path: Path) -> Path:
+    home = tmp_path / "home"
+    home.mkdir()
+    return home
+
+
+@pytest.fixture
+def server(fazt_home: Path) -> Iterator[FaztServer]:
+    """A running fazt server with a fresh database, stopped after the test."""
+    srv = FaztServer(home=fazt_home, port=free_port(), db=fazt_home / "data.db")
+    srv.start()
+    try:
+        yield srv
+    finally:
+        try:
+            srv.stop()
+        finally:
+            srv.kill()
+
+
+def write_site(root: Path, files: dict[str, str | bytes]) -> Path:
+    """Create a folder with the given relative paths and contents."""
+    for rel, content in files.items():
+        target = root / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            target.write_bytes(content)
+        else:
+            target.write_text(content)
+    return root
