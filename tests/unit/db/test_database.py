@@ -1,0 +1,88 @@
+import sqlite3
+import threading
+
+import pytest
+
+from fazt.db import Database, SchemaTooNewError, migrations
+
+
+def test_open_creates_file_private_and_migrated(tmp_path):
+    path = tmp_path / "sub" / "data.db"
+    with Database.open(path) as db:
+        version = db.read_sync(migrations.current_version)
+        mode = db.read_sync(lambda c: c.execute("PRAGMA journal_mode").fetchone()[0])
+    assert version == migrations.latest_version()
+    assert mode == "wal"
+    assert path.stat().st_mode & 0o777 == 0o600
+
+
+def test_reopening_applies_nothing_twice(tmp_path):
+    path = tmp_path / "data.db"
+    Database.open(path).close()
+    with Database.open(path) as db:
+        rows = db.read_sync(
+            lambda c: c.execute("SELECT COUNT(*) FROM schema_migrations").fetchone()
+        )
+    assert rows[0] == len(migrations.available())
+
+
+def test_refuses_newer_schema_and_leaves_it_alone(tmp_path):
+    path = tmp_path / "data.db"
+    Database.open(path).close()
+    conn = sqlite3.connect(path)
+    conn.execute("INSERT INTO schema_migrations VALUES (999, '999_future.sql', 'x')")
+    conn.commit()
+    conn.close()
+    with pytest.raises(SchemaTooNewError, match="newer fazt"):
+        Database.open(path)
+    conn = sqlite3.connect(path)
+    assert conn.execute("SELECT MAX(version) FROM schema_migrations").fetchone()[0] == 999
+    conn.close()
+
+
+def test_failed_write_rolls_back_everything(tmp_path):
+    with Database.open(tmp_path / "data.db") as db:
+
+        def half_then_fail(conn):
+            conn.execute("INSERT INTO settings VALUES ('domain', 'half.example')")
+            raise ValueError("boom")
+
+        with pytest.raises(ValueError, match="boom"):
+            db.write_sync(half_then_fail)
+        assert db.read_sync(lambda c: c.execute("SELECT COUNT(*) FROM settings").fetchone()[0]) == 0
+        # the writer keeps working after a failure
+        db.write_sync(lambda c: c.execute("INSERT INTO settings VALUES ('domain', 'ok.example')"))
+        assert db.read_sync(lambda c: c.execute("SELECT value FROM settings").fetchone()[0]) == (
+            "ok.example"
+        )
+
+
+def test_writes_are_serialised_on_one_thread(tmp_path):
+    seen = set()
+    with Database.open(tmp_path / "data.db") as db:
+        futures = [
+            db.submit_write(lambda c: seen.add(threading.current_thread().name)) for _ in range(20)
+        ]
+        for f in futures:
+            f.result()
+    assert seen == {"fazt-writer"}
+
+
+def test_readers_cannot_write(tmp_path):
+    with Database.open(tmp_path / "data.db") as db, pytest.raises(sqlite3.OperationalError):
+        db.read_sync(lambda c: c.execute("INSERT INTO settings VALUES ('a', 'b')"))
+
+
+def test_close_finishes_queued_writes(tmp_path):
+    path = tmp_path / "data.db"
+    db = Database.open(path)
+    for i in range(50):
+        db.submit_write(
+            lambda c, i=i: c.execute("INSERT INTO settings VALUES (?, 'v')", (f"k{i}",))
+        )
+    db.close()
+    conn = sqlite3.connect(path)
+    assert conn.execute("SELECT COUNT(*) FROM settings").fetchone()[0] == 50
+    conn.close()
+    with pytest.raises(RuntimeError, match="closed"):
+        db.submit_write(lambda c: None)
