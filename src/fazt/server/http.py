@@ -40,6 +40,13 @@ def _dumps(value: Any) -> bytes:
     return json.dumps(value, separators=(",", ":")).encode() + b"\n"
 
 
+def peer_ip(client: str) -> str:
+    """'1.2.3.4:5678' -> '1.2.3.4'; '[::1]:5678' -> '::1'."""
+    if client.startswith("["):
+        return client[1 : client.find("]")]
+    return client.rsplit(":", 1)[0] if ":" in client else client
+
+
 class Request:
     """One HTTP request: method, path, host, headers, query and a size-limited body."""
 
@@ -62,12 +69,8 @@ class Request:
 
     @property
     def client_ip(self) -> str:
-        """The peer address, without port. X-Forwarded-For is not trusted here."""
-        client = self.scope.client or ""
-        host = client.rsplit(":", 1)[0] if client.count(":") == 1 else client
-        if host.startswith("[") and "]" in host:
-            host = host[1 : host.index("]")]
-        return host
+        """The peer address without its port. X-Forwarded-For is not trusted here."""
+        return peer_ip(self.scope.client or "")
 
     async def body(self, limit: int) -> bytes:
         """The whole body, refusing more than `limit` bytes with 413."""
