@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -199,3 +200,58 @@ def write_site(root: Path, files: dict[str, str | bytes]) -> Path:
         else:
             target.write_text(content)
     return root
+
+
+def init_server(home: Path, settings: dict[str, str] | None = None, *config: str) -> FaztServer:
+    """A FaztServer (not started) on a freshly initialised database in `home`.
+
+    `settings` rows are written straight into the `settings` table and `config` is passed
+    to `fazt server set-config`, both before the first start, so the server loads them.
+    """
+    import sqlite3
+
+    srv = FaztServer(home=home, port=free_port(), db=home / "data.db")
+    db = str(srv.db)
+    run_cli(
+        home,
+        "server",
+        "init",
+        "--db",
+        db,
+        "--password",
+        "longenough1",
+        "--port",
+        str(srv.port),
+        input="",
+    )
+    if config:
+        run_cli(home, "server", "set-config", *config, "--db", db)
+    if settings:
+        conn = sqlite3.connect(db)
+        try:
+            with conn:
+                conn.executemany(
+                    "INSERT INTO settings (key, value) VALUES (?, ?) "
+                    "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                    list(settings.items()),
+                )
+        finally:
+            conn.close()
+    return srv
+
+
+@contextmanager
+def running_server(
+    home: Path, settings: dict[str, str] | None = None, *config: str
+) -> Iterator[FaztServer]:
+    """Like the `server` fixture, for any scope: initialise, configure, start, stop."""
+    home.mkdir(parents=True, exist_ok=True)
+    srv = init_server(home, settings, *config)
+    srv.start()
+    try:
+        yield srv
+    finally:
+        try:
+            srv.stop()
+        finally:
+            srv.kill()

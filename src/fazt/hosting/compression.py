@@ -25,15 +25,17 @@ def preferred(accept_encoding: str | None, available: dict[str, bytes]) -> str |
     """The best encoding both sides support, honouring q=0 refusals."""
     if not accept_encoding or not available:
         return None
-    accepted = set()
+    accepted, refused = set(), set()
     for part in accept_encoding.lower().split(","):
         token, _, params = part.strip().partition(";")
         q = params.replace(" ", "")
         if q.startswith("q=") and _zero(q[2:]):
+            refused.add(token.strip())
             continue
         accepted.add(token.strip())
     for enc in ENCODINGS:
-        if enc in available and (enc in accepted or "*" in accepted):
+        # "*" stands for the codings not named explicitly; a named q=0 is a refusal.
+        if enc in available and (enc in accepted or ("*" in accepted and enc not in refused)):
             return enc
     return None
 

@@ -37,7 +37,10 @@ def normalise_host(raw: str | None) -> str | None:
     if host.startswith("["):  # IPv6 literal
         end = host.find("]")
         return host[: end + 1] if end > 0 else None
-    host = host.rsplit(":", 1)[0] if ":" in host else host
+    if ":" in host:
+        host, _, port = host.rpartition(":")
+        if not port.isdigit():
+            return None
     host = host.rstrip(".")
     if not host or len(host) > 253 or not _HOST_CHARS.match(host):
         return None
@@ -63,7 +66,7 @@ class RoutingTable:
         if host is None:
             return Target(BAD_HOST)
         domain = self.domain
-        if host in ("localhost", f"admin.{domain}") or host in _LOOPBACK:
+        if host in ("localhost", "admin.localhost", f"admin.{domain}") or host in _LOOPBACK:
             return Target(DASHBOARD)
         if host in (domain, f"root.{domain}"):
             return self._site("root")
@@ -80,7 +83,8 @@ class RoutingTable:
         preview = _PREVIEW.match(label)
         if preview:
             name, dep_id = preview.group(1), int(preview.group(2))
-            if name in self.live:
+            # The dashboard's own files are never served as a plain site (no security headers).
+            if name in self.live and name != "admin":
                 return Target(SITE, name, dep_id)
             return Target(NOT_FOUND)
         return self._site(label)
