@@ -95,6 +95,7 @@ class FaztServer:
         wait_for(
             self._healthy, START_DEADLINE, what=f"fazt to answer on {self.port}\n" + self.output()
         )
+        wait_for(lambda: "Listening:" in self.output(), what="the start banner")
 
     def _healthy(self) -> bool:
         if self.proc.poll() is not None:

@@ -66,16 +66,20 @@ def open_db(db_path: Path | None, *, must_exist: bool = False) -> Iterator[Datab
 @contextmanager
 def api_client(url: str | None, token: str | None) -> Iterator[FaztClient]:
     """A client for --to/--token, else the default saved peer."""
-    if url is None or token is None:
+    if url is None:
         peer = peers.find()
-        if peer is None and url is None:
+        if peer is None:
             fail(
                 "no server configured: start one with `fazt server start`, or pass --to URL "
                 "--token T"
             )
-        if peer is not None:
-            url = url or peer.url
-            token = token or peer.token
+        url, token = peer.url, token or peer.token
+    elif token is None:
+        # Never send one server's token to another: only a saved peer with this URL counts.
+        peer = peers.find_by_url(url)
+        if peer is None:
+            fail(f"no token for {url}: pass --token T (or set FAZT_TOKEN)")
+        token = peer.token
     client = FaztClient(url, token)
     try:
         yield client

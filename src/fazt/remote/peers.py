@@ -58,19 +58,25 @@ def save(name: str, url: str, token: str, *, make_default: bool = False) -> None
     conn.close()
 
 
-def find(name: str | None = None) -> Peer | None:
-    """The named peer, or the default one."""
+def _one(query: str, args: tuple) -> Peer | None:
     if not client_db_path().exists():
         return None
     conn = _connect()
     try:
-        if name:
-            row = conn.execute("SELECT * FROM peers WHERE name = ?", (name,)).fetchone()
-        else:
-            row = conn.execute(
-                "SELECT * FROM peers ORDER BY is_default DESC, name = ? DESC LIMIT 1",
-                (LOCAL_PEER,),
-            ).fetchone()
+        row = conn.execute(query, args).fetchone()
     finally:
         conn.close()
     return Peer(row["name"], row["url"], row["token"]) if row else None
+
+
+def find(name: str | None = None) -> Peer | None:
+    """The named peer, or the default one."""
+    if name:
+        return _one("SELECT * FROM peers WHERE name = ?", (name,))
+    return _one(
+        "SELECT * FROM peers ORDER BY is_default DESC, name = ? DESC LIMIT 1", (LOCAL_PEER,)
+    )
+
+
+def find_by_url(url: str) -> Peer | None:
+    return _one("SELECT * FROM peers WHERE url = ?", (url.rstrip("/"),))
