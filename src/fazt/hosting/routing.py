@@ -20,6 +20,7 @@ BAD_HOST = "bad_host"
 _HOST_CHARS = re.compile(r"^[a-z0-9.\-]+$")
 _PREVIEW = re.compile(r"^([a-z0-9-]+?)--(\d+)$")
 _LOOPBACK = frozenset({"127.0.0.1", "[::1]", "::1"})
+_DIGITS = "0123456789"
 
 
 @dataclass(frozen=True)
@@ -36,10 +37,13 @@ def normalise_host(raw: str | None) -> str | None:
     host = raw.strip().lower()
     if host.startswith("["):  # IPv6 literal
         end = host.find("]")
-        return host[: end + 1] if end > 0 else None
+        rest = host[end + 1 :]
+        if end <= 0 or (rest and (rest[0] != ":" or rest[1:].strip(_DIGITS))):
+            return None
+        return host[: end + 1]
     if ":" in host:
         host, _, port = host.rpartition(":")
-        if not port.isdigit():
+        if port.strip(_DIGITS):  # the port, if any, is digits only
             return None
     host = host.rstrip(".")
     if not host or len(host) > 253 or not _HOST_CHARS.match(host):

@@ -11,6 +11,8 @@ from datetime import datetime
 from email.utils import format_datetime, parsedate_to_datetime
 from typing import Any
 
+from granian.rsgi import ProtocolClosed
+
 from fazt.db import Database
 from fazt.hosting import compression, deployments, mime
 from fazt.hosting.cache import ByteLRU
@@ -48,7 +50,7 @@ class StaticServer:
     ) -> StaticFile | None:
         """The file answering `path` in this deployment (or its 404 page); None if the
         deployment does not belong to the site or is not ready."""
-        key = (deployment_id, path, force_status)
+        key = (site, deployment_id, path, force_status)  # the site: ids are checked against it
         found = self.cache.get(key)
         if found is None:
             found = await self.db.read(self._resolve, site, deployment_id, path, force_status)
@@ -180,11 +182,14 @@ async def send_file(server: StaticServer, req: Any, found: StaticFile) -> None:
         return
     # Large files are streamed chunk by chunk: memory stays flat whatever their size.
     transport = proto.response_stream(status, headers)
-    for offset in range(start, end, STREAM_CHUNK):
-        stop = min(offset + STREAM_CHUNK, end)
-        await transport.send_bytes(
-            await server.db.read(server.read_range, found.sha256, offset, stop)
-        )
+    try:
+        for offset in range(start, end, STREAM_CHUNK):
+            stop = min(offset + STREAM_CHUNK, end)
+            await transport.send_bytes(
+                await server.db.read(server.read_range, found.sha256, offset, stop)
+            )
+    except ProtocolClosed:
+        return  # the client went away (a cancelled download, a seek): not an error
 
 
 def _reply(proto: Any, status: int, headers: list, body: bytes, head: bool) -> None:
@@ -223,7 +228,7 @@ def _range(req: Any, found: StaticFile, etag: str) -> tuple[int, int] | str | No
     try:
         if first == "":
             length = int(last)
-            if length <= 0:
+            if length <= 0 or size == 0:
                 return "unsatisfiable"
             return max(0, size - length), size
         start = int(first)

@@ -8,7 +8,7 @@ from fazt.api.access import authenticate
 from fazt.api.routes import build_router
 from fazt.hosting import routing
 from fazt.hosting.static import is_missing, send_file
-from fazt.server.http import HTTPError, Request, error_response, send
+from fazt.server.http import HTTPError, Request, Response, error_response, send
 from fazt.server.state import ServerState
 
 log = logging.getLogger("fazt")
@@ -57,10 +57,18 @@ class FaztApp:
             else:
                 await self.serve_not_found(req)
         except HTTPError as exc:
-            send(proto, error_response(exc), req.method == "HEAD")
+            send(proto, self._error(target, exc), req.method == "HEAD")
         except Exception:
             log.exception("unhandled error for %s %s", scope.method, scope.path)
-            send(proto, error_response(HTTPError(500, "INTERNAL_ERROR", "unexpected error")))
+            error = HTTPError(500, "INTERNAL_ERROR", "unexpected error")
+            send(proto, self._error(target, error), req.method == "HEAD")
+
+    @staticmethod
+    def _error(target: routing.Target, exc: HTTPError) -> Response:
+        response = error_response(exc)
+        if target.kind == routing.DASHBOARD:  # its errors get the security headers too
+            response.headers.extend(DASHBOARD_HEADERS)
+        return response
 
     async def serve_site(self, req: Request, site: str, deployment_id: int) -> None:
         if req.method not in ("GET", "HEAD"):
