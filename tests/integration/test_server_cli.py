@@ -232,3 +232,9 @@ def test_dashboard_placeholder_served(server, host):
     r = server.get("/", host=host)
     assert r.status_code == 200 and "fazt" in r.text
     assert r.headers["x-frame-options"] == "DENY"
+
+
+def test_dashboard_pages_answer_405_to_other_methods(server):
+    r = server.request("POST", "/")
+    assert r.status_code == 405 and r.headers["allow"] == "GET, HEAD"
+    assert r.headers["x-frame-options"] == "DENY"

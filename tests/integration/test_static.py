@@ -601,3 +601,13 @@ def test_small_cache_serves_everything_correctly(tmp_path):
             with ThreadPoolExecutor(4) as pool:
                 errors = [e for e in pool.map(check, order) if e]
             assert errors == []
+
+
+def test_range_on_a_compressible_file_gets_identity_bytes(srv):
+    # Browsers always send Accept-Encoding; a range must still address the real bytes.
+    original = _bytes(FILES["app.js"])
+    r, raw = fetch(srv, "/app.js", headers={"accept-encoding": "gzip, br", "range": "bytes=0-9"})
+    assert r.status_code == 206
+    assert "content-encoding" not in r.headers
+    assert raw == original[:10]
+    assert r.headers["content-range"] == f"bytes 0-9/{len(original)}"

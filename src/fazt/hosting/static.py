@@ -133,8 +133,10 @@ class StaticServer:
 
     def read_range(self, conn: sqlite3.Connection, sha: str, start: int, end: int) -> bytes:
         """Bytes [start, end) of a blob, without loading the rest (runs in a thread)."""
-        rowid = conn.execute("SELECT rowid FROM blobs WHERE sha256 = ?", (sha,)).fetchone()[0]
-        with conn.blobopen("blobs", "data", rowid, readonly=True) as blob:
+        row = conn.execute("SELECT rowid FROM blobs WHERE sha256 = ?", (sha,)).fetchone()
+        if row is None:  # the site was deleted mid-download
+            return b""
+        with conn.blobopen("blobs", "data", row[0], readonly=True) as blob:
             blob.seek(start)
             return blob.read(end - start)
 
@@ -151,7 +153,11 @@ async def send_file(server: StaticServer, req: Any, found: StaticFile) -> None:
     """Answer GET/HEAD for a resolved file: 304, 206, compressed or plain."""
     proto, head = req.proto, req.method == "HEAD"
     etag = found.etag
-    encoding = compression.preferred(req.header("accept-encoding"), found.variants)
+    # A range request gets the identity bytes (like nginx), so partial fetches of text
+    # files work even though browsers always accept compression.
+    encoding = None
+    if not req.header("range"):
+        encoding = compression.preferred(req.header("accept-encoding"), found.variants)
     if encoding:
         etag = f'"{found.sha256[:40]}-{encoding}"'
     if found.status == 200 and _not_modified(req, found, etag):
@@ -185,9 +191,10 @@ async def send_file(server: StaticServer, req: Any, found: StaticFile) -> None:
     try:
         for offset in range(start, end, STREAM_CHUNK):
             stop = min(offset + STREAM_CHUNK, end)
-            await transport.send_bytes(
-                await server.db.read(server.read_range, found.sha256, offset, stop)
-            )
+            chunk = await server.db.read(server.read_range, found.sha256, offset, stop)
+            if not chunk:
+                return
+            await transport.send_bytes(chunk)
     except ProtocolClosed:
         return  # the client went away (a cancelled download, a seek): not an error
 

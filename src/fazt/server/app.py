@@ -106,8 +106,15 @@ class FaztApp:
             response.headers.extend(DASHBOARD_HEADERS)
             send(req.proto, response, req.method == "HEAD")
             return
+        if req.method not in ("GET", "HEAD"):
+            raise HTTPError(
+                405,
+                "METHOD_NOT_ALLOWED",
+                f"{req.method} is not allowed here",
+                [("allow", "GET, HEAD")],
+            )
         dep_id = self.state.routing.live.get("admin")
-        if dep_id is None or req.method not in ("GET", "HEAD"):
+        if dep_id is None:
             raise HTTPError(404, "NOT_FOUND", f"nothing at {path}")
         found = await self.state.static.lookup("admin", dep_id, path)
         if found is None or is_missing(found):
