@@ -1,6 +1,7 @@
 """Deploy endpoints: the ZIP upload (compatible with fazt 0.9 clients) and the
 incremental protocol our CLI uses (manifest -> missing blobs -> upload -> finalize)."""
 
+import functools
 import re
 import tempfile
 from typing import Any
@@ -92,9 +93,9 @@ async def deploy_zip(state: ServerState, req: Request, key: ApiKey) -> Response:
             upload.close()
     manifest = _manifest_from(dict((e.path, d) for e, d in files).get("manifest.json"))
     preview = fields.get("preview", "").lower() in ("1", "true", "yes")
-    info = await state.db.write(
-        deployments.deploy_files, site, files, manifest, key.name, live=not preview
-    )
+    # Database.write passes positional arguments only: bind the keyword here.
+    deploy = functools.partial(deployments.deploy_files, live=not preview)
+    info = await state.db.write(deploy, site, files, manifest, key.name)
     return await _published(state, info)
 
 

@@ -59,11 +59,15 @@ def _checked_entries(archive: zipfile.ZipFile, limits: DeployLimits) -> list[zip
     infos = archive.infolist()
     if len(infos) > limits.max_files * 2 + 100:
         raise DeployError(413, "TOO_MANY_FILES", f"the archive has {len(infos)} entries")
-    chosen, total = [], 0
+    chosen, total, seen = [], 0, set()
     for info in infos:
         name = info.filename
-        if "\x00" in name:
-            raise DeployError(400, "UNSAFE_PATH", f"entry name contains NUL: {name!r}")
+        # zipfile cuts names at the first NUL ("evil.html\0.png" -> "evil.html"): check the
+        # name as stored in the archive.
+        if "\x00" in info.orig_filename:
+            raise DeployError(
+                400, "UNSAFE_PATH", f"entry name contains NUL: {info.orig_filename!r}"
+            )
         mode = info.external_attr >> 16
         if stat.S_ISLNK(mode):
             raise DeployError(400, "UNSAFE_PATH", f"symbolic links are not allowed: {name}")
@@ -89,6 +93,9 @@ def _checked_entries(archive: zipfile.ZipFile, limits: DeployLimits) -> list[zip
                 "SUSPICIOUS_COMPRESSION",
                 f"'{name}' expands more than {limits.max_ratio}x: refusing a possible zip bomb",
             )
+        if name in seen:
+            raise DeployError(400, "DUPLICATE_PATH", f"'{name}' appears twice in the archive")
+        seen.add(name)
         total += info.file_size
         chosen.append(info)
     if len(chosen) > limits.max_files:

@@ -56,8 +56,19 @@ def site_row(conn: sqlite3.Connection, name: str) -> sqlite3.Row | None:
 
 
 def delete_site(conn: sqlite3.Connection, name: str) -> bool:
+    hashes = {
+        r[0]
+        for r in conn.execute(
+            "SELECT DISTINCT f.sha256 FROM deployment_files f JOIN deployments d "
+            "ON d.id = f.deployment_id WHERE d.site = ?",
+            (name,),
+        )
+    }
     cur = conn.execute("DELETE FROM sites WHERE name = ?", (name,))
     if cur.rowcount:
+        # The site's own blobs go now (unless another deployment shares them); older
+        # orphans after their grace period.
+        gc_referenced_by(conn, hashes)
         gc_blobs(conn)
     return cur.rowcount == 1
 
