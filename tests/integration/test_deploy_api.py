@@ -667,15 +667,27 @@ def test_app_info_and_list_shapes(srv, victim):
     assert srv.api("GET", "/api/apps/VICTIM").json()["data"]["name"] == "victim"
 
 
-def test_lists_are_empty_lists_never_null(srv):
+def test_an_unfinished_first_deploy_is_not_an_app(srv):
     start(srv, "only-pending", {"index.html": b"never finalized"})
-    info = srv.api("GET", "/api/apps/only-pending").json()["data"]
+    assert error_of(srv.api("GET", "/api/apps/only-pending"), 404) == "APP_NOT_FOUND"
+    names = [a["name"] for a in srv.api("GET", "/api/apps").json()["data"]]
+    assert "only-pending" not in names
+    assert srv.get("/", host=host(srv, "only-pending")).status_code == 404
+
+
+def test_lists_are_empty_lists_never_null(srv):
+    files = {"index.html": b"preview only"}
+    dep = start(srv, "only-preview", files)
+    for data in files.values():
+        put_blob(srv, data)
+    r = srv.api("POST", f"/api/deployments/{dep['deployment_id']}/finalize", json={"preview": True})
+    assert r.status_code == 200, r.text
+    info = srv.api("GET", "/api/apps/only-preview").json()["data"]
     assert info["live_deployment_id"] is None and info["url"] is None
     assert info["files"] == []
-    assert srv.api("GET", "/api/apps/only-pending/deployments").json() == {"data": []}
-    assert srv.api("GET", "/api/apps/only-pending/files").json() == {"data": []}
+    assert srv.api("GET", "/api/apps/only-preview/files").json() == {"data": []}
     assert srv.api("GET", "/api/domains").json() == {"data": []}
-    assert srv.get("/", host=host(srv, "only-pending")).status_code == 404
+    assert srv.get("/", host=host(srv, "only-preview")).status_code == 404
 
 
 def test_unknown_app_is_404(srv):

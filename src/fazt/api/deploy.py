@@ -1,7 +1,6 @@
 """Deploy endpoints: the ZIP upload (compatible with fazt 0.9 clients) and the
 incremental protocol our CLI uses (manifest -> missing blobs -> upload -> finalize)."""
 
-import functools
 import re
 import tempfile
 from typing import Any
@@ -10,6 +9,7 @@ import python_multipart
 from python_multipart.exceptions import FormParserError
 
 from fazt.auth.tokens import ApiKey
+from fazt.db import Database
 from fazt.hosting import archive, deployments, mime
 from fazt.hosting.deployments import DeployError, FileEntry, sha256_hex
 from fazt.hosting.manifest import InvalidManifest, parse
@@ -20,6 +20,7 @@ from fazt.server.state import ServerState
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 SPOOL_BYTES = 8 * 1024 * 1024
+BLOB_BATCH_BYTES = 8 * 1024 * 1024
 
 
 def check_site_name(state: ServerState, key: ApiKey, raw: str) -> str:
@@ -86,17 +87,35 @@ async def deploy_zip(state: ServerState, req: Request, key: ApiKey) -> Response:
         if upload is None:
             raise HTTPError(400, "MISSING_FIELD", "missing file field (a .zip archive)")
         try:
-            files = await state.db.run(archive.read_zip, upload, limits)
+            zipped = await state.db.run(archive.ZipDeploy, upload, limits)
+            try:
+                manifest = _manifest_from(await state.db.run(zipped.read, "manifest.json"))
+                await state.db.run(_store_blobs, state.db, zipped)
+            finally:
+                zipped.close()
         except DeployError as exc:
             raise HTTPError(exc.status, exc.code, exc.message) from None
         finally:
             upload.close()
-    manifest = _manifest_from(dict((e.path, d) for e, d in files).get("manifest.json"))
     preview = fields.get("preview", "").lower() in ("1", "true", "yes")
-    # Database.write passes positional arguments only: bind the keyword here.
-    deploy = functools.partial(deployments.deploy_files, live=not preview)
-    info = await state.db.write(deploy, site, files, manifest, key.name)
+    info = await state.db.write(
+        deployments.publish, site, zipped.entries, manifest, key.name, not preview
+    )
     return await _published(state, info)
+
+
+def _store_blobs(db: Database, zipped: archive.ZipDeploy) -> None:
+    """Store the archive's blobs in batches (runs in a pool thread): memory stays bounded
+    however large the archive. Nothing is visible until the deployment is published."""
+    batch, batch_bytes = [], 0
+    for entry, data in zipped.files():
+        batch.append((entry.sha256, data))
+        batch_bytes += len(data)
+        if batch_bytes >= BLOB_BATCH_BYTES:
+            db.write_sync(deployments.store_blobs, batch)
+            batch, batch_bytes = [], 0
+    if batch:
+        db.write_sync(deployments.store_blobs, batch)
 
 
 def _parse_form(ctype: str, size: int, stream: Any) -> tuple[dict[str, str], Any]:

@@ -5,8 +5,10 @@ absolute paths, symlinks, NUL bytes, too many entries, entries or totals over th
 and compression ratios only a zip bomb has.
 """
 
+import hashlib
 import stat
 import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -28,31 +30,53 @@ class DeployLimits:
     max_ratio: int
 
 
-def read_zip(fileobj: BinaryIO, limits: DeployLimits) -> list[tuple[FileEntry, bytes]]:
-    """Validate and read every file of the archive into (entry, bytes) pairs."""
-    try:
-        archive = zipfile.ZipFile(fileobj)
-    except (zipfile.BadZipFile, OSError, ValueError) as exc:
-        raise DeployError(
-            400, "INVALID_ZIP", f"the upload is not a valid ZIP file: {exc}"
-        ) from None
-    with archive:
-        infos = _checked_entries(archive, limits)
-        strip = _common_folder([i.filename for i in infos])
-        files = []
-        for info in infos:
-            try:
-                data = archive.read(info)
-            except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
-                raise DeployError(
-                    400, "INVALID_ZIP", f"cannot read '{info.filename}': {exc}"
-                ) from None
-            if len(data) > limits.max_file_bytes:
-                raise DeployError(413, "FILE_TOO_LARGE", f"'{info.filename}' is too large")
-            path = info.filename[len(strip) :]
-            entry = FileEntry(path, sha256_hex(data), len(data), mime.guess(path))
-            files.append((entry, data))
-    return files
+class ZipDeploy:
+    """A validated deploy archive: every entry checked and hashed before anything is
+    stored, so a bad archive changes nothing; then read one file at a time."""
+
+    def __init__(self, fileobj: BinaryIO, limits: DeployLimits) -> None:
+        try:
+            self._archive = zipfile.ZipFile(fileobj)
+        except (zipfile.BadZipFile, OSError, ValueError) as exc:
+            raise DeployError(
+                400, "INVALID_ZIP", f"the upload is not a valid ZIP file: {exc}"
+            ) from None
+        self._infos = _checked_entries(self._archive, limits)
+        strip = _common_folder([i.filename for i in self._infos])
+        self.entries = [self._verify(info, strip, limits) for info in self._infos]
+
+    def _verify(self, info: zipfile.ZipInfo, strip: str, limits: DeployLimits) -> FileEntry:
+        """Decompress one entry fully (CRC and real size checked) without keeping it."""
+        digest, size = hashlib.sha256(), 0
+        try:
+            with self._archive.open(info) as member:
+                while chunk := member.read(1024 * 1024):
+                    size += len(chunk)
+                    if size > limits.max_file_bytes:
+                        raise DeployError(413, "FILE_TOO_LARGE", f"'{info.filename}' is too large")
+                    digest.update(chunk)
+        except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+            raise DeployError(400, "INVALID_ZIP", f"cannot read '{info.filename}': {exc}") from None
+        path = info.filename[len(strip) :]
+        return FileEntry(path, digest.hexdigest(), size, mime.guess(path))
+
+    def files(self) -> Iterator[tuple[FileEntry, bytes]]:
+        """Each (entry, bytes) in turn; only one file is in memory at a time."""
+        for info, entry in zip(self._infos, self.entries, strict=True):
+            data = self._archive.read(info)
+            if sha256_hex(data) != entry.sha256:  # the upload changed under us
+                raise DeployError(400, "INVALID_ZIP", f"'{info.filename}' changed while read")
+            yield entry, data
+
+    def read(self, path: str) -> bytes | None:
+        """One file's bytes by its deployment path (e.g. manifest.json), or None."""
+        for info, entry in zip(self._infos, self.entries, strict=True):
+            if entry.path == path:
+                return self._archive.read(info)
+        return None
+
+    def close(self) -> None:
+        self._archive.close()
 
 
 def _checked_entries(archive: zipfile.ZipFile, limits: DeployLimits) -> list[zipfile.ZipInfo]:

@@ -86,6 +86,11 @@ def store_blob(conn: sqlite3.Connection, sha256: str, data: bytes) -> bool:
     return cur.rowcount == 1
 
 
+def store_blobs(conn: sqlite3.Connection, blobs: list[tuple[str, bytes]]) -> None:
+    for sha256, data in blobs:
+        store_blob(conn, sha256, data)
+
+
 def missing_blobs(conn: sqlite3.Connection, hashes: list[str]) -> list[str]:
     missing = []
     for sha in dict.fromkeys(hashes):
@@ -223,6 +228,12 @@ def prune_history(conn: sqlite3.Connection, site: str, keep: int) -> list[int]:
         }
         conn.execute(f"DELETE FROM deployments WHERE id IN ({marks})", doomed)
         gc_referenced_by(conn, hashes)
+    # Sites whose only deployment was an abandoned upload, and blobs nobody claimed.
+    conn.execute(
+        "DELETE FROM sites WHERE live_deployment_id IS NULL AND kind = 'user' AND NOT EXISTS "
+        "(SELECT 1 FROM deployments d WHERE d.site = sites.name)"
+    )
+    gc_blobs(conn)
     return doomed
 
 
@@ -259,6 +270,20 @@ def promote(conn: sqlite3.Connection, site: str, deployment_id: int) -> dict:
     return deployment_info(conn, deployment_id)
 
 
+def publish(
+    conn: sqlite3.Connection,
+    site: str,
+    files: list[FileEntry],
+    manifest: Manifest,
+    deployed_by: str,
+    live: bool = True,
+    kind: str = "user",
+) -> dict:
+    """Create and finalize a deployment whose blobs are stored, in this one transaction."""
+    dep_id = create_pending(conn, site, files, manifest, deployed_by, kind)
+    return finalize(conn, dep_id, live=live)
+
+
 def deploy_files(
     conn: sqlite3.Connection,
     site: str,
@@ -270,10 +295,8 @@ def deploy_files(
     kind: str = "user",
 ) -> dict:
     """A whole deploy in one transaction: blobs, deployment, pointer flip."""
-    for entry, data in files:
-        store_blob(conn, entry.sha256, data)
-    dep_id = create_pending(conn, site, [e for e, _ in files], manifest, deployed_by, kind)
-    return finalize(conn, dep_id, live=live)
+    store_blobs(conn, [(entry.sha256, data) for entry, data in files])
+    return publish(conn, site, [e for e, _ in files], manifest, deployed_by, live, kind)
 
 
 # -- reads --------------------------------------------------------------------------------
@@ -313,22 +336,23 @@ def history(conn: sqlite3.Connection, site: str) -> list[dict]:
     return [_deployment_dict(r) for r in rows]
 
 
+# Sites with their live deployment's numbers. A site whose first deploy is still uploading
+# (or was abandoned) has no ready deployment and is not an app yet.
+_SITES = (
+    "SELECT s.name, s.kind, s.live_deployment_id, s.created_at, s.updated_at,"
+    " d.file_count, d.size_bytes, d.live_at FROM sites s"
+    " LEFT JOIN deployments d ON d.id = s.live_deployment_id"
+    " WHERE EXISTS (SELECT 1 FROM deployments r WHERE r.site = s.name AND r.state = 'ready')"
+)
+
+
 def list_sites(conn: sqlite3.Connection) -> list[dict]:
-    rows = conn.execute(
-        "SELECT s.name, s.kind, s.live_deployment_id, s.created_at, s.updated_at,"
-        " d.file_count, d.size_bytes, d.live_at FROM sites s"
-        " LEFT JOIN deployments d ON d.id = s.live_deployment_id ORDER BY s.name"
-    ).fetchall()
+    rows = conn.execute(_SITES + " ORDER BY s.name").fetchall()
     return [_site_dict(r) for r in rows]
 
 
 def site_info(conn: sqlite3.Connection, name: str) -> dict | None:
-    row = conn.execute(
-        "SELECT s.name, s.kind, s.live_deployment_id, s.created_at, s.updated_at,"
-        " d.file_count, d.size_bytes, d.live_at FROM sites s"
-        " LEFT JOIN deployments d ON d.id = s.live_deployment_id WHERE s.name = ?",
-        (name,),
-    ).fetchone()
+    row = conn.execute(_SITES + " AND s.name = ?", (name,)).fetchone()
     return _site_dict(row) if row else None
 
 

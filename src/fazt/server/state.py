@@ -30,6 +30,7 @@ class ServerState:
     key_touched: dict[int, float] = field(default_factory=dict)
     _data_version: int = -1
     _watch: sqlite3.Connection | None = None
+    _routing_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     @classmethod
     def load(cls, db: Database, port: int) -> "ServerState":
@@ -51,7 +52,9 @@ class ServerState:
         )
 
     async def refresh_routing(self) -> None:
-        self.routing = await self.db.read(RoutingTable.load, self.domain)
+        # Serialised: otherwise a slow, older read could replace a newer table.
+        async with self._routing_lock:
+            self.routing = await self.db.read(RoutingTable.load, self.domain)
 
     async def watch_database(self) -> None:
         """Pick up changes made by other processes (e.g. the CLI) within a second."""
