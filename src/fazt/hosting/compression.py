@@ -1,5 +1,6 @@
 """Compressed variants of text files: gzip and brotli, computed once per blob."""
 
+import functools
 import gzip
 
 import brotli
@@ -25,6 +26,15 @@ def preferred(accept_encoding: str | None, available: dict[str, bytes]) -> str |
     """The best encoding both sides support, honouring q=0 refusals."""
     if not accept_encoding or not available:
         return None
+    for enc in _acceptable(accept_encoding):
+        if enc in available:
+            return enc
+    return None
+
+
+@functools.lru_cache(maxsize=512)  # browsers send the same few header values
+def _acceptable(accept_encoding: str) -> tuple[str, ...]:
+    """Our encodings this Accept-Encoding value allows, best first."""
     accepted, refused = set(), set()
     for part in accept_encoding.lower().split(","):
         token, _, params = part.strip().partition(";")
@@ -33,11 +43,10 @@ def preferred(accept_encoding: str | None, available: dict[str, bytes]) -> str |
             refused.add(token.strip())
             continue
         accepted.add(token.strip())
-    for enc in ENCODINGS:
-        # "*" stands for the codings not named explicitly; a named q=0 is a refusal.
-        if enc in available and (enc in accepted or ("*" in accepted and enc not in refused)):
-            return enc
-    return None
+    # "*" stands for the codings not named explicitly; a named q=0 is a refusal.
+    return tuple(
+        enc for enc in ENCODINGS if enc in accepted or ("*" in accepted and enc not in refused)
+    )
 
 
 def _zero(text: str) -> bool:

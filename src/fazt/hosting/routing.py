@@ -10,7 +10,7 @@ anything else                           -> the 404 site, status 404
 
 import re
 import sqlite3
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 DASHBOARD = "dashboard"
 SITE = "site"
@@ -19,6 +19,7 @@ BAD_HOST = "bad_host"
 
 _HOST_CHARS = re.compile(r"^[a-z0-9.\-]+$")
 _PREVIEW = re.compile(r"^([a-z0-9-]+?)--(\d+)$")
+MEMO_SIZE = 4096
 _LOOPBACK = frozenset({"127.0.0.1", "[::1]", "::1"})
 _DIGITS = "0123456789"
 
@@ -58,6 +59,8 @@ class RoutingTable:
     domain: str
     live: dict[str, int | None]
     custom: dict[str, str]
+    # Host header -> Target, for this snapshot only (a reload starts a new table).
+    _memo: dict[str | None, Target] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def load(cls, conn: sqlite3.Connection, domain: str) -> "RoutingTable":
@@ -66,6 +69,15 @@ class RoutingTable:
         return cls(domain.lower(), live, custom)
 
     def resolve(self, raw_host: str | None) -> Target:
+        target = self._memo.get(raw_host)
+        if target is None:
+            target = self._resolve(raw_host)
+            if len(self._memo) >= MEMO_SIZE:  # arbitrary Host headers must not grow it
+                self._memo.clear()
+            self._memo[raw_host] = target
+        return target
+
+    def _resolve(self, raw_host: str | None) -> Target:
         host = normalise_host(raw_host)
         if host is None:
             return Target(BAD_HOST)

@@ -33,6 +33,8 @@ class StaticFile:
     body: bytes | None  # None: too large to cache, streamed from SQLite
     variants: dict[str, bytes] = field(default_factory=dict)
     last_modified: datetime | None = None
+    # Complete 200/404 answers, headers prebuilt, by content-encoding (None: identity).
+    full: dict[str | None, tuple[list[tuple[str, str]], bytes]] = field(default_factory=dict)
 
     @property
     def cost(self) -> int:
@@ -44,6 +46,10 @@ class StaticServer:
         self.db = db
         self.cache = ByteLRU(cache_bytes)
         self.max_cached_file = min(8 * 1024 * 1024, cache_bytes // 4)
+
+    def cached(self, site: str, deployment_id: int, path: str) -> StaticFile | None:
+        """The cached answer for a plain request, if any (no I/O: the hot path)."""
+        return self.cache.get((site, deployment_id, path, None))
 
     async def lookup(
         self, site: str, deployment_id: int, path: str, force_status: int | None = None
@@ -113,9 +119,15 @@ class StaticServer:
             if mime.is_compressible(file_mime):
                 variants = self._variants(conn, sha, body)
                 headers.append(("vary", "Accept-Encoding"))
-        return StaticFile(
+        found = StaticFile(
             status, sha, size, file_mime, f'"{sha[:40]}"', headers, body, variants, modified
         )
+        if body is not None:
+            found.full[None] = ([*headers, ("etag", found.etag)], body)
+            for enc, data in variants.items():
+                extra = [("etag", _etag(sha, enc)), ("content-encoding", enc)]
+                found.full[enc] = ([*headers, *extra], data)
+        return found
 
     def _variants(self, conn: sqlite3.Connection, sha: str, body: bytes) -> dict[str, bytes]:
         stored = {
@@ -159,17 +171,16 @@ async def send_file(server: StaticServer, req: Any, found: StaticFile) -> None:
     if not req.header("range"):
         encoding = compression.preferred(req.header("accept-encoding"), found.variants)
     if encoding:
-        etag = f'"{found.sha256[:40]}-{encoding}"'
+        etag = _etag(found.sha256, encoding)
     if found.status == 200 and _not_modified(req, found, etag):
         headers = [("etag", etag), *[h for h in found.headers if h[0] != "content-type"]]
         proto.response_empty(304, headers)
         return
-    headers = [*found.headers, ("etag", etag)]
     if encoding:
-        body = found.variants[encoding]
-        headers.append(("content-encoding", encoding))
+        headers, body = found.full[encoding]
         _reply(proto, found.status, headers, body, head)
         return
+    headers = [*found.headers, ("etag", etag)]
     byte_range = _range(req, found, etag) if found.status == 200 else None
     if byte_range == "unsatisfiable":
         proto.response_empty(416, [("content-range", f"bytes */{found.size}"), *headers])
@@ -197,6 +208,10 @@ async def send_file(server: StaticServer, req: Any, found: StaticFile) -> None:
             await transport.send_bytes(chunk)
     except ProtocolClosed:
         return  # the client went away (a cancelled download, a seek): not an error
+
+
+def _etag(sha256: str, encoding: str) -> str:
+    return f'"{sha256[:40]}-{encoding}"'
 
 
 def _reply(proto: Any, status: int, headers: list, body: bytes, head: bool) -> None:

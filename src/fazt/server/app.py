@@ -7,6 +7,7 @@ from typing import Any
 from fazt.api.access import authenticate
 from fazt.api.routes import build_router
 from fazt.hosting import routing
+from fazt.hosting.compression import preferred
 from fazt.hosting.static import is_missing, send_file
 from fazt.server.http import HTTPError, Request, Response, error_response, send
 from fazt.server.state import ServerState
@@ -44,8 +45,17 @@ class FaztApp:
         if scope.proto != "http":  # WebSockets arrive with the serverless runtime
             proto.close(1008)
             return
-        host = scope.headers.get("host") or scope.authority
+        headers = scope.headers
+        host = headers.get("host") or scope.authority
         target = self.state.routing.resolve(host)
+        if target.kind == routing.SITE and scope.method == "GET" and _unconditional(headers):
+            # The hot path: a cached file, answered with prebuilt headers, no I/O.
+            found = self.state.static.cached(target.site, target.deployment_id, scope.path)
+            if found is not None and found.full:
+                encoding = preferred(headers.get("accept-encoding"), found.variants)
+                response_headers, body = found.full[encoding]
+                proto.response_bytes(found.status, response_headers, body)
+                return
         req = Request(scope, proto, host or "")
         try:
             if target.kind == routing.SITE:
@@ -120,6 +130,13 @@ class FaztApp:
         if found is None or is_missing(found):
             raise HTTPError(404, "NOT_FOUND", f"nothing at {path}")
         await send_file(self.state.static, _WithHeaders(req), found)
+
+
+def _unconditional(headers: Any) -> bool:
+    """No validators or ranges: the full, prebuilt answer is the right one."""
+    return not (
+        headers.get("if-none-match") or headers.get("if-modified-since") or headers.get("range")
+    )
 
 
 class _WithHeaders:

@@ -7,9 +7,10 @@ after its queued writes.
 import asyncio
 import logging
 import signal
+import sys
 
 import uvloop
-from granian.constants import Interfaces
+from granian.constants import Interfaces, TaskImpl
 from granian.server.embed import Server
 
 from fazt.db import Database
@@ -18,12 +19,23 @@ from fazt.server.state import ServerState
 
 log = logging.getLogger("fazt")
 
+# Granian's Rust task implementation schedules each request with less Python overhead
+# (measured in docs/benchmarks.md); it exists only for Python < 3.12.
+TASK_IMPL = TaskImpl.rust if sys.version_info < (3, 12) else TaskImpl.asyncio
+
 
 def serve(db: Database, host: str, port: int, on_ready=None) -> None:
     """Serve until a stop signal; always closes the database."""
+    # A plain loop rather than asyncio.run(): the Runner's final "cancel every task" sweep
+    # cannot handle the Rust-implemented tasks, and our own tasks are cancelled by the app.
+    loop = uvloop.new_event_loop()
+    asyncio.set_event_loop(loop)
     try:
-        uvloop.run(_serve(db, host, port, on_ready))
+        loop.run_until_complete(_serve(db, host, port, on_ready))
+        loop.run_until_complete(loop.shutdown_asyncgens())
     finally:
+        asyncio.set_event_loop(None)
+        loop.close()
         db.close()
 
 
@@ -37,6 +49,7 @@ async def _serve(db: Database, host: str, port: int, on_ready) -> None:
         interface=Interfaces.RSGI,
         log_enabled=False,
         backlog=1024,
+        task_impl=TASK_IMPL,
     )
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
