@@ -10,7 +10,7 @@ from python_multipart.exceptions import FormParserError
 
 from fazt.auth.tokens import ApiKey
 from fazt.db import Database
-from fazt.hosting import archive, deployments, mime
+from fazt.hosting import archive, blobframes, deployments, mime
 from fazt.hosting.deployments import DeployError, FileEntry, sha256_hex
 from fazt.hosting.manifest import InvalidManifest, parse
 from fazt.hosting.names import InvalidSiteName, validate_site_name
@@ -209,6 +209,21 @@ async def upload_blob(state: ServerState, req: Request, key: ApiKey, sha256: str
         raise HTTPError(400, "HASH_MISMATCH", f"the body hashes to {actual}, not {sha256}")
     created = await state.db.write(deployments.store_blob, sha256, data)
     return json_response({"sha256": sha256, "size": len(data)}, 201 if created else 200)
+
+
+BATCH_MAX_BYTES = 32 * 1024 * 1024
+
+
+async def upload_blob_batch(state: ServerState, req: Request, key: ApiKey) -> Response:
+    """POST /api/blobs: many small blobs (see hosting/blobframes.py) in one transaction.
+    Every frame is checked before anything is stored."""
+    data = await req.body(BATCH_MAX_BYTES)
+    try:
+        blobs = await state.db.run(blobframes.decode, data)
+    except blobframes.BadFrames as exc:
+        raise HTTPError(400, exc.code, str(exc)) from None
+    await state.db.write(deployments.store_blobs, blobs)
+    return json_response({"stored": [sha for sha, _ in blobs]}, 201)
 
 
 async def finalize_deployment(

@@ -10,6 +10,7 @@ def build_router() -> Router:
     r.add("POST", "/api/deploy", deploy.deploy_zip, scope="deploy")
     r.add("POST", "/api/apps/{name}/deployments", deploy.start_deployment, scope="deploy")
     r.add("PUT", "/api/blobs/{sha256}", deploy.upload_blob, scope="deploy")
+    r.add("POST", "/api/blobs", deploy.upload_blob_batch, scope="deploy")
     r.add(
         "POST",
         "/api/deployments/{deployment_id}/finalize",

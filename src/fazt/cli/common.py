@@ -6,16 +6,18 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.console import Console
 from rich.table import Table
 
-from fazt.db import Database, SchemaTooNewError
 from fazt.paths import default_db_path
 from fazt.remote import peers
 from fazt.remote.client import ApiError, FaztClient
+
+if TYPE_CHECKING:
+    from fazt.db import Database
 
 console = Console()
 errors = Console(stderr=True)
@@ -47,7 +49,9 @@ def resolve_db_path(db_path: Path | None) -> Path:
 
 
 @contextmanager
-def open_db(db_path: Path | None, *, must_exist: bool = False) -> Iterator[Database]:
+def open_db(db_path: Path | None, *, must_exist: bool = False) -> Iterator["Database"]:
+    from fazt.db import Database, SchemaTooNewError  # not needed by client-only commands
+
     path = resolve_db_path(db_path)
     if must_exist and not path.exists():
         fail(f"no database at {path}: run `fazt server init` or `fazt server start` first")

@@ -13,11 +13,15 @@ import click
 from rich.progress import BarColumn, Progress, TextColumn, TransferSpeedColumn
 
 from fazt.cli.common import api_client, fail, human_size, json_option, to_option, token_option
+from fazt.hosting import blobframes
 from fazt.hosting.names import InvalidSiteName, validate_site_name
 from fazt.remote.client import ApiError, FaztClient
 
 ALWAYS_SKIPPED = {".git", "node_modules", ".faztignore", "__pycache__", ".DS_Store"}
 UPLOAD_THREADS = 4
+BATCH_FILE_LIMIT = 1024 * 1024  # smaller files are uploaded in batches
+BATCH_BYTES = 4 * 1024 * 1024
+BATCH_FILES = 500
 
 
 @dataclass(frozen=True)
@@ -133,7 +137,11 @@ def deploy(directory, site, url, token, preview, include_dotfiles, as_json) -> N
         to_send = list({f.sha256: f for f in files if f.sha256 in missing}.values())
         say(f"Uploading {len(to_send)} new file(s) of {len(files)}")
         _with_progress(
-            show, "Uploading", to_send, lambda f: _upload(client, f), sum(f.size for f in to_send)
+            show,
+            "Uploading",
+            upload_batches(to_send),
+            lambda batch: _upload(client, batch),
+            sum(f.size for f in to_send),
         )
         result = client.post(
             f"/api/deployments/{started['deployment_id']}/finalize", json={"preview": preview}
@@ -148,17 +156,50 @@ def deploy(directory, site, url, token, preview, include_dotfiles, as_json) -> N
         click.echo(f"Live: {result['url']}  (deployment {result['deployment_id']})")
 
 
-def _upload(client: FaztClient, local: LocalFile) -> LocalFile:
+@dataclass(frozen=True)
+class UploadBatch:
+    files: tuple[LocalFile, ...]
+
+    @property
+    def size(self) -> int:
+        return sum(f.size for f in self.files)
+
+
+def upload_batches(files: list[LocalFile]) -> list[UploadBatch]:
+    """Small files travel together (one request, one transaction); big ones alone."""
+    batches, current, current_bytes = [], [], 0
+    for local in sorted(files, key=lambda f: f.size):
+        if local.size >= BATCH_FILE_LIMIT:
+            batches.append(UploadBatch((local,)))
+            continue
+        if current and (current_bytes + local.size > BATCH_BYTES or len(current) >= BATCH_FILES):
+            batches.append(UploadBatch(tuple(current)))
+            current, current_bytes = [], 0
+        current.append(local)
+        current_bytes += local.size
+    if current:
+        batches.append(UploadBatch(tuple(current)))
+    return batches
+
+
+def _read_checked(local: LocalFile) -> bytes:
     data = local.source.read_bytes()
     if hashlib.sha256(data).hexdigest() != local.sha256:
         raise ApiError(f"{local.path} changed while deploying; run the deploy again")
-    client.request(
-        "PUT",
-        f"/api/blobs/{local.sha256}",
-        content=data,
-        headers={"content-type": "application/octet-stream"},
-    )
-    return local
+    return data
+
+
+def _upload(client: FaztClient, batch: UploadBatch) -> UploadBatch:
+    octets = {"content-type": "application/octet-stream"}
+    if len(batch.files) == 1 and batch.files[0].size >= BATCH_FILE_LIMIT:
+        local = batch.files[0]
+        client.request(
+            "PUT", f"/api/blobs/{local.sha256}", content=_read_checked(local), headers=octets
+        )
+    else:
+        body = b"".join(blobframes.encode(f.sha256, _read_checked(f)) for f in batch.files)
+        client.request("POST", "/api/blobs", content=body, headers=octets)
+    return batch
 
 
 def _with_progress(show: bool, label: str, items: list, work, total_bytes: int) -> list:
