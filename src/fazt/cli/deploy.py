@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import click
-from rich.progress import BarColumn, Progress, TextColumn, TransferSpeedColumn
 
 from fazt.cli.common import api_client, fail, human_size, json_option, to_option, token_option
 from fazt.hosting import blobframes
@@ -209,6 +208,8 @@ def _with_progress(show: bool, label: str, items: list, work, total_bytes: int) 
     with ThreadPoolExecutor(UPLOAD_THREADS) as pool:
         if not show:
             return list(pool.map(work, items))
+        from rich.progress import BarColumn, Progress, TextColumn, TransferSpeedColumn
+
         columns = (
             TextColumn(f"{label:9}"),
             BarColumn(),

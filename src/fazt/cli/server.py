@@ -62,8 +62,9 @@ def _announce_init(result, port: int) -> None:
 @db_option
 def start(host: str, port: int | None, domain: str | None, db_path: Path | None) -> None:
     """Start serving; initialises an empty database first."""
-    from fazt.server.run import serve
+    from fazt.server.run import limit_malloc_arenas, serve
 
+    limit_malloc_arenas()
     sys.stdout.reconfigure(line_buffering=True)
     domain = _check_domain(domain)
     path = resolve_db_path(db_path)
