@@ -1,0 +1,1 @@
+"""Per-app storage for serverless apps: key-value, documents and blobs."""
