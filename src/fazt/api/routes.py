@@ -1,6 +1,6 @@
 """Every API route with the scope it requires (declared here, never inferred from paths)."""
 
-from fazt.api import apps, deploy, domains, health
+from fazt.api import apps, deploy, domains, health, storage
 from fazt.server.router import PUBLIC, Router
 
 
@@ -27,4 +27,13 @@ def build_router() -> Router:
     r.add("GET", "/api/domains", domains.list_domains, scope="admin")
     r.add("POST", "/api/domains", domains.add_domain, scope="admin")
     r.add("DELETE", "/api/domains/{domain}", domains.remove_domain, scope="admin")
+    r.add("GET", "/api/apps/{name}/storage", storage.storage_summary, scope="deploy")
+    r.add("GET", "/api/apps/{name}/storage/kv", storage.storage_kv, scope="deploy")
+    r.add(
+        "GET",
+        "/api/apps/{name}/storage/collections/{collection}",
+        storage.storage_collection,
+        scope="deploy",
+    )
+    r.add("GET", "/api/apps/{name}/storage/objects", storage.storage_objects, scope="deploy")
     return r

@@ -17,67 +17,142 @@ updating both sides):
 - Everything is scoped to `self.app`: no method can reach another app's data.
 """
 
+import base64
+import binascii
+import functools
+import json
+import sqlite3
+from collections.abc import Callable
+from typing import Any, TypeVar
+
 from fazt.db import Database
+from fazt.storage import documents, kv, objects
+from fazt.storage.common import check_unicode, parse_json
+from fazt.storage.errors import StorageError
+
+__all__ = ["AppStorage", "StorageError"]
+
+T = TypeVar("T")
+
+# base64 text for an object of MAX_OBJECT_BYTES, plus padding slack.
+_MAX_B64_CHARS = (objects.MAX_OBJECT_BYTES + 2) // 3 * 4 + 4
 
 
-class StorageError(Exception):
-    """A storage call the app made incorrectly; the message is shown to the app."""
+def _json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _storage_errors(method: Callable[..., T]) -> Callable[..., T]:
+    """SQLite constraint failures (e.g. the app no longer exists) become StorageError."""
+
+    @functools.wraps(method)
+    def wrapper(*args: Any, **kwargs: Any) -> T:
+        try:
+            return method(*args, **kwargs)
+        except sqlite3.IntegrityError as exc:
+            raise StorageError(f"storage write refused: {exc}") from None
+
+    return wrapper
 
 
 class AppStorage:
+    """fazt.storage.* for one app. Reads use this thread's reader; writes the writer.
+
+    Semantics, limits and operators are documented in docs/storage.md and in the
+    kv / documents / objects modules.
+    """
+
     def __init__(self, db: Database, app: str) -> None:
         self.db = db
         self.app = app
 
     # -- kv -----------------------------------------------------------------------------
+    @_storage_errors
     def kv_set(self, key: str, value_json: str, ttl_ms: int | float | None = None) -> None:
-        raise NotImplementedError
+        self.db.write_sync(kv.set_value, self.app, key, value_json, ttl_ms)
 
     def kv_get(self, key: str) -> str | None:
         """The value as JSON text, or None when missing or expired."""
-        raise NotImplementedError
+        return self.db.read_sync(kv.get_value, self.app, key)
 
     def kv_delete(self, key: str) -> bool:
-        raise NotImplementedError
+        return self.db.write_sync(kv.delete_value, self.app, key)
 
     def kv_list(self, prefix: str) -> str:
         """JSON text: [{"key", "value", "expiresAt"}...] for keys starting with prefix."""
-        raise NotImplementedError
+        return _json(self.db.read_sync(kv.list_entries, self.app, prefix))
 
     # -- ds (documents) -----------------------------------------------------------------
+    @_storage_errors
     def ds_insert(self, collection: str, doc_json: str) -> str:
         """JSON text of the stored document (with its id, _createdAt, _updatedAt)."""
-        raise NotImplementedError
+        doc = parse_json("document", doc_json)
+        return _json(self.db.write_sync(documents.insert, self.app, collection, doc))
 
     def ds_find(self, collection: str, query_json: str, options_json: str) -> str:
         """JSON text: list of documents. options: {sort, limit, offset}."""
-        raise NotImplementedError
+        query = _optional_json("query", query_json)
+        options = _optional_json("options", options_json)
+        return _json(self.db.read_sync(documents.find, self.app, collection, query, options))
 
     def ds_find_one(self, collection: str, id_or_query_json: str) -> str | None:
-        raise NotImplementedError
+        """JSON text of the first matching document (by id string or query), or None."""
+        target = parse_json("id or query", id_or_query_json)
+        found = self.db.read_sync(documents.find_one, self.app, collection, target)
+        return None if found is None else _json(found)
 
+    @_storage_errors
     def ds_update(self, collection: str, query_json: str, changes_json: str) -> int:
         """Number of documents changed."""
-        raise NotImplementedError
+        query = _optional_json("query", query_json)
+        changes = parse_json("changes", changes_json)
+        return self.db.write_sync(documents.update, self.app, collection, query, changes)
 
     def ds_delete(self, collection: str, query_json: str) -> int:
-        raise NotImplementedError
+        query = parse_json("query", query_json)
+        return self.db.write_sync(documents.delete, self.app, collection, query)
 
     def ds_count(self, collection: str, query_json: str) -> int:
-        raise NotImplementedError
+        query = _optional_json("query", query_json)
+        return self.db.read_sync(documents.count, self.app, collection, query)
 
     # -- s3 (blobs) ---------------------------------------------------------------------
+    @_storage_errors
     def s3_put(self, path: str, data_b64: str, mime: str | None = None) -> str:
         """JSON text: {path, size, mime, sha256}."""
-        raise NotImplementedError
+        data = _b64decode(data_b64)
+        return _json(self.db.write_sync(objects.put, self.app, path, data, mime))
 
     def s3_get(self, path: str) -> str | None:
-        """JSON text: {path, data_b64, mime, size, sha256}, or None."""
-        raise NotImplementedError
+        """JSON text: {path, data_b64, mime, size, sha256, updatedAt}, or None."""
+        found = self.db.read_sync(objects.get, self.app, path)
+        if found is None:
+            return None
+        data = found.pop("data")
+        return _json({**found, "data_b64": base64.b64encode(data).decode("ascii")})
 
     def s3_delete(self, path: str) -> bool:
-        raise NotImplementedError
+        return self.db.write_sync(objects.delete, self.app, path)
 
     def s3_list(self, prefix: str) -> str:
         """JSON text: [{path, size, mime, sha256, updatedAt}...]."""
-        raise NotImplementedError
+        return _json(self.db.read_sync(objects.list_objects, self.app, prefix))
+
+
+def _optional_json(what: str, text: str | None) -> Any:
+    """JSON text, where None / "null" / "" mean "not given"."""
+    if text is None or text == "":
+        return None
+    return parse_json(what, text)
+
+
+def _b64decode(data_b64: Any) -> bytes:
+    if not isinstance(data_b64, str):
+        raise StorageError("s3.put data is missing")
+    if len(data_b64) > _MAX_B64_CHARS:
+        raise StorageError(f"object is larger than the limit of {objects.MAX_OBJECT_BYTES} bytes")
+    check_unicode("data", data_b64)
+    try:
+        return base64.b64decode(data_b64, validate=True)
+    except (binascii.Error, ValueError):
+        raise StorageError("s3.put data is not valid base64") from None

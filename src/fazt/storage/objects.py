@@ -1,0 +1,119 @@
+"""fazt.storage.s3: per-app binary objects by path, stored inline in SQLite.
+
+Paths are normalised: leading slashes are dropped and repeated slashes collapsed, so
+`/a//b.txt` and `a/b.txt` name the same object. `..` has no special meaning (paths are
+keys, scoped to the app). `list(prefix)` is a literal, case-sensitive prefix match over
+normalised paths, sorted by path, at most MAX_LIST_ENTRIES entries.
+"""
+
+import hashlib
+import re
+import sqlite3
+
+from fazt.storage.common import check_text, now, prefix_clause
+from fazt.storage.errors import StorageError
+
+MAX_PATH_CHARS = 1024
+MAX_OBJECT_BYTES = 10 * 1024 * 1024  # 10 MiB per object
+MAX_MIME_CHARS = 255
+MAX_LIST_ENTRIES = 1000
+DEFAULT_MIME = "application/octet-stream"
+
+# type/subtype with optional parameters; no control characters (the value may become a
+# Content-Type header when an app serves the object).
+_MIME = re.compile(r"^[A-Za-z0-9][\w!#$&^.+-]*/[\w!#$&^.+-]+(\s*;[\x20-\x7e]*)?$", re.ASCII)
+_SLASHES = re.compile(r"/{2,}")
+
+
+def normalise_path(path: object, *, allow_empty: bool = False) -> str:
+    check_text("path", path, MAX_PATH_CHARS, allow_empty=allow_empty)
+    assert isinstance(path, str)
+    clean = _SLASHES.sub("/", path).lstrip("/")
+    if not clean and not allow_empty:
+        raise StorageError("path must not be empty")
+    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in clean):
+        raise StorageError("path must not contain control characters")
+    return clean
+
+
+def check_mime(mime: object) -> str:
+    if mime is None or mime == "":
+        return DEFAULT_MIME
+    if not isinstance(mime, str) or len(mime) > MAX_MIME_CHARS or not _MIME.match(mime):
+        raise StorageError("mime must be a media type like 'image/png'")
+    return mime
+
+
+def put(conn: sqlite3.Connection, app: str, path: str, data: bytes, mime: str | None) -> dict:
+    """Upsert the object; {path, size, mime, sha256}."""
+    path = normalise_path(path)
+    mime = check_mime(mime)
+    if not isinstance(data, bytes | bytearray | memoryview):
+        raise StorageError("s3.put data must be a string or binary data")
+    data = bytes(data)
+    if len(data) > MAX_OBJECT_BYTES:
+        raise StorageError(f"object is {len(data)} bytes; the limit is {MAX_OBJECT_BYTES} bytes")
+    sha = hashlib.sha256(data).hexdigest()
+    stamp = now()
+    conn.execute(
+        "INSERT INTO app_objects (app, path, data, mime, size, sha256, created_at, updated_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(app, path) DO UPDATE SET "
+        "data = excluded.data, mime = excluded.mime, size = excluded.size, "
+        "sha256 = excluded.sha256, updated_at = excluded.updated_at",
+        (app, path, data, mime, len(data), sha, stamp, stamp),
+    )
+    return {"path": path, "size": len(data), "mime": mime, "sha256": sha}
+
+
+def get(conn: sqlite3.Connection, app: str, path: str) -> dict | None:
+    """{path, data (bytes), mime, size, sha256, updatedAt}, or None."""
+    path = normalise_path(path)
+    row = conn.execute(
+        "SELECT path, data, mime, size, sha256, updated_at FROM app_objects "
+        "WHERE app = ? AND path = ?",
+        (app, path),
+    ).fetchone()
+    if row is None:
+        return None
+    return {
+        "path": row["path"],
+        "data": bytes(row["data"]),
+        "mime": row["mime"],
+        "size": row["size"],
+        "sha256": row["sha256"],
+        "updatedAt": row["updated_at"],
+    }
+
+
+def delete(conn: sqlite3.Connection, app: str, path: str) -> bool:
+    path = normalise_path(path)
+    cur = conn.execute("DELETE FROM app_objects WHERE app = ? AND path = ?", (app, path))
+    return cur.rowcount == 1
+
+
+def list_objects(conn: sqlite3.Connection, app: str, prefix: str = "") -> list[dict]:
+    """[{path, size, mime, sha256, updatedAt}] for paths starting with prefix."""
+    prefix = normalise_path(prefix or "", allow_empty=True)
+    match, margs = prefix_clause("path", prefix)
+    rows = conn.execute(
+        "SELECT path, size, mime, sha256, updated_at FROM app_objects "
+        f"WHERE app = ? AND {match} ORDER BY path LIMIT ?",
+        (app, *margs, MAX_LIST_ENTRIES),
+    ).fetchall()
+    return [
+        {
+            "path": r["path"],
+            "size": r["size"],
+            "mime": r["mime"],
+            "sha256": r["sha256"],
+            "updatedAt": r["updated_at"],
+        }
+        for r in rows
+    ]
+
+
+def totals(conn: sqlite3.Connection, app: str) -> dict:
+    row = conn.execute(
+        "SELECT COUNT(*), COALESCE(SUM(size), 0) FROM app_objects WHERE app = ?", (app,)
+    ).fetchone()
+    return {"count": row[0], "bytes": row[1]}
