@@ -2,6 +2,7 @@
 
 import json
 import os
+import sqlite3
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -50,16 +51,23 @@ def resolve_db_path(db_path: Path | None) -> Path:
 
 @contextmanager
 def open_db(db_path: Path | None, *, must_exist: bool = False) -> Iterator["Database"]:
-    from fazt.db import Database, SchemaTooNewError  # not needed by client-only commands
+    # Imported here: client-only commands (deploy, app ...) do not need them.
+    from fazt.backup.snapshot import BackupError, backup_if_migrations_pending
+    from fazt.db import Database, SchemaTooNewError
 
     path = resolve_db_path(db_path)
     if must_exist and not path.exists():
         fail(f"no database at {path}: run `fazt server init` or `fazt server start` first")
     try:
+        # An existing database with pending migrations is snapshotted first; no backup,
+        # no migration (the error says why).
+        backup_if_migrations_pending(path)
         db = Database.open(path)
     except SchemaTooNewError as exc:
         fail(str(exc))
-    except OSError as exc:
+    except BackupError as exc:
+        fail(f"not migrating {path} without a backup first: {exc}")
+    except (OSError, sqlite3.DatabaseError) as exc:
         fail(f"cannot open database {path}: {exc}")
     try:
         yield db

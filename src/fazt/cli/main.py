@@ -12,6 +12,8 @@ COMMANDS = {
     "deploy": ("fazt.cli.deploy", "deploy"),
     "app": ("fazt.cli.app", "app"),
     "domain": ("fazt.cli.domain", "domain"),
+    "backup": ("fazt.cli.backup", "backup"),
+    "replicate": ("fazt.cli.replicate", "replicate"),
 }
 
 

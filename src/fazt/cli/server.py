@@ -59,15 +59,28 @@ def _announce_init(result, port: int) -> None:
     help=f"Port (default: the saved setting, else {DEFAULT_PORT}).",
 )
 @click.option("--domain", default=None, help="Domain for this run (default: saved setting).")
+@click.option(
+    "--allow-unsafe-fs",
+    is_flag=True,
+    help="Start even if the database is on a network/virtual filesystem (NFS, SMB, FUSE...).",
+)
 @db_option
-def start(host: str, port: int | None, domain: str | None, db_path: Path | None) -> None:
+def start(
+    host: str, port: int | None, domain: str | None, allow_unsafe_fs: bool, db_path: Path | None
+) -> None:
     """Start serving; initialises an empty database first."""
+    from fazt.backup.fscheck import unsafe_filesystem, unsafe_message
     from fazt.server.run import limit_malloc_arenas, serve
 
     limit_malloc_arenas()
     sys.stdout.reconfigure(line_buffering=True)
     domain = _check_domain(domain)
     path = resolve_db_path(db_path)
+    unsafe = unsafe_filesystem(path)
+    if unsafe is not None:
+        if not allow_unsafe_fs:
+            fail(unsafe_message(path, unsafe))
+        click.echo(f"warning: {unsafe_message(path, unsafe)}", err=True)
     with open_db(db_path) as db:
         if not db.read_sync(settings.is_initialised):
             result = db.write_sync(
@@ -150,6 +163,9 @@ def status(db_path, as_json) -> None:
     info["database"] = str(path)
     info["database_bytes"] = os.path.getsize(path)
     info["running"], info["running_version"] = _probe(int(info["port"]))
+    from fazt.backup import replicate
+
+    info["replication"] = replicate.describe(path, info.pop("_settings"))
     if as_json:
         print_json(info)
         return
@@ -165,11 +181,21 @@ def status(db_path, as_json) -> None:
         ("Running", f"yes (version {info['running_version']})" if info["running"] else "no"),
     ]:
         console.print(f"  {label + ':':16} {value}", highlight=False)
+    rep = info["replication"]
+    if rep["enabled"]:
+        lag = "unknown" if rep["lag_seconds"] is None else f"{rep['lag_seconds']}s"
+        state = f"running (pid {rep['pid']})" if rep["running"] else "not running"
+        console.print(f"  {'Replication:':16} {rep['url']}, {state}, lag {lag}", highlight=False)
+        if rep["last_error"]:
+            console.print(f"  {'Replication err:':16} {rep['last_error']}", highlight=False)
+    else:
+        console.print(f"  {'Replication:':16} off", highlight=False)
 
 
 def _status_info(conn) -> dict:
     values = settings.all_settings(conn)
     return {
+        "_settings": values,
         "version": __version__,
         "schema_version": migrations.current_version(conn),
         "domain": values["domain"],

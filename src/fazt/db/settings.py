@@ -12,6 +12,14 @@ DEFAULTS: dict[str, str] = {
     "deploy_max_file_bytes": str(100 * 1024 * 1024),
     "deploy_max_total_bytes": str(500 * 1024 * 1024),
     "deploy_max_ratio": "200",
+    # Backups and replication (fazt.backup): "" means off.
+    "backup_every": "",
+    "backup_keep": "7",
+    "backup_dir": "",
+    "replicate_url": "",
+    "replicate_sync_interval": "1s",
+    "replicate_s3_endpoint": "",
+    "replicate_s3_region": "",
 }
 
 

@@ -13,6 +13,7 @@ import uvloop
 from granian.constants import Interfaces
 from granian.server.embed import Server
 
+from fazt.backup.service import start_services
 from fazt.db import Database
 from fazt.server.app import FaztApp
 from fazt.server.state import ServerState
@@ -55,10 +56,15 @@ async def _serve(db: Database, host: str, port: int, on_ready) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, server.stop)
     serving = asyncio.ensure_future(server.serve())
-    if on_ready is not None:
-        await _wait_listening(host, port, serving)
-        on_ready(state)
-    await serving
+    # Scheduled backups and the Litestream supervisor (fazt.backup.service).
+    services = start_services(state)
+    try:
+        if on_ready is not None:
+            await _wait_listening(host, port, serving)
+            on_ready(state)
+        await serving
+    finally:
+        await services.stop()
 
 
 async def _wait_listening(host: str, port: int, serving: asyncio.Future) -> None:
