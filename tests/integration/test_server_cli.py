@@ -238,3 +238,29 @@ def test_dashboard_pages_answer_405_to_other_methods(server):
     r = server.request("POST", "/")
     assert r.status_code == 405 and r.headers["allow"] == "GET, HEAD"
     assert r.headers["x-frame-options"] == "DENY"
+
+
+def test_a_second_server_on_the_same_database_is_refused(server):
+    out = server.cli(
+        "server",
+        "start",
+        "--port",
+        str(free_port()),
+        "--db",
+        str(server.db),
+        check=False,
+        timeout=30,
+    )
+    assert out.returncode != 0
+    assert f"pid {server.proc.pid}" in out.stderr and "already serving" in out.stderr
+    assert server.get("/health").status_code == 200  # the first one is untouched
+
+
+def test_a_second_server_on_the_same_port_is_refused(server, tmp_path):
+    other = tmp_path / "other.db"
+    out = server.cli(
+        "server", "start", "--port", str(server.port), "--db", str(other), check=False, timeout=30
+    )
+    assert out.returncode != 0
+    assert f"127.0.0.1:{server.port} is already in use" in out.stderr
+    assert not other.exists()  # refused before anything was created

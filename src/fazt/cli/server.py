@@ -70,6 +70,7 @@ def start(
 ) -> None:
     """Start serving; initialises an empty database first."""
     from fazt.backup.fscheck import unsafe_filesystem, unsafe_message
+    from fazt.server.guard import AlreadyServing, ServerLock, check_port_free
     from fazt.server.run import limit_malloc_arenas, serve
 
     limit_malloc_arenas()
@@ -81,32 +82,45 @@ def start(
         if not allow_unsafe_fs:
             fail(unsafe_message(path, unsafe))
         click.echo(f"warning: {unsafe_message(path, unsafe)}", err=True)
-    with open_db(db_path) as db:
-        if not db.read_sync(settings.is_initialised):
-            result = db.write_sync(
-                lambda c: initialise(c, domain=domain or "localhost", port=port or DEFAULT_PORT)
-            )
-            _announce_init(result, port or DEFAULT_PORT)
-        else:
-            db.write_sync(seeding.seed)
-        if domain:
-            db.write_sync(settings.put, "domain", domain)
-        port = port or db.read_sync(settings.get_int, "port")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock = ServerLock(path)
+    try:
+        if port is not None:  # refuse before touching the database
+            check_port_free(host, port)
+        lock.acquire()
+        with open_db(db_path) as db:
+            port = _prepare(db, domain, port)
+            check_port_free(host, port)
 
-        def ready(state) -> None:
-            click.echo(f"fazt {__version__} serving")
-            click.echo(f"  Dashboard: {state.dashboard_url()}")
-            click.echo(f"  Sites:     {state.site_url('<name>')}")
-            click.echo(f"  Database:  {path}")
-            click.echo(f"  Listening: {host}:{port} (Ctrl-C to stop)")
+            def ready(state) -> None:
+                click.echo(f"fazt {__version__} serving")
+                click.echo(f"  Dashboard: {state.dashboard_url()}")
+                click.echo(f"  Sites:     {state.site_url('<name>')}")
+                click.echo(f"  Database:  {path}")
+                click.echo(f"  Listening: {host}:{port} (Ctrl-C to stop)")
 
-        try:
             serve(db, host, port, on_ready=ready)
-        except OSError as exc:
-            fail(f"cannot listen on {host}:{port}: {exc}")
-        except RuntimeError as exc:
-            fail(f"cannot serve on {host}:{port}: {exc}")
+    except AlreadyServing as exc:
+        fail(f"cannot start: {exc}")
+    except (OSError, RuntimeError) as exc:
+        fail(f"cannot serve on {host}:{port}: {exc}")
+    finally:
+        lock.release()
     click.echo("fazt stopped")
+
+
+def _prepare(db, domain: str | None, port: int | None) -> int:
+    """Initialise an empty database or refresh system sites; return the port to use."""
+    if not db.read_sync(settings.is_initialised):
+        result = db.write_sync(
+            lambda c: initialise(c, domain=domain or "localhost", port=port or DEFAULT_PORT)
+        )
+        _announce_init(result, port or DEFAULT_PORT)
+    else:
+        db.write_sync(seeding.seed)
+    if domain:
+        db.write_sync(settings.put, "domain", domain)
+    return port or db.read_sync(settings.get_int, "port")
 
 
 @server.command()
