@@ -17,6 +17,7 @@ from fazt.backup.service import start_services
 from fazt.db import Database
 from fazt.server.app import FaztApp
 from fazt.server.state import ServerState
+from fazt.storage import kv
 
 log = logging.getLogger("fazt")
 M_ARENA_MAX = -8  # mallopt parameter number in glibc's malloc.h
@@ -58,13 +59,28 @@ async def _serve(db: Database, host: str, port: int, on_ready) -> None:
     serving = asyncio.ensure_future(server.serve())
     # Scheduled backups and the Litestream supervisor (fazt.backup.service).
     services = start_services(state)
+    sweeper = asyncio.ensure_future(_sweep_expired_keys(state))
     try:
         if on_ready is not None:
             await _wait_listening(host, port, serving)
             on_ready(state)
         await serving
     finally:
+        sweeper.cancel()
         await services.stop()
+
+
+SWEEP_SECONDS = 300
+
+
+async def _sweep_expired_keys(state: ServerState) -> None:
+    """Expired kv keys are invisible at once; this deletes them for apps that went quiet."""
+    while True:
+        await asyncio.sleep(SWEEP_SECONDS)
+        try:
+            await state.db.write(kv.sweep_expired)
+        except Exception:  # a busy database must not end the loop
+            log.exception("sweeping expired keys failed")
 
 
 async def _wait_listening(host: str, port: int, serving: asyncio.Future) -> None:
