@@ -1,4 +1,4 @@
-"""`manifest.json` at a site's root: name, SPA fallback, cache rules."""
+"""`manifest.json` at a site's root: name, SPA fallback, cache rules, runtime limits."""
 
 import fnmatch
 import json
@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 
 DEFAULT_ASSET_CACHE = "public, max-age=3600"
 HTML_CACHE = "no-cache"
+# Per-app serverless limits an app may ask for (clamped to the server's maxima at run time).
+LIMIT_KEYS = ("timeout_ms", "memory_mb", "max_body_bytes")
 
 
 class InvalidManifest(ValueError):
@@ -18,6 +20,8 @@ class Manifest:
     spa: bool = False
     # glob pattern on the file path -> Cache-Control value, first match wins
     cache: tuple[tuple[str, str], ...] = field(default_factory=tuple)
+    # serverless limits, e.g. (("timeout_ms", 2000),): see LIMIT_KEYS
+    limits: tuple[tuple[str, int], ...] = field(default_factory=tuple)
 
     def cache_control(self, path: str, html: bool) -> str:
         for pattern, value in self.cache:
@@ -33,6 +37,8 @@ class Manifest:
             data["spa"] = True
         if self.cache:
             data["cache"] = dict(self.cache)
+        if self.limits:
+            data["limits"] = dict(self.limits)
         return json.dumps(data)
 
 
@@ -59,4 +65,15 @@ def parse(raw: bytes | str | None) -> Manifest:
         raise InvalidManifest(
             "manifest.json: 'cache' must map path patterns to Cache-Control strings"
         )
-    return Manifest(name=name, spa=spa, cache=tuple(cache.items()))
+    limits = data.get("limits", {})
+    if not isinstance(limits, dict) or not all(
+        k in LIMIT_KEYS and type(v) is int and v > 0 for k, v in limits.items()
+    ):
+        raise InvalidManifest(
+            "manifest.json: 'limits' must map "
+            + ", ".join(LIMIT_KEYS)
+            + " to positive integers"
+        )
+    return Manifest(
+        name=name, spa=spa, cache=tuple(cache.items()), limits=tuple(sorted(limits.items()))
+    )
