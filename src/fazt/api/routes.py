@@ -1,6 +1,6 @@
 """Every API route with the scope it requires (declared here, never inferred from paths)."""
 
-from fazt.api import apps, deploy, domains, health, storage
+from fazt.api import apps, backups, deploy, domains, health, storage
 from fazt.server.router import PUBLIC, Router
 
 
@@ -36,4 +36,7 @@ def build_router() -> Router:
         scope="deploy",
     )
     r.add("GET", "/api/apps/{name}/storage/objects", storage.storage_objects, scope="deploy")
+    r.add("GET", "/api/backups", backups.list_backups, scope="admin")
+    r.add("POST", "/api/backups", backups.create_backup, scope="admin")
+    r.add("GET", "/api/backups/{file}", backups.download_backup, scope="admin")
     return r

@@ -24,6 +24,7 @@ class Response:
     status: int = 200
     body: bytes = b""
     headers: list[tuple[str, str]] = field(default_factory=list)
+    file: str | None = None  # a file on disk, sent by Granian instead of `body`
 
 
 def json_response(data: Any, status: int = 200) -> Response:
@@ -94,6 +95,9 @@ class Request:
 
 
 def send(proto: Any, response: Response, head: bool = False) -> None:
+    if response.file is not None and not head:
+        proto.response_file(response.status, response.headers, response.file)
+        return
     if head:
         headers = [*response.headers, ("content-length", str(len(response.body)))]
         proto.response_empty(response.status, headers)
