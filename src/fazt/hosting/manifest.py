@@ -70,9 +70,7 @@ def parse(raw: bytes | str | None) -> Manifest:
         k in LIMIT_KEYS and type(v) is int and v > 0 for k, v in limits.items()
     ):
         raise InvalidManifest(
-            "manifest.json: 'limits' must map "
-            + ", ".join(LIMIT_KEYS)
-            + " to positive integers"
+            "manifest.json: 'limits' must map " + ", ".join(LIMIT_KEYS) + " to positive integers"
         )
     return Manifest(
         name=name, spa=spa, cache=tuple(cache.items()), limits=tuple(sorted(limits.items()))
