@@ -1,6 +1,6 @@
 """Every API route with the scope it requires (declared here, never inferred from paths)."""
 
-from fazt.api import apps, backups, deploy, domains, health, storage
+from fazt.api import apps, backups, deploy, domains, health, runtime, storage
 from fazt.server.router import PUBLIC, Router
 
 
@@ -39,4 +39,8 @@ def build_router() -> Router:
     r.add("GET", "/api/backups", backups.list_backups, scope="admin")
     r.add("POST", "/api/backups", backups.create_backup, scope="admin")
     r.add("GET", "/api/backups/{file}", backups.download_backup, scope="admin")
+    r.add("GET", "/api/apps/{name}/env", runtime.list_env, scope="deploy")
+    r.add("PUT", "/api/apps/{name}/env/{env}", runtime.set_env, scope="deploy")
+    r.add("DELETE", "/api/apps/{name}/env/{env}", runtime.unset_env, scope="deploy")
+    r.add("GET", "/api/apps/{name}/logs", runtime.app_logs, scope="deploy")
     return r

@@ -1,4 +1,8 @@
-"""`fazt app ...`: list, inspect, roll back, promote and delete deployed sites."""
+"""`fazt app ...`: list, inspect, roll back, promote and delete deployed sites; their
+serverless env vars and logs."""
+
+import json
+import sys
 
 import click
 
@@ -151,3 +155,113 @@ def delete(name, yes, url, token, as_json) -> None:
         print_json(result)
     else:
         click.echo(f"Deleted '{result['name']}'")
+
+
+# -- serverless: env vars and logs --------------------------------------------------------
+
+
+@app.group()
+def env() -> None:
+    """Environment variables of an app's JavaScript (fazt.env); values are never shown."""
+
+
+@env.command("set")
+@click.argument("name")
+@click.argument("assignments", nargs=-1, required=True, metavar="KEY=VALUE...")
+@to_option
+@token_option
+@json_option
+def env_set(name, assignments, url, token, as_json) -> None:
+    """Set one or more env vars: fazt app env set blog API_KEY=abc MODE=prod."""
+    pairs = []
+    for item in assignments:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"expected KEY=VALUE, got {item!r}", param_hint="KEY=VALUE")
+        pairs.append((key, value))
+    results = []
+    with api_client(url, token) as client:
+        for key, value in pairs:
+            results.append(
+                client.request("PUT", f"/api/apps/{name}/env/{key}", json={"value": value})
+            )
+    if as_json:
+        print_json(results)
+        return
+    for result in results:  # the value is never echoed
+        click.echo(f"{result['name']} {result['status']} for '{result['app']}'")
+
+
+@env.command("list")
+@click.argument("name")
+@to_option
+@token_option
+@json_option
+def env_list(name, url, token, as_json) -> None:
+    """List an app's env var names (values stay on the server)."""
+    with api_client(url, token) as client:
+        names = client.get(f"/api/apps/{name}/env")
+    if as_json:
+        print_json(names)
+        return
+    print_table(names, ["name", "updated_at"])
+
+
+@env.command("unset")
+@click.argument("name")
+@click.argument("keys", nargs=-1, required=True)
+@to_option
+@token_option
+@json_option
+def env_unset(name, keys, url, token, as_json) -> None:
+    """Remove env vars from an app."""
+    with api_client(url, token) as client:
+        results = [client.request("DELETE", f"/api/apps/{name}/env/{key}") for key in keys]
+    if as_json:
+        print_json(results)
+        return
+    for result in results:
+        click.echo(f"{result['name']} deleted from '{result['app']}'")
+
+
+@app.command()
+@click.argument("name")
+@click.option("--limit", type=click.IntRange(1, 1000), default=100, show_default=True)
+@click.option("--follow", "-f", is_flag=True, help="Keep printing new lines (Ctrl-C to stop).")
+@click.option("--interval", type=float, default=1.0, hidden=True)
+@to_option
+@token_option
+@json_option
+def logs(name, limit, follow, interval, url, token, as_json) -> None:
+    """Show an app's console and error output, oldest first."""
+    import time
+
+    def show(entries: list[dict]) -> None:
+        for entry in entries:
+            if as_json:
+                click.echo(json.dumps(entry))
+            else:
+                click.echo(
+                    f"{entry['created_at']} {entry['level'].upper():5} "
+                    f"[{entry['request_id'] or '-'}] {entry['message']}"
+                )
+
+    with api_client(url, token) as client:
+        entries = client.get(f"/api/apps/{name}/logs", params={"limit": limit})
+        if as_json and not follow:
+            print_json(entries)
+            return
+        show(entries)
+        after = entries[-1]["id"] if entries else 0
+        try:
+            while follow:
+                time.sleep(interval)
+                entries = client.get(
+                    f"/api/apps/{name}/logs", params={"after": after, "limit": 1000}
+                )
+                show(entries)
+                if entries:
+                    after = entries[-1]["id"]
+                sys.stdout.flush()
+        except KeyboardInterrupt:
+            return

@@ -9,6 +9,7 @@ from fazt.api.routes import build_router
 from fazt.hosting import routing
 from fazt.hosting.compression import preferred
 from fazt.hosting.static import is_missing, send_file
+from fazt.runtime.service import Runtime
 from fazt.server.http import HTTPError, Request, Response, error_response, send
 from fazt.server.state import ServerState
 
@@ -32,6 +33,7 @@ class FaztApp:
     def __init__(self, state: ServerState) -> None:
         self.state = state
         self.router = build_router()
+        self.runtime = Runtime(state.db)
         self._tasks: list[asyncio.Task] = []
 
     def __rsgi_init__(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -40,6 +42,7 @@ class FaztApp:
     def __rsgi_del__(self, loop: asyncio.AbstractEventLoop) -> None:
         for task in self._tasks:
             task.cancel()
+        self.runtime.close()
 
     async def __rsgi__(self, scope: Any, proto: Any) -> None:
         if scope.proto != "http":  # WebSockets arrive with the serverless runtime
@@ -81,6 +84,13 @@ class FaztApp:
         return response
 
     async def serve_site(self, req: Request, site: str, deployment_id: int) -> None:
+        # /api and /api/* run the site's JavaScript when its live deployment has some for
+        # the path (any method); everything else is static, as before.
+        path = req.path
+        if (path == "/api" or path.startswith("/api/")) and await self.runtime.handle(
+            req, site, deployment_id
+        ):
+            return
         if req.method not in ("GET", "HEAD"):
             raise HTTPError(
                 405,

@@ -1,0 +1,1 @@
+"""Serverless JavaScript: QuickJS contexts on dedicated worker threads (docs/serverless.md)."""
