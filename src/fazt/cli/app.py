@@ -10,11 +10,9 @@ from fazt.cli.common import (
     api_client,
     console,
     human_size,
-    json_option,
     print_json,
     print_table,
-    to_option,
-    token_option,
+    remote_options,
 )
 
 
@@ -24,9 +22,7 @@ def app() -> None:
 
 
 @app.command("list")
-@to_option
-@token_option
-@json_option
+@remote_options
 def list_apps(url, token, as_json) -> None:
     """List apps with their live URL, size and last deploy."""
     with api_client(url, token) as client:
@@ -40,9 +36,7 @@ def list_apps(url, token, as_json) -> None:
 
 @app.command()
 @click.argument("name")
-@to_option
-@token_option
-@json_option
+@remote_options
 def info(name, url, token, as_json) -> None:
     """Show an app's live deployment."""
     with api_client(url, token) as client:
@@ -66,9 +60,7 @@ def info(name, url, token, as_json) -> None:
 
 @app.command()
 @click.argument("name")
-@to_option
-@token_option
-@json_option
+@remote_options
 def history(name, url, token, as_json) -> None:
     """List an app's deployments, newest first."""
     with api_client(url, token) as client:
@@ -91,9 +83,7 @@ def history(name, url, token, as_json) -> None:
 @app.command()
 @click.argument("name")
 @click.argument("deployment_id", type=int, required=False)
-@to_option
-@token_option
-@json_option
+@remote_options
 def rollback(name, deployment_id, url, token, as_json) -> None:
     """Make the previous (or the given) deployment live again."""
     body = {"deployment_id": deployment_id} if deployment_id is not None else {}
@@ -108,9 +98,7 @@ def rollback(name, deployment_id, url, token, as_json) -> None:
 @app.command()
 @click.argument("name")
 @click.argument("deployment_id", type=int)
-@to_option
-@token_option
-@json_option
+@remote_options
 def promote(name, deployment_id, url, token, as_json) -> None:
     """Make a preview deployment live."""
     with api_client(url, token) as client:
@@ -124,9 +112,7 @@ def promote(name, deployment_id, url, token, as_json) -> None:
 @app.command()
 @click.argument("name")
 @click.option("--deployment", type=int, default=None, help="A deployment id (default: live).")
-@to_option
-@token_option
-@json_option
+@remote_options
 def files(name, deployment, url, token, as_json) -> None:
     """List the files of an app's live (or given) deployment."""
     params = {"deployment": deployment} if deployment is not None else {}
@@ -142,9 +128,7 @@ def files(name, deployment, url, token, as_json) -> None:
 @app.command()
 @click.argument("name")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
-@to_option
-@token_option
-@json_option
+@remote_options
 def delete(name, yes, url, token, as_json) -> None:
     """Delete an app, its deployments and its files."""
     if not yes:
@@ -168,9 +152,7 @@ def env() -> None:
 @env.command("set")
 @click.argument("name")
 @click.argument("assignments", nargs=-1, required=True, metavar="KEY=VALUE...")
-@to_option
-@token_option
-@json_option
+@remote_options
 def env_set(name, assignments, url, token, as_json) -> None:
     """Set one or more env vars: fazt app env set blog API_KEY=abc MODE=prod."""
     pairs = []
@@ -194,9 +176,7 @@ def env_set(name, assignments, url, token, as_json) -> None:
 
 @env.command("list")
 @click.argument("name")
-@to_option
-@token_option
-@json_option
+@remote_options
 def env_list(name, url, token, as_json) -> None:
     """List an app's env var names (values stay on the server)."""
     with api_client(url, token) as client:
@@ -210,9 +190,7 @@ def env_list(name, url, token, as_json) -> None:
 @env.command("unset")
 @click.argument("name")
 @click.argument("keys", nargs=-1, required=True)
-@to_option
-@token_option
-@json_option
+@remote_options
 def env_unset(name, keys, url, token, as_json) -> None:
     """Remove env vars from an app."""
     with api_client(url, token) as client:
@@ -229,9 +207,7 @@ def env_unset(name, keys, url, token, as_json) -> None:
 @click.option("--limit", type=click.IntRange(1, 1000), default=100, show_default=True)
 @click.option("--follow", "-f", is_flag=True, help="Keep printing new lines (Ctrl-C to stop).")
 @click.option("--interval", type=float, default=1.0, hidden=True)
-@to_option
-@token_option
-@json_option
+@remote_options
 def logs(name, limit, follow, interval, url, token, as_json) -> None:
     """Show an app's console and error output, oldest first."""
     import time

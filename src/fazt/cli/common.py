@@ -40,6 +40,11 @@ token_option = click.option(
 )
 
 
+def remote_options(command):
+    """--to, --token and --json: what every command that talks to a server takes."""
+    return to_option(token_option(json_option(command)))
+
+
 def fail(message: str, code: int = 1) -> None:
     errors.print(f"[red]error:[/red] {message}", highlight=False)
     sys.exit(code)

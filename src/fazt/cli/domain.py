@@ -4,11 +4,9 @@ import click
 
 from fazt.cli.common import (
     api_client,
-    json_option,
     print_json,
     print_table,
-    to_option,
-    token_option,
+    remote_options,
 )
 
 
@@ -20,9 +18,7 @@ def domain() -> None:
 @domain.command()
 @click.argument("domain_name")
 @click.argument("site")
-@to_option
-@token_option
-@json_option
+@remote_options
 def add(domain_name, site, url, token, as_json) -> None:
     """Serve SITE at DOMAIN_NAME."""
     with api_client(url, token) as client:
@@ -34,9 +30,7 @@ def add(domain_name, site, url, token, as_json) -> None:
 
 
 @domain.command("list")
-@to_option
-@token_option
-@json_option
+@remote_options
 def list_domains(url, token, as_json) -> None:
     """List custom domains."""
     with api_client(url, token) as client:
@@ -49,9 +43,7 @@ def list_domains(url, token, as_json) -> None:
 
 @domain.command()
 @click.argument("domain_name")
-@to_option
-@token_option
-@json_option
+@remote_options
 def remove(domain_name, url, token, as_json) -> None:
     """Stop serving DOMAIN_NAME."""
     with api_client(url, token) as client:
