@@ -14,11 +14,15 @@ from fazt.cli.common import (
     print_table,
     remote_options,
 )
+from fazt.cli.create import create
 
 
 @click.group()
 def app() -> None:
     """Manage deployed apps (sites)."""
+
+
+app.add_command(create)
 
 
 @app.command("list")

@@ -1,0 +1,1 @@
+"""Starter folders for `fazt app create`, shipped as package data."""
