@@ -1,0 +1,64 @@
+"""Every folder in examples/ deploys as it is and works over HTTP."""
+
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import running_server
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+@pytest.fixture(scope="module")
+def srv(tmp_path_factory):
+    with running_server(tmp_path_factory.mktemp("examples") / "home") as server:
+        for name in ("static-site", "leaderboard", "visit-counter"):
+            server.cli("deploy", str(EXAMPLES / name))
+        yield server
+
+
+def host(srv, site: str) -> str:
+    return f"{site}.localhost:{srv.port}"
+
+
+def test_static_site(srv):
+    h = host(srv, "static-site")
+    assert "<h1>A static site on fazt</h1>" in srv.get("/", host=h).text
+    assert "<h1>About</h1>" in srv.get("/about", host=h).text
+    missing = srv.get("/nowhere", host=h)
+    assert missing.status_code == 404 and "no such page" in missing.text
+    css = srv.get("/assets/site.css", host=h)
+    assert css.headers["cache-control"] == "public, max-age=31536000, immutable"
+
+
+def test_leaderboard(srv):
+    h = host(srv, "leaderboard")
+    assert "Click race" in srv.get("/", host=h).text
+    assert srv.get("/api/scores", host=h).json() == []
+    for player, score in [("ann", 31), ("bob", 44), ("cy", 12)]:
+        r = srv.request("POST", "/api/scores", host=h, json={"player": player, "score": score})
+        assert r.status_code == 201, r.text
+    # The same player again within two seconds is rate-limited (kv with a TTL).
+    again = srv.request("POST", "/api/scores", host=h, json={"player": "ann", "score": 99})
+    assert again.status_code == 429
+    for bad in (
+        {"player": "", "score": 3},
+        {"player": "x", "score": 1.5},
+        {"player": "x", "score": 5000},
+        {"score": 3},
+    ):
+        assert srv.request("POST", "/api/scores", host=h, json=bad).status_code == 400
+    top = srv.get("/api/scores", host=h).json()
+    assert top == [
+        {"player": "bob", "score": 44},
+        {"player": "ann", "score": 31},
+        {"player": "cy", "score": 12},
+    ]
+
+
+def test_visit_counter(srv):
+    h = host(srv, "visit-counter")
+    assert srv.get("/api/hit", host=h).json() == {"visits": 0}
+    for expected in (1, 2, 3):
+        assert srv.request("POST", "/api/hit", host=h).json() == {"visits": expected}
+    assert srv.get("/api/anything", host=h).json() == {"visits": 3}
