@@ -9,6 +9,7 @@ from fazt.api.routes import build_router
 from fazt.hosting import routing
 from fazt.hosting.compression import preferred
 from fazt.hosting.static import is_missing, send_file
+from fazt.realtime.hub import Hub
 from fazt.runtime.service import Runtime
 from fazt.server.http import HTTPError, Request, Response, error_response, send
 from fazt.server.state import ServerState
@@ -34,6 +35,7 @@ class FaztApp:
         self.state = state
         self.router = build_router()
         self.runtime = Runtime(state.db)
+        self.hub = Hub()
         self._tasks: list[asyncio.Task] = []
 
     def __rsgi_init__(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -45,8 +47,8 @@ class FaztApp:
         self.runtime.close()
 
     async def __rsgi__(self, scope: Any, proto: Any) -> None:
-        if scope.proto != "http":  # WebSockets arrive with the serverless runtime
-            proto.close(1008)
+        if scope.proto != "http":
+            await self.serve_websocket(scope, proto)
             return
         headers = scope.headers
         host = headers.get("host") or scope.authority
@@ -82,6 +84,15 @@ class FaztApp:
         if target.kind == routing.DASHBOARD:  # its errors get the security headers too
             response.headers.extend(DASHBOARD_HEADERS)
         return response
+
+    async def serve_websocket(self, scope: Any, proto: Any) -> None:
+        """`/ws` on a site host is that site's broadcast channel; nothing else upgrades."""
+        host = scope.headers.get("host") or scope.authority
+        target = self.state.routing.resolve(host)
+        if target.kind != routing.SITE or scope.path != "/ws":
+            proto.close(404)
+            return
+        await self.hub.serve(target.site, proto, host, scope.headers.get("origin"))
 
     async def serve_site(self, req: Request, site: str, deployment_id: int) -> None:
         # /api and /api/* run the site's JavaScript when its live deployment has some for

@@ -1,0 +1,1 @@
+"""Per-site realtime channels over WebSocket."""

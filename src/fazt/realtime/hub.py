@@ -1,0 +1,122 @@
+"""`/ws` on a site host: a broadcast channel per site.
+
+Every message a client sends goes to the site's *other* clients. Limits keep one site
+from hurting the server: connections per site, message size, an idle timeout, and a
+bounded outgoing queue per client (a client too slow to keep up loses messages rather
+than slowing everyone else).
+"""
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from granian.rsgi import ProtocolClosed, ProtocolError, WebsocketMessageType
+
+from fazt.hosting.routing import normalise_host
+
+log = logging.getLogger("fazt.realtime")
+
+CLOSE_NORMAL = 1000
+CLOSE_TOO_BIG = 1009
+CLOSE_TRY_LATER = 1013
+CLOSE_IDLE = 4000  # application range: closed for inactivity
+
+
+@dataclass(frozen=True)
+class Limits:
+    connections_per_site: int = 100
+    message_bytes: int = 64 * 1024
+    idle_seconds: float = 300.0
+    queue_messages: int = 256
+
+
+class Client:
+    def __init__(self, transport: Any, queue_size: int) -> None:
+        self.transport = transport
+        self.queue: asyncio.Queue = asyncio.Queue(queue_size)
+        self.dropped = 0
+
+    def offer(self, message: str | bytes) -> None:
+        try:
+            self.queue.put_nowait(message)
+        except asyncio.QueueFull:
+            self.dropped += 1
+
+    async def pump(self) -> None:
+        """Send queued messages until the connection closes."""
+        while True:
+            message = await self.queue.get()
+            if isinstance(message, str):
+                await self.transport.send_str(message)
+            else:
+                await self.transport.send_bytes(message)
+
+
+class Hub:
+    def __init__(self, limits: Limits | None = None) -> None:
+        self.limits = limits or Limits()
+        self.sites: dict[str, set[Client]] = {}
+
+    def count(self, site: str) -> int:
+        return len(self.sites.get(site, ()))
+
+    def publish(self, site: str, message: str | bytes, sender: Client | None = None) -> int:
+        """Queue a message for every client of the site except the sender."""
+        receivers = [c for c in self.sites.get(site, ()) if c is not sender]
+        for client in receivers:
+            client.offer(message)
+        return len(receivers)
+
+    async def serve(self, site: str, proto: Any, host: str | None, origin: str | None) -> None:
+        if origin is not None and not same_origin_host(origin, host):
+            proto.close(403)
+            return
+        if self.count(site) >= self.limits.connections_per_site:
+            proto.close(503)
+            return
+        transport = await proto.accept()
+        client = Client(transport, self.limits.queue_messages)
+        self.sites.setdefault(site, set()).add(client)
+        pump = asyncio.ensure_future(client.pump())
+        code = CLOSE_NORMAL
+        try:
+            code = await self._receive(site, client)
+        except (ProtocolClosed, ProtocolError):
+            pass
+        finally:
+            pump.cancel()
+            with contextlib.suppress(asyncio.CancelledError, ProtocolClosed, ProtocolError):
+                await pump
+            clients = self.sites.get(site)
+            if clients is not None:
+                clients.discard(client)
+                if not clients:
+                    del self.sites[site]
+            proto.close(code)
+
+    async def _receive(self, site: str, client: Client) -> int:
+        limits = self.limits
+        while True:
+            try:
+                message = await asyncio.wait_for(
+                    client.transport.receive(), timeout=limits.idle_seconds
+                )
+            except TimeoutError:
+                return CLOSE_IDLE
+            if message.kind == WebsocketMessageType.close:
+                return CLOSE_NORMAL
+            if len(message.data) > limits.message_bytes:
+                return CLOSE_TOO_BIG
+            self.publish(site, message.data, sender=client)
+
+
+def same_origin_host(origin: str, host: str | None) -> bool:
+    """The Origin's host (port ignored) is exactly the request's host: no substring games."""
+    try:
+        origin_host = normalise_host(urlsplit(origin).netloc)
+    except ValueError:
+        return False
+    return origin_host is not None and origin_host == normalise_host(host)

@@ -1,0 +1,82 @@
+"""/ws on a site host: a broadcast channel per site, with origin checks and limits."""
+
+import socket
+
+import pytest
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.sync.client import connect
+
+from fazt.realtime.hub import same_origin_host
+from tests.conftest import running_server, write_site
+
+
+@pytest.fixture(scope="module")
+def srv(tmp_path_factory):
+    root = tmp_path_factory.mktemp("realtime")
+    with running_server(root / "home") as server:
+        for name in ("chat", "other"):
+            server.deploy(write_site(root / name, {"index.html": name}), name)
+        yield server
+
+
+def ws(srv, site: str | None, origin: str | None = None):
+    """A client for /ws with the site's Host header, over a loopback socket."""
+    host = f"{site}.localhost" if site else "localhost"
+    sock = socket.create_connection(("127.0.0.1", srv.port))
+    return connect(
+        f"ws://{host}:{srv.port}/ws", sock=sock, origin=origin, open_timeout=5, close_timeout=2
+    )
+
+
+def test_messages_reach_the_other_clients_of_the_site_only(srv):
+    with ws(srv, "chat") as a, ws(srv, "chat") as b, ws(srv, "other") as c, ws(srv, "other") as d:
+        a.send("hello from a")
+        assert b.recv(timeout=5) == "hello from a"
+        # a gets no echo of its own message: the first thing it receives is b's reply.
+        b.send("hi a")
+        assert a.recv(timeout=5) == "hi a"
+        # Another site's clients never see chat's messages.
+        d.send("only for other")
+        assert c.recv(timeout=5) == "only for other"
+        a.send(b"\x00\x01binary")
+        assert b.recv(timeout=5) == b"\x00\x01binary"
+
+
+def test_cross_origin_pages_are_refused(srv):
+    with pytest.raises(InvalidStatus) as refused:
+        ws(srv, "chat", origin="https://chat.localhost.evil.example")
+    assert refused.value.response.status_code == 403
+    with ws(srv, "chat", origin=f"http://chat.localhost:{srv.port}") as ok:
+        ok.send("fine")
+
+
+def test_oversized_messages_close_the_connection_and_go_nowhere(srv):
+    with ws(srv, "chat") as big, ws(srv, "chat") as listener, ws(srv, "chat") as small:
+        big.send("x" * (64 * 1024 + 1))
+        with pytest.raises(ConnectionClosed):
+            big.recv(timeout=5)
+        # (Granian closes without sending the 1009 status code, so only the close is
+        # checked.) The listener's next message is the small one: the big one was dropped.
+        small.send("small")
+        assert listener.recv(timeout=5) == "small"
+
+
+@pytest.mark.parametrize("site", ["nosuchsite", None])
+def test_only_existing_sites_have_a_channel(srv, site):
+    with pytest.raises(InvalidStatus) as refused:
+        ws(srv, site)
+    assert refused.value.response.status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("origin", "host", "same"),
+    [
+        ("http://chat.localhost:4698", "chat.localhost:4698", True),
+        ("https://Chat.Localhost", "chat.localhost:80", True),
+        ("https://chat.localhost.evil.example", "chat.localhost", False),
+        ("https://evil.example/chat.localhost", "chat.localhost", False),
+        ("null", "chat.localhost", False),
+    ],
+)
+def test_same_origin_host(origin, host, same):
+    assert same_origin_host(origin, host) is same
