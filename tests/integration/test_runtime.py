@@ -480,3 +480,47 @@ def test_logs_cli(srv):
     assert len(lines) <= 5 and {"id", "level", "message", "request_id", "created_at"} <= set(
         lines[0]
     )
+
+
+def test_logs_follow_prints_new_lines_until_interrupted(srv):
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    call(srv, "js", "/api/log")  # at least one line exists before following
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "fazt",
+            "app",
+            "logs",
+            "js",
+            "--follow",
+            "--limit",
+            "1",
+            "--interval",
+            "0.1",
+        ],
+        env={**os.environ, "FAZT_HOME": str(srv.home)},
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(proc.stdout), daemon=True)
+    try:
+        reader.start()
+        wait_for(lambda: len(lines) >= 1, what="the last existing log line")
+        before = len(lines)
+        call(srv, "js", "/api/log")
+        wait_for(
+            lambda: any("careful" in line for line in lines[before:]),
+            what="the new log line to be followed",
+        )
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(10) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
