@@ -10,6 +10,7 @@ import functools
 import json
 import os
 import random
+import re
 import resource
 import shutil
 import signal
@@ -71,6 +72,30 @@ def terminate_on_sigterm() -> None:
         raise SystemExit(128 + signum)
 
     signal.signal(signal.SIGTERM, handler)
+
+
+def wrk_ratio(url_a: str, url_b: str, host_a: str, args) -> float | None:
+    """Run ../shared/bench/wrk-ratio (rounds/duration/conns from args), echo its output,
+    return the median ratio A/B (None if it printed none)."""
+    cmd = [
+        str(SHARED_BENCH / "wrk-ratio"),
+        "--rounds",
+        str(args.rounds),
+        "--duration",
+        str(args.duration),
+        "--conns",
+        str(args.conns),
+        "--host-a",
+        host_a,
+        url_a,
+        url_b,
+    ]
+    bound = 30 + (2 * args.rounds + 2) * (args.duration + 10)
+    out = run_group(cmd, timeout=bound)  # wrk-ratio's own wrk children go with it
+    sys.stdout.write(out.stdout)
+    sys.stderr.write(out.stderr)
+    found = re.search(r"ratio A/B = ([\d.]+)", out.stdout)
+    return float(found.group(1)) if found else None
 
 
 def rss_kb(pid: int) -> int:

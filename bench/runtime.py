@@ -15,7 +15,6 @@ timing; every process it starts is stopped by pid and its temp folders are remov
 
 import argparse
 import json
-import re
 import shutil
 import sqlite3
 import subprocess
@@ -25,7 +24,15 @@ import threading
 import time
 from pathlib import Path
 
-from benchlib import SHARED_BENCH, Fazt, free_port, get, run_group, stop_pid, terminate_on_sigterm
+from benchlib import (
+    SHARED_BENCH,
+    Fazt,
+    free_port,
+    get,
+    stop_pid,
+    terminate_on_sigterm,
+    wrk_ratio,
+)
 
 SITE = "bench"
 HANDLER = """function handler(req) {
@@ -35,27 +42,6 @@ HANDLER = """function handler(req) {
 handler(request);
 """
 TARGET = 0.5
-
-
-def wrk_ratio(url_a: str, url_b: str, args: argparse.Namespace) -> float | None:
-    cmd = [
-        str(SHARED_BENCH / "wrk-ratio"),
-        "--rounds",
-        str(args.rounds),
-        "--duration",
-        str(args.duration),
-        "--conns",
-        str(args.conns),
-        "--host-a",
-        f"{SITE}.localhost",
-        url_a,
-        url_b,
-    ]
-    out = run_group(cmd, timeout=30 + (2 * args.rounds + 2) * (args.duration + 10))
-    sys.stdout.write(out.stdout)
-    sys.stderr.write(out.stderr)
-    found = re.search(r"ratio A/B = ([\d.]+)", out.stdout)
-    return float(found.group(1)) if found else None
 
 
 def fazt_vs_node(folder: Path, node_port: int, args: argparse.Namespace, fresh: bool):
@@ -82,7 +68,10 @@ def fazt_vs_node(folder: Path, node_port: int, args: argparse.Namespace, fresh: 
         status, body = get(fz.port, "/api/x", f"{SITE}.localhost")
         assert status == 200 and json.loads(body)["ok"] is True, (status, body)
         return wrk_ratio(
-            f"http://127.0.0.1:{fz.port}/api/x", f"http://127.0.0.1:{node_port}/api/x", args
+            f"http://127.0.0.1:{fz.port}/api/x",
+            f"http://127.0.0.1:{node_port}/api/x",
+            f"{SITE}.localhost",
+            args,
         )
 
 

@@ -29,8 +29,8 @@ from benchlib import (
     free_port,
     get,
     machine_facts,
-    run_group,
     terminate_on_sigterm,
+    wrk_ratio,
 )
 
 SITE = "bench"
@@ -72,28 +72,6 @@ def nginx_stop(state: Path) -> None:
     subprocess.run(
         [str(SHARED_BENCH / "nginx-static"), "stop", str(state)], timeout=30, check=False
     )
-
-
-def wrk_ratio(url_a: str, url_b: str, args: argparse.Namespace) -> float | None:
-    cmd = [
-        str(SHARED_BENCH / "wrk-ratio"),
-        "--rounds",
-        str(args.rounds),
-        "--duration",
-        str(args.duration),
-        "--conns",
-        str(args.conns),
-        "--host-a",
-        f"{SITE}.localhost",
-        url_a,
-        url_b,
-    ]
-    bound = 30 + (2 * args.rounds + 2) * (args.duration + 10)
-    out = run_group(cmd, timeout=bound)  # wrk-ratio's own wrk children go with it
-    sys.stdout.write(out.stdout)
-    sys.stderr.write(out.stderr)
-    found = re.search(r"ratio A/B = ([\d.]+)", out.stdout)
-    return float(found.group(1)) if found else None
 
 
 def wrk_once(url: str, host: str | None, args: argparse.Namespace, close: bool) -> str:
@@ -162,7 +140,7 @@ def main() -> int:
             print(f"A = fazt  {url_a} (Host: {SITE}.localhost), pid {fz.pid}")
             print(f"B = nginx {url_b} (1 worker)")
             print(f"-- keep-alive, wrk -t1 -c{args.conns}, {args.rounds} x {args.duration}s")
-            keepalive = wrk_ratio(url_a, url_b, args)
+            keepalive = wrk_ratio(url_a, url_b, f"{SITE}.localhost", args)
             closed = None
             if args.close:
                 print(f"-- Connection: close, wrk -t1 -c{args.conns}")

@@ -21,8 +21,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchlib import free_port, get, machine_facts, stop_pid, terminate_on_sigterm
-from static import FILE, make_site, nginx_start, nginx_stop, wrk_ratio
+from benchlib import free_port, get, machine_facts, stop_pid, terminate_on_sigterm, wrk_ratio
+from static import FILE, make_site, nginx_start, nginx_stop
 
 HEADERS = [
     ("content-type", "text/html; charset=utf-8"),
@@ -113,7 +113,10 @@ def main() -> int:
         print(f"A = bare Granian RSGI (task_impl {args.task_impl}), pid {child.pid}")
         print(f"B = nginx (1 worker), -- keep-alive, wrk -t1 -c{args.conns}")
         ratio = wrk_ratio(
-            f"http://127.0.0.1:{port}/{FILE}", f"http://127.0.0.1:{nginx_port}/{FILE}", args
+            f"http://127.0.0.1:{port}/{FILE}",
+            f"http://127.0.0.1:{nginx_port}/{FILE}",
+            "localhost",  # the bare app ignores Host
+            args,
         )
     finally:
         if child is not None:
