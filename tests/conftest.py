@@ -68,18 +68,21 @@ class FaztServer:
     proc: subprocess.Popen | None = None
     log: Path | None = None
     extra_args: list[str] = field(default_factory=list)
+    # Another fazt to run (e.g. an installed release) and extra environment variables.
+    command: list[str] = field(default_factory=fazt_cmd)
+    env: dict[str, str] = field(default_factory=dict)
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> None:
-        env = {**os.environ, "FAZT_HOME": str(self.home)}
+        env = {**os.environ, "FAZT_HOME": str(self.home), **self.env}
         self.log = self.home / f"server-{time.monotonic_ns()}.log"
         with self.log.open("w") as out:
             self.proc = subprocess.Popen(
                 [
-                    *fazt_cmd(),
+                    *self.command,
                     "server",
                     "start",
                     "--port",

@@ -1,7 +1,9 @@
-"""Bearer-token authentication with per-route scopes and a limit on failed attempts."""
+"""Bearer-token (or dashboard session) authentication with per-route scopes and a limit on
+failed attempts."""
 
 import time
 
+from fazt.api import session_auth
 from fazt.auth import tokens
 from fazt.auth.tokens import ApiKey
 from fazt.server.http import HTTPError, Request
@@ -23,6 +25,10 @@ async def authenticate(state: ServerState, req: Request, scope: str) -> ApiKey:
         )
     header = req.header("authorization") or ""
     if not header:
+        # The dashboard calls the same API with its session cookie (plus CSRF token).
+        dashboard = await session_auth.api_identity(state, req)
+        if dashboard is not None:
+            return dashboard
         raise HTTPError(401, "UNAUTHORIZED", "missing Authorization: Bearer <token> header")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():

@@ -15,6 +15,7 @@ from fazt.hosting.deployments import DeployError, FileEntry, sha256_hex
 from fazt.hosting.manifest import InvalidManifest, parse
 from fazt.hosting.names import InvalidSiteName, validate_site_name
 from fazt.hosting.paths import UnsafePath, validate_path
+from fazt.https.names import site_host
 from fazt.server.http import HTTPError, Request, Response, json_response
 from fazt.server.state import ServerState
 
@@ -52,7 +53,18 @@ def _deploy_result(state: ServerState, info: dict) -> dict:
         "size_bytes": info["size_bytes"],
         "url": url,
         "message": "Deployment successful" if live else "Preview deployment ready",
+        "certificate": _certificate_state(state, info["site"], live),
     }
+
+
+def _certificate_state(state: ServerState, site: str, live: bool) -> str | None:
+    """HTTPS only: "ready" when the served certificate covers the site, else "pending";
+    previews are not in the certificate ("not_covered"). None when HTTPS is off."""
+    if state.tls is None:
+        return None
+    if not live:
+        return "not_covered"
+    return state.tls.certificate_state(site_host(site, state.domain))
 
 
 async def _published(state: ServerState, info: dict, status: int = 200) -> Response:

@@ -12,5 +12,6 @@ async def health(state: ServerState, req: Request, key: object) -> Response:
             "status": "ok",
             "version": state.version,
             "uptime_seconds": int(time.time() - state.started),
+            "instance": state.instance,
         }
     )

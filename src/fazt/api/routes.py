@@ -1,6 +1,18 @@
 """Every API route with the scope it requires (declared here, never inferred from paths)."""
 
-from fazt.api import apps, backups, deploy, domains, health, runtime, storage
+from fazt.api import (
+    analytics,
+    apps,
+    backups,
+    certificates,
+    deploy,
+    domains,
+    health,
+    keys,
+    runtime,
+    storage,
+    upgrade,
+)
 from fazt.server.router import PUBLIC, Router
 
 
@@ -43,4 +55,20 @@ def build_router() -> Router:
     r.add("PUT", "/api/apps/{name}/env/{env}", runtime.set_env, scope="deploy")
     r.add("DELETE", "/api/apps/{name}/env/{env}", runtime.unset_env, scope="deploy")
     r.add("GET", "/api/apps/{name}/logs", runtime.app_logs, scope="deploy")
+    r.add("GET", "/api/keys", keys.list_keys, scope="admin")
+    r.add("POST", "/api/keys", keys.create_key, scope="admin")
+    r.add("DELETE", "/api/keys/{key_id}", keys.revoke_key, scope="admin")
+    # Analytics, redirects, webhooks (their public endpoints: fazt.analytics.endpoints).
+    r.add("GET", "/api/analytics", analytics.overview, scope="admin")
+    r.add("GET", "/api/analytics/requests", analytics.request_metrics, scope="admin")
+    r.add("GET", "/api/redirects", analytics.list_redirects, scope="admin")
+    r.add("POST", "/api/redirects", analytics.add_redirect, scope="admin")
+    r.add("DELETE", "/api/redirects/{slug}", analytics.remove_redirect, scope="admin")
+    r.add("GET", "/api/webhooks", analytics.list_webhooks, scope="admin")
+    r.add("POST", "/api/webhooks", analytics.add_webhook, scope="admin")
+    r.add("DELETE", "/api/webhooks/{name}", analytics.remove_webhook, scope="admin")
+    r.add("GET", "/api/webhook-events", analytics.webhook_events, scope="admin")
+    r.add("POST", "/api/upgrade", upgrade.upgrade, scope="admin")
+    r.add("GET", "/api/upgrade/{upgrade_id}", upgrade.upgrade_status, scope="admin")
+    r.add("GET", "/api/certificates", certificates.certificates, scope="admin")
     return r

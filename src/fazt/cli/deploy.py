@@ -85,14 +85,19 @@ def hash_file(local: LocalFile) -> LocalFile:
     return LocalFile(local.path, local.source, local.size, digest.hexdigest())
 
 
-def site_name_for(root: Path, explicit: str | None) -> str:
+class DeployInputError(ValueError):
+    """A folder that cannot be deployed as asked; the message says why."""
+
+
+def resolve_site_name(root: Path, explicit: str | None, how_to_choose: str = "--site NAME") -> str:
+    """The site name: explicit, else manifest.json's name, else the folder name."""
     name = explicit
     manifest = root / "manifest.json"
     if name is None and manifest.is_file():
         try:
             data = json.loads(manifest.read_text("utf-8"))
         except ValueError as exc:
-            fail(f"{manifest} is not valid JSON: {exc}")
+            raise DeployInputError(f"{manifest} is not valid JSON: {exc}") from None
         if isinstance(data, dict) and isinstance(data.get("name"), str):
             name = data["name"]
     if name is None:
@@ -102,8 +107,64 @@ def site_name_for(root: Path, explicit: str | None) -> str:
         try:
             validate_site_name(name)
         except InvalidSiteName as exc:
-            fail(f"cannot deploy as '{name}': {exc}. Choose a name with --site NAME.")
+            raise DeployInputError(
+                f"cannot deploy as '{name}': {exc}. Choose a name with {how_to_choose}."
+            ) from None
     return name
+
+
+def site_name_for(root: Path, explicit: str | None) -> str:
+    try:
+        return resolve_site_name(root, explicit)
+    except DeployInputError as exc:
+        fail(str(exc))
+
+
+def files_to_deploy(root: Path, include_dotfiles: bool = False) -> list[LocalFile]:
+    """collect(), refusing a folder with nothing to deploy."""
+    files = collect(root, include_dotfiles)
+    if not files:
+        raise DeployInputError(
+            f"{root} has no files to deploy (dotfiles, .git and node_modules are skipped)"
+        )
+    return files
+
+
+def deploy_files(
+    client: FaztClient,
+    name: str,
+    files: list[LocalFile],
+    *,
+    preview: bool = False,
+    show: bool = False,
+    say=lambda msg: None,
+) -> dict:
+    """Hash, upload only what the server lacks, then finalize; the server's answer.
+
+    Shared by `fazt deploy` and the MCP deploy_folder tool. Raises ApiError.
+    """
+    total = sum(f.size for f in files)
+    say(f"Deploying {len(files)} files ({human_size(total)}) as '{name}'")
+    files = _with_progress(show, "Hashing", files, hash_file, total)
+    started = client.post(
+        f"/api/apps/{name}/deployments",
+        json={"files": [{"path": f.path, "sha256": f.sha256, "size": f.size} for f in files]},
+    )
+    missing = set(started["missing"])
+    to_send = list({f.sha256: f for f in files if f.sha256 in missing}.values())
+    say(f"Uploading {len(to_send)} new file(s) of {len(files)}")
+    _with_progress(
+        show,
+        "Uploading",
+        upload_batches(to_send),
+        lambda batch: _upload(client, batch),
+        sum(f.size for f in to_send),
+    )
+    result = client.post(
+        f"/api/deployments/{started['deployment_id']}/finalize", json={"preview": preview}
+    )
+    result["uploaded_files"] = len(to_send)
+    return result
 
 
 @click.command()
@@ -119,33 +180,14 @@ def site_name_for(root: Path, explicit: str | None) -> str:
 def deploy(directory, site, url, token, preview, include_dotfiles, as_json) -> None:
     """Deploy DIRECTORY as a site."""
     name = site_name_for(directory, site)
-    files = collect(directory, include_dotfiles)
-    if not files:
-        fail(f"{directory} has no files to deploy (dotfiles, .git and node_modules are skipped)")
+    try:
+        files = files_to_deploy(directory, include_dotfiles)
+    except DeployInputError as exc:
+        fail(str(exc))
     show = sys.stderr.isatty() and not as_json
     say = (lambda msg: click.echo(msg, err=True)) if not as_json else (lambda msg: None)
-    total = sum(f.size for f in files)
-    say(f"Deploying {len(files)} files ({human_size(total)}) as '{name}'")
-    files = _with_progress(show, "Hashing", files, hash_file, total)
     with api_client(url, token) as client:
-        started = client.post(
-            f"/api/apps/{name}/deployments",
-            json={"files": [{"path": f.path, "sha256": f.sha256, "size": f.size} for f in files]},
-        )
-        missing = set(started["missing"])
-        to_send = list({f.sha256: f for f in files if f.sha256 in missing}.values())
-        say(f"Uploading {len(to_send)} new file(s) of {len(files)}")
-        _with_progress(
-            show,
-            "Uploading",
-            upload_batches(to_send),
-            lambda batch: _upload(client, batch),
-            sum(f.size for f in to_send),
-        )
-        result = client.post(
-            f"/api/deployments/{started['deployment_id']}/finalize", json={"preview": preview}
-        )
-    result["uploaded_files"] = len(to_send)
+        result = deploy_files(client, name, files, preview=preview, show=show, say=say)
     if as_json:
         click.echo(json.dumps(result, indent=2))
     elif preview:
@@ -153,6 +195,12 @@ def deploy(directory, site, url, token, preview, include_dotfiles, as_json) -> N
         click.echo(f"Make it live with: fazt app promote {name} {result['deployment_id']}")
     else:
         click.echo(f"Live: {result['url']}  (deployment {result['deployment_id']})")
+        if result.get("certificate") == "ready":
+            click.echo("HTTPS certificate: ready")
+        elif result.get("certificate") == "pending":
+            click.echo(
+                "HTTPS certificate: being issued (usually seconds; see `fazt server status`)"
+            )
 
 
 @dataclass(frozen=True)

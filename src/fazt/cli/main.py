@@ -14,6 +14,14 @@ COMMANDS = {
     "domain": ("fazt.cli.domain", "domain"),
     "backup": ("fazt.cli.backup", "backup"),
     "replicate": ("fazt.cli.replicate", "replicate"),
+    "key": ("fazt.cli.key", "key"),
+    "redirect": ("fazt.cli.redirect", "redirect"),
+    "webhook": ("fazt.cli.webhook", "webhook"),
+    "release": ("fazt.cli.release", "release"),
+    "mcp": ("fazt.cli.mcp", "mcp"),
+    "remote": ("fazt.cli.remote", "remote"),
+    "upgrade": ("fazt.cli.upgrade", "upgrade"),
+    "service": ("fazt.cli.service", "service"),
 }
 
 

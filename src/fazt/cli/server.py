@@ -22,6 +22,9 @@ from fazt.cli.common import (
 from fazt.db import migrations, settings
 from fazt.hosting import deployments, seeding
 from fazt.hosting.names import validate_domain
+from fazt.https import report as https_report
+from fazt.https.cli import https_options
+from fazt.https.cli import save_options as save_https_options
 from fazt.remote import peers
 from fazt.server.bootstrap import initialise
 
@@ -64,16 +67,25 @@ def _announce_init(result, port: int) -> None:
     is_flag=True,
     help="Start even if the database is on a network/virtual filesystem (NFS, SMB, FUSE...).",
 )
+@https_options
 @db_option
 def start(
-    host: str, port: int | None, domain: str | None, allow_unsafe_fs: bool, db_path: Path | None
+    host: str,
+    port: int | None,
+    domain: str | None,
+    allow_unsafe_fs: bool,
+    db_path: Path | None,
+    **https: object,
 ) -> None:
-    """Start serving; initialises an empty database first."""
+    """Start serving; initialises an empty database first.
+
+    This process supervises a worker process that does the serving, so that restarts
+    (upgrades, new certificates) hand over without dropping a connection.
+    """
     from fazt.backup.fscheck import unsafe_filesystem, unsafe_message
     from fazt.server.guard import AlreadyServing, ServerLock, check_port_free
-    from fazt.server.run import limit_malloc_arenas, serve
+    from fazt.server.supervisor import Supervisor
 
-    limit_malloc_arenas()
     sys.stdout.reconfigure(line_buffering=True)
     domain = _check_domain(domain)
     path = resolve_db_path(db_path)
@@ -90,23 +102,54 @@ def start(
         lock.acquire()
         with open_db(db_path) as db:
             port = _prepare(db, domain, port)
-            check_port_free(host, port)
-
-            def ready(state) -> None:
-                click.echo(f"fazt {__version__} serving")
-                click.echo(f"  Dashboard: {state.dashboard_url()}")
-                click.echo(f"  Sites:     {state.site_url('<name>')}")
-                click.echo(f"  Database:  {path}")
-                click.echo(f"  Listening: {host}:{port} (Ctrl-C to stop)")
-
-            serve(db, host, port, on_ready=ready)
+            save_https_options(db, https)  # fazt.https: kept in the settings for restarts
+        check_port_free(host, port)
+        worker_args = ["server", "worker", "--host", host, "--port", str(port), "--db", str(path)]
+        supervisor = Supervisor(
+            worker_args,
+            host,
+            port,
+            upgrade_request=Path(f"{path}.upgrade-request"),
+            say=lambda line: click.echo(f"fazt: {line}"),
+        )
+        code = supervisor.run()
     except AlreadyServing as exc:
         fail(f"cannot start: {exc}")
-    except (OSError, RuntimeError) as exc:
-        fail(f"cannot serve on {host}:{port}: {exc}")
     finally:
         lock.release()
+    if code:
+        sys.exit(code)
     click.echo("fazt stopped")
+
+
+@server.command(hidden=True)
+@click.option("--host", required=True)
+@click.option("--port", type=click.IntRange(1, 65535), required=True)
+@click.option("--ready-fd", type=int, default=None, help="Pipe to report readiness on.")
+@db_option
+def worker(host: str, port: int, ready_fd: int | None, db_path: Path | None) -> None:
+    """Serve (started by `fazt server start`, which supervises it)."""
+    from fazt.server.run import limit_malloc_arenas, serve
+
+    limit_malloc_arenas()
+    sys.stdout.reconfigure(line_buffering=True)
+    path = resolve_db_path(db_path)
+
+    def ready(state) -> None:
+        click.echo(f"fazt {__version__} serving (pid {os.getpid()})")
+        click.echo(f"  Dashboard: {state.dashboard_url()}")
+        click.echo(f"  Sites:     {state.site_url('<name>')}")
+        click.echo(f"  Database:  {path}")
+        click.echo(f"  Listening: {host}:{port} (Ctrl-C to stop)")
+        if state.tls is not None:
+            cfg = state.tls.cfg
+            click.echo(f"  HTTPS:     {cfg.host}:{cfg.https_port}, http->https on {cfg.http_port}")
+
+    try:
+        with open_db(db_path, must_exist=True) as db:
+            serve(db, host, port, on_ready=ready, ready_fd=ready_fd)
+    except (OSError, RuntimeError) as exc:
+        fail(f"cannot serve on {host}:{port}: {exc}")
 
 
 def _prepare(db, domain: str | None, port: int | None) -> int:
@@ -174,6 +217,7 @@ def status(db_path, as_json) -> None:
     path = resolve_db_path(db_path)
     with open_db(db_path, must_exist=True) as db:
         info = db.read_sync(_status_info)
+        info["https"] = db.read_sync(https_report.describe)
     info["database"] = str(path)
     info["database_bytes"] = os.path.getsize(path)
     info["running"], info["running_version"] = _probe(int(info["port"]))
@@ -193,6 +237,7 @@ def status(db_path, as_json) -> None:
         ("Sites", info["sites"]),
         ("API keys", info["api_keys"]),
         ("Running", f"yes (version {info['running_version']})" if info["running"] else "no"),
+        ("HTTPS", https_report.summary(info["https"])),
     ]:
         console.print(f"  {label + ':':16} {value}", highlight=False)
     rep = info["replication"]
@@ -306,3 +351,29 @@ def create_key(name, scopes, db_path) -> None:
         except ValueError as exc:
             fail(str(exc))
     click.echo(token)
+
+
+@server.command("reset-admin")
+@click.option("--username", default=None, help="Admin username (default: keep the current one).")
+@click.option("--password", default=None, help="New password (default: generate one).")
+@db_option
+def reset_admin(username, password, db_path) -> None:
+    """Regain access: set a new admin password and log out every dashboard session."""
+    from fazt.auth import sessions
+
+    if password is not None and len(password) < passwords.MIN_PASSWORD_LENGTH:
+        fail(f"the password must be at least {passwords.MIN_PASSWORD_LENGTH} characters")
+    generated = password is None
+    password = password or passwords.generate_password()
+    hashed = passwords.hash_password(password)
+    with open_db(db_path, must_exist=True) as db:
+
+        def reset(conn) -> tuple[str, int]:
+            name = username or passwords.admin_username(conn) or "admin"
+            passwords.set_credentials(conn, name, hashed)
+            return name, sessions.revoke_all(conn)
+
+        name, ended = db.write_sync(reset)
+    click.echo(f"Admin user '{name}' reset; {ended} dashboard session(s) logged out.")
+    if generated:
+        click.echo(f"  New password (shown once, save it now): {password}")

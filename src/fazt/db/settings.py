@@ -20,6 +20,25 @@ DEFAULTS: dict[str, str] = {
     "replicate_sync_interval": "1s",
     "replicate_s3_endpoint": "",
     "replicate_s3_region": "",
+    # Upgrades (fazt.upgrade): the signed release index to upgrade from.
+    "release_url": "https://fazt.sh/releases/releases.json",
+    # HTTPS with ACME (fazt.https): saved by `fazt server start --https ...`.
+    "https_enabled": "0",
+    "https_email": "",
+    "https_directory": "",
+    "https_ca_bundle": "",
+    "https_host": "0.0.0.0",
+    "https_http_port": "80",
+    "https_https_port": "443",
+    "https_hsts": "0",
+    "https_debounce_seconds": "5",
+    "https_retry_base_seconds": "30",
+    # Dashboard login (fazt.auth.sessions): idle sessions end after this many seconds;
+    # X-Forwarded-For is believed only from these comma-separated IPs or CIDRs.
+    "session_ttl_seconds": str(7 * 24 * 3600),
+    "trusted_proxies": "",
+    # Analytics (fazt.analytics): events, rollups and webhook payloads older are pruned.
+    "analytics_retention_days": "365",
 }
 
 

@@ -22,6 +22,8 @@ class Manifest:
     cache: tuple[tuple[str, str], ...] = field(default_factory=tuple)
     # serverless limits, e.g. (("timeout_ms", 2000),): see LIMIT_KEYS
     limits: tuple[tuple[str, int], ...] = field(default_factory=tuple)
+    # false: no tracking script in the site's HTML pages (fazt.analytics)
+    analytics: bool = True
 
     def cache_control(self, path: str, html: bool) -> str:
         for pattern, value in self.cache:
@@ -39,6 +41,8 @@ class Manifest:
             data["cache"] = dict(self.cache)
         if self.limits:
             data["limits"] = dict(self.limits)
+        if not self.analytics:
+            data["analytics"] = False
         return json.dumps(data)
 
 
@@ -72,6 +76,13 @@ def parse(raw: bytes | str | None) -> Manifest:
         raise InvalidManifest(
             "manifest.json: 'limits' must map " + ", ".join(LIMIT_KEYS) + " to positive integers"
         )
+    analytics = data.get("analytics", True)
+    if not isinstance(analytics, bool):
+        raise InvalidManifest("manifest.json: 'analytics' must be true or false")
     return Manifest(
-        name=name, spa=spa, cache=tuple(cache.items()), limits=tuple(sorted(limits.items()))
+        name=name,
+        spa=spa,
+        cache=tuple(cache.items()),
+        limits=tuple(sorted(limits.items())),
+        analytics=analytics,
     )

@@ -5,6 +5,7 @@ The hot path (a cached file) runs entirely on the event loop with no SQLite acce
 miss resolves the file in a reader thread, including its compressed variants.
 """
 
+import hashlib
 import sqlite3
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -13,11 +14,14 @@ from typing import Any
 
 from granian.rsgi import ProtocolClosed
 
+from fazt.analytics.script import inject
 from fazt.db import Database
 from fazt.hosting import compression, deployments, mime
 from fazt.hosting.cache import ByteLRU
 from fazt.hosting.manifest import Manifest, parse
+from fazt.hosting.names import SYSTEM_SITES
 from fazt.hosting.paths import request_candidates
+from fazt.hosting.seeding import SYSTEM_DEPLOYER
 
 STREAM_CHUNK = 256 * 1024
 
@@ -74,7 +78,7 @@ class StaticServer:
         force_status: int | None,
     ) -> StaticFile | None:
         dep = conn.execute(
-            "SELECT manifest, finalized_at FROM deployments "
+            "SELECT manifest, finalized_at, deployed_by FROM deployments "
             "WHERE id = ? AND site = ? AND state = 'ready'",
             (deployment_id, site),
         ).fetchone()
@@ -93,7 +97,12 @@ class StaticServer:
             row, status = deployments.lookup_file(conn, deployment_id, "404.html"), 404
         if row is None:
             return _MISSING
-        return self._load(conn, row, manifest, dep["finalized_at"], force_status or status)
+        # User sites' HTML pages get the analytics script, unless manifest.json opts out.
+        user_site = site not in SYSTEM_SITES or (
+            site == "root" and dep["deployed_by"] != SYSTEM_DEPLOYER
+        )
+        track = manifest.analytics and user_site
+        return self._load(conn, row, manifest, dep["finalized_at"], force_status or status, track)
 
     def _load(
         self,
@@ -102,6 +111,7 @@ class StaticServer:
         manifest: Manifest,
         finalized_at: str,
         status: int,
+        track: bool = False,
     ) -> StaticFile:
         sha, size, file_mime = row["sha256"], row["size"], row["mime"]
         modified = datetime.fromisoformat(finalized_at.replace("Z", "+00:00")).replace(
@@ -116,7 +126,14 @@ class StaticServer:
         body, variants = None, {}
         if size <= self.max_cached_file:
             body = deployments.read_blob(conn, sha) or b""
-            if mime.is_compressible(file_mime):
+            tracked = inject(body) if track and mime.is_html(file_mime) else None
+            if tracked is not None:
+                # The script tag is part of the page as served, built once per cache fill:
+                # its own hash (so the ETag differs from the bare file) and variants.
+                body, size, sha = tracked, len(tracked), hashlib.sha256(tracked).hexdigest()
+                variants = compression.compress(body)
+                headers.append(("vary", "Accept-Encoding"))
+            elif mime.is_compressible(file_mime):
                 variants = self._variants(conn, sha, body)
                 headers.append(("vary", "Accept-Encoding"))
         found = StaticFile(

@@ -8,6 +8,7 @@ than slowing everyone else).
 
 import asyncio
 import contextlib
+import json
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -31,6 +32,23 @@ class Limits:
     message_bytes: int = 64 * 1024
     idle_seconds: float = 300.0
     queue_messages: int = 256
+
+    @classmethod
+    def from_settings(cls, values: dict[str, str]) -> "Limits":
+        """Settings ws_max_connections_per_site and ws_idle_seconds (bad values: defaults)."""
+
+        def num(key: str, default: float) -> float:
+            try:
+                value = float(values.get(key, default))
+            except (TypeError, ValueError):
+                return default
+            return value if value > 0 else default
+
+        base = cls()
+        return cls(
+            connections_per_site=int(num("ws_max_connections_per_site", base.connections_per_site)),
+            idle_seconds=num("ws_idle_seconds", base.idle_seconds),
+        )
 
 
 class Client:
@@ -59,6 +77,27 @@ class Hub:
     def __init__(self, limits: Limits | None = None) -> None:
         self.limits = limits or Limits()
         self.sites: dict[str, set[Client]] = {}
+
+    @classmethod
+    def from_db(cls, db: Any) -> "Hub":
+        """A hub with the limits of the server's settings."""
+        from fazt.db import settings
+
+        return cls(Limits.from_settings(db.read_sync(settings.all_settings)))
+
+    def publish_channel(self, site: str, channel: str, message_json: str) -> int:
+        """fazt.realtime.publish from the site's JavaScript: every client of the site gets
+        the text {"channel": ..., "data": ...}; too big a message is dropped."""
+        text = f'{{"channel":{json.dumps(channel)},"data":{message_json}}}'
+        if len(text.encode("utf-8", "replace")) > self.limits.message_bytes:
+            log.warning(
+                "%s: realtime message on %r over %d bytes dropped",
+                site,
+                channel,
+                self.limits.message_bytes,
+            )
+            return 0
+        return self.publish(site, text)
 
     def count(self, site: str) -> int:
         return len(self.sites.get(site, ()))

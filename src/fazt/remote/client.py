@@ -1,5 +1,6 @@
 """A small client for a fazt server's JSON API, with errors that say what went wrong."""
 
+import time
 from typing import Any
 
 import httpx
@@ -55,6 +56,12 @@ class FaztClient:
             "JSON body (is this a fazt server?)",
             response.status_code,
         )
+
+    def health(self) -> tuple[dict, float]:
+        """GET /health (public): its data and the round trip in milliseconds."""
+        started = time.perf_counter()
+        data = self.request("GET", "/health")
+        return data, (time.perf_counter() - started) * 1000
 
     def get(self, path: str, **kwargs: Any) -> Any:
         return self.request("GET", path, **kwargs)

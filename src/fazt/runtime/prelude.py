@@ -18,11 +18,11 @@ a fresh scope:
   the context is discarded.
 
 Everything a request needs crosses the Python/JS boundary in a handful of calls, as JSON
-text. There are no Python callables: quickjs-ng refuses calls into Python while a time
-limit is set, and the time limit is what interrupts a runaway loop. So `fazt.storage.*`
-calls are queued in JS and return Promises; the worker takes the queue
-(`__fazt_take_calls`), runs the calls in Python and settles the Promises
-(`__fazt_deliver`) between Promise jobs.
+text, plus one Python callable, `__fazt_host(method, argsJson)`, taken into the prelude's
+closure and removed from the global object: storage, `fazt.realtime.publish`,
+`crypto` randomness and stdlib sources go through it, synchronously. The context runs
+without a CPU-time limit (quickjs-ng refuses calls into Python while one is set): its JS
+worker *process* is killed at the deadline instead (docs/decisions/005-js-isolation.md).
 """
 
 PRELUDE = r"""
@@ -32,7 +32,6 @@ PRELUDE = r"""
   const RESP = Symbol("fazt.response");
   const MAX_LOGS = 200, MAX_MSG = 4096;
   let logs = [], dropped = 0, lastResponse, outcome, sources = {};
-  let calls = [], waiting = new Map(), nextCall = 1;
   let modules = Object.create(null), kept;
   const compiled = Object.create(null);
 
@@ -69,10 +68,16 @@ PRELUDE = r"""
     return r;
   }; }
 
+  // The one Python callable (see sandbox.py): HOST(method, argsJson) returns "S" + text,
+  // "V" + JSON, "N" (nothing) or "E" + an error message to throw.
+  const HOST = G.__fazt_host;
+  delete G.__fazt_host;
   function host(method, args, convert) {
-    const id = nextCall++;
-    calls.push([id, method, args]);
-    return new Promise((resolve, reject) => waiting.set(id, [resolve, reject, convert]));
+    const out = HOST(method, JSON.stringify(args));
+    const tag = out[0], rest = out.slice(1);
+    if (tag === "E") throw new Error(rest);
+    const value = tag === "S" ? rest : tag === "V" ? JSON.parse(rest) : null;
+    return convert(value);
   }
   const parsed = (v) => (v === null || v === undefined ? v : JSON.parse(v));
   const same = (v) => v;
@@ -80,6 +85,68 @@ PRELUDE = r"""
     if (v === undefined || v === null) throw new TypeError(what + " is required");
     return String(v);
   };
+
+  // -- bytes: base64 and UTF-8 without TextEncoder (QuickJS has none) -----------------
+  const B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  const B64_INDEX = new Uint8Array(128);
+  for (let i = 0; i < 64; i++) B64_INDEX[B64.charCodeAt(i)] = i;
+  function toBase64(bytes) {
+    let out = "";
+    const parts = [];
+    for (let i = 0; i < bytes.length; i += 3) {
+      const n = (bytes[i] << 16) | ((bytes[i + 1] || 0) << 8) | (bytes[i + 2] || 0);
+      out += B64[n >> 18] + B64[(n >> 12) & 63] +
+        (i + 1 < bytes.length ? B64[(n >> 6) & 63] : "=") + (i + 2 < bytes.length ? B64[n & 63] : "=");
+      if (out.length > 8192) { parts.push(out); out = ""; }
+    }
+    parts.push(out);
+    return parts.join("");
+  }
+  function fromBase64(text) {
+    const clean = text.replace(/=+$/, "");
+    const bytes = new Uint8Array(Math.floor(clean.length * 3 / 4));
+    let j = 0;
+    for (let i = 0; i < clean.length; i += 4) {
+      const n = (B64_INDEX[clean.charCodeAt(i)] << 18) | (B64_INDEX[clean.charCodeAt(i + 1)] << 12) |
+        (B64_INDEX[clean.charCodeAt(i + 2)] << 6) | B64_INDEX[clean.charCodeAt(i + 3)];
+      bytes[j++] = n >> 16;
+      if (i + 2 < clean.length) bytes[j++] = (n >> 8) & 255;
+      if (i + 3 < clean.length) bytes[j++] = n & 255;
+    }
+    return bytes;
+  }
+  function utf8Decode(bytes) {
+    const parts = [];
+    let chunk = [];
+    for (let i = 0; i < bytes.length;) {
+      const b = bytes[i];
+      let cp = 0xfffd, n = 1;
+      if (b < 0x80) cp = b;
+      else if (b >= 0xc2 && b < 0xe0 && (bytes[i + 1] & 0xc0) === 0x80) { cp = ((b & 31) << 6) | (bytes[i + 1] & 63); n = 2; }
+      else if (b >= 0xe0 && b < 0xf0 && (bytes[i + 1] & 0xc0) === 0x80 && (bytes[i + 2] & 0xc0) === 0x80) {
+        cp = ((b & 15) << 12) | ((bytes[i + 1] & 63) << 6) | (bytes[i + 2] & 63); n = 3;
+        if (cp < 0x800 || (cp >= 0xd800 && cp < 0xe000)) cp = 0xfffd;
+      } else if (b >= 0xf0 && b < 0xf5 && (bytes[i + 1] & 0xc0) === 0x80 && (bytes[i + 2] & 0xc0) === 0x80 && (bytes[i + 3] & 0xc0) === 0x80) {
+        cp = ((b & 7) << 18) | ((bytes[i + 1] & 63) << 12) | ((bytes[i + 2] & 63) << 6) | (bytes[i + 3] & 63); n = 4;
+        if (cp < 0x10000 || cp > 0x10ffff) cp = 0xfffd;
+      }
+      chunk.push(cp);
+      i += n;
+      if (chunk.length >= 4096) { parts.push(String.fromCodePoint.apply(null, chunk)); chunk = []; }
+    }
+    parts.push(String.fromCodePoint.apply(null, chunk));
+    return parts.join("");
+  }
+  function binary(data) {
+    if (data instanceof ArrayBuffer) return new Uint8Array(data);
+    if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    return null;
+  }
+  const OBJECT_PROTO = {
+    get text() { return utf8Decode(fromBase64(this.data)); },
+    get bytes() { return fromBase64(this.data); },
+  };
+
   function makeStorage() {
     return ({
       kv: ({
@@ -107,16 +174,84 @@ PRELUDE = r"""
       s3: ({
         put(path, data, mime) {
           if (data === undefined) throw new TypeError("s3.put requires path and data");
-          return host("s3_put", [str(path, "path"), typeof data === "string" ? data : String(data), mime === undefined ? null : mime], parsed);
+          const bytes = binary(data);
+          const args = bytes === null ? [str(path, "path"), "text", typeof data === "string" ? data : String(data)]
+                                      : [str(path, "path"), "base64", toBase64(bytes)];
+          args.push(mime === undefined ? null : mime);
+          return host("s3_put", args, parsed);
         },
-        get(path) { return host("s3_get", [str(path, "path")], parsed); },
+        get(path) {
+          return host("s3_get", [str(path, "path")], (v) => {
+            if (v === null) return null;
+            const o = JSON.parse(v), out = Object.create(OBJECT_PROTO);
+            out.path = o.path; out.data = o.data_b64; out.mime = o.mime; out.size = o.size;
+            out.sha256 = o.sha256; out.updatedAt = o.updatedAt;
+            return out;
+          });
+        },
         delete(path) { return host("s3_delete", [str(path, "path")], same); },
         list(prefix) { return host("s3_list", [prefix === undefined ? "" : String(prefix)], parsed); },
       }),
     });
   }
+  const REALTIME = {
+    publish(channel, message) {
+      if (message === undefined) throw new TypeError("realtime.publish requires channel and message");
+      host("rt_publish", [str(channel, "channel"), JSON.stringify(message)], same);
+    },
+  };
 
-  // -- require(): CommonJS modules under api/, cached per request ---------------------
+  // -- crypto: getRandomValues and randomUUID from the operating system's generator ----
+  const INTEGER_ARRAYS = [Int8Array, Uint8Array, Uint8ClampedArray, Int16Array, Uint16Array,
+                          Int32Array, Uint32Array, BigInt64Array, BigUint64Array];
+  function randomBytes(n) { return fromBase64(host("random", [n], same)); }
+  const CRYPTO = {
+    getRandomValues(array) {
+      if (!INTEGER_ARRAYS.some((T) => array instanceof T))
+        throw new TypeError("crypto.getRandomValues needs an integer typed array");
+      if (array.byteLength > 65536) throw new RangeError("crypto.getRandomValues: at most 65536 bytes");
+      new Uint8Array(array.buffer, array.byteOffset, array.byteLength).set(randomBytes(array.byteLength));
+      return array;
+    },
+    randomUUID() {
+      const b = randomBytes(16);
+      b[6] = (b[6] & 0x0f) | 0x40;
+      b[8] = (b[8] & 0x3f) | 0x80;
+      let h = "";
+      for (let i = 0; i < 16; i++) {
+        h += (b[i] + 0x100).toString(16).slice(1);
+        if (i === 3 || i === 5 || i === 7 || i === 9) h += "-";
+      }
+      return h;
+    },
+  };
+  Object.defineProperty(G, "crypto", { value: CRYPTO, writable: false, configurable: false, enumerable: false });
+
+  // -- require(): CommonJS modules under api/, and the stdlib, cached per request -------
+  // QuickJS names every evaluated source "<input>", so each source gets its own range of
+  // line numbers (padded with newlines) and `locate` maps "<input>:N" back to a file.
+  let nextLine = 1, mainPadded = null;
+  const ranges = [];  // [first line, last line, file]
+  function place(file, src) {
+    const start = nextLine, lines = src.split("\n").length;
+    nextLine += lines + 2;
+    ranges.push([start, start + lines, file]);
+    return "\n".repeat(start - 1);
+  }
+  function locate(text) {
+    const re = /<input>:(\d+)/g;
+    let m, fallback = null;
+    while ((m = re.exec(String(text))) !== null) {
+      const n = Number(m[1]);
+      for (const [first, last, file] of ranges) {
+        if (n < first || n > last) continue;
+        const hit = [file, n - first + 1];
+        if (!file.startsWith("stdlib:")) return hit;
+        if (fallback === null) fallback = hit;
+      }
+    }
+    return fallback;
+  }
   function normalise(dir, spec) {
     const parts = spec.startsWith("./") || spec.startsWith("../") ? dir.split("/") : ["api"];
     for (const seg of spec.split("/")) {
@@ -131,9 +266,17 @@ PRELUDE = r"""
   function fetchSource(path) {
     return Object.prototype.hasOwnProperty.call(sources, path) ? sources[path] : null;
   }
+  const STDLIB = ["lodash", "dayjs", "marked", "uuid", "validator", "zod", "cheerio"];
   function requireFrom(dir) {
     return function require(spec) {
       if (typeof spec !== "string" || spec === "") throw new TypeError("require() needs a module path");
+      if (STDLIB.includes(spec)) {  // the stdlib comes first, as in v0.9
+        const key = "stdlib:" + spec;
+        if (key in modules) return modules[key].exports;
+        let src = fetchSource(key);
+        if (src === null) src = sources[key] = host("stdlib", [spec], same);
+        return loadModule(key, src).exports;
+      }
       const base = normalise(dir, spec);
       if (base === null) throw new Error("cannot require '" + spec + "': outside api/");
       for (const path of [base, base + ".js", base + ".json", base + "/index.js"]) {
@@ -145,21 +288,25 @@ PRELUDE = r"""
       throw new Error("cannot require '" + spec + "': no module " + base + "(.js) in api/");
     };
   }
+  function compile(path, src) {
+    const code = "(function (exports, require, module, __filename, __dirname) {" + src +
+      "\n;if (module.exports === undefined || (typeof module.exports === 'object' && " +
+      "Object.keys(module.exports).length === 0 && typeof handler === 'function')) " +
+      "module.exports = handler;\n})";
+    return (0, eval)(place(path, code) + code);
+  }
   function loadModule(path, src) {
     const module = { exports: {}, id: path };
     modules[path] = module;  // before evaluating: circular requires see partial exports
     if (path.endsWith(".json")) { module.exports = JSON.parse(src); return module; }
-    const dir = path.slice(0, path.lastIndexOf("/"));
+    const dir = path.startsWith("stdlib:") ? "api" : path.slice(0, path.lastIndexOf("/"));
     let fn = compiled[path];
     if (fn === undefined) try {
-      fn = compiled[path] = (0, eval)("(function (exports, require, module, __filename, __dirname) {" + src +
-        "\n;if (module.exports === undefined || (typeof module.exports === 'object' && " +
-        "Object.keys(module.exports).length === 0 && typeof handler === 'function')) " +
-        "module.exports = handler;\n})");
+      fn = compiled[path] = compile(path, src);
     } catch (e) {
       delete modules[path];
       delete compiled[path];
-      throw new SyntaxError("in " + path + ": " + (e && e.message));
+      throw e;
     }
     try { fn.call(module.exports, module.exports, requireFrom(dir), module, path, dir); }
     catch (e) { delete modules[path]; throw e; }
@@ -171,7 +318,14 @@ PRELUDE = r"""
   }
   // main.js's top-level `handler(request)` line is rewritten to __fazt_keep(handler(request))
   define("__fazt_keep", function (v) { kept = { v }; return v; });
-  define("__fazt_init", function (sourcesJson) { sources = JSON.parse(sourcesJson); });
+  // Once per context: the deployment's sources, and where the prelude's lines end.
+  define("__fazt_init", function (sourcesJson, firstLine) {
+    sources = JSON.parse(sourcesJson);
+    nextLine = firstLine;
+    const main = fetchSource("api/main.js");
+    if (main !== null) mainPadded = place("api/main.js", main) + main;
+  });
+  define("__fazt_locate", function (text) { return JSON.stringify(locate(text)); });
   // Shared by every request of this context (frozen by the lockdown below); what differs
   // per request lives in the prelude's own variables, reset here.
   let currentEnv = {}, storage, storageOn = false;
@@ -190,7 +344,7 @@ PRELUDE = r"""
   define("__fazt_begin", function (reqJson, ctxJson) {
     const req = JSON.parse(reqJson), ctx = JSON.parse(ctxJson);
     logs = []; dropped = 0; lastResponse = undefined; outcome = undefined; kept = undefined;
-    calls = []; waiting = new Map(); modules = Object.create(null);
+    modules = Object.create(null);
     currentEnv = ctx.env; storage = undefined; storageOn = !!ctx.storage;
     const env = Object.create(ENV_PROTO);
     for (const k in currentEnv) env[k] = currentEnv[k];
@@ -205,6 +359,7 @@ PRELUDE = r"""
     G.console = CONSOLE;
     G.fazt = fazt;
     G.require = requireFrom("api");
+    fazt.realtime = REALTIME;
   });
   define("__fazt_route", function (path) {
     const src = fetchSource(path);
@@ -287,31 +442,14 @@ PRELUDE = r"""
     return serialise(outcome.ok);
   });
   define("__fazt_logs", function () { return JSON.stringify(takeLogs()); });
-  define("__fazt_take_calls", function () {
-    if (calls.length === 0) return null;
-    const out = JSON.stringify(calls);
-    calls = [];
-    return out;
-  });
-  define("__fazt_deliver", function (resultsJson) {
-    for (const [id, error, value] of JSON.parse(resultsJson)) {
-      const w = waiting.get(id);
-      if (!w) continue;
-      waiting.delete(id);
-      if (error !== null) w[1](new Error(error));
-      else {
-        try { w[0](w[2](value)); } catch (e) { w[1](e); }
-      }
-    }
-  });
   const runMain = (0, eval)("(function (__fazt_src) { return eval(__fazt_src); })");
   define("__fazt_main", runMain);
   // One call per request in the common case: begin, run, normalise, reset. Returns null
   // for a pending Promise (see __fazt_collect), else "1" (context reusable) or "0",
   // followed by the head line and the body.
-  define("__fazt_handle", function (reqJson, ctxJson, entry, src) {
+  define("__fazt_handle", function (reqJson, ctxJson, entry) {
     G.__fazt_begin(reqJson, ctxJson);
-    const value = src === null ? G.__fazt_route(entry) : runMain(src);
+    const value = entry === "api/main.js" ? runMain(mainPadded) : G.__fazt_route(entry);
     const out = G.__fazt_finish(value);
     if (out === null) return null;
     return [G.__fazt_reset() ? "1" : "0", out].join("");

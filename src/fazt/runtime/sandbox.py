@@ -1,17 +1,21 @@
-"""Running a request's JavaScript in a QuickJS context, on a JS worker thread.
+"""Running a request's JavaScript in a QuickJS context, inside a JS worker process.
 
-A context (a QuickJS runtime) is created, used and freed on one thread. It belongs to
-one deployment of one app (never shared between apps) and serves its requests one after
-the other, each in a fresh scope (see prelude.py). A context is discarded after a
-timeout, an out-of-memory or a stack overflow, when its global object cannot be reset,
-and after MAX_REQUESTS_PER_CONTEXT requests. With `fresh=True` (setting
-runtime_fresh_contexts=1) every request gets a brand-new context instead: measured in
-docs/benchmarks.md.
+A context (a QuickJS runtime) belongs to one deployment of one app (never shared between
+apps) and serves its requests one after the other, each in a fresh scope (see
+prelude.py). A context is discarded after an out-of-memory or a stack overflow, when its
+global object cannot be reset, and after MAX_REQUESTS_PER_CONTEXT requests. With
+`fresh=True` (setting runtime_fresh_contexts=1) every request gets a brand-new context
+instead: measured in docs/benchmarks.md.
+
+There is no time limit inside: the worker process is killed by the server at the
+deadline (worker.py, executor.py). Storage and the other host calls are synchronous
+Python calls on this process's own SQLite connection.
 """
 
+import base64
 import json
 import logging
-import re
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,7 +23,7 @@ from typing import Any
 
 import quickjs
 
-from fazt.runtime.limits import Limits, MiB
+from fazt.runtime.limits import MiB
 from fazt.runtime.prelude import PRELUDE
 from fazt.storage.bindings import StorageError
 
@@ -29,7 +33,8 @@ FUNCTION_ERROR = "FUNCTION_ERROR"
 FUNCTION_TIMEOUT = "FUNCTION_TIMEOUT"
 FUNCTION_MEMORY = "FUNCTION_MEMORY"
 MAX_REQUESTS_PER_CONTEXT = 5000
-CPU_GRACE_SECONDS = 0.25  # the CPU-time backstop fires this long after the wall deadline
+PRELUDE_LINES = PRELUDE.count("\n") + 2  # app sources get line numbers after these
+MAX_RANDOM_BYTES = 65536
 STORAGE_METHODS = frozenset(
     {
         "kv_set",
@@ -48,25 +53,21 @@ STORAGE_METHODS = frozenset(
         "s3_list",
     }
 )
-_LOCATION = re.compile(r"<input>:(\d+)(?::\d+)?")
 
 
 @dataclass
 class Job:
-    """One request for the JS worker."""
+    """One request for a JS worker (what crosses the pipe, see worker.py)."""
 
     app: str
-    key: tuple  # contexts are reused only for the same key: (deployment id, memory limit)
+    key: tuple  # contexts are reused only for the same key: (deployment id, memory, stack)
     entry: str  # "api/main.js" (a global script) or a file route such as "api/hello.js"
-    main: bool
     request_json: str
     context_json: str
-    limits: Limits
-    deadline: float  # time.monotonic()
-    sources_json: str  # {"api/x.js": source, ...}: what require() and file routes read
-    main_source: str | None = None
-    make_storage: Callable[[], Any] | None = None
-    cancelled: bool = False
+    memory_mb: int
+    stack_bytes: int
+    deadline: float  # time.monotonic() in the worker
+    sources: dict[str, str] | None = None  # None: the worker loads the deployment's
 
 
 @dataclass
@@ -78,41 +79,99 @@ class Outcome:
     error: str | None = None  # FUNCTION_ERROR / FUNCTION_TIMEOUT / FUNCTION_MEMORY
     message: str = ""
     line: int | None = None
+    file: str | None = None  # where the error happened ("api/x.js", "stdlib:lodash")
     discard: bool = False  # the context must not serve another request
 
 
 def _error_text(exc: BaseException) -> str:
     if isinstance(exc, StorageError):
         return str(exc)
-    if isinstance(exc, NotImplementedError):
-        return "fazt.storage is not available on this server yet"
     if isinstance(exc, TypeError):
         return f"bad arguments: {exc}"
     return "internal storage error"
 
 
+class Host:
+    """What JS may ask of Python during one request: storage, publish, randomness, stdlib."""
+
+    def __init__(
+        self,
+        storage: Any = None,
+        publish: Callable[[str, str], None] | None = None,
+        stdlib: Callable[[str], str | None] | None = None,
+    ) -> None:
+        self.storage = storage
+        self.publish = publish
+        self.stdlib = stdlib
+
+    def call(self, method: str, args_json: str) -> str:
+        try:
+            args = json.loads(args_json)
+            value = self._dispatch(method, args)
+        except Exception as exc:
+            if not isinstance(exc, StorageError | TypeError | ValueError):
+                log.exception("host call %s failed", method)
+            return "E" + _error_text(exc)
+        if value is None:
+            return "N"
+        if isinstance(value, str):
+            return "S" + value
+        return "V" + json.dumps(value)
+
+    def _dispatch(self, method: str, args: list) -> Any:
+        if method in STORAGE_METHODS:
+            if self.storage is None:
+                raise StorageError("fazt.storage is not available here")
+            if method == "s3_put":
+                path, kind, data, mime = args
+                if kind == "text":
+                    if not isinstance(data, str):
+                        raise StorageError("s3.put data must be a string or binary data")
+                    data = base64.b64encode(data.encode("utf-8", "replace")).decode()
+                return self.storage.s3_put(path, data, mime)
+            return getattr(self.storage, method)(*args)
+        if method == "rt_publish":
+            if self.publish is None:
+                raise StorageError("fazt.realtime is not available here")
+            channel, message = args
+            self.publish(channel, message)
+            return None
+        if method == "random":
+            (n,) = args
+            if not isinstance(n, int) or not 0 <= n <= MAX_RANDOM_BYTES:
+                raise StorageError("bad random byte count")
+            return base64.b64encode(os.urandom(n)).decode()
+        if method == "stdlib":
+            (name,) = args
+            source = self.stdlib(name) if self.stdlib else None
+            if source is None:
+                raise StorageError(f"the stdlib module '{name}' is not installed")
+            return source
+        raise StorageError(f"unknown host call {method}")
+
+
 class Prepared:
     """A context with the prelude evaluated and one deployment's sources loaded."""
 
-    def __init__(self, job: Job) -> None:
+    def __init__(self, job: Job, sources: dict[str, str], host: Host) -> None:
         ctx = quickjs.Context()
-        ctx.set_max_stack_size(job.limits.stack_bytes)
+        ctx.set_max_stack_size(job.stack_bytes)
+        self.host = host
+        ctx.add_callable("__fazt_host", host.call)
         ctx.eval(PRELUDE)
-        ctx.get("__fazt_init")(job.sources_json)
-        ctx.set_memory_limit(job.limits.memory_mb * MiB)
+        ctx.get("__fazt_init")(json.dumps(sources), PRELUDE_LINES)
+        ctx.set_memory_limit(job.memory_mb * MiB)
         self.ctx = ctx
         self.key = job.key
         self.uses = 0
         self.usable = True
-        self._storage: Any = None
+        self.reset_done = False
         self._handle = ctx.get("__fazt_handle")
         self._reset = ctx.get("__fazt_reset")
-        self.reset_done = False
 
     def run(self, job: Job) -> Outcome:
         """Run one job; afterwards `usable` says whether the context may serve another."""
         self.uses += 1
-        self._storage = None
         self.reset_done = False
         outcome = self._run(job)
         if outcome.error in (FUNCTION_TIMEOUT, FUNCTION_MEMORY) or outcome.discard:
@@ -127,37 +186,30 @@ class Prepared:
         return outcome
 
     def _run(self, job: Job) -> Outcome:
-        ctx = self.ctx
-        remaining = job.deadline - time.monotonic()
-        if remaining <= 0 or job.cancelled:
+        if time.monotonic() >= job.deadline:
             return Outcome(error=FUNCTION_TIMEOUT, message="the function timed out")
-        # Counts CPU time, not wall time: the backstop that interrupts a runaway loop. The
-        # wall-clock deadline itself is enforced by the caller (and between Promise jobs).
-        ctx.set_time_limit(remaining + CPU_GRACE_SECONDS)
         try:
-            source = (job.main_source or "") if job.main else None
-            out = self._handle(job.request_json, job.context_json, job.entry, source)
+            out = self._handle(job.request_json, job.context_json, job.entry)
             if out is not None:
                 self.reset_done = True
                 if out[0] != "1":
                     self.usable = False
                 out = out[1:]
-            else:  # a Promise: run its jobs and storage calls until it settles
+            else:  # a Promise: run its jobs until it settles
                 out = self._settle(job)
                 if out is None:
-                    if job.cancelled or time.monotonic() >= job.deadline:
+                    if time.monotonic() >= job.deadline:
                         return Outcome(error=FUNCTION_TIMEOUT, message="the function timed out")
                     return self._failed(
                         FUNCTION_ERROR,
                         "the handler's Promise never settled (there are no timers)",
-                        None,
                     )
         except quickjs.StackOverflow:
             outcome = self._failed(FUNCTION_ERROR, "RangeError: Maximum call stack size exceeded")
             outcome.discard = True
             return outcome
         except quickjs.JSException as exc:
-            return self._error(job, str(exc))
+            return self._error(str(exc))
         except MemoryError:
             return self._failed(FUNCTION_MEMORY, "the function ran out of memory")
         head, _, body = out.partition("\n")
@@ -168,53 +220,31 @@ class Prepared:
 
     def _settle(self, job: Job) -> str | None:
         ctx = self.ctx
-        take, deliver = ctx.get("__fazt_take_calls"), ctx.get("__fazt_deliver")
-        while not job.cancelled and time.monotonic() < job.deadline:
-            while ctx.execute_pending_job():
-                if job.cancelled or time.monotonic() >= job.deadline:
-                    return None
-            calls = take()
-            if calls is None:
-                break
-            deliver(json.dumps(self._host_calls(job, json.loads(calls))))
+        while ctx.execute_pending_job():
+            if time.monotonic() >= job.deadline:
+                return None
         return ctx.get("__fazt_collect")()
 
-    def _host_calls(self, job: Job, calls: list) -> list:
-        results = []
-        for call_id, method, args in calls:
-            if job.make_storage is None or method not in STORAGE_METHODS:
-                results.append([call_id, "fazt.storage is not available", None])
-                continue
-            if time.monotonic() >= job.deadline or job.cancelled:
-                results.append([call_id, "the request deadline has passed", None])
-                continue
-            try:
-                if self._storage is None:
-                    self._storage = job.make_storage()
-                results.append([call_id, None, getattr(self._storage, method)(*args)])
-            except Exception as exc:
-                if not isinstance(exc, StorageError | NotImplementedError | TypeError):
-                    log.exception("storage %s failed for %s", method, job.app)
-                results.append([call_id, _error_text(exc), None])
-        return results
-
-    def _error(self, job: Job, text: str) -> Outcome:
+    def _error(self, text: str) -> Outcome:
         first = text.split("\n", 1)[0].strip() or "Error"
-        match = _LOCATION.search(text)
-        line = int(match.group(1)) if match else None
-        if first.startswith("InternalError: interrupted") or (
-            time.monotonic() >= job.deadline and "interrupted" in first
-        ):
-            return self._failed(FUNCTION_TIMEOUT, "the function timed out", line)
         if "out of memory" in first:
-            return self._failed(FUNCTION_MEMORY, "the function ran out of memory", line)
-        return self._failed(FUNCTION_ERROR, first, line)
+            return self._failed(FUNCTION_MEMORY, "the function ran out of memory")
+        where = None
+        try:
+            where = json.loads(self.ctx.get("__fazt_locate")(text))
+        except Exception:
+            where = None
+        if where:
+            return self._failed(FUNCTION_ERROR, first, where[1], where[0])
+        return self._failed(FUNCTION_ERROR, first)
 
-    def _failed(self, code: str, message: str, line: int | None = None) -> Outcome:
+    def _failed(
+        self, code: str, message: str, line: int | None = None, file: str | None = None
+    ) -> Outcome:
         logs: list = []
         if code != FUNCTION_MEMORY:  # after an out-of-memory, calling JS again may fail too
             try:
                 logs = json.loads(self.ctx.get("__fazt_logs")())
             except Exception:
                 logs = []
-        return Outcome(error=code, message=message, line=line, logs=logs)
+        return Outcome(error=code, message=message, line=line, file=file, logs=logs)

@@ -4,6 +4,8 @@ import asyncio
 import logging
 from typing import Any
 
+from fazt.admin.dashboard import Dashboard
+from fazt.analytics import endpoints as analytics_endpoints
 from fazt.api.access import authenticate
 from fazt.api.routes import build_router
 from fazt.hosting import routing
@@ -34,8 +36,10 @@ class FaztApp:
     def __init__(self, state: ServerState) -> None:
         self.state = state
         self.router = build_router()
-        self.runtime = Runtime(state.db)
-        self.hub = Hub()
+        self.hub = Hub.from_db(state.db)
+        self.runtime = Runtime(state.db, publish=self.hub.publish_channel)
+        self.dashboard = Dashboard(state)
+        self.analytics = state.analytics  # its request/error counters, bumped below
         self._tasks: list[asyncio.Task] = []
 
     def __rsgi_init__(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -47,6 +51,7 @@ class FaztApp:
         self.runtime.close()
 
     async def __rsgi__(self, scope: Any, proto: Any) -> None:
+        self.analytics.requests += 1  # hourly request metrics: one int, even on the hot path
         if scope.proto != "http":
             await self.serve_websocket(scope, proto)
             return
@@ -72,8 +77,11 @@ class FaztApp:
             else:
                 await self.serve_not_found(req)
         except HTTPError as exc:
+            if exc.status >= 500:
+                self.analytics.errors += 1
             send(proto, self._error(target, exc), req.method == "HEAD")
         except Exception:
+            self.analytics.errors += 1
             log.exception("unhandled error for %s %s", scope.method, scope.path)
             error = HTTPError(500, "INTERNAL_ERROR", "unexpected error")
             send(proto, self._error(target, error), req.method == "HEAD")
@@ -98,6 +106,10 @@ class FaztApp:
         # /api and /api/* run the site's JavaScript when its live deployment has some for
         # the path (any method); everything else is static, as before.
         path = req.path
+        if path.startswith(analytics_endpoints.SITE_PREFIX):  # /_fazt/t.js, /_fazt/track
+            response = await analytics_endpoints.serve_site(self.state, req, site)
+            send(req.proto, response, req.method == "HEAD")
+            return
         if (path == "/api" or path.startswith("/api/")) and await self.runtime.handle(
             req, site, deployment_id
         ):
@@ -128,6 +140,10 @@ class FaztApp:
 
     async def serve_dashboard(self, req: Request) -> None:
         path = req.path
+        if analytics_endpoints.is_dashboard_path(path):  # /track, /pixel.gif, /r/, /webhook/
+            response = await analytics_endpoints.serve_dashboard(self.state, req)
+            send(req.proto, response, req.method == "HEAD")
+            return
         if path == "/health" or path.startswith("/api/") or path == "/api":
             route, params = self.router.match(req.method, path)
             key = None
@@ -137,20 +153,10 @@ class FaztApp:
             response.headers.extend(DASHBOARD_HEADERS)
             send(req.proto, response, req.method == "HEAD")
             return
-        if req.method not in ("GET", "HEAD"):
-            raise HTTPError(
-                405,
-                "METHOD_NOT_ALLOWED",
-                f"{req.method} is not allowed here",
-                [("allow", "GET, HEAD")],
-            )
-        dep_id = self.state.routing.live.get("admin")
-        if dep_id is None:
-            raise HTTPError(404, "NOT_FOUND", f"nothing at {path}")
-        found = await self.state.static.lookup("admin", dep_id, path)
-        if found is None or is_missing(found):
-            raise HTTPError(404, "NOT_FOUND", f"nothing at {path}")
-        await send_file(self.state.static, _WithHeaders(req), found)
+        # Everything else is a dashboard page (fazt.admin), with the same headers.
+        response = await self.dashboard.handle(req)
+        response.headers.extend(DASHBOARD_HEADERS)
+        send(req.proto, response, req.method == "HEAD")
 
 
 def _unconditional(headers: Any) -> bool:

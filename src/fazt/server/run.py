@@ -15,7 +15,9 @@ from granian.server.embed import Server
 
 from fazt.backup.service import start_services
 from fazt.db import Database
+from fazt.https import service as https_service
 from fazt.server.app import FaztApp
+from fazt.server.readiness import prove_serving, report_ready
 from fazt.server.state import ServerState
 from fazt.storage import kv
 
@@ -34,15 +36,19 @@ def limit_malloc_arenas(arenas: int = 2) -> None:
         pass
 
 
-def serve(db: Database, host: str, port: int, on_ready=None) -> None:
-    """Serve until a stop signal; always closes the database."""
+def serve(db: Database, host: str, port: int, on_ready=None, ready_fd: int | None = None) -> None:
+    """Serve until a stop signal; always closes the database.
+
+    `ready_fd` (from a supervisor) gets "ready" once this process has answered a request
+    over the real port.
+    """
     try:
-        uvloop.run(_serve(db, host, port, on_ready))
+        uvloop.run(_serve(db, host, port, on_ready, ready_fd))
     finally:
         db.close()
 
 
-async def _serve(db: Database, host: str, port: int, on_ready) -> None:
+async def _serve(db: Database, host: str, port: int, on_ready, ready_fd: int | None) -> None:
     state = ServerState.load(db, port)
     app = FaztApp(state)
     server = Server(
@@ -60,13 +66,21 @@ async def _serve(db: Database, host: str, port: int, on_ready) -> None:
     # Scheduled backups and the Litestream supervisor (fazt.backup.service).
     services = start_services(state)
     sweeper = asyncio.ensure_future(_sweep_expired_keys(state))
+    state.analytics.start()  # buffered analytics writes (fazt.analytics.service)
     try:
+        await _wait_listening(host, port, serving)
+        await prove_serving(host, port, state.instance)
+        # HTTPS mode: the TLS and http->https listeners and the certificate manager.
+        state.tls = await https_service.start(state, app)
+        report_ready(ready_fd)
         if on_ready is not None:
-            await _wait_listening(host, port, serving)
             on_ready(state)
         await serving
     finally:
+        if state.tls is not None:
+            await state.tls.stop()
         sweeper.cancel()
+        await state.analytics.close()  # in-flight requests are done: write every last hit
         await services.stop()
 
 

@@ -1,11 +1,14 @@
 """Everything a running server shares: the database, routing snapshot, static cache."""
 
 import asyncio
+import secrets
 import sqlite3
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from fazt import __version__
+from fazt.analytics.service import Analytics
 from fazt.auth.ratelimit import FailureLimiter
 from fazt.db import Database, settings
 from fazt.db.connection import open_connection
@@ -24,10 +27,19 @@ class ServerState:
     routing: RoutingTable
     static: StaticServer
     limits: DeployLimits
+    analytics: Analytics  # buffered hits and request counters (fazt.analytics)
     version: str = __version__
     started: float = field(default_factory=time.time)
+    # Tells workers sharing the port apart (see fazt.server.readiness).
+    instance: str = field(default_factory=lambda: secrets.token_hex(8))
     token_failures: FailureLimiter = field(default_factory=lambda: FailureLimiter(20, 300))
     key_touched: dict[int, float] = field(default_factory=dict)
+    # Dashboard logins: 5 failures per client IP per 15 minutes (fazt.api.session_auth).
+    login_failures: FailureLimiter = field(default_factory=lambda: FailureLimiter(5, 900))
+    auth_settings: dict[str, str] | None = None  # loaded on first use by session_auth
+    # HTTPS (fazt.https): the public https port when enabled, and the certificate manager.
+    https_port: int | None = None
+    tls: Any = None
     _data_version: int = -1
     _watch: sqlite3.Connection | None = None
     _routing_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
@@ -49,6 +61,8 @@ class ServerState:
                 max_total_bytes=int(values["deploy_max_total_bytes"]),
                 max_ratio=int(values["deploy_max_ratio"]),
             ),
+            analytics=Analytics(db),
+            https_port=int(values["https_https_port"]) if values["https_enabled"] == "1" else None,
         )
 
     async def refresh_routing(self) -> None:
@@ -74,6 +88,9 @@ class ServerState:
         return self._watch
 
     def base_url(self, host: str) -> str:
+        if self.https_port is not None and host != "localhost":
+            port = "" if self.https_port == 443 else f":{self.https_port}"
+            return f"https://{host}{port}"
         port = "" if self.port == 80 else f":{self.port}"
         return f"http://{host}{port}"
 

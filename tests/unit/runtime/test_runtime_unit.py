@@ -1,7 +1,9 @@
 """The runtime's pieces without a server: limits, manifest limits, ES-module forms, env
-names, the log sink, and the sandbox on a real JS worker thread."""
+names, the log sink, and the sandbox in real JS worker processes."""
 
+import asyncio
 import json
+import re
 import time
 from pathlib import Path
 
@@ -10,9 +12,8 @@ import pytest
 from fazt.db import Database
 from fazt.hosting.manifest import InvalidManifest, Manifest, parse
 from fazt.runtime import store
-from fazt.runtime.executor import Executor, Overloaded
-from fazt.runtime.limits import Limits, RuntimeConfig
-from fazt.runtime.sandbox import Job
+from fazt.runtime.executor import Overloaded, WorkerPool
+from fazt.runtime.limits import RuntimeConfig
 from fazt.runtime.service import es_module_to_commonjs
 
 
@@ -83,33 +84,59 @@ def test_log_sink_batches_and_keeps_the_newest(tmp_path: Path):
         db.close()
 
 
-def _job(src: str, key=("k",), timeout_ms: int = 2000, sources: dict | None = None, **kw) -> Job:
-    req = {"id": "r1", "method": "GET", "path": "/api/x", "query": {}, "headers": {}}
-    ctx = {"app": "a", "env": {"K": "v"}, "version": "t", "storage": False}
-    return Job(
-        app="a",
-        key=key,
-        entry="api/main.js",
-        main=True,
-        request_json=json.dumps(req),
-        context_json=json.dumps(ctx),
-        limits=Limits(timeout_ms=timeout_ms),
-        deadline=time.monotonic() + timeout_ms / 1000,
-        sources_json=json.dumps(sources or {}),
-        main_source=src,
-        **kw,
-    )
+MAIN = "api/main.js"
 
 
 @pytest.fixture(scope="module")
-def executor():
-    ex = Executor(1, 4)  # one worker: consecutive jobs share its context
-    yield ex
-    ex.close()
+def pool_db(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("pool") / "t.db"
+    Database.open(path).close()
+    return path
 
 
-def run(executor: Executor, src: str, **kw):
-    return executor.submit(_job(src, **kw)).result(10)
+class Pool:
+    """A WorkerPool on its own event loop, driven synchronously by the tests."""
+
+    def __init__(self, db_path: Path, workers: int = 1, queue: int = 4, published=None) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.pool = WorkerPool(db_path, workers, queue, publish=published)
+
+    def submit(self, src: str, *, timeout_ms: int = 2000, sources=None, storage=False):
+        job = _job(src, sources, storage)
+        return self.pool.run("a", *job, time.monotonic() + timeout_ms / 1000)
+
+    def run(self, src: str, **kw):
+        return self.loop.run_until_complete(self.submit(src, **kw))
+
+    def close(self) -> None:
+        self.loop.run_until_complete(self.pool.aclose())
+        self.loop.close()
+
+
+def _job(src: str, sources: dict | None = None, storage: bool = False) -> tuple:
+    req = {"id": "r1", "method": "GET", "path": "/api/x", "query": {}, "headers": {}}
+    ctx = {"app": "a", "env": {"K": "v"}, "version": "t", "storage": storage}
+    key = hash((src, json.dumps(sources, sort_keys=True)))
+    header = {
+        "app": "a",
+        "dep": key,
+        "entry": MAIN,
+        "mem": 64,
+        "stack": 1024 * 1024,
+        "src": {**(sources or {}), MAIN: src},
+    }
+    return header, json.dumps(req), json.dumps(ctx)
+
+
+@pytest.fixture(scope="module")
+def executor(pool_db):
+    pool = Pool(pool_db)  # one worker: consecutive jobs share its context
+    yield pool
+    pool.close()
+
+
+def run(executor: Pool, src: str, **kw):
+    return executor.run(src, **kw)
 
 
 def test_completion_values(executor):
@@ -150,13 +177,26 @@ def test_require_resolution(executor):
         "api/data.json": '{"n": 40}',
         "api/lib/index.js": "module.exports = 'index';",
     }
-    assert run(executor, "require('./lib/a').v + 1", key=("req",), sources=sources).body == "42"
-    assert run(executor, "require('./lib')", key=("req",), sources=sources).body == "index"
+    assert run(executor, "require('./lib/a').v + 1", sources=sources).body == "42"
+    assert run(executor, "require('./lib')", sources=sources).body == "index"
+
+
+def test_errors_name_the_file_and_line(executor):
+    out = run(executor, "\n\nnull.x")
+    assert out.error == "FUNCTION_ERROR" and out.line == 3 and "TypeError" in out.message
+    assert out.file == MAIN
+    sources = {
+        "api/lib/a.js": "exports.f = function () {\n  return 1;\n};\n",
+        "api/lib/b.js": "// b\nexports.g = function () {\n\n  return missing.x;\n};\n",
+    }
+    src = "const a = require('./lib/a'), b = require('./lib/b');\na.f();\nb.g()"
+    out = run(executor, src, sources=sources)
+    assert (out.file, out.line) == ("api/lib/b.js", 4), out
+    bad = run(executor, "require('./lib/c')", sources={"api/lib/c.js": "\nlet = ;"})
+    assert bad.error == "FUNCTION_ERROR" and bad.file == "api/lib/c.js", bad
 
 
 def test_errors_and_limits(executor):
-    out = run(executor, "\n\nnull.x")
-    assert out.error == "FUNCTION_ERROR" and out.line == 3 and "TypeError" in out.message
     assert run(executor, "while (true) {}", timeout_ms=300).error == "FUNCTION_TIMEOUT"
     bomb = "const a = []; while (true) a.push(new Array(100000).fill(1));"
     assert run(executor, bomb).error == "FUNCTION_MEMORY"
@@ -165,15 +205,81 @@ def test_errors_and_limits(executor):
     assert run(executor, "'still fine'").body == "still fine"
 
 
-def test_queue_bound():
-    ex = Executor(1, 1)
+def test_crypto_random_values_and_uuid(executor):
+    src = (
+        "const a = crypto.getRandomValues(new Uint8Array(32)), b = new Uint32Array(4);\n"
+        "crypto.getRandomValues(b);\n"
+        "let big; try { crypto.getRandomValues(new Uint8Array(70000)); } catch (e) { big = e.name }\n"
+        "let bad; try { crypto.getRandomValues(new Float64Array(2)); } catch (e) { bad = e.name }\n"
+        "[Array.from(a).some((x) => x !== 0), b.some((x) => x !== 0), crypto.randomUUID(),\n"
+        " crypto.randomUUID(), big, bad]"
+    )
+    nonzero_a, nonzero_b, u1, u2, big, bad = json.loads(run(executor, src).body)
+    assert nonzero_a and nonzero_b and u1 != u2
+    assert re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}", u1)
+    assert (big, bad) == ("RangeError", "TypeError")
+
+
+def test_storage_is_synchronous(pool_db):
+    db = Database.open(pool_db)
     try:
-        futures = [ex.submit(_job("while (true) {}", timeout_ms=300))]
-        with pytest.raises(Overloaded):  # one running and one queued at most
-            for _ in range(3):
-                futures.append(ex.submit(_job("1", timeout_ms=300)))
-        assert len(futures) <= 2
-        for f in futures:
-            f.result(10)
+        db.write_sync(
+            lambda c: c.execute(
+                "INSERT OR IGNORE INTO sites (name, created_at, updated_at) VALUES ('a', 'x', 'x')"
+            )
+        )
     finally:
-        ex.close()
+        db.close()
+    pool = Pool(pool_db)
+    try:
+        src = (
+            "const kv = fazt.storage.kv;\n"
+            "kv.set('n', (kv.get('n') || 0) + 1);\n"
+            "const doc = fazt.storage.ds.insert('c', {x: 1});\n"
+            "fazt.storage.s3.put('t.txt', 'h\u00e9llo');\n"
+            "fazt.storage.s3.put('b.bin', new Uint8Array([0, 255, 7]));\n"
+            "const t = fazt.storage.s3.get('t.txt'), b = fazt.storage.s3.get('b.bin');\n"
+            "[kv.get('n'), typeof doc.id, t.text, t.data, Array.from(b.bytes), b.size]"
+        )
+        first = json.loads(pool.run(src, storage=True).body)
+        assert first == [1, "string", "h\u00e9llo", "aMOpbGxv", [0, 255, 7], 3]
+        assert json.loads(pool.run(src, storage=True).body)[0] == 2
+        # `await` on a plain value still works (apps written for the Promise version)
+        out = pool.run("(async () => await fazt.storage.kv.get('n'))()", storage=True)
+        assert out.body == "2"
+    finally:
+        pool.close()
+
+
+def test_realtime_publish_reaches_the_server(pool_db):
+    published = []
+    pool = Pool(pool_db, published=lambda *a: published.append(a))
+    try:
+        out = pool.run("fazt.realtime.publish('room', {hi: 1}); 'ok'")
+        assert out.body == "ok"
+        assert published == [("a", "room", '{"hi":1}')]
+        bad = pool.run("fazt.realtime.publish('room')")
+        assert bad.error == "FUNCTION_ERROR" and "requires" in bad.message
+    finally:
+        pool.close()
+
+
+def test_queue_bound(pool_db):
+    pool = Pool(pool_db, workers=1, queue=1)
+
+    async def scenario():
+        first = asyncio.ensure_future(pool.submit("while (true) {}", timeout_ms=500))
+        await asyncio.sleep(0)
+        second = asyncio.ensure_future(pool.submit("1", timeout_ms=2000))
+        await asyncio.sleep(0)
+        with pytest.raises(Overloaded):  # one running and one queued at most
+            await pool.submit("1", timeout_ms=300)
+        return await first, await second
+
+    try:
+        assert pool.run("'warm'").body == "warm"  # the worker is started
+        first, second = pool.loop.run_until_complete(scenario())
+        assert first.error == "FUNCTION_TIMEOUT"
+        assert second.body == "1"  # served by the replacement of the killed worker
+    finally:
+        pool.close()

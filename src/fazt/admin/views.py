@@ -1,0 +1,303 @@
+"""The dashboard's pages. Each takes a Page and returns a Response.
+
+State-changing pages are POST forms; the Dashboard has already checked their CSRF token
+and origin. Reads go through the same modules as the JSON API (hosting, runtime, storage).
+"""
+
+import asyncio
+import secrets
+from urllib.parse import quote
+
+from fazt.admin import stats
+from fazt.admin.dashboard import LOGGED_IN, Page, redirect, render, safe_next
+from fazt.api import session_auth
+from fazt.auth import csrf, passwords, sessions, tokens
+from fazt.db import settings
+from fazt.hosting import deployments
+from fazt.hosting.deployments import DeployError
+from fazt.hosting.names import SYSTEM_SITES
+from fazt.runtime import store
+from fazt.server.http import HTTPError, Response
+from fazt.server.router import PUBLIC, Router
+
+# Messages shown after a redirect, by code: the URL never carries free text.
+DONE = {
+    "rollback": "Rolled back.",
+    "promote": "Deployment promoted.",
+    "deleted": "App deleted.",
+    "env-set": "Env var saved.",
+    "env-unset": "Env var removed.",
+    "revoked": "Key revoked.",
+}
+DAY_CHOICES = (7, 30, 90)
+_dummy_hash: str | None = None
+
+
+def register(r: Router) -> None:
+    r.add("GET", "/login", login_page, scope=PUBLIC)
+    r.add("POST", "/login", login, scope=PUBLIC)
+    r.add("POST", "/logout", logout, scope=LOGGED_IN)
+    r.add("POST", "/logout-all", logout_everywhere, scope=LOGGED_IN)
+    r.add("GET", "/", overview, scope=LOGGED_IN)
+    r.add("GET", "/apps", apps_list, scope=LOGGED_IN)
+    r.add("GET", "/apps/{name}", app_page, scope=LOGGED_IN)
+    r.add("POST", "/apps/{name}/rollback", app_rollback, scope=LOGGED_IN)
+    r.add("POST", "/apps/{name}/promote", app_promote, scope=LOGGED_IN)
+    r.add("POST", "/apps/{name}/delete", app_delete, scope=LOGGED_IN)
+    r.add("POST", "/apps/{name}/env", env_set, scope=LOGGED_IN)
+    r.add("POST", "/apps/{name}/env/{env}/delete", env_unset, scope=LOGGED_IN)
+    r.add("GET", "/keys", keys_page, scope=LOGGED_IN)
+    r.add("POST", "/keys", key_create, scope=LOGGED_IN)
+    r.add("POST", "/keys/{key_id}/revoke", key_revoke, scope=LOGGED_IN)
+    r.add("GET", "/analytics", analytics_page, scope=LOGGED_IN)
+    r.add("GET", "/settings", settings_page, scope=LOGGED_IN)
+    r.add("GET", "/upgrade", upgrade_page, scope=LOGGED_IN)
+
+
+# -- login and logout ---------------------------------------------------------------------
+
+
+def login_form(
+    page: Page, next_path: str, error: str = "", status: int = 200, username: str = ""
+) -> Response:
+    return render(page, "login.html", status, next_path=next_path, error=error, username=username)
+
+
+async def login_page(page: Page) -> Response:
+    next_path = safe_next(page.req.query.get("next"))
+    if page.session is not None:
+        return redirect(next_path)
+    return login_form(page, next_path)
+
+
+def _dummy() -> str:
+    """A real hash to verify against when the user does not exist (same timing)."""
+    global _dummy_hash
+    if _dummy_hash is None:
+        _dummy_hash = passwords.hash_password(secrets.token_urlsafe(16))
+    return _dummy_hash
+
+
+async def login(page: Page) -> Response:
+    state, req = page.state, page.req
+    next_path = safe_next(page.field("next"))
+    scheme = await session_auth.scheme(state, req)
+    if not csrf.same_origin(req.header("origin"), req.header("referer"), scheme, req.host):
+        raise HTTPError(403, "CSRF_FAILED", "cross-origin login refused")
+    ip = await session_auth.client_ip(state, req)
+    wait = state.login_failures.retry_after(ip)
+    if wait:
+        response = login_form(
+            page,
+            next_path,
+            f"Too many failed attempts. Try again in {max(1, wait // 60)} min.",
+            429,
+        )
+        response.headers.append(("retry-after", str(wait)))
+        return response
+    username, password = page.field("username").strip(), page.field("password")
+    user = await state.db.read(sessions.find_user, username)
+    # Verify even for an unknown user, so the answer's timing does not reveal names.
+    ok = await asyncio.to_thread(passwords.verify_password, user[1] if user else _dummy(), password)
+    if user is None or not ok:
+        state.login_failures.fail(ip)
+        return login_form(page, next_path, "Wrong username or password.", 401, username)
+    ttl = await session_auth.session_ttl(state)
+    token = await state.db.write(sessions.create, user[0], ttl, ip, req.header("user-agent") or "")
+    response = redirect(next_path)
+    response.headers.append(
+        ("set-cookie", await session_auth.session_cookie(state, req, token, ttl))
+    )
+    return response
+
+
+async def _logged_out(page: Page) -> Response:
+    response = redirect("/login")
+    cookie = await session_auth.session_cookie(page.state, page.req, "", 0)
+    response.headers.append(("set-cookie", cookie))
+    return response
+
+
+async def logout(page: Page) -> Response:
+    await page.state.db.write(sessions.revoke, page.session.id)
+    return await _logged_out(page)
+
+
+async def logout_everywhere(page: Page) -> Response:
+    await page.state.db.write(sessions.revoke_all, page.session.user_id)
+    return await _logged_out(page)
+
+
+# -- overview and apps --------------------------------------------------------------------
+
+
+async def overview(page: Page) -> Response:
+    info = await page.state.db.read(stats.overview, page.state)
+    return render(page, "overview.html", info=info)
+
+
+async def apps_list(page: Page) -> Response:
+    sites = await page.state.db.read(deployments.list_sites)
+    for site in sites:
+        site["url"] = page.state.site_url(site["name"]) if site["live_deployment_id"] else None
+    return render(page, "apps.html", sites=sites, done=DONE.get(page.req.query.get("done", "")))
+
+
+async def _app_page(page: Page, name: str, error: str = "", status: int = 200) -> Response:
+    info = await page.state.db.read(stats.app_details, name.lower())
+    if info is None:
+        raise HTTPError(404, "APP_NOT_FOUND", f"no app named '{name}'")
+    info["site"]["url"] = page.state.site_url(info["site"]["name"])
+    return render(
+        page,
+        "app.html",
+        status,
+        app=info,
+        system=info["site"]["name"] in SYSTEM_SITES,
+        error=error,
+        done=DONE.get(page.req.query.get("done", "")),
+    )
+
+
+async def app_page(page: Page, name: str) -> Response:
+    return await _app_page(page, name)
+
+
+def _deployment_id(page: Page, required: bool) -> int | None:
+    raw = page.field("deployment_id").strip()
+    if not raw and not required:
+        return None
+    if not raw.isdigit():
+        raise ValueError("choose a deployment")
+    return int(raw)
+
+
+async def _change_pointer(page: Page, name: str, fn, required: bool, done: str) -> Response:
+    try:
+        dep_id = _deployment_id(page, required)
+        args = (dep_id,) if required or dep_id is not None else ()
+        await page.state.db.write(fn, name.lower(), *args)
+    except ValueError as exc:
+        return await _app_page(page, name, str(exc), 400)
+    except DeployError as exc:
+        return await _app_page(page, name, exc.message, exc.status)
+    await page.state.refresh_routing()
+    return redirect(f"/apps/{quote(name.lower())}?done={done}")
+
+
+async def app_rollback(page: Page, name: str) -> Response:
+    return await _change_pointer(page, name, deployments.rollback, False, "rollback")
+
+
+async def app_promote(page: Page, name: str) -> Response:
+    return await _change_pointer(page, name, deployments.promote, True, "promote")
+
+
+async def app_delete(page: Page, name: str) -> Response:
+    name = name.lower()
+    if name in SYSTEM_SITES:
+        return await _app_page(page, name, f"'{name}' is a system app and cannot be deleted", 403)
+    if page.field("confirm").strip() != name:
+        return await _app_page(page, name, f"Type '{name}' to confirm the deletion.", 400)
+    if not await page.state.db.write(deployments.delete_site, name):
+        raise HTTPError(404, "APP_NOT_FOUND", f"no app named '{name}'")
+    await page.state.refresh_routing()
+    return redirect("/apps?done=deleted")
+
+
+async def env_set(page: Page, name: str) -> Response:
+    name = name.lower()
+    try:
+        var = store.validate_env_name(page.field("name").strip())
+    except store.EnvError as exc:
+        return await _app_page(page, name, str(exc), 400)
+    value = page.field("value")
+    if len(value.encode()) > store.ENV_VALUE_MAX:
+        return await _app_page(page, name, f"values are at most {store.ENV_VALUE_MAX} bytes", 413)
+    if await page.state.db.read(deployments.site_row, name) is None:
+        raise HTTPError(404, "APP_NOT_FOUND", f"no app named '{name}'")
+    if await page.state.db.write(store.set_env, name, var, value) == "limit":
+        return await _app_page(page, name, f"at most {store.ENV_MAX_PER_APP} env vars", 409)
+    return redirect(f"/apps/{quote(name)}?done=env-set#env")
+
+
+async def env_unset(page: Page, name: str, env: str) -> Response:
+    name = name.lower()
+    await page.state.db.write(store.unset_env, name, env)
+    return redirect(f"/apps/{quote(name)}?done=env-unset#env")
+
+
+# -- keys, analytics, settings, upgrade ---------------------------------------------------
+
+
+async def _keys(page: Page, status: int = 200, **extra) -> Response:
+    keys = await page.state.db.read(tokens.list_keys)
+    return render(
+        page,
+        "keys.html",
+        status,
+        keys=keys,
+        scopes=tokens.SCOPES,
+        done=DONE.get(page.req.query.get("done", "")),
+        **extra,
+    )
+
+
+async def keys_page(page: Page) -> Response:
+    return await _keys(page)
+
+
+async def key_create(page: Page) -> Response:
+    name = page.field("name").strip()
+    try:
+        scopes = tokens.parse_scopes(",".join(page.form.get("scopes", [])))
+        if not name or len(name) > 100:
+            raise ValueError("a key needs a name (at most 100 characters)")
+    except ValueError as exc:
+        return await _keys(page, 400, error=str(exc))
+    key_id, token = await page.state.db.write(tokens.create_key, name, scopes)
+    # Shown in this response only; the database keeps its hash.
+    return await _keys(page, 201, new_key={"id": key_id, "name": name, "token": token})
+
+
+async def key_revoke(page: Page, key_id: str) -> Response:
+    if not key_id.isdigit():
+        raise HTTPError(404, "KEY_NOT_FOUND", f"no key {key_id}")
+    await page.state.db.write(tokens.revoke, int(key_id))
+    return redirect("/keys?done=revoked")
+
+
+async def analytics_page(page: Page) -> Response:
+    query = page.req.query
+    site = query.get("site") or None
+    days = int(query["days"]) if query.get("days", "").isdigit() else 7
+    days = days if days in DAY_CHOICES else 7
+    data = await page.state.db.read(stats.analytics, site, days)
+    sites = await page.state.db.read(deployments.list_sites)
+    return render(
+        page,
+        "analytics.html",
+        data=data,
+        site=site,
+        days=days,
+        day_choices=DAY_CHOICES,
+        sites=[s["name"] for s in sites],
+    )
+
+
+async def settings_page(page: Page) -> Response:
+    values = await page.state.db.read(settings.all_settings)
+    active = await page.state.db.read(sessions.list_active)
+    https = {k: v for k, v in values.items() if any(w in k for w in ("https", "acme", "tls"))}
+    return render(
+        page,
+        "settings.html",
+        values=values,
+        https=https,
+        sessions=active,
+        dashboard_url=page.state.dashboard_url(),
+    )
+
+
+async def upgrade_page(page: Page) -> Response:
+    return render(page, "upgrade.html")

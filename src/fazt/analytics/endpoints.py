@@ -1,0 +1,277 @@
+"""The public analytics endpoints. None needs a token; none sets a cookie.
+
+On every user site (same origin as its pages, so no CORS):
+    GET  /_fazt/t.js        the tracking script
+    POST /_fazt/track       a beacon from it: {"p": path, "r": referrer, "n": event name}
+    GET  /_fazt/pixel.gif   a 1x1 GIF that counts a hit for this site
+
+On the dashboard host (compatible with fazt 0.9):
+    POST /track             a beacon; the site is "d" (site or host), "h" or the Referer
+    GET  /pixel.gif         ?site=&path=&source= (the site also from the Referer)
+    GET  /r/<slug>          302 to the redirect's URL, counting a click
+    POST /webhook/<name>    an inbound webhook, verified by HMAC-SHA256
+"""
+
+import json
+import time
+from typing import Any
+from urllib.parse import urlsplit
+
+from fazt.analytics import redirects, script, useragent, webhooks
+from fazt.analytics.store import Event
+from fazt.auth import clientip
+from fazt.db import settings
+from fazt.hosting import routing
+from fazt.server.http import HTTPError, Request, Response, json_response
+from fazt.server.state import ServerState
+
+SITE_PREFIX = "/_fazt/"
+TRACK_MAX_BYTES = 8 * 1024
+WEBHOOK_MAX_BYTES = 256 * 1024
+MAX_FIELD = 500
+PIXEL = bytes.fromhex(
+    "47494638396101000100800000000000ffffff21f90401000000002c000000000100010000020144003b"
+)
+NO_STORE = [
+    ("cache-control", "no-cache, no-store, must-revalidate"),
+    ("pragma", "no-cache"),
+    ("expires", "0"),
+]
+
+
+def is_dashboard_path(path: str) -> bool:
+    """Whether this dashboard-host path is one of ours."""
+    return path in ("/track", "/pixel.gif") or path.startswith(("/r/", "/webhook/"))
+
+
+async def serve_site(state: ServerState, req: Request, site: str) -> Response:
+    """/_fazt/* on a user site's host."""
+    path = req.path
+    if path == script.SCRIPT_PATH:
+        _method(req, "GET", "HEAD")
+        if req.header("if-none-match") == script.ETAG:
+            return Response(304, b"", [("etag", script.ETAG)])
+        return Response(200, script.SOURCE, list(script.HEADERS))
+    if path == script.TRACK_PATH:
+        _method(req, "POST")
+        body = await _beacon(req)
+        await _record(state, req, site, _host(req.host), body)
+        return Response(204)
+    if path == "/_fazt/pixel.gif":
+        _method(req, "GET", "HEAD")
+        await _pixel(state, req, site)
+        return _gif()
+    raise HTTPError(404, "NOT_FOUND", f"nothing at {path}")
+
+
+async def serve_dashboard(state: ServerState, req: Request) -> Response:
+    """/track, /pixel.gif, /r/<slug> and /webhook/<name> on the dashboard host."""
+    path = req.path
+    if path == "/track":
+        if req.method == "OPTIONS":  # a fetch() with a JSON content type asks first
+            return Response(204, b"", _cors([("access-control-max-age", "86400")]))
+        _method(req, "POST")
+        body = await _beacon(req)
+        host = _text(body, "d") or _text(body, "h") or _host_of(req.header("referer"))
+        page_host = _text(body, "h") or host
+        await _record(state, req, _site_for(state, host), _host(page_host), body)
+        return Response(204, b"", _cors([]))
+    if path == "/pixel.gif":
+        _method(req, "GET", "HEAD")
+        q = req.query
+        site = q.get("site") or q.get("domain") or _host_of(req.header("referer"))
+        await _pixel(state, req, _site_for(state, site))
+        return _gif()
+    if path.startswith("/r/"):
+        return await _redirect(state, req, path[3:])
+    return await _webhook(state, req, path[len("/webhook/") :])
+
+
+# -- tracking ---------------------------------------------------------------------------------
+
+
+async def _beacon(req: Request) -> dict[str, Any]:
+    """The beacon's JSON object. Any content type: sendBeacon sends text/plain."""
+    raw = await req.body(TRACK_MAX_BYTES)
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise HTTPError(400, "INVALID_JSON", "the request body is not valid JSON") from None
+    if not isinstance(body, dict):
+        raise HTTPError(400, "INVALID_JSON", "expected a JSON object")
+    for key in ("p", "r", "ref", "n", "e", "d", "h"):
+        if body.get(key) is not None and not isinstance(body[key], str):
+            raise HTTPError(400, "BAD_REQUEST", f"'{key}' must be a string")
+    return body
+
+
+async def _record(
+    state: ServerState, req: Request, site: str, page_host: str, body: dict[str, Any]
+) -> None:
+    name = _text(body, "n") or _text(body, "e")
+    kind = "pageview" if name in ("", "pageview") else "event"
+    referrer = _text(body, "r") or _text(body, "ref")
+    await _count(
+        state,
+        req,
+        site,
+        kind,
+        "" if kind == "pageview" else name,
+        _path(_text(body, "p")),
+        _referrer_host(referrer, page_host),
+    )
+
+
+async def _pixel(state: ServerState, req: Request, site: str) -> None:
+    q = req.query
+    referrer = _referrer_host(req.header("referer") or "", "")
+    source = (q.get("source") or q.get("name") or "")[:100]
+    await _count(state, req, site, "pixel", source, _path(q.get("path")), referrer)
+
+
+async def _count(
+    state: ServerState, req: Request, site: str, kind: str, name: str, path: str, referrer: str
+) -> None:
+    """Buffer one hit, unless the visitor asked not to be tracked or is a robot."""
+    if _opted_out(req):
+        return
+    ua = req.header("user-agent") or ""
+    browser, system, device = useragent.parse(ua[:MAX_FIELD])
+    if browser == useragent.BOT:
+        return
+    analytics = state.analytics
+    visitor = await analytics.visitor(site, await _client_ip(state, req), ua)
+    analytics.add(
+        Event(int(time.time()), site, kind, name, path, referrer, browser, system, device, visitor)
+    )
+
+
+def _opted_out(req: Request) -> bool:
+    """Do-Not-Track or Global Privacy Control: such visits are not counted at all."""
+    return req.header("dnt") == "1" or req.header("sec-gpc") == "1"
+
+
+async def _client_ip(state: ServerState, req: Request) -> str:
+    # Behind a trusted reverse proxy every request comes from the proxy: without its
+    # X-Forwarded-For all visitors would hash alike. The setting is read once.
+    analytics = state.analytics
+    if analytics.trusted_proxies is None:
+        value = await state.db.read(settings.get, "trusted_proxies")
+        try:
+            analytics.trusted_proxies = clientip.parse_trusted(value)
+        except ValueError:  # a bad setting must not let clients choose their IP
+            analytics.trusted_proxies = ()
+    trusted = analytics.trusted_proxies
+    return clientip.client_ip(req.client_ip, req.header("x-forwarded-for"), trusted)
+
+
+# -- redirects and webhooks -------------------------------------------------------------------
+
+
+async def _redirect(state: ServerState, req: Request, slug: str) -> Response:
+    _method(req, "GET", "HEAD")
+    url = await state.db.read(redirects.target, slug) if slug else None
+    if url is None:
+        raise HTTPError(404, "REDIRECT_NOT_FOUND", f"no redirect '{slug}'")
+    # The click counter is a plain number (no visitor data): every click counts.
+    state.analytics.click(slug)
+    referrer = _referrer_host(req.header("referer") or "", "")
+    await _count(state, req, "", "redirect", slug, "", referrer)
+    return Response(302, b"", [("location", url), ("cache-control", "no-store")])
+
+
+async def _webhook(state: ServerState, req: Request, name: str) -> Response:
+    _method(req, "POST")
+    found = await state.db.read(webhooks.find, name) if name else None
+    if found is None:
+        raise HTTPError(404, "WEBHOOK_NOT_FOUND", f"no webhook '{name}'")
+    webhook_id, secret = found
+    body = await req.body(WEBHOOK_MAX_BYTES)
+    if secret is not None:
+        signature = next((v for h in webhooks.SIGNATURE_HEADERS if (v := req.header(h))), None)
+        if signature is None:
+            raise HTTPError(
+                401, "MISSING_SIGNATURE", "sign the body: X-Fazt-Signature: sha256=<hmac hex>"
+            )
+        if not webhooks.verify(secret, body, signature):
+            raise HTTPError(401, "INVALID_SIGNATURE", "the signature does not match the body")
+    headers = {h: v[:MAX_FIELD] for h in webhooks.KEPT_HEADERS if (v := req.header(h))}
+    payload = body.decode("utf-8", errors="replace")
+    event = webhooks.event_name(payload, headers)
+    event_id = await state.db.write(
+        webhooks.store_event, webhook_id, secret is not None, event, headers, payload
+    )
+    return json_response(
+        {"id": event_id, "webhook": name, "verified": secret is not None, "event": event}
+    )
+
+
+# -- helpers ----------------------------------------------------------------------------------
+
+
+def _method(req: Request, *allowed: str) -> None:
+    if req.method not in allowed:
+        raise HTTPError(
+            405,
+            "METHOD_NOT_ALLOWED",
+            f"{req.method} is not allowed here",
+            [("allow", ", ".join(allowed))],
+        )
+
+
+def _gif() -> Response:
+    return Response(200, PIXEL, [("content-type", "image/gif"), *NO_STORE])
+
+
+def _cors(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    return [
+        ("access-control-allow-origin", "*"),
+        ("access-control-allow-methods", "POST"),
+        ("access-control-allow-headers", "content-type"),
+        *headers,
+    ]
+
+
+def _text(body: dict[str, Any], key: str) -> str:
+    value = body.get(key)
+    return value.strip()[:MAX_FIELD] if isinstance(value, str) else ""
+
+
+def _path(value: str | None) -> str:
+    path = (value or "/").strip()[:MAX_FIELD]
+    return path if path.startswith("/") else "/" + path
+
+
+def _host(raw: str) -> str:
+    return routing.normalise_host(raw) or ""
+
+
+def _host_of(url: str | None) -> str:
+    if not url:
+        return ""
+    try:
+        return (urlsplit(url.strip()).hostname or "")[:253]
+    except ValueError:
+        return ""
+
+
+def _referrer_host(referrer: str, page_host: str) -> str:
+    """The referring host; "" when there is none or it is the page's own host."""
+    host = _host_of(referrer) if "//" in referrer else _host(referrer.split("/", 1)[0])
+    host = host.removeprefix("www.") if host.startswith("www.") else host
+    own = page_host.removeprefix("www.")
+    return "" if not host or host == own else host
+
+
+def _site_for(state: ServerState, value: str) -> str:
+    """A site name, or a host fazt serves -> its site; another host as itself."""
+    if not value:
+        return "unknown"
+    name = value.lower()
+    if name in state.routing.live:
+        return name
+    host = routing.normalise_host(name.split("/", 1)[0])
+    if host is None:
+        return "unknown"
+    target = state.routing.resolve(host)
+    return target.site if target.kind == routing.SITE and target.site else host

@@ -1,0 +1,144 @@
+"""SQL for analytics writes: event batches with their rollups, salts, metrics, pruning.
+
+Every function here runs on the database writer thread (`db.write`), inside one
+transaction.
+"""
+
+import secrets
+import sqlite3
+import time
+from collections import Counter
+from typing import NamedTuple
+
+PAGE_KINDS = ("pageview", "pixel")  # what counts as a pageview in the rollups
+PRUNE_CHUNK = 5000  # events deleted per transaction, so pruning never stalls other writes
+
+
+class Event(NamedTuple):
+    """One hit, as buffered in memory and stored in analytics_events."""
+
+    time: int
+    site: str
+    kind: str  # pageview | event | pixel | redirect
+    name: str
+    path: str
+    referrer: str
+    browser: str
+    os: str
+    device: str
+    visitor: str
+
+
+def day_of(unix: int) -> str:
+    return time.strftime("%Y-%m-%d", time.gmtime(unix))
+
+
+def hour_of(unix: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:00:00Z", time.gmtime(unix))
+
+
+def write_batch(
+    conn: sqlite3.Connection,
+    events: list[Event],
+    metrics: dict[str, tuple[int, int]],
+    clicks: dict[str, int],
+) -> None:
+    """Store events and update the daily rollups, request metrics and redirect clicks."""
+    if events:
+        conn.executemany(
+            "INSERT INTO analytics_events (time, site, kind, name, path, referrer, browser, "
+            "os, device, visitor) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            events,
+        )
+        _roll_up(conn, events)
+    conn.executemany(
+        "INSERT INTO request_metrics (hour, requests, errors) VALUES (?, ?, ?) "
+        "ON CONFLICT(hour) DO UPDATE SET requests = requests + excluded.requests, "
+        "errors = errors + excluded.errors",
+        [(hour, r, e) for hour, (r, e) in metrics.items()],
+    )
+    conn.executemany(
+        "UPDATE redirects SET clicks = clicks + ? WHERE slug = ?",
+        [(n, slug) for slug, n in clicks.items()],
+    )
+
+
+def _roll_up(conn: sqlite3.Connection, events: list[Event]) -> None:
+    days: dict[int, str] = {}
+    pageviews: Counter = Counter()
+    custom: Counter = Counter()
+    visitors: Counter = Counter()
+    dims: Counter = Counter()
+    seen: set[tuple[str, str, str]] = set()
+    for e in events:
+        if e.kind == "redirect":
+            continue
+        day = days.get(e.time // 86400)
+        if day is None:
+            day = days[e.time // 86400] = day_of(e.time)
+        if e.kind in PAGE_KINDS:
+            pageviews[day, e.site] += 1
+            dims[day, e.site, "page", e.path] += 1
+            if e.referrer:
+                dims[day, e.site, "referrer", e.referrer] += 1
+        else:
+            custom[day, e.site] += 1
+        key = (day, e.site, e.visitor)
+        if not e.visitor or key in seen:
+            continue
+        seen.add(key)
+        # A visitor is counted once per site and day: the first time its hash appears.
+        new = conn.execute(
+            "INSERT OR IGNORE INTO analytics_visitors (day, site, visitor) VALUES (?, ?, ?)", key
+        ).rowcount
+        if new:
+            visitors[day, e.site] += 1
+            dims[day, e.site, "browser", e.browser] += 1
+            dims[day, e.site, "os", e.os] += 1
+            dims[day, e.site, "device", e.device] += 1
+    keys = set(pageviews) | set(custom) | set(visitors)
+    conn.executemany(
+        "INSERT INTO analytics_daily (day, site, pageviews, visitors, events) "
+        "VALUES (?, ?, ?, ?, ?) ON CONFLICT(day, site) DO UPDATE SET "
+        "pageviews = pageviews + excluded.pageviews, visitors = visitors + excluded.visitors, "
+        "events = events + excluded.events",
+        [(d, s, pageviews[d, s], visitors[d, s], custom[d, s]) for d, s in keys],
+    )
+    conn.executemany(
+        "INSERT INTO analytics_daily_dims (day, site, dim, value, count) VALUES (?, ?, ?, ?, ?) "
+        "ON CONFLICT(day, site, dim, value) DO UPDATE SET count = count + excluded.count",
+        [(*key, n) for key, n in dims.items()],
+    )
+
+
+def salt_for(conn: sqlite3.Connection, day: str) -> bytes:
+    """Today's salt (created on first use). Older salts are deleted: yesterday's hashes
+    can no longer be recomputed from an IP and user agent, by anyone."""
+    conn.execute("DELETE FROM analytics_salts WHERE day <> ?", (day,))
+    conn.execute(
+        "INSERT OR IGNORE INTO analytics_salts (day, salt) VALUES (?, ?)",
+        (day, secrets.token_bytes(32)),
+    )
+    return conn.execute("SELECT salt FROM analytics_salts WHERE day = ?", (day,)).fetchone()[0]
+
+
+def prune_events(conn: sqlite3.Connection, before: int) -> int:
+    """Delete up to PRUNE_CHUNK events older than `before` (unix seconds); the count."""
+    return conn.execute(
+        "DELETE FROM analytics_events WHERE id IN "
+        "(SELECT id FROM analytics_events WHERE time < ? LIMIT ?)",
+        (before, PRUNE_CHUNK),
+    ).rowcount
+
+
+def prune_rest(conn: sqlite3.Connection, before: int) -> None:
+    """Delete rollups, metrics and webhook events older than `before`, and visitor sets
+    older than yesterday (they only serve today's unique counts)."""
+    day, hour = day_of(before), hour_of(before)
+    conn.execute("DELETE FROM analytics_daily WHERE day < ?", (day,))
+    conn.execute("DELETE FROM analytics_daily_dims WHERE day < ?", (day,))
+    conn.execute("DELETE FROM request_metrics WHERE hour < ?", (hour,))
+    received = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(before))
+    conn.execute("DELETE FROM webhook_events WHERE received_at < ?", (received,))
+    yesterday = day_of(int(time.time()) - 86400)
+    conn.execute("DELETE FROM analytics_visitors WHERE day < ?", (yesterday,))

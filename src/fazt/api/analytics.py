@@ -1,0 +1,118 @@
+"""/api/analytics, /api/redirects, /api/webhooks: what the analytics dashboard shows,
+for scripts and the CLI (admin scope, declared in routes.py)."""
+
+from fazt.analytics import queries, redirects, webhooks
+from fazt.auth.tokens import ApiKey
+from fazt.server.http import HTTPError, Request, Response, json_response
+from fazt.server.state import ServerState
+
+
+def _int_param(req: Request, name: str, default: int, low: int, high: int) -> int:
+    raw = req.query.get(name)
+    if raw is None or raw == "":
+        return default
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        raise HTTPError(400, "BAD_REQUEST", f"'{name}' must be a whole number from {low} to {high}")
+    return int(raw)
+
+
+async def _object(req: Request) -> dict:
+    body = await req.json(64 * 1024)
+    if not isinstance(body, dict):
+        raise HTTPError(400, "BAD_REQUEST", "expected a JSON object")
+    return body
+
+
+async def overview(state: ServerState, req: Request, key: ApiKey) -> Response:
+    """?site=NAME (default: every site) &days=N (default 30)."""
+    days = _int_param(req, "days", 30, 1, 3650)
+    site = req.query.get("site") or None
+    return json_response(await state.db.read(queries.overview, site, days))
+
+
+async def request_metrics(state: ServerState, req: Request, key: ApiKey) -> Response:
+    """Requests and 5xx errors per hour, ?hours=N (default 24)."""
+    hours = _int_param(req, "hours", 24, 1, 24 * 366)
+    return json_response(await state.db.read(queries.request_series, hours))
+
+
+# -- redirects ------------------------------------------------------------------------------
+
+
+async def list_redirects(state: ServerState, req: Request, key: ApiKey) -> Response:
+    return json_response(await state.db.read(queries.redirect_clicks))
+
+
+async def add_redirect(state: ServerState, req: Request, key: ApiKey) -> Response:
+    body = await _object(req)
+    slug, url = body.get("slug"), body.get("url")
+    if not isinstance(slug, str) or not isinstance(url, str):
+        raise HTTPError(400, "BAD_REQUEST", 'expected {"slug": "...", "url": "https://..."}')
+    try:
+        redirects.validate_slug(slug)
+        redirects.validate_url(url)
+    except ValueError as exc:
+        raise HTTPError(400, "BAD_REQUEST", str(exc)) from None
+    created = await state.db.write(redirects.add, slug, url)
+    if created is None:
+        raise HTTPError(409, "CONFLICT", f"the slug '{slug}' is taken")
+    return json_response(created, 201)
+
+
+async def remove_redirect(state: ServerState, req: Request, key: ApiKey, slug: str) -> Response:
+    if not await state.db.write(redirects.remove, slug):
+        raise HTTPError(404, "REDIRECT_NOT_FOUND", f"no redirect '{slug}'")
+    return json_response({"slug": slug, "removed": True})
+
+
+# -- webhooks -------------------------------------------------------------------------------
+
+
+async def list_webhooks(state: ServerState, req: Request, key: ApiKey) -> Response:
+    return json_response(await state.db.read(queries.webhooks))
+
+
+async def add_webhook(state: ServerState, req: Request, key: ApiKey) -> Response:
+    """{"name"} gets a generated secret, shown in this answer only; {"name", "secret"}
+    uses the given one; {"name", "unsigned": true} accepts unsigned payloads."""
+    body = await _object(req)
+    name, secret, unsigned = body.get("name"), body.get("secret"), body.get("unsigned", False)
+    if (
+        not isinstance(name, str)
+        or not (secret is None or isinstance(secret, str))
+        or not isinstance(unsigned, bool)
+    ):
+        raise HTTPError(
+            400, "BAD_REQUEST", 'expected {"name": "...", "secret"?: "...", "unsigned"?: bool}'
+        )
+    if unsigned and secret is not None:
+        raise HTTPError(400, "BAD_REQUEST", "a webhook is either unsigned or has a secret")
+    try:
+        webhooks.validate_name(name)
+        if secret is not None:
+            webhooks.validate_secret(secret)
+    except ValueError as exc:
+        raise HTTPError(400, "BAD_REQUEST", str(exc)) from None
+    generated = secret is None and not unsigned
+    if generated:
+        secret = webhooks.new_secret()
+    created = await state.db.write(webhooks.add, name, secret)
+    if created is None:
+        raise HTTPError(409, "CONFLICT", f"a webhook named '{name}' exists")
+    created.pop("id")
+    if generated:
+        created["secret"] = secret  # shown once: it is never returned again
+    return json_response(created, 201)
+
+
+async def remove_webhook(state: ServerState, req: Request, key: ApiKey, name: str) -> Response:
+    if not await state.db.write(webhooks.remove, name):
+        raise HTTPError(404, "WEBHOOK_NOT_FOUND", f"no webhook '{name}'")
+    return json_response({"name": name, "removed": True})
+
+
+async def webhook_events(state: ServerState, req: Request, key: ApiKey) -> Response:
+    """The newest payloads, ?limit=N (default 50) &webhook=NAME."""
+    limit = _int_param(req, "limit", 50, 1, 1000)
+    webhook = req.query.get("webhook") or None
+    return json_response(await state.db.read(queries.webhook_events, limit, webhook))

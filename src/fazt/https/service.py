@@ -1,0 +1,24 @@
+"""Start HTTPS inside a worker when it is enabled in the settings."""
+
+from pathlib import Path
+from typing import Any
+
+from fazt.https.config import HttpsConfig
+from fazt.https.listeners import HttpsListeners
+from fazt.https.manager import CertificateManager
+
+
+def runtime_dir(db_path: Path) -> Path:
+    """Where a worker writes the certificate files Granian reads (private, removed at exit)."""
+    return Path(db_path).parent / "run" / "tls"
+
+
+async def start(state: Any, app: Any) -> CertificateManager | None:
+    """Listen on the http and https ports and manage the certificate; None when HTTPS is off."""
+    cfg = await state.db.read(HttpsConfig.load)
+    if not cfg.enabled:
+        return None
+    listeners = HttpsListeners(state.db, app, cfg, runtime_dir(state.db.path))
+    manager = CertificateManager(state.db, cfg, listeners)
+    await manager.start()
+    return manager

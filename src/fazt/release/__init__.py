@@ -1,0 +1,1 @@
+"""Signed releases: building them (maintainers), verifying and installing them (upgrades)."""

@@ -1,0 +1,212 @@
+"""A JS worker process: runs requests' JavaScript, one at a time, for the server.
+
+    python -m fazt.runtime.worker DB_PATH
+
+The server (executor.py) starts a few of these and kills one whose request passes its
+deadline: that is how a runaway loop is stopped, so the QuickJS contexts here run
+without a time limit and can call Python synchronously (fazt.storage, ...). See
+docs/decisions/005-js-isolation.md.
+
+Protocol on stdin/stdout: frames of a 4-byte big-endian length and UTF-8 text.
+- server -> worker: `HEADER \\0 REQUEST_JSON \\0 CONTEXT_JSON`, HEADER being JSON
+  {"app", "dep", "entry", "mem", "stack", "ms", "fresh"[, "src"]}.
+- worker -> server: `P[channel, message]` for fazt.realtime.publish (sent at once), then
+  one `D` + HEADER_JSON + `\\0` + BODY per request (HEADER: s, h, l, e, m, line, file).
+
+Storage runs on this process's own SQLite connection: reads directly, each write in
+its own BEGIN IMMEDIATE transaction (SQLite's lock makes it one writer at a time with
+the server's writer thread; the busy timeout waits for it).
+"""
+
+import contextlib
+import ctypes
+import json
+import logging
+import os
+import signal
+import sqlite3
+import struct
+import sys
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from fazt.db.connection import open_connection
+from fazt.runtime.sandbox import FUNCTION_ERROR, Host, Job, Outcome, Prepared
+from fazt.runtime.sources import load_sources
+from fazt.storage.bindings import AppStorage
+
+log = logging.getLogger("fazt.runtime.worker")
+T = TypeVar("T")
+STDLIB_DIR = Path(__file__).parent / "stdlib"
+CONTEXTS = 16  # prepared contexts kept, most recently used first
+SOURCE_SETS = 64  # deployments whose sources are kept
+_LENGTH = struct.Struct(">I")
+PR_SET_PDEATHSIG = 1
+
+
+class LocalDB:
+    """The Database calls AppStorage makes, on this process's one connection."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._conn: sqlite3.Connection | None = None
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        if self._conn is None:
+            self._conn = open_connection(Path(self.path))
+        return self._conn
+
+    def read_sync(self, fn: Callable[..., T], *args: Any) -> T:
+        return fn(self.conn, *args)
+
+    def write_sync(self, fn: Callable[..., T], *args: Any) -> T:
+        conn = self.conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            result = fn(conn, *args)
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+        return result
+
+
+class Worker:
+    def __init__(self, db_path: str, out: Callable[[str], None]) -> None:
+        self.db = LocalDB(db_path)
+        self.out = out
+        self.contexts: OrderedDict[tuple, Prepared] = OrderedDict()
+        self.sources: OrderedDict[int, dict[str, str]] = OrderedDict()
+        self.stdlib: dict[str, str] = {}
+        self.storage: AppStorage | None = None  # of the current request's app
+        self.host = Host(publish=self._publish, stdlib=self._stdlib)
+
+    def _publish(self, channel: str, message: str) -> None:
+        self.out("P" + json.dumps([channel, message]))
+
+    def _stdlib(self, name: str) -> str | None:
+        if name not in self.stdlib:
+            try:
+                self.stdlib[name] = (STDLIB_DIR / f"{name}.js").read_text("utf-8")
+            except OSError:
+                return None
+        return self.stdlib[name]
+
+    def _sources(self, dep: int) -> dict[str, str]:
+        found = self.sources.get(dep)
+        if found is None:
+            found = self.db.read_sync(load_sources, dep)
+            self.sources[dep] = found
+            while len(self.sources) > SOURCE_SETS:
+                self.sources.popitem(last=False)
+        else:
+            self.sources.move_to_end(dep)
+        return found
+
+    def handle(self, frame: str) -> str:
+        head, request_json, context_json = frame.split("\0", 2)
+        h = json.loads(head)
+        job = Job(
+            app=h["app"],
+            key=(h["dep"], h["mem"], h["stack"]),
+            entry=h["entry"],
+            request_json=request_json,
+            context_json=context_json,
+            memory_mb=h["mem"],
+            stack_bytes=h["stack"],
+            deadline=time.monotonic() + h["ms"] / 1000,
+            sources=h.get("src"),
+        )
+        try:
+            outcome = self.run(job, fresh=bool(h.get("fresh")))
+        except Exception:
+            log.exception("the JavaScript runtime failed on %s", job.entry)
+            outcome = Outcome(error=FUNCTION_ERROR, message="internal error in the runtime")
+        return encode_outcome(outcome)
+
+    def run(self, job: Job, fresh: bool = False) -> Outcome:
+        self.host.storage = AppStorage(self.db, job.app)  # type: ignore[arg-type]
+        context = None if fresh else self.contexts.pop(job.key, None)
+        try:
+            if context is None:
+                sources = job.sources if job.sources is not None else self._sources(job.key[0])
+                context = Prepared(job, sources, self.host)
+            outcome = context.run(job)
+        except Exception:
+            if context is not None:
+                context.usable = False
+            raise
+        finally:
+            self.host.storage = None
+            if context is not None and context.usable and not fresh:
+                self.contexts[job.key] = context
+                while len(self.contexts) > CONTEXTS:
+                    self.contexts.popitem(last=False)
+        return outcome
+
+
+def encode_outcome(o: Outcome) -> str:
+    head = {"s": o.status, "h": o.headers, "l": o.logs}
+    if o.error is not None:
+        head.update(e=o.error, m=o.message, line=o.line, file=o.file)
+    return "D" + json.dumps(head) + "\0" + o.body
+
+
+def decode_outcome(text: str) -> Outcome:
+    """The other side of encode_outcome (text without the leading "D")."""
+    head, _, body = text.partition("\0")
+    h = json.loads(head)
+    return Outcome(
+        status=h["s"],
+        headers=[tuple(x) for x in h["h"]],
+        body=body,
+        logs=h["l"],
+        error=h.get("e"),
+        message=h.get("m", ""),
+        line=h.get("line"),
+        file=h.get("file"),
+    )
+
+
+def _die_with_parent() -> None:
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+def main(argv: list[str]) -> int:
+    _die_with_parent()
+    if len(argv) != 1:
+        print("usage: python -m fazt.runtime.worker DB_PATH", file=sys.stderr)
+        return 2
+    parent = os.getppid()
+    # fd 1 carries frames: keep it for that, and send any stray print() to stderr.
+    out_fd = os.dup(1)
+    os.dup2(2, 1)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the server decides when workers stop
+    logging.basicConfig(level=logging.WARNING, format="fazt js worker: %(message)s")
+
+    def write(text: str) -> None:
+        data = text.encode("utf-8", "surrogatepass")
+        view = memoryview(_LENGTH.pack(len(data)) + data)
+        while view:
+            view = view[os.write(out_fd, view) :]
+
+    worker = Worker(argv[0], write)
+    buffer = b""
+    while True:
+        while len(buffer) < 4 or len(buffer) < 4 + _LENGTH.unpack_from(buffer)[0]:
+            chunk = os.read(0, 1 << 20)
+            if not chunk or os.getppid() != parent:
+                return 0  # the server closed the pipe or is gone
+            buffer += chunk
+        size = _LENGTH.unpack_from(buffer)[0]
+        frame, buffer = buffer[4 : 4 + size], buffer[4 + size :]
+        write(worker.handle(frame.decode("utf-8", "surrogatepass")))
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

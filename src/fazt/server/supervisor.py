@@ -1,0 +1,208 @@
+"""`fazt server start` is this supervisor; the server itself runs in a worker process.
+
+Why (DESIGN §6): restarts that need no privilege and drop no connection. The
+supervisor's pid is the one systemd or the terminal knows, and it never changes. To
+restart (a new certificate, an upgrade), it starts a new worker, which binds the same
+port (SO_REUSEPORT) and proves it answers; only then is the old worker told to stop
+accepting and drain. If the new worker does not become ready, it is killed and the old
+one keeps serving. The supervisor imports almost nothing, so it stays small.
+
+Signals: SIGTERM/SIGINT stop (the worker drains first); SIGHUP hands over to a fresh
+worker of the same release; SIGUSR2 performs an upgrade requested by the worker (see
+fazt.upgrade.activate).
+"""
+
+import contextlib
+import ctypes
+import json
+import os
+import select
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from fazt.server.handover import SUPERVISOR_ENV
+from fazt.server.sdnotify import notify
+
+READY_DEADLINE = 60.0  # a worker must serve within this (imports, migrations, self-check)
+DRAIN_DEADLINE = 30.0  # in-flight requests of a retiring worker get this long
+HANDLED = {signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR2, signal.SIGCHLD}
+PR_SET_PDEATHSIG = 1
+MAX_QUICK_CRASHES = 5
+
+
+class WorkerFailed(RuntimeError):
+    pass
+
+
+@dataclass
+class Worker:
+    proc: subprocess.Popen
+    python: str
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+
+def _child_setup() -> None:
+    # Runs in the child between fork and exec: undo our blocked signals, and die with us
+    # (a `kill -9` of the supervisor must not leave a worker holding the port).
+    signal.pthread_sigmask(signal.SIG_SETMASK, [])
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+class Supervisor:
+    def __init__(
+        self,
+        worker_args: list[str],
+        host: str,
+        port: int,
+        upgrade_request: Path,
+        say: Callable[[str], None],
+        python: str = sys.executable,
+    ) -> None:
+        self.worker_args = worker_args  # after `python -m fazt`
+        self.host, self.port = host, port
+        self.upgrade_request = upgrade_request
+        self.say = say
+        self.python = python
+        self.worker: Worker | None = None
+        self.stopping = False
+
+    # -- running workers ------------------------------------------------------------
+
+    def spawn(self, python: str) -> Worker:
+        """Start a worker and return once it serves; raise WorkerFailed otherwise."""
+        read_fd, write_fd = os.pipe()
+        env = {**os.environ, SUPERVISOR_ENV: str(os.getpid())}
+        cmd = [python, "-m", "fazt", *self.worker_args, "--ready-fd", str(write_fd)]
+        try:
+            proc = subprocess.Popen(
+                cmd, env=env, pass_fds=(write_fd,), preexec_fn=_child_setup, close_fds=True
+            )
+        except OSError as exc:
+            os.close(read_fd)
+            raise WorkerFailed(f"cannot start {python}: {exc}") from None
+        finally:
+            os.close(write_fd)
+        try:
+            self._wait_ready(proc, read_fd)
+        except WorkerFailed:
+            self.retire(proc, quiet=True)
+            raise
+        finally:
+            os.close(read_fd)
+        return Worker(proc, python)
+
+    def _wait_ready(self, proc: subprocess.Popen, fd: int) -> None:
+        deadline = time.monotonic() + READY_DEADLINE
+        while time.monotonic() < deadline:
+            if self._stop_requested():
+                raise WorkerFailed("stop requested while a worker was starting")
+            readable, _, _ = select.select([fd], [], [], 0.1)
+            if readable:
+                if os.read(fd, 64).startswith(b"ready"):
+                    return
+                code = proc.wait()
+                raise WorkerFailed(f"the new worker exited with code {code} before serving")
+            if proc.poll() is not None:
+                raise WorkerFailed(f"the new worker exited with code {proc.returncode}")
+        raise WorkerFailed(f"the new worker did not serve within {READY_DEADLINE:.0f}s")
+
+    def _stop_requested(self) -> bool:
+        pending = signal.sigpending()
+        return signal.SIGTERM in pending or signal.SIGINT in pending
+
+    @staticmethod
+    def retire(proc: subprocess.Popen, quiet: bool = False) -> int:
+        """SIGTERM (stop accepting, drain), then SIGKILL after the drain deadline."""
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+        try:
+            return proc.wait(DRAIN_DEADLINE)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            return proc.wait()
+
+    def handover(self, python: str, reason: str) -> Worker:
+        """Replace the running worker by a new one of `python`; raise WorkerFailed."""
+        notify("RELOADING=1", f"STATUS=handing over ({reason})")
+        old = self.worker
+        try:
+            new = self.spawn(python)
+        except WorkerFailed as exc:
+            notify("READY=1", "STATUS=serving (handover failed)")
+            self.say(f"handover ({reason}) failed, the old worker keeps serving: {exc}")
+            raise
+        self.worker = new
+        if old is not None:
+            self.retire(old.proc)
+        self.say(f"worker {new.pid} took over ({reason})")
+        notify("READY=1", f"MAINPID={os.getpid()}", "STATUS=serving")
+        return new
+
+    # -- the main loop --------------------------------------------------------------
+
+    def run(self) -> int:
+        signal.pthread_sigmask(signal.SIG_BLOCK, HANDLED)
+        try:
+            self.worker = self.spawn(self.python)
+        except WorkerFailed as exc:
+            self.say(f"cannot start: {exc}")
+            return 1
+        notify("READY=1", "STATUS=serving")
+        crashes: list[float] = []
+        while True:
+            info = signal.sigtimedwait(HANDLED, 1.0)
+            signum = info.si_signo if info else None
+            if signum in (signal.SIGTERM, signal.SIGINT):
+                return self.stop()
+            if signum == signal.SIGHUP:
+                with contextlib.suppress(WorkerFailed):
+                    self.handover(self.worker.python, "reload")
+            elif signum == signal.SIGUSR2:
+                self.run_upgrade()
+            if self.worker.proc.poll() is not None and not self.restart_crashed(crashes):
+                return 1
+
+    def restart_crashed(self, crashes: list[float]) -> bool:
+        """A worker died on its own: start another unless it keeps dying."""
+        now = time.monotonic()
+        crashes[:] = [t for t in crashes if now - t < 60] + [now]
+        code = self.worker.proc.returncode
+        if len(crashes) > MAX_QUICK_CRASHES:
+            self.say(f"the worker keeps exiting (last code {code}); giving up")
+            return False
+        self.say(f"worker {self.worker.pid} exited with code {code}; starting a new one")
+        time.sleep(min(2 ** (len(crashes) - 1), 10) * 0.5)
+        try:
+            self.worker = self.spawn(self.worker.python)
+        except WorkerFailed as exc:
+            self.say(f"restart failed: {exc}")
+            return len(crashes) < MAX_QUICK_CRASHES and self.restart_crashed(crashes)
+        return True
+
+    def stop(self) -> int:
+        notify("STOPPING=1")
+        self.stopping = True
+        return self.retire(self.worker.proc) if self.worker else 0
+
+    # -- upgrades -------------------------------------------------------------------
+
+    def run_upgrade(self) -> None:
+        """Hand over to the release named in the upgrade request; roll back on failure."""
+        from fazt.upgrade.activate import perform_handover_upgrade
+
+        try:
+            request = json.loads(self.upgrade_request.read_text())
+            self.upgrade_request.unlink()
+        except (OSError, ValueError) as exc:
+            self.say(f"ignoring upgrade signal: no readable request ({exc})")
+            return
+        perform_handover_upgrade(self, request)
