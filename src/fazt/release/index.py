@@ -43,11 +43,13 @@ def platform_tag() -> str:
 
 
 def version_key(version: str) -> tuple:
-    """Order X.Y.Z versions numerically; anything after a non-digit sorts as text."""
-    parts = []
-    for piece in re.split(r"[.+-]", version):
-        parts.append((0, int(piece), "") if piece.isdigit() else (1, 0, piece))
-    return tuple(parts)
+    """Order X.Y.Z versions numerically; a suffix (1.0.0rc1) sorts before the release."""
+    match = re.match(r"^(\d+(?:\.\d+)*)(.*)$", version.strip())
+    if match is None:
+        return ((), 0, version)
+    numbers = tuple(int(n) for n in match.group(1).split("."))
+    suffix = match.group(2)
+    return (numbers, 0 if suffix else 1, suffix)
 
 
 def is_newer(candidate: str, current: str) -> bool:

@@ -1,0 +1,93 @@
+"""`fazt server start` supervises a worker: handover on SIGHUP without a failed request,
+no orphan worker when the supervisor is killed, a crashed worker is replaced."""
+
+import os
+import signal
+import threading
+
+import httpx
+import pytest
+
+from tests.conftest import wait_for
+
+
+def _worker_pids(supervisor_pid: int) -> list[int]:
+    with open(f"/proc/{supervisor_pid}/task/{supervisor_pid}/children") as f:
+        return [int(p) for p in f.read().split()]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split()[2] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def _instance(server) -> str:
+    return server.get("/health").json()["data"]["instance"]
+
+
+def test_sighup_hands_over_to_a_new_worker_without_failing_a_request(server):
+    before = _instance(server)
+    (old_worker,) = _worker_pids(server.proc.pid)
+    failures, ok = [], [0]
+    stop = threading.Event()
+
+    def load() -> None:
+        with httpx.Client(timeout=10) as client:  # one keep-alive connection throughout
+            while not stop.is_set():
+                try:
+                    r = client.get(server.url + "/health", headers={"host": "localhost"})
+                    ok[0] += r.status_code == 200
+                    if r.status_code != 200:
+                        failures.append(r.status_code)
+                except httpx.HTTPError as exc:
+                    failures.append(repr(exc))
+
+    thread = threading.Thread(target=load)
+    thread.start()
+    try:
+        server.proc.send_signal(signal.SIGHUP)
+        wait_for(lambda: "took over (reload)" in server.output(), 30, what="the handover")
+        wait_for(lambda: not _alive(old_worker), 30, what="the old worker to exit")
+    finally:
+        stop.set()
+        thread.join()
+    assert failures == []
+    assert ok[0] > 20
+    assert _instance(server) != before
+    assert _worker_pids(server.proc.pid) != [old_worker]
+
+
+def test_killing_the_supervisor_takes_its_worker_along(server):
+    (worker,) = _worker_pids(server.proc.pid)
+    server.kill()
+    wait_for(lambda: not _alive(worker), 10, what="the worker to die with its supervisor")
+
+
+def test_a_crashed_worker_is_replaced(server):
+    (worker,) = _worker_pids(server.proc.pid)
+    os.kill(worker, signal.SIGKILL)
+    wait_for(lambda: "exited with code -9; starting a new one" in server.output(), 15)
+
+    def serving_again():
+        try:
+            return server.get("/health").status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    wait_for(serving_again, 30, what="a new worker")
+    assert _worker_pids(server.proc.pid) not in ([], [worker])
+
+
+def test_sigterm_stops_worker_and_supervisor(server):
+    (worker,) = _worker_pids(server.proc.pid)
+    assert server.stop() == 0
+    assert not _alive(worker)
+    assert "fazt stopped" in server.output()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT])
+def test_ctrl_c_stops_cleanly(server, sig):
+    assert server.stop(sig) == 0
