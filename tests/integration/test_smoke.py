@@ -30,5 +30,7 @@ def test_health_reports_version(server):
             "status": "ok",
             "version": __version__,
             "uptime_seconds": r.json()["data"]["uptime_seconds"],
+            "instance": r.json()["data"]["instance"],  # which worker answered (handover)
         }
     }
+    assert len(r.json()["data"]["instance"]) == 16

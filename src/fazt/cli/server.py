@@ -84,7 +84,7 @@ def start(
     """
     from fazt.backup.fscheck import unsafe_filesystem, unsafe_message
     from fazt.server.guard import AlreadyServing, ServerLock, check_port_free
-    from fazt.server.supervisor import Supervisor
+    from fazt.server.supervisor import exec_supervisor
 
     sys.stdout.reconfigure(line_buffering=True)
     domain = _check_domain(domain)
@@ -104,22 +104,10 @@ def start(
             port = _prepare(db, domain, port)
             save_https_options(db, https)  # fazt.https: kept in the settings for restarts
         check_port_free(host, port)
-        worker_args = ["server", "worker", "--host", host, "--port", str(port), "--db", str(path)]
-        supervisor = Supervisor(
-            worker_args,
-            host,
-            port,
-            upgrade_request=Path(f"{path}.upgrade-request"),
-            say=lambda line: click.echo(f"fazt: {line}"),
-        )
-        code = supervisor.run()
     except AlreadyServing as exc:
-        fail(f"cannot start: {exc}")
-    finally:
         lock.release()
-    if code:
-        sys.exit(code)
-    click.echo("fazt stopped")
+        fail(f"cannot start: {exc}")
+    exec_supervisor(host, port, path, lock.fd)
 
 
 @server.command(hidden=True)

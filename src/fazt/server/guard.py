@@ -38,6 +38,12 @@ class ServerLock:
         os.write(fd, f"{os.getpid()}\n".encode())
         self._fd = fd
 
+    @property
+    def fd(self) -> int:
+        """The locked descriptor; whoever inherits it holds the lock."""
+        assert self._fd is not None, "acquire() first"
+        return self._fd
+
     def release(self) -> None:
         if self._fd is not None:
             os.close(self._fd)  # closing drops the flock

@@ -16,6 +16,7 @@ from granian.server.embed import Server
 from fazt.backup.service import start_services
 from fazt.db import Database
 from fazt.https import service as https_service
+from fazt.https.steer import steer_to_newest
 from fazt.server.app import FaztApp
 from fazt.server.readiness import prove_serving, report_ready
 from fazt.server.state import ServerState
@@ -70,6 +71,7 @@ async def _serve(db: Database, host: str, port: int, on_ready, ready_fd: int | N
     try:
         await _wait_listening(host, port, serving)
         await prove_serving(host, port, state.instance)
+        steer_to_newest(port)  # a worker we replace gets no new connections (fazt.https.steer)
         # HTTPS mode: the TLS and http->https listeners and the certificate manager.
         state.tls = await https_service.start(state, app)
         report_ready(ready_fd)

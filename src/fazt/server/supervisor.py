@@ -206,3 +206,48 @@ class Supervisor:
             self.say(f"ignoring upgrade signal: no readable request ({exc})")
             return
         perform_handover_upgrade(self, request)
+
+
+# -- the lean entry point ---------------------------------------------------------------
+# `fazt server start` prepares the database with the whole CLI loaded, then execs into
+# this (same pid, so systemd and the terminal see no change) to shed those imports:
+# the supervisor lives as long as the server, and its memory counts.
+
+
+def exec_supervisor(host: str, port: int, db_path: Path, lock_fd: int) -> None:
+    """Replace this process by `python -m fazt.server.supervisor` (never returns)."""
+    os.set_inheritable(lock_fd, True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    args = ["--host", host, "--port", str(port), "--db", str(db_path), "--lock-fd", str(lock_fd)]
+    os.execv(sys.executable, [sys.executable, "-m", "fazt.server.supervisor", *args])
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="fazt server start (supervisor)")
+    parser.add_argument("--host", required=True)
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--db", required=True)
+    parser.add_argument("--lock-fd", type=int, default=None)  # keeps the ServerLock held
+    args = parser.parse_args(argv)
+
+    def say(line: str) -> None:
+        print(f"fazt: {line}", flush=True)
+
+    worker_args = ["server", "worker", "--host", args.host, "--port", str(args.port)]
+    supervisor = Supervisor(
+        [*worker_args, "--db", args.db],
+        args.host,
+        args.port,
+        upgrade_request=Path(f"{args.db}.upgrade-request"),
+        say=say,
+    )
+    code = supervisor.run()
+    print("fazt stopped", flush=True)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
