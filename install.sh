@@ -55,6 +55,7 @@ Usage: install.sh [--no-apt] [--version V] [--url INDEX_URL]
   --version V     install version V instead of the newest
   --url URL       the release index (default: \$FAZT_RELEASE_URL or fazt.sh)
   --service       then run \`fazt service install\` without asking
+  --no-service    do not offer it
   --domain D      domain for the service; --email E --https for certificates
   --port P        plain HTTP port for the service (default 80)
 EOF
@@ -76,6 +77,9 @@ while [ $# -gt 0 ]; do
   esac
   shift
 done
+
+[ "$SERVICE" != 1 ] || [ -n "$DOMAIN" ] || die "--service needs --domain D"
+[ -z "$HTTPS" ] || [ -n "$EMAIL" ] || die "--https needs --email E (a contact for Let's Encrypt)"
 
 # -- 1. this machine -----------------------------------------------------------------------
 say "Checking this machine"
@@ -121,6 +125,9 @@ python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' ||
   die "fazt needs Python 3.11 or newer; this machine has $(python3 --version 2>&1)"
 python3 -c 'import venv, ensurepip' 2>/dev/null ||
   die "python3 cannot create virtual environments: install python3-venv"
+case "$(openssl version)" in
+  "OpenSSL 1."* | "OpenSSL 0."*) die "checking Ed25519 signatures needs OpenSSL 3 (this machine has $(openssl version))" ;;
+esac
 
 TMP="$(mktemp -d)"
 trap 'rm -rf "$TMP"' EXIT
@@ -186,7 +193,7 @@ CURRENT=""
 if [ -L "$ROOT/current" ]; then CURRENT="$(basename "$(readlink "$ROOT/current")")"; fi
 FINAL="$ROOT/releases/$VERSION"
 
-if [ "$CURRENT" = "$VERSION" ] && "$FINAL/bin/fazt" --version 2>/dev/null | grep -qx "fazt $VERSION"; then
+if "$FINAL/bin/fazt" --version 2>/dev/null | grep -qx "fazt $VERSION"; then
   say "fazt $VERSION is already installed in $FINAL"
 else
   # -- 3. the artifact ---------------------------------------------------------------------
@@ -208,23 +215,23 @@ else
   [ -d "$WHEELS" ] || die "the artifact holds no fazt-$VERSION/wheels folder"
   PARTIAL="$ROOT/releases/.$VERSION.partial"
   rm -rf "$PARTIAL"
-  python3 -m venv "$PARTIAL" || die "python3 -m venv $PARTIAL failed"
+  python3 -m venv --prompt "fazt-$VERSION" "$PARTIAL" || die "python3 -m venv $PARTIAL failed"
   "$PARTIAL/bin/python" -m pip install --quiet --disable-pip-version-check --no-index \
     --find-links "$WHEELS" "fazt==$VERSION" || die "installing the wheels of fazt $VERSION failed"
   "$PARTIAL/bin/fazt" --version | grep -qx "fazt $VERSION" || die "the installed fazt does not report version $VERSION"
   rm -rf "$FINAL"
   mv "$PARTIAL" "$FINAL"
-  # A venv's scripts carry its absolute path: rewrite them for the final place.
-  python3 -m venv --upgrade "$FINAL" >/dev/null || die "python3 -m venv --upgrade $FINAL failed"
-  for script in "$FINAL"/bin/*; do
-    if [ -f "$script" ] && [ ! -L "$script" ] && head -c 2 "$script" | grep -q '#!'; then
-      sed -i "1s|^#!$PARTIAL/|#!$FINAL/|" "$script"
-    fi
+  # A venv's scripts (shebangs, activate) carry its absolute path: rewrite them for the
+  # final place. -I skips binary files.
+  { grep -lIF "$PARTIAL" "$FINAL"/bin/* || true; } | while read -r script; do
+    [ -L "$script" ] || sed -i "s|$PARTIAL|$FINAL|g" "$script"
   done
   "$FINAL/bin/fazt" --version | grep -qx "fazt $VERSION" || die "$FINAL/bin/fazt does not run"
+fi
 
+if [ "$CURRENT" != "$VERSION" ]; then
   say "Switching $ROOT/current to $VERSION"
-  if [ -n "$CURRENT" ] && [ "$CURRENT" != "$VERSION" ]; then
+  if [ -n "$CURRENT" ]; then
     ln -sfn "releases/$CURRENT" "$ROOT/.previous.tmp" && mv -Tf "$ROOT/.previous.tmp" "$ROOT/previous"
     info "previous -> $CURRENT (kept for rollback)"
   fi

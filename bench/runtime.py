@@ -1,16 +1,19 @@
 """Serverless benchmark: a trivial JSON handler in fazt vs the same handler file in a plain
-Node.js `http` server (../shared/bench/node-handler.js), and the cost of a fresh
-QuickJS context per request.
+Node.js `http` server (../shared/bench/node-handler.js); the same with one kv set + get
+per request (against the same Node baseline); and the cost of the pieces.
 
     python bench/runtime.py [--rounds 3] [--duration 5] [--conns 64] [--fresh]
 
 Deploys api/main.js to a throwaway fazt server and runs ../shared/bench/wrk-ratio
 (A = fazt, B = node, alternating). --fresh also measures fazt with
 runtime_fresh_contexts=1 (a brand-new context for every request) against the same node.
-Then, in this process, times context creation, the prelude and one warm request.
+Also: the first request after a deploy (cold: a new deployment in a running worker) and
+after a server start (the worker processes start), the workers' RSS, and, in this
+process, context creation, the prelude, one warm request, require('lodash').
 
-Last line: "serverless trivial JSON: fazt/node = X.XX (target >= 0.5)". Never fails on
-timing; every process it starts is stopped by pid and its temp folders are removed.
+Last lines: "serverless trivial JSON: fazt/node = X.XX (target >= 0.5)" and
+"serverless kv set+get: fazt/node = X.XX (target >= 0.3)". Never fails on timing; every
+process it starts is stopped by pid and its temp folders are removed.
 """
 
 import argparse
@@ -20,7 +23,6 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -29,6 +31,7 @@ from benchlib import (
     Fazt,
     free_port,
     get,
+    rss_kb,
     stop_pid,
     terminate_on_sigterm,
     wrk_ratio,
@@ -41,7 +44,37 @@ HANDLER = """function handler(req) {
 }
 handler(request);
 """
+KV_HANDLER = """function handler(req) {
+  const kv = fazt.storage.kv;
+  kv.set("hits", { n: 1, path: req.path });
+  const v = kv.get("hits");
+  return { status: 200, headers: { "content-type": "application/json" },
+           body: { ok: true, path: req.path, n: v.n } };
+}
+handler(request);
+"""
 TARGET = 0.5
+KV_TARGET = 0.3
+
+
+def timed_get(port: int, path: str, host: str) -> float:
+    started = time.perf_counter()
+    status, body = get(port, path, host)
+    assert status == 200, (status, body)
+    return (time.perf_counter() - started) * 1000
+
+
+def worker_rss_mb(db: Path) -> list[float]:
+    """RSS of the JS worker processes serving this database."""
+    out = []
+    for proc in Path("/proc").iterdir():
+        try:
+            cmd = (proc / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"fazt.runtime.worker" in cmd and str(db).encode() in cmd:
+            out.append(rss_kb(int(proc.name)) / 1024)
+    return out
 
 
 def fazt_vs_node(folder: Path, node_port: int, args: argparse.Namespace, fresh: bool):
@@ -65,67 +98,83 @@ def fazt_vs_node(folder: Path, node_port: int, args: argparse.Namespace, fresh: 
             conn.close()
         fz.start()
         fz.deploy(folder, SITE)
-        status, body = get(fz.port, "/api/x", f"{SITE}.localhost")
+        host = f"{SITE}.localhost"
+        first = timed_get(fz.port, "/api/x", host)
+        status, body = get(fz.port, "/api/x", host)
         assert status == 200 and json.loads(body)["ok"] is True, (status, body)
-        return wrk_ratio(
+        if fresh:
+            return wrk_ratio(
+                f"http://127.0.0.1:{fz.port}/api/x",
+                f"http://127.0.0.1:{node_port}/api/x",
+                host,
+                args,
+            )
+        print(f"first request after server start (workers start): {first:.0f} ms")
+        (folder / "api" / "v2.txt").write_text("a new deployment")
+        fz.deploy(folder, SITE)
+        cold = timed_get(fz.port, "/api/x", host)
+        warm = timed_get(fz.port, "/api/x", host)
+        print(f"first request after a deploy: {cold:.1f} ms (the next: {warm:.1f} ms)")
+        kv_folder = folder.parent / "kv"
+        (kv_folder / "api").mkdir(parents=True, exist_ok=True)
+        (kv_folder / "api" / "main.js").write_text(KV_HANDLER)
+        fz.deploy(kv_folder, "kv")
+        status, body = get(fz.port, "/api/x", "kv.localhost")
+        assert status == 200 and json.loads(body)["n"] == 1, (status, body)
+        trivial = wrk_ratio(
+            f"http://127.0.0.1:{fz.port}/api/x", f"http://127.0.0.1:{node_port}/api/x", host, args
+        )
+        kv = wrk_ratio(
             f"http://127.0.0.1:{fz.port}/api/x",
             f"http://127.0.0.1:{node_port}/api/x",
-            f"{SITE}.localhost",
+            "kv.localhost",
             args,
         )
+        rss = ", ".join(f"{mb:.0f}" for mb in worker_rss_mb(fz.db))
+        print(f"JS worker processes RSS after the runs: {rss} MB")
+        return trivial, kv
 
 
 def in_process_costs(n: int = 200) -> dict[str, float]:
-    """Microseconds per operation, measured on a thread with an 8 MB stack."""
+    """Microseconds per operation, measured in this process (as inside a JS worker)."""
     import quickjs
 
-    from fazt.runtime.limits import Limits
     from fazt.runtime.prelude import PRELUDE
     from fazt.runtime.sandbox import Job, Prepared
+    from fazt.runtime.worker import Worker
 
     results: dict[str, float] = {}
+    host = Worker("/nonexistent.db", lambda _: None).host  # stdlib from the package
 
     def job() -> Job:
         req = {"id": "r", "method": "GET", "path": "/api/x", "query": {}, "headers": {}}
         ctx = {"app": "a", "env": {}, "version": "x", "storage": False}
-        return Job(
-            "a",
-            (1,),
-            "api/main.js",
-            True,
-            json.dumps(req),
-            json.dumps(ctx),
-            Limits(),
-            time.monotonic() + 5,
-            "{}",
-            HANDLER,
-        )
+        return Job("a", (1,), "api/main.js", json.dumps(req), json.dumps(ctx), 64, 1 << 20, 1e18)
 
-    def run() -> None:
-        started = time.perf_counter()
-        for _ in range(n):
-            quickjs.Context()
-        results["bare context create+free"] = (time.perf_counter() - started) / n * 1e6
-        started = time.perf_counter()
-        for _ in range(n // 10):
-            quickjs.Context().eval(PRELUDE)
-        results["context + prelude (lockdown)"] = (time.perf_counter() - started) / (n // 10) * 1e6
-        context = Prepared(job())
-        started = time.perf_counter()
-        for _ in range(n * 10):
-            context.run(job())
-        results["warm request in a reused context"] = (
-            (time.perf_counter() - started) / (n * 10) * 1e6
-        )
-
-    old = threading.stack_size()
-    threading.stack_size(8 * 1024 * 1024)
-    try:
-        thread = threading.Thread(target=run)
-        thread.start()
-        thread.join()
-    finally:
-        threading.stack_size(old)
+    started = time.perf_counter()
+    for _ in range(n):
+        quickjs.Context()
+    results["bare context create+free"] = (time.perf_counter() - started) / n * 1e6
+    started = time.perf_counter()
+    for _ in range(n // 10):
+        quickjs.Context().eval(PRELUDE)
+    results["context + prelude (lockdown)"] = (time.perf_counter() - started) / (n // 10) * 1e6
+    context = Prepared(job(), {"api/main.js": HANDLER}, host)
+    started = time.perf_counter()
+    for _ in range(n * 10):
+        context.run(job())
+    results["warm request in a reused context"] = (time.perf_counter() - started) / (n * 10) * 1e6
+    lodash = "require('lodash').chunk([1, 2, 3], 2)"
+    started = time.perf_counter()
+    context = Prepared(job(), {"api/main.js": lodash}, host)
+    context.run(job())
+    results["first require('lodash') in a new context"] = (time.perf_counter() - started) * 1e6
+    started = time.perf_counter()
+    for _ in range(n):
+        context.run(job())
+    results["request with require('lodash'), warm context"] = (
+        (time.perf_counter() - started) / n * 1e6
+    )
     return results
 
 
@@ -170,8 +219,9 @@ def main() -> int:
         fresh = fazt_vs_node(folder, node_port, args, fresh=True) if args.fresh else None
         if args.fresh:
             print(f"serverless trivial JSON, fresh context per request: fazt/node = {fresh}")
-        ratio = fazt_vs_node(folder, node_port, args, fresh=False)
+        ratio, kv = fazt_vs_node(folder, node_port, args, fresh=False)
         print(f"serverless trivial JSON: fazt/node = {ratio} (target >= {TARGET})")
+        print(f"serverless kv set+get: fazt/node = {kv} (target >= {KV_TARGET})")
         return 0
     finally:
         if node is not None:

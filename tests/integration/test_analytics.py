@@ -109,6 +109,8 @@ def test_beacons_are_counted_with_unique_visitors_and_families(server, tmp_path)
     assert sorted(b["name"] for b in data["browsers"]) == ["Chrome", "Firefox"]
     assert {d["name"] for d in data["devices"]} == {"Desktop"}
     assert overview(server, site="other")["pageviews"] == 0
+    listed = server.api("GET", "/api/analytics/sites?days=7").json()["data"]
+    assert listed == [{"site": "blog", "visitors": 2, "pageviews": 3}]
     assert overview(server, site=None)["pageviews"] == 3
 
 
@@ -268,3 +270,55 @@ def test_retention_prunes_old_events_and_rollups(tmp_path):
 @pytest.mark.parametrize("method", ["PUT", "DELETE"])
 def test_track_rejects_other_methods(server, method):
     assert server.request(method, "/track").status_code == 405
+
+
+def test_tracking_script_in_a_real_browser(server, tmp_path):
+    """Chromium loads an injected page, follows a link and records a custom event: the
+    script's beacons arrive and are counted (Debian's chromium, never a download)."""
+    from playwright.sync_api import sync_playwright
+
+    deploy_blog(
+        server,
+        tmp_path,
+        **{
+            "index.html": PAGE.replace("<body>", '<body><a id="next" href="/about.html">a</a>'),
+            "about.html": PAGE.replace("<body>", '<body><button id="go">go</button>'),
+        },
+    )
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path="/usr/bin/chromium",
+            headless=True,
+            args=[
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--no-first-run",
+                "--disable-background-networking",
+            ],
+        )
+        try:
+            page = browser.new_page()
+            page.goto(f"http://blog.localhost:{server.port}/")
+            page.click("#next")
+            page.wait_for_url("**/about.html")
+            page.wait_for_function("window.fazt && typeof window.fazt.track === 'function'")
+            page.evaluate("window.fazt.track('clicked-go')")
+            data = wait_for(
+                lambda: (d := overview(server)) and d["pageviews"] == 2 and d,
+                what="two pageviews from the browser",
+            )
+        finally:
+            browser.close()
+    assert {p["path"] for p in data["top_pages"]} == {"/", "/about.html"}
+    assert data["visitors"] == 1
+    assert data["browsers"] == [{"name": "Chrome", "visits": 1}]
+
+    def custom_event():
+        conn = sqlite3.connect(server.db)
+        try:
+            return conn.execute("SELECT name FROM analytics_events WHERE kind = 'event'").fetchall()
+        finally:
+            conn.close()
+
+    assert wait_for(custom_event, what="the custom event") == [("clicked-go",)]

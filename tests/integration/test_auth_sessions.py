@@ -130,8 +130,26 @@ def test_pages_need_a_session(srv, browser):
     assert "x" not in key_names(srv)
 
 
+def test_a_cookie_planted_by_a_sibling_subdomain_does_not_hide_ours(srv):
+    """evil.<domain> can set `fazt_session=junk; Domain=<domain>`, which browsers then
+    send to the dashboard too, often before the real one."""
+    b = logged_in(srv)
+    real = b.cookie
+    b.cookie = f"junk; fazt_session={real}"
+    assert b.get("/apps").status_code == 200
+    r = b.request("POST", "/api/keys", json={"name": "planted"}, headers={"origin": b.origin})
+    assert r.status_code == 403  # still needs the CSRF token, of course
+
+
 def test_login_redirects_only_to_local_paths(srv, browser):
-    for target, expected in [("/apps", "/apps"), ("//evil.example/", "/"), ("https://e.x", "/")]:
+    cases = [
+        ("/apps", "/apps"),
+        ("//evil.example/", "/"),
+        ("https://e.x", "/"),
+        ("/\\evil.example", "/"),
+        ("/apps\r\nset-cookie: x=1", "/"),
+    ]
+    for target, expected in cases:
         r = browser.post("/login", {"username": "admin", "password": PASSWORD, "next": target})
         assert r.status_code == 303 and r.headers["location"] == expected
 
@@ -153,6 +171,37 @@ def test_log_out_everywhere_ends_every_session(srv):
     assert r.status_code == 303
     assert laptop.get("/apps").status_code == 303
     assert phone.get("/apps").status_code == 303
+
+
+def test_cookie_lifetime_slides_with_the_session(srv):
+    b = logged_in(srv)
+    assert "set-cookie" not in b.get("/apps").headers  # fresh: nothing to extend yet
+    conn = sqlite3.connect(srv.db)
+    try:
+        with conn:  # pretend the last use was two minutes ago
+            conn.execute(
+                "UPDATE sessions SET last_seen_at = '2000-01-01T00:00:00.000000Z',"
+                " expires_at = '2999-01-01T00:00:00.000000Z' WHERE token_hash = ?",
+                (hashlib.sha256(b.cookie.encode()).hexdigest(),),
+            )
+    finally:
+        conn.close()
+    r = b.get("/apps")
+    assert r.status_code == 200
+    assert f"fazt_session={b.cookie}; Path=/; Max-Age=604800; HttpOnly" in r.headers["set-cookie"]
+
+    def slid() -> bool:
+        conn = sqlite3.connect(srv.db)
+        try:
+            row = conn.execute(
+                "SELECT expires_at FROM sessions WHERE token_hash = ?",
+                (hashlib.sha256(b.cookie.encode()).hexdigest(),),
+            ).fetchone()
+        finally:
+            conn.close()
+        return row[0] < "2999"  # now + 7 days, written off the request path
+
+    wait_for(slid, what="the sliding expiry to be written")
 
 
 def test_session_survives_a_restart(tmp_path):
@@ -324,3 +373,53 @@ def test_session_expiry_slides_and_expired_sessions_are_gone(tmp_path: Path):
         assert db.write_sync(sessions.prune_expired) == 1
     finally:
         db.close()
+
+
+# -- the pure checks behind them ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("origin", "referer", "scheme", "host", "ok"),
+    [
+        ("http://localhost:4698", None, "http", "localhost:4698", True),
+        ("https://admin.example.org", None, "https", "admin.example.org", True),
+        ("https://admin.example.org:443", None, "https", "admin.example.org", True),
+        ("HTTP://LOCALHOST:4698", None, "http", "localhost:4698", True),
+        ("https://evil.example.org", None, "https", "admin.example.org", False),
+        ("http://admin.example.org", None, "https", "admin.example.org", False),  # downgrade
+        ("https://admin.example.org:8443", None, "https", "admin.example.org", False),
+        ("null", "https://admin.example.org/keys", "https", "admin.example.org", False),
+        (None, "https://admin.example.org/keys", "https", "admin.example.org", True),
+        (None, "https://evil.example.org/x", "https", "admin.example.org", False),
+        (None, None, "https", "admin.example.org", True),  # not a browser: the token decides
+    ],
+)
+def test_same_origin(origin, referer, scheme, host, ok):
+    from fazt.auth import csrf
+
+    assert csrf.same_origin(origin, referer, scheme, host) is ok
+
+
+@pytest.mark.parametrize(
+    ("peer", "forwarded", "trusted", "client"),
+    [
+        ("127.0.0.1", "203.0.113.7", "", "127.0.0.1"),  # no proxy configured: the peer
+        ("198.51.100.1", "203.0.113.7", "127.0.0.1", "198.51.100.1"),  # untrusted peer
+        ("127.0.0.1", "203.0.113.7", "127.0.0.1", "203.0.113.7"),
+        ("127.0.0.1", "1.1.1.1, 203.0.113.7", "127.0.0.1", "203.0.113.7"),  # forged left part
+        ("10.0.0.2", "203.0.113.7, 10.0.0.1", "10.0.0.0/8", "203.0.113.7"),  # proxy chain
+        ("127.0.0.1", "", "127.0.0.1", "127.0.0.1"),
+        ("::1", "2001:db8::5", "::1", "2001:db8::5"),
+    ],
+)
+def test_client_ip(peer, forwarded, trusted, client):
+    from fazt.auth import clientip
+
+    assert clientip.client_ip(peer, forwarded, clientip.parse_trusted(trusted)) == client
+
+
+def test_bad_trusted_proxies_setting_is_an_error():
+    from fazt.auth import clientip
+
+    with pytest.raises(ValueError):
+        clientip.parse_trusted("127.0.0.1, not-an-ip")

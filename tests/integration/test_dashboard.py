@@ -191,3 +191,92 @@ def test_analytics_page_renders_with_or_without_data(admin):
     r = admin.get("/analytics?site=blog&days=30")
     assert r.status_code == 200 and "Analytics" in r.text
     assert admin.get("/analytics?days=abc").status_code == 200
+
+
+def test_settings_show_https_state_and_sessions(admin):
+    page = admin.get("/settings").text
+    assert 'id="https-state">off' in page
+    assert "Log out everywhere" in page and "python-httpx" in page  # this session's client
+
+
+def test_overview_charts_requests_per_hour(admin):
+    from tests.conftest import wait_for
+
+    wait_for(
+        lambda: 'aria-label="Requests and errors per hour"' in admin.get("/").text,
+        10,
+        0.5,
+        what="the request metrics to reach the overview",
+    )
+
+
+def test_tracked_paths_and_referrers_are_escaped_on_the_analytics_page(srv, admin):
+    """Anyone can send a beacon: what it says must reach the page as text."""
+    from tests.conftest import wait_for
+
+    beacon = {
+        "p": "/<script>alert(1)</script>",
+        "r": "http://x<img src=x onerror=alert(2)>.example/",
+    }
+    browser = {"user-agent": "Mozilla/5.0 (X11; Linux x86_64) Chrome/120.0 Safari/537.36"}
+    r = srv.request("POST", "/_fazt/track", host="blog.localhost", json=beacon, headers=browser)
+    assert r.status_code == 204
+
+    def shown() -> str | None:
+        page = admin.get("/analytics?site=blog&days=7").text
+        return page if "&lt;script&gt;alert(1)&lt;/script&gt;" in page else None
+
+    page = wait_for(shown, 10, 0.5, what="the beacon on the analytics page")
+    assert "<script>alert(1)" not in page and "<img src=x" not in page
+
+
+def test_app_page_browses_storage(srv, admin):
+    import sqlite3
+
+    now = "2026-01-01T00:00:00.000000Z"
+    conn = sqlite3.connect(srv.db)  # what the app's fazt.storage calls would have written
+    try:
+        with conn:
+            conn.execute(
+                "INSERT INTO app_kv (app, key, value, created_at, updated_at) "
+                "VALUES ('blog', 'visits:<home>', '{\"n\": \"<b>42</b>\"}', ?, ?)",
+                (now, now),
+            )
+            conn.execute(
+                "INSERT INTO app_objects (app, path, data, mime, size, sha256, created_at,"
+                " updated_at) VALUES ('blog', 'img/cat.png', x'89', 'image/png', 1, 'x', ?, ?)",
+                (now, now),
+            )
+    finally:
+        conn.close()
+    page = admin.get("/apps/blog").text
+    assert "Key-value: 1 keys" in page and "Blobs: 1 (1 B)" in page
+    assert "visits:&lt;home&gt;" in page and "&lt;b&gt;42&lt;/b&gt;" in page
+    assert "<b>42</b>" not in page
+    assert "img/cat.png" in page and 'href="/api/apps/blog/storage/kv"' in page
+    # The JSON API behind the links answers the dashboard's session too.
+    assert admin.get("/api/apps/blog/storage/kv").json()["data"][0]["key"] == "visits:<home>"
+
+
+def test_system_and_sessions_api_for_scripts(srv):
+    from fazt import __version__
+
+    info = srv.api("GET", "/api/system").json()["data"]
+    assert info["version"] == __version__ and info["sites"] >= 1
+    assert info["database_bytes"] > 0 and info["disk_free_bytes"] > 0
+    assert info["https"]["enabled"] is False and info["session_ttl_seconds"] == 604800
+    assert {d["site"] for d in info["recent_deploys"]} >= {"blog"}
+    deploy_key = srv.create_key("ci-system", "deploy")
+    for method, path in [("GET", "/api/system"), ("GET", "/api/sessions")]:
+        assert srv.api(method, path, token=deploy_key).status_code == 403
+    assert srv.api("DELETE", "/api/sessions", token=deploy_key).status_code == 403
+
+    b = Browser(srv)
+    assert b.login(headers={"user-agent": "script-test"}).status_code == 303
+    listed = srv.api("GET", "/api/sessions").json()["data"]
+    assert "script-test" in {s["user_agent"] for s in listed}
+    assert all("token_hash" not in s and "csrf_token" not in s for s in listed)
+    ended = srv.api("DELETE", "/api/sessions").json()["data"]["ended"]
+    assert ended >= 1
+    assert b.get("/apps").status_code == 303  # logged out everywhere
+    b.close()

@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from tests.conftest import free_port, init_server, wait_for, write_site
+from tests.conftest import fazt_cmd, free_port, init_server, wait_for, write_site
 
 DOMAIN = "example.test"
 PEBBLE = "/usr/bin/pebble"
@@ -54,11 +54,15 @@ class Pebble:
         return r.text
 
     def point(self, host: str, address: str) -> None:
-        """Make Pebble's DNS answer `address` for `host` (127.0.0.1 by default)."""
+        """Make Pebble's DNS answer `address` for `host`."""
         r = httpx.post(
             f"{self.dns_mgmt}/add-a", json={"host": host, "addresses": [address]}, timeout=5
         )
         r.raise_for_status()
+
+    def unpoint(self, host: str) -> None:
+        """Back to the default answer, 127.0.0.1."""
+        httpx.post(f"{self.dns_mgmt}/clear-a", json={"host": host}, timeout=5).raise_for_status()
 
     def stop(self) -> None:
         for proc in self.procs:
@@ -354,18 +358,31 @@ def test_new_site_gets_into_the_certificate_and_is_served_over_https(https, root
     # The scheme is visible to the app: the API answers with https URLs.
     apps = https.api("GET", "/api/apps/blog").json()["data"]
     assert json.dumps(apps).count("http://") == 0
-    # The deploy CLI now reports the certificate as ready.
-    again = https.deploy(site, "blog")
-    assert again["certificate"] == "ready"
+    # Deploying again now reports the certificate as ready (once the worker serving the
+    # new certificate has taken over from the one it replaces).
+    wait_for(
+        lambda: https.deploy(site, "blog")["certificate"] == "ready",
+        15,
+        0.5,
+        what="the deploy answer to report the certificate ready",
+    )
+    text = https.cli("deploy", str(site), "--site", "blog").stdout
+    assert f"https://blog.{DOMAIN}:{https.https_port}" in text
+    assert "HTTPS certificate: ready" in text
 
 
-def test_http_port_redirects_to_https_and_answers_challenges(https):
+def test_http_port_redirects_to_https_and_answers_challenges(https, tmp_path):
+    https.deploy(write_site(tmp_path / "blog", {"index.html": "blog"}), "blog")
+    wait_served(https, f"blog.{DOMAIN}")
     base = f"http://127.0.0.1:{https.http_port}"
     r = httpx.get(f"{base}/some/path?x=1&y=2", headers={"host": f"blog.{DOMAIN}"})
     assert r.status_code == 308
     assert r.headers["location"] == f"https://blog.{DOMAIN}:{https.https_port}/some/path?x=1&y=2"
     r = httpx.post(f"{base}/api/deploy", headers={"host": f"admin.{DOMAIN}"})
     assert r.status_code == 308  # the method is kept by the client on 308
+    # The dashboard is always redirected, even for a name the certificate lacks.
+    r = httpx.get(f"{base}/health", headers={"host": "localhost"})
+    assert r.status_code == 308
     assert httpx.get(f"{base}/", headers={"host": "bad host"}).status_code == 400
     # Challenge answers come from the database (any worker can answer).
     conn = sqlite3.connect(https.db)
@@ -411,8 +428,16 @@ def test_failing_validation_is_reported_retried_and_others_keep_serving(
         info = https_status(https)
         return info["name_failures"].get("shop.example.org")
 
-    failed = wait_for(failure, 40, 0.3, what="the failure to be recorded")
+    try:
+        failed = wait_for(failure, 40, 0.3, what="the failure to be recorded")
+    except AssertionError:
+        raise AssertionError(https.output()) from None
     assert failed["error"] and failed["failures"] >= 1
+    # Without a certificate, the http port serves the site instead of redirecting to a
+    # certificate warning.
+    plain = f"http://127.0.0.1:{https.http_port}/"
+    r = httpx.get(plain, headers={"host": "shop.example.org"})
+    assert r.status_code == 200 and r.text == "shop"
     # The other names still get their certificate and keep serving meanwhile.
     wait_served(https, f"shop.{DOMAIN}")
     assert tls_get(https, root_ca, f"admin.{DOMAIN}", "/health").status_code == 200
@@ -421,10 +446,15 @@ def test_failing_validation_is_reported_retried_and_others_keep_serving(
     text = https.cli("server", "status", "--db", str(https.db)).stdout
     assert "shop.example.org failed" in text
     # It is retried with backoff: once DNS is fixed, it gets in.
-    pebble.point("shop.example.org", "127.0.0.1")
+    pebble.unpoint("shop.example.org")
     wait_served(https, "shop.example.org", deadline=60)
     r = tls_get(https, root_ca, "shop.example.org")
     assert r.status_code == 200 and r.text == "shop"
+    wait_for(
+        lambda: httpx.get(plain, headers={"host": "shop.example.org"}).status_code == 308,
+        10,
+        what="the http port to redirect the now-covered name",
+    )
     assert "shop.example.org" not in https_status(https)["name_failures"]
 
 
@@ -469,6 +499,9 @@ def test_ca_down_is_reported_and_retried_while_http_keeps_serving(tmp_path, pebb
     srv = https_server(tmp_path / "home", pebble)
     dead = free_port()
     srv.extra_args[srv.extra_args.index("--acme-directory") + 1] = f"https://127.0.0.1:{dead}/dir"
+    # Pebble's validation port belongs to the module's server; this one needs its own.
+    srv.http_port = free_port()
+    srv.extra_args[srv.extra_args.index("--http-port") + 1] = str(srv.http_port)
     srv.start()
     try:
 
@@ -545,3 +578,196 @@ def test_start_refuses_https_without_a_domain_or_email(tmp_path):
     finally:
         conn.close()
     assert enabled is None  # nothing was saved
+
+
+@pytest.fixture
+def own_pebble(tmp_path) -> Pebble:
+    """A Pebble for one test (the module's validates on the module server's http port)."""
+    peb = start_pebble(tmp_path / "own-pebble")
+    yield peb
+    peb.stop()
+
+
+def test_without_a_supervisor_the_worker_swaps_its_own_tls_listener(tmp_path, own_pebble):
+    """`fazt server worker` run alone (no supervisor to hand over to) loads a new
+    certificate by starting a second TLS listener and draining the first; with --hsts."""
+    pebble = own_pebble
+    root_ca = tmp_path / "root.pem"
+    root_ca.write_text(pebble.root_pem())
+    https_port = free_port()
+    srv = init_server(
+        tmp_path / "home",
+        {
+            "https_enabled": "1",
+            "https_email": "ops@example.test",
+            "https_directory": pebble.directory,
+            "https_ca_bundle": str(pebble.ca_bundle),
+            "https_host": "127.0.0.1",
+            "https_http_port": str(pebble.http_port),
+            "https_https_port": str(https_port),
+            "https_hsts": "1",
+            "https_debounce_seconds": "0.3",
+            "https_retry_base_seconds": "1",
+        },
+        "--domain",
+        DOMAIN,
+    )
+    srv.https_port = https_port
+    env = {k: v for k, v in os.environ.items() if k != "FAZT_SUPERVISOR_PID"}
+    env["FAZT_HOME"] = str(srv.home)
+    log = srv.home / "worker.log"
+    with log.open("w") as out:
+        worker = subprocess.Popen(
+            [
+                *fazt_cmd(),
+                "server",
+                "worker",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(srv.port),
+                "--db",
+                str(srv.db),
+            ],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    srv.log = log
+    try:
+        wait_served(srv, f"admin.{DOMAIN}")
+        r = tls_get(srv, root_ca, f"admin.{DOMAIN}", "/health")
+        assert r.headers["strict-transport-security"].startswith("max-age=31536000")
+        assert "strict-transport-security" not in srv.get("/health").headers  # plain port
+        before = served_certificate(srv, DOMAIN).serial_number
+        errors: list[str] = []
+        done = threading.Event()
+
+        def hammer():
+            while not done.is_set():
+                try:
+                    r = tls_get(srv, root_ca, DOMAIN, "/")
+                    if r.status_code not in (200, 404):
+                        errors.append(f"status {r.status_code}")
+                except httpx.HTTPError as exc:
+                    errors.append(repr(exc))
+
+        thread = threading.Thread(target=hammer)
+        thread.start()
+        try:
+            srv.deploy(write_site(tmp_path / "docs", {"index.html": "docs"}), "docs")
+            wait_served(srv, f"docs.{DOMAIN}")
+            wait_for(
+                lambda: served_certificate(srv, DOMAIN).serial_number != before,
+                10,
+                what="only the new certificate to be served",
+            )
+        finally:
+            done.set()
+            thread.join(30)
+        assert errors == []
+        assert worker.poll() is None  # the same process swapped its listener
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        try:
+            worker.wait(15)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            worker.wait()
+        srv.http.close()
+    assert not (srv.home / "run" / "tls").exists()  # the key files went with the worker
+
+
+def test_start_refuses_https_ports_in_use(tmp_path):
+    from tests.conftest import run_cli
+
+    home = tmp_path / "home"
+    home.mkdir()
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        taken = busy.getsockname()[1]
+        r = run_cli(
+            home,
+            "server",
+            "start",
+            "--db",
+            str(home / "data.db"),
+            "--port",
+            str(free_port()),
+            "--domain",
+            DOMAIN,
+            "--https",
+            "--email",
+            "ops@example.test",
+            "--https-host",
+            "127.0.0.1",
+            "--http-port",
+            str(free_port()),
+            "--https-port",
+            str(taken),
+            check=False,
+        )
+    assert r.returncode != 0
+    assert f"cannot use --https-port {taken}" in r.stderr and "in use" in r.stderr
+
+
+def test_start_refuses_the_local_port_as_an_https_port(tmp_path):
+    from tests.conftest import run_cli
+
+    home = tmp_path / "home"
+    home.mkdir()
+    port = str(free_port())
+    r = run_cli(
+        home,
+        "server",
+        "start",
+        "--db",
+        str(home / "data.db"),
+        "--port",
+        port,
+        "--domain",
+        DOMAIN,
+        "--https",
+        "--email",
+        "ops@example.test",
+        "--http-port",
+        port,
+        check=False,
+    )
+    assert r.returncode != 0 and f"--http-port {port} is also --port" in r.stderr
+
+
+def test_dashboard_login_over_https_sets_a_secure_cookie(https, root_ca):
+    wait_served(https, f"admin.{DOMAIN}")
+    admin = f"admin.{DOMAIN}"
+    with httpx.Client(verify=trusting(root_ca), timeout=10) as client:
+        r = client.post(
+            f"https://127.0.0.1:{https.https_port}/login",
+            # As a browser sends them: the port is part of both.
+            headers={
+                "host": f"{admin}:{https.https_port}",
+                "origin": f"https://{admin}:{https.https_port}",
+            },
+            data={"username": "admin", "password": "longenough1", "next": "/"},
+            extensions={"sni_hostname": admin},
+        )
+    assert r.status_code == 303, r.text
+    cookie = r.headers["set-cookie"]
+    assert "fazt_session=" in cookie and "Secure" in cookie
+
+
+def test_a_deleted_site_leaves_the_certificate(https, tmp_path):
+    https.deploy(write_site(tmp_path / "temp", {"index.html": "temp"}), "temp")
+    wait_served(https, f"temp.{DOMAIN}")
+    assert https.api("DELETE", "/api/apps/temp").status_code == 200
+
+    def gone():
+        try:
+            names = cert_names(served_certificate(https, DOMAIN))
+        except OSError:
+            return False
+        return f"temp.{DOMAIN}" not in names and f"admin.{DOMAIN}" in names
+
+    wait_for(gone, 40, 0.3, what="a certificate without the deleted site")
+    assert f"temp.{DOMAIN}" not in https_status(https)["certificate"]["names"]

@@ -16,7 +16,7 @@ import pytest
 from mcp import ClientSession, StdioServerParameters, stdio_client
 
 from fazt.hosting import manifest
-from tests.conftest import running_server, write_site
+from tests.conftest import free_port, running_server, write_site
 
 ROOT = Path(__file__).resolve().parents[2]
 RESOURCES = ROOT / "src" / "fazt" / "mcp" / "resources"
@@ -178,9 +178,35 @@ def test_deploy_read_back_roll_back_and_logs(srv, tmp_path):
             summary = await call(session, "query_storage", app="counter")
             assert summary["data"]["kv"]["keys"] == 1
 
+            # Documents in a collection whose name needs quoting in the URL.
+            notes = write_site(
+                tmp_path / "notes",
+                {
+                    "api/add.js": "module.exports = async function () {\n"
+                    '  await fazt.storage.ds.insert("my notes", { text: "hi" });\n'
+                    "  return { ok: true };\n};\n"
+                },
+            )
+            await call(session, "deploy_folder", path=str(notes))
+            added = srv.request("POST", "/api/add", host="notes.localhost")
+            assert added.json() == {"ok": True}
+            page = await call(
+                session, "query_storage", app="notes", what="collection", collection="my notes"
+            )
+            assert page["data"]["total"] == 1
+            assert page["data"]["documents"][0]["text"] == "hi"
+
+            # A preview does not change what is live.
+            (site / "index.html").write_text("<h1>preview</h1>")
+            preview = await call(session, "deploy_folder", path=str(site), preview=True)
+            assert preview["live"] is False
+            assert str(preview["deployment_id"]) in preview["url"]
+            assert srv.get("/", host="hello.localhost").text == "<h1>one</h1>"
+
             status = await call(session, "server_status")
             assert status["status"] == "ok" and status["version"]
             assert isinstance(status["backups"], list)
+            assert isinstance(status["certificates"], dict) and status["notes"] == []
 
     anyio.run(scenario)
 
@@ -203,6 +229,10 @@ def test_errors_are_clear_tool_errors(srv, tmp_path):
             assert "confirm: true" in message
             message = await call_error(session, "start_upgrade", confirm=False)
             assert "confirm: true" in message
+            # The upgrade tools relay the server's answer: here, an unreachable index.
+            nowhere = f"http://127.0.0.1:{free_port()}/releases.json"
+            message = await call_error(session, "check_upgrade", url=nowhere)
+            assert "POST /api/upgrade" in message and "RELEASE_SOURCE_ERROR" in message
 
             message = await call_error(session, "deploy_folder", path=str(tmp_path / "nope"))
             assert "is not a folder" in message
@@ -236,6 +266,8 @@ def test_deploy_scoped_token_cannot_use_admin_tools(srv, tmp_path):
             message = await call_error(session, "server_status")
             assert "403" in message and "/api/backups" in message
             assert "scope" in message
+            message = await call_error(session, "start_upgrade", confirm=True)
+            assert "403" in message and "POST /api/upgrade" in message
 
     anyio.run(scenario)
     assert srv.get("/", host="agent-site.localhost").text == "by agent"

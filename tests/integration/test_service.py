@@ -38,8 +38,8 @@ def test_dry_run_writes_a_unit_systemd_accepts(fazt_home, tmp_path):
     )  # fmt: skip
     unit = prefix / "etc" / "systemd" / "system" / "fazt.service"
     text = unit.read_text()
-    exec_start = f"ExecStart={root}/current/bin/fazt server start --host 0.0.0.0 --domain"
-    assert f"{exec_start} example.com --https" in text
+    exec_start = f"ExecStart={root}/current/bin/fazt server start --host 127.0.0.1 --port"
+    assert f"{exec_start} 4698 --domain example.com --https" in text
     assert f"ReadWritePaths=/var/lib/fazt {root}" in text.splitlines()
     assert "--https --email me@example.com" in text
     verify = subprocess.run(
@@ -64,8 +64,8 @@ def test_dry_run_writes_a_unit_systemd_accepts(fazt_home, tmp_path):
 def test_dry_run_without_prefix_prints_the_unit(fazt_home):
     result = service(fazt_home, "install", "--domain", "example.com", "--port", "8080", "--dry-run")
     assert result.returncode == 0
-    assert "ExecStart=/opt/fazt/current/bin/fazt server start --host 0.0.0.0" in result.stdout
-    assert "--port 8080" in result.stdout and "Type=notify" in result.stdout
+    exec_start = "ExecStart=/opt/fazt/current/bin/fazt server start --host 0.0.0.0 --port 8080"
+    assert exec_start in result.stdout and "Type=notify" in result.stdout
 
 
 @pytest.mark.parametrize(
@@ -167,3 +167,16 @@ def test_install_steps_for_real_except_systemd(tmp_path):
         assert "Admin password" not in "\n".join(said)
     finally:
         shutil.rmtree(base)
+
+
+def test_install_without_a_release_refuses_before_changing_anything(fazt_home, tmp_path):
+    if os.geteuid() != 0:
+        pytest.skip("needs root (CI runs as root)")
+    had_user = subprocess.run(["id", "fazt"], capture_output=True).returncode == 0
+    missing = tmp_path / "no-release"
+    result = service(fazt_home, "install", "--domain", "example.com", "--root", str(missing))
+    assert result.returncode == 1
+    assert f"no fazt release at {missing}/current/bin/fazt" in result.stderr
+    assert "==>" not in result.stdout  # no step started
+    assert (subprocess.run(["id", "fazt"], capture_output=True).returncode == 0) == had_user
+    assert not missing.exists()

@@ -118,7 +118,10 @@ def _poll(srv: FaztServer, token: str, upgrade_id: str, deadline: float = 180) -
             return None
         return data if data["finished"] else None
 
-    return wait_for(finished, deadline, interval=0.2, what=f"upgrade {upgrade_id} to finish")
+    try:
+        return wait_for(finished, deadline, interval=0.2, what=f"upgrade {upgrade_id} to finish")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\nserver output:\n{srv.output()}") from None
 
 
 class Load:
@@ -196,7 +199,18 @@ def test_upgrade_under_load_hands_over_and_commits(installed_server, release_sou
     assert pointed_version(srv.root, "previous") == OLD
     assert "still here" in srv.get("/", host="hello.localhost").text  # same database
     assert list((srv.home / "backups").glob("*before-upgrade-to-1-0-1*.db"))
-    assert srv.proc.poll() is None  # the supervisor (the pid systemd knows) is the same
+    # The supervisor (the pid systemd knows) is the same process, now running NEW's code,
+    # and it still supervises the worker it adopted: a clean stop drains and exits 0.
+    assert srv.proc.poll() is None
+    new_python = str(srv.root / "releases" / NEW / "bin" / "python")
+    wait_for(lambda: new_python in _cmdline(srv.proc.pid), 10, what="the supervisor re-exec")
+    assert srv.stop(timeout=40) == 0
+    assert "fazt stopped" in srv.output()
+
+
+def _cmdline(pid: int) -> str:
+    with open(f"/proc/{pid}/cmdline", "rb") as f:
+        return f.read().replace(b"\0", b" ").decode()
 
 
 def test_broken_release_is_rolled_back_and_the_old_one_keeps_serving(

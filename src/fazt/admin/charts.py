@@ -21,14 +21,14 @@ def line_chart(rows: list[dict], x: str, fields: list[str], title: str) -> Marku
 
     parts = [
         f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
-        f'aria-label="{escape(title)}" preserveAspectRatio="none">',
+        f'aria-label="{escape(title)}">',
         f"<title>{escape(title)}</title>",
         f'<line x1="{PAD}" y1="{HEIGHT - PAD}" x2="{WIDTH - PAD}" y2="{HEIGHT - PAD}" '
         'class="axis"/>',
         f'<text x="{PAD}" y="{PAD - 8}" class="label">{top}</text>',
-        f'<text x="{PAD}" y="{HEIGHT - 8}" class="label">{escape(str(rows[0][x]))}</text>',
+        f'<text x="{PAD}" y="{HEIGHT - 8}" class="label">{_label(rows[0][x])}</text>',
         f'<text x="{WIDTH - PAD}" y="{HEIGHT - 8}" class="label" text-anchor="end">'
-        f"{escape(str(rows[-1][x]))}</text>",
+        f"{_label(rows[-1][x])}</text>",
     ]
     for colour, name in zip(COLOURS, fields, strict=False):
         points = " ".join(point(i, int(r.get(name) or 0)) for i, r in enumerate(rows))
@@ -42,6 +42,14 @@ def line_chart(rows: list[dict], x: str, fields: list[str], title: str) -> Marku
         for c, name in zip(COLOURS, fields, strict=False)
     )
     return Markup("".join(parts) + f'<p class="legend">{legend}</p>')
+
+
+def _label(value: object) -> Markup:
+    """'2026-11-25T02:00:00Z' -> '11-25 02:00'; dates and other values as they are."""
+    text = str(value)
+    if len(text) == 20 and text[10] == "T":
+        text = f"{text[5:10]} {text[11:16]}"
+    return escape(text)
 
 
 def bar_rows(rows: list[dict], label: str, value: str) -> list[dict]:

@@ -12,6 +12,7 @@ from urllib.parse import parse_qsl, quote
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from fazt.api import session_auth
+from fazt.auth import sessions
 from fazt.auth.sessions import Session
 from fazt.server.http import HTTPError, Request, Response
 from fazt.server.router import PUBLIC, Router
@@ -78,6 +79,8 @@ def safe_next(target: str | None) -> str:
     """Only local paths: `next=//evil.example` must not send anyone elsewhere."""
     if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
         return "/"
+    if not target.isascii() or any(ord(c) < 32 or ord(c) == 127 for c in target):
+        return "/"  # it goes into a Location header: nothing that could break out of it
     return target
 
 
@@ -121,7 +124,12 @@ class Dashboard:
         path = req.path
         if path.startswith("/static/"):
             if req.method not in ("GET", "HEAD"):
-                raise HTTPError(405, "METHOD_NOT_ALLOWED", "static files answer GET and HEAD")
+                raise HTTPError(
+                    405,
+                    "METHOD_NOT_ALLOWED",
+                    "static files answer GET and HEAD",
+                    [("allow", "GET, HEAD")],
+                )
             return static_file(path[len("/static/") :])
         try:
             route, params = self.pages.match(req.method, path)
@@ -132,16 +140,28 @@ class Dashboard:
             if "GET" in allowed.split(", "):  # HEAD is always answered where GET is
                 exc.headers = [("allow", f"{allowed}, HEAD")]
             raise
-        page = Page(self.state, req, await session_auth.current_session(self.state, req))
+        found = await session_auth.session_and_token(self.state, req)
+        page = Page(self.state, req, found[0] if found else None)
         if route.scope is not PUBLIC and page.session is None:
             return self._login_first(page)
         if req.method == "POST":
             page.form = await read_form(req)
-            if page.session is not None:
+            if route.scope is not PUBLIC:  # the login form checks its own origin
                 await session_auth.check_csrf(
                     self.state, req, page.session, page.field("csrf_token") or None
                 )
-        return await route.handler(page, **params)
+        response = await route.handler(page, **params)
+        if found is not None and sessions.needs_touch(found[0]):
+            await self._refresh_cookie(req, response, found[1])
+        return response
+
+    async def _refresh_cookie(self, req: Request, response: Response, token: str) -> None:
+        """The session's expiry just slid forward: the cookie's Max-Age follows."""
+        if any(name == "set-cookie" for name, _ in response.headers):  # e.g. logout
+            return
+        ttl = await session_auth.session_ttl(self.state)
+        cookie = await session_auth.session_cookie(self.state, req, token, ttl)
+        response.headers.append(("set-cookie", cookie))
 
     def _login_first(self, page: Page) -> Response:
         from fazt.admin import views

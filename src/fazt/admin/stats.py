@@ -2,21 +2,21 @@
 
 import importlib
 import logging
-import os
-import shutil
 import sqlite3
-import time
 from types import ModuleType
 from typing import Any
 
+from fazt.api import system
+from fazt.db.connection import utcnow
 from fazt.hosting import deployments
 from fazt.runtime import store
 from fazt.storage import documents, kv, objects
 
 log = logging.getLogger("fazt")
-RECENT_DEPLOYS = 10
 LOG_LINES = 100
 FILE_LIST_MAX = 500
+STORAGE_SAMPLE = 50  # kv keys / blobs listed on the app page
+SAMPLE_CHARS = 120
 
 
 def _analytics() -> ModuleType | None:
@@ -37,27 +37,11 @@ def _safely(fn, *args) -> Any:
 
 
 def overview(conn: sqlite3.Connection, state) -> dict:
-    path = state.db.path
-    db_bytes = sum(os.path.getsize(p) for p in (path, f"{path}-wal") if os.path.exists(p))
-    disk = shutil.disk_usage(path.parent)
-    recent = conn.execute(
-        "SELECT id, site, file_count, size_bytes, deployed_by, finalized_at FROM deployments"
-        " WHERE state = 'ready' ORDER BY id DESC LIMIT ?",
-        (RECENT_DEPLOYS,),
-    ).fetchall()
+    """/api/system's facts, plus requests and errors per hour when analytics exist."""
+    info = system.system_info(conn, state)
     queries = _analytics()
-    series = _safely(queries.request_series, conn, 24) if queries else None
-    return {
-        "version": state.version,
-        "uptime": time.time() - state.started,
-        "db_path": str(path),
-        "db_bytes": db_bytes,
-        "disk_free": disk.free,
-        "disk_total": disk.total,
-        "sites": len(deployments.list_sites(conn)),
-        "recent": [dict(r) for r in recent],
-        "request_series": series,
-    }
+    info["request_series"] = _safely(queries.request_series, conn, 24) if queries else None
+    return info
 
 
 def app_details(conn: sqlite3.Connection, name: str) -> dict | None:
@@ -75,10 +59,31 @@ def app_details(conn: sqlite3.Connection, name: str) -> dict | None:
         "logs": store.read_logs(conn, name, 0, LOG_LINES),
         "storage": {
             "kv_keys": kv.count_keys(conn, name),
+            "kv_sample": _kv_sample(conn, name),
             "collections": documents.collections(conn, name),
             "objects": objects.totals(conn, name),
+            "object_sample": _object_sample(conn, name),
         },
     }
+
+
+def _kv_sample(conn: sqlite3.Connection, app: str) -> list[dict]:
+    """The first keys with the start of their (JSON) values: a glance, not an export."""
+    rows = conn.execute(
+        "SELECT key, substr(value, 1, ?) AS value, length(value) AS size, expires_at"
+        " FROM app_kv WHERE app = ? AND (expires_at IS NULL OR expires_at > ?)"
+        " ORDER BY key LIMIT ?",
+        (SAMPLE_CHARS, app, utcnow(), STORAGE_SAMPLE),
+    ).fetchall()
+    return [dict(r) for r in rows]
+
+
+def _object_sample(conn: sqlite3.Connection, app: str) -> list[dict]:
+    rows = conn.execute(
+        "SELECT path, size, mime, updated_at FROM app_objects WHERE app = ? ORDER BY path LIMIT ?",
+        (app, STORAGE_SAMPLE),
+    ).fetchall()
+    return [dict(r) for r in rows]
 
 
 def analytics(conn: sqlite3.Connection, site: str | None, days: int) -> dict | None:

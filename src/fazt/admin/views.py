@@ -10,7 +10,7 @@ from urllib.parse import quote
 
 from fazt.admin import stats
 from fazt.admin.dashboard import LOGGED_IN, Page, redirect, render, safe_next
-from fazt.api import session_auth
+from fazt.api import session_auth, system
 from fazt.auth import csrf, passwords, sessions, tokens
 from fazt.db import settings
 from fazt.hosting import deployments
@@ -288,7 +288,7 @@ async def analytics_page(page: Page) -> Response:
 async def settings_page(page: Page) -> Response:
     values = await page.state.db.read(settings.all_settings)
     active = await page.state.db.read(sessions.list_active)
-    https = {k: v for k, v in values.items() if any(w in k for w in ("https", "acme", "tls"))}
+    https = await page.state.db.read(system.https_status, values)
     return render(
         page,
         "settings.html",

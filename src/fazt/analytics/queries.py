@@ -9,6 +9,8 @@ import sqlite3
 import time
 from datetime import UTC, datetime, timedelta
 
+from fazt.analytics import store
+
 TOP = 10  # rows in each top list
 
 
@@ -42,21 +44,28 @@ def overview(conn: sqlite3.Connection, site: str | None, days: int, limit: int =
         for d in span
     ]
 
-    def top(dim: str, *, by_site: bool = False) -> list[tuple]:
-        group = "site, value" if by_site else "value"
+    def top(dim: str) -> list[tuple]:
+        # All sites: the small dimensions have their own "*" rows (see store.ALL_SITES).
+        scope = args if site is not None else [span[0], store.ALL_SITES]
         return conn.execute(
-            f"SELECT {group}, SUM(count) AS n FROM analytics_daily_dims "
-            f"WHERE dim = ? AND {where} GROUP BY {group} ORDER BY n DESC, {group} LIMIT ?",
-            [dim, *args, limit],
+            "SELECT value, SUM(count) AS n FROM analytics_daily_dims "
+            "WHERE dim = ? AND day >= ? AND site = ? GROUP BY value ORDER BY n DESC, value "
+            "LIMIT ?",
+            [dim, *scope, limit],
         ).fetchall()
+
+    pages = conn.execute(
+        "SELECT site, value, SUM(count) AS n FROM analytics_daily_dims "
+        f"WHERE dim = 'page' AND {where} GROUP BY site, value ORDER BY n DESC, site, value "
+        "LIMIT ?",
+        [*args, limit],
+    ).fetchall()
 
     return {
         "visitors": sum(s["visitors"] for s in series),
         "pageviews": sum(s["pageviews"] for s in series),
         "series": series,
-        "top_pages": [
-            {"site": s, "path": p, "pageviews": n} for s, p, n in top("page", by_site=True)
-        ],
+        "top_pages": [{"site": s, "path": p, "pageviews": n} for s, p, n in pages],
         "referrers": [{"referrer": v, "visits": n} for v, n in top("referrer")],
         "browsers": [{"name": v, "visits": n} for v, n in top("browser")],
         "os": [{"name": v, "visits": n} for v, n in top("os")],

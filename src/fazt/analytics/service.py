@@ -46,6 +46,8 @@ class Analytics:
 
     def add(self, event: Event) -> None:
         if len(self.events) >= self.max_buffer:
+            if not self.dropped % 10_000:  # say so, without a line per dropped hit
+                log.warning("analytics buffer full (%d hits): dropping new hits", len(self.events))
             self.dropped += 1
             return
         self.events.append(event)

@@ -11,7 +11,11 @@ from collections import Counter
 from typing import NamedTuple
 
 PAGE_KINDS = ("pageview", "pixel")  # what counts as a pageview in the rollups
-PRUNE_CHUNK = 5000  # events deleted per transaction, so pruning never stalls other writes
+PRUNE_CHUNK = 5000
+# Rollup rows for "all sites" of the small dimensions (referrer, browser, os, device), so
+# the all-sites overview reads one row per value and day instead of one per site. Not a
+# valid site name, and never counted in analytics_daily.
+ALL_SITES = "*"  # events deleted per transaction, so pruning never stalls other writes
 
 
 class Event(NamedTuple):
@@ -78,9 +82,10 @@ def _roll_up(conn: sqlite3.Connection, events: list[Event]) -> None:
             day = days[e.time // 86400] = day_of(e.time)
         if e.kind in PAGE_KINDS:
             pageviews[day, e.site] += 1
-            dims[day, e.site, "page", e.path] += 1
+            dims["page", day, e.site, e.path] += 1
             if e.referrer:
-                dims[day, e.site, "referrer", e.referrer] += 1
+                dims["referrer", day, e.site, e.referrer] += 1
+                dims["referrer", day, ALL_SITES, e.referrer] += 1
         else:
             custom[day, e.site] += 1
         key = (day, e.site, e.visitor)
@@ -93,9 +98,9 @@ def _roll_up(conn: sqlite3.Connection, events: list[Event]) -> None:
         ).rowcount
         if new:
             visitors[day, e.site] += 1
-            dims[day, e.site, "browser", e.browser] += 1
-            dims[day, e.site, "os", e.os] += 1
-            dims[day, e.site, "device", e.device] += 1
+            for dim, value in (("browser", e.browser), ("os", e.os), ("device", e.device)):
+                dims[dim, day, e.site, value] += 1
+                dims[dim, day, ALL_SITES, value] += 1
     keys = set(pageviews) | set(custom) | set(visitors)
     conn.executemany(
         "INSERT INTO analytics_daily (day, site, pageviews, visitors, events) "
@@ -105,8 +110,8 @@ def _roll_up(conn: sqlite3.Connection, events: list[Event]) -> None:
         [(d, s, pageviews[d, s], visitors[d, s], custom[d, s]) for d, s in keys],
     )
     conn.executemany(
-        "INSERT INTO analytics_daily_dims (day, site, dim, value, count) VALUES (?, ?, ?, ?, ?) "
-        "ON CONFLICT(day, site, dim, value) DO UPDATE SET count = count + excluded.count",
+        "INSERT INTO analytics_daily_dims (dim, day, site, value, count) VALUES (?, ?, ?, ?, ?) "
+        "ON CONFLICT(dim, day, site, value) DO UPDATE SET count = count + excluded.count",
         [(*key, n) for key, n in dims.items()],
     )
 
@@ -136,7 +141,11 @@ def prune_rest(conn: sqlite3.Connection, before: int) -> None:
     older than yesterday (they only serve today's unique counts)."""
     day, hour = day_of(before), hour_of(before)
     conn.execute("DELETE FROM analytics_daily WHERE day < ?", (day,))
-    conn.execute("DELETE FROM analytics_daily_dims WHERE day < ?", (day,))
+    conn.execute(  # one range of the primary key per dimension
+        "DELETE FROM analytics_daily_dims WHERE dim IN "
+        "('page', 'referrer', 'browser', 'os', 'device') AND day < ?",
+        (day,),
+    )
     conn.execute("DELETE FROM request_metrics WHERE hour < ?", (hour,))
     received = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(before))
     conn.execute("DELETE FROM webhook_events WHERE received_at < ?", (received,))

@@ -30,6 +30,12 @@ async def overview(state: ServerState, req: Request, key: ApiKey) -> Response:
     return json_response(await state.db.read(queries.overview, site, days))
 
 
+async def sites(state: ServerState, req: Request, key: ApiKey) -> Response:
+    """Sites with traffic, busiest first, ?days=N (default 30)."""
+    days = _int_param(req, "days", 30, 1, 3650)
+    return json_response(await state.db.read(queries.sites, days))
+
+
 async def request_metrics(state: ServerState, req: Request, key: ApiKey) -> Response:
     """Requests and 5xx errors per hour, ?hours=N (default 24)."""
     hours = _int_param(req, "hours", 24, 1, 24 * 366)

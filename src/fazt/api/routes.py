@@ -11,6 +11,7 @@ from fazt.api import (
     keys,
     runtime,
     storage,
+    system,
     upgrade,
 )
 from fazt.server.router import PUBLIC, Router
@@ -58,9 +59,13 @@ def build_router() -> Router:
     r.add("GET", "/api/keys", keys.list_keys, scope="admin")
     r.add("POST", "/api/keys", keys.create_key, scope="admin")
     r.add("DELETE", "/api/keys/{key_id}", keys.revoke_key, scope="admin")
+    r.add("GET", "/api/system", system.system, scope="admin")
+    r.add("GET", "/api/sessions", system.list_sessions, scope="admin")
+    r.add("DELETE", "/api/sessions", system.end_sessions, scope="admin")
     # Analytics, redirects, webhooks (their public endpoints: fazt.analytics.endpoints).
     r.add("GET", "/api/analytics", analytics.overview, scope="admin")
     r.add("GET", "/api/analytics/requests", analytics.request_metrics, scope="admin")
+    r.add("GET", "/api/analytics/sites", analytics.sites, scope="admin")
     r.add("GET", "/api/redirects", analytics.list_redirects, scope="admin")
     r.add("POST", "/api/redirects", analytics.add_redirect, scope="admin")
     r.add("DELETE", "/api/redirects/{slug}", analytics.remove_redirect, scope="admin")

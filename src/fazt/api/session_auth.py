@@ -1,12 +1,17 @@
 """The dashboard's session cookie as seen from a request: reading it, checking CSRF,
 and building the Set-Cookie header. Used by the dashboard pages and the JSON API."""
 
+import logging
+
 from fazt.auth import clientip, csrf, sessions
 from fazt.auth.sessions import Session
 from fazt.auth.tokens import ApiKey
 from fazt.db import settings
 from fazt.server.http import HTTPError, Request
 from fazt.server.state import ServerState
+
+log = logging.getLogger("fazt")
+MAX_COOKIES = 3  # values of our cookie looked up per request
 
 
 async def auth_settings(state: ServerState) -> dict[str, str]:
@@ -21,7 +26,11 @@ async def auth_settings(state: ServerState) -> dict[str, str]:
 
 
 async def session_ttl(state: ServerState) -> int:
-    return int((await auth_settings(state))["session_ttl_seconds"])
+    raw = (await auth_settings(state))["session_ttl_seconds"]
+    if raw.isdigit() and int(raw) > 0:
+        return int(raw)
+    log.warning("session_ttl_seconds=%r is not a positive integer; using the default", raw)
+    return int(settings.DEFAULTS["session_ttl_seconds"])
 
 
 async def _trusted(state: ServerState) -> tuple:
@@ -46,23 +55,32 @@ async def scheme(state: ServerState, req: Request) -> str:
     return "http"
 
 
-def cookie_value(req: Request, name: str = sessions.COOKIE_NAME) -> str | None:
+def cookie_values(req: Request, name: str = sessions.COOKIE_NAME) -> list[str]:
+    """Every value sent for the cookie `name` (a sibling subdomain can plant a second
+    one with Domain=<parent>; it must not hide ours)."""
+    values = []
     for part in (req.header("cookie") or "").split(";"):
         key, sep, value = part.strip().partition("=")
-        if sep and key == name:
-            return value.strip()
+        if sep and key == name and value.strip():
+            values.append(value.strip())
+    return values[:MAX_COOKIES]
+
+
+async def session_and_token(state: ServerState, req: Request) -> tuple[Session, str] | None:
+    """The live session named by the request's cookie, and that cookie value; slides the
+    session's expiry forward."""
+    for token in cookie_values(req):
+        session = await state.db.read(sessions.lookup, token)
+        if session is not None:
+            if sessions.needs_touch(session):
+                state.db.submit_write(sessions.touch, session.id, await session_ttl(state))
+            return session, token
     return None
 
 
 async def current_session(state: ServerState, req: Request) -> Session | None:
-    """The live session named by the request's cookie; slides its expiry forward."""
-    token = cookie_value(req)
-    if not token:
-        return None
-    session = await state.db.read(sessions.lookup, token)
-    if session is not None and sessions.needs_touch(session):
-        state.db.submit_write(sessions.touch, session.id, await session_ttl(state))
-    return session
+    found = await session_and_token(state, req)
+    return found[0] if found else None
 
 
 async def check_csrf(

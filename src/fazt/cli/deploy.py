@@ -5,6 +5,7 @@ import hashlib
 import json
 import os
 import sys
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -137,7 +138,7 @@ def deploy_files(
     *,
     preview: bool = False,
     show: bool = False,
-    say=lambda msg: None,
+    say: Callable[[str], None] = lambda msg: None,
 ) -> dict:
     """Hash, upload only what the server lacks, then finalize; the server's answer.
 

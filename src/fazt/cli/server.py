@@ -102,7 +102,7 @@ def start(
         lock.acquire()
         with open_db(db_path) as db:
             port = _prepare(db, domain, port)
-            save_https_options(db, https)  # fazt.https: kept in the settings for restarts
+            save_https_options(db, https, port)  # fazt.https: saved in the settings
         check_port_free(host, port)
     except AlreadyServing as exc:
         lock.release()

@@ -116,11 +116,12 @@ def install(domain, email, https, port, https_port, install_root, dry_run, prefi
             click.echo(render(cfg, __version__))
         return
     _require_root("install")
-    _require_systemd()
     try:
+        installer.preflight(cfg)
         installer.run_steps(steps, click.echo)
     except installer.InstallError as exc:
         fail(f"installation failed at {exc}")
+    port = cfg.api_port
     click.echo(f"==> waiting for fazt to answer on port {port}")
     health = _wait_healthy(port, HEALTH_DEADLINE)
     if health is None:

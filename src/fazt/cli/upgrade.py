@@ -58,10 +58,10 @@ def run_upgrade(
                 return
             current, latest = info.get("current_version"), info.get("latest_version")
             if info.get("update_available"):
-                click.echo(
-                    f"{peer.name} runs {current}; {latest} is available "
-                    f"(run `fazt remote upgrade {peer.name}`)"
+                again = f"fazt remote upgrade {peer.name}" + (
+                    f" --url {index_url}" if index_url else ""
                 )
+                click.echo(f"{peer.name} runs {current}; {latest} is available (run `{again}`)")
             else:
                 click.echo(f"{peer.name} runs {current}, the latest version")
             return

@@ -68,12 +68,16 @@ async def issue(
         raise IssueError(
             f"rate limited by the CA: {exc.error.detail}", retry_at=exc.retry_after
         ) from None
-    except aioacme.AcmeError as exc:
-        raise IssueError(f"the CA refused: {exc.error.detail} ({exc.error.type})") from None
-    except (OSError, ssl.SSLError) as exc:
-        raise IssueError(f"cannot reach the CA: {exc}") from None
-    except Exception as exc:  # httpx errors and the like: the CA is unreachable or broken
-        raise IssueError(f"cannot reach the CA: {type(exc).__name__}: {exc}") from None
+    except Exception as exc:
+        raise IssueError(describe_error(exc)) from None
+
+
+def describe_error(exc: Exception) -> str:
+    """A reason a person can act on, for the status and the log."""
+    if isinstance(exc, aioacme.AcmeError):
+        return f"the CA refused: {exc.error.detail} ({exc.error.type})"
+    # httpx and ssl errors, timeouts: the CA is unreachable or answers garbage.
+    return f"cannot reach the CA: {type(exc).__name__}: {exc}"
 
 
 async def _issue(client, names, put_challenge, drop_challenges) -> Issued:

@@ -8,6 +8,7 @@ before the old one stops accepting.
 import asyncio
 import logging
 import ssl
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from granian.server.embed import Server
 from fazt.https import certs
 from fazt.https.config import HttpsConfig
 from fazt.https.redirect import RedirectApp
+from fazt.https.steer import steer_to_newest
 
 log = logging.getLogger("fazt")
 HSTS = ("strict-transport-security", "max-age=31536000; includeSubDomains")
@@ -30,7 +32,9 @@ class HttpsListeners:
         self.cfg = cfg
         self.files = certs.RuntimeFiles(runtime_dir)
         # Only __rsgi__: the app's init/del hooks already run with the main listener.
+        self.app = app
         self.target = HstsApp(app).__rsgi__ if cfg.hsts else app.__rsgi__
+        self.covered: Callable[[str], bool] = lambda host: False  # set by the manager
         self._tls: tuple[Server, asyncio.Future, tuple[Path, Path]] | None = None
         self._plain: tuple[Server, asyncio.Future] | None = None
 
@@ -40,7 +44,9 @@ class HttpsListeners:
 
     async def start(self, cert_pem: str, key_pem: str) -> None:
         """Listen on both ports; returns once both accept connections."""
-        redirect = RedirectApp(self.db, self.cfg.https_port)
+        redirect = RedirectApp(
+            self.db, self.cfg.https_port, self.app, lambda host: self.covered(host)
+        )
         plain = Server(
             redirect,
             address=self.cfg.host,
@@ -53,6 +59,10 @@ class HttpsListeners:
         self._tls = self._start_tls(cert_pem, key_pem)
         await _wait_listening(self.probe_host, self.cfg.http_port, self._plain[1])
         await _wait_listening(self.probe_host, self.cfg.https_port, self._tls[1])
+        # A worker we replace keeps its sockets until it is told to stop: from now on new
+        # connections come to us, so it only finishes what it has.
+        steer_to_newest(self.cfg.http_port)
+        steer_to_newest(self.cfg.https_port)
 
     def _start_tls(self, cert_pem: str, key_pem: str):
         cert_path, key_path = self.files.write(cert_pem, key_pem)
@@ -84,6 +94,7 @@ class HttpsListeners:
             self.files.remove(*new[2])
             raise
         self._tls = new
+        steer_to_newest(self.cfg.https_port)
         if old is not None:
             old[0].stop()
             await asyncio.gather(old[1], return_exceptions=True)

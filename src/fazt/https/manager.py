@@ -27,6 +27,7 @@ from fazt.server import handover
 
 log = logging.getLogger("fazt")
 POLL_SECONDS = 1.0
+RELOAD_RETRY_SECONDS = 60.0  # ask the supervisor again if no fresh worker took over
 
 
 @dataclass
@@ -51,10 +52,11 @@ class CertificateManager:
         self.db = db
         self.cfg = cfg
         self.listeners = listeners
+        listeners.covered = lambda host: host in self.served_names
         self.owner = f"{os.getpid()}-{id(self)}"
         self.served: store.StoredCertificate | None = None
         self.served_names: frozenset[str] = frozenset()
-        self._reload_requested: int | None = None
+        self._reload_requested: tuple[int, float] | None = None  # (certificate id, when)
         self._changed_since: float | None = None
         self._task: asyncio.Task | None = None
 
@@ -84,7 +86,7 @@ class CertificateManager:
         self.served_names = frozenset(cert.names)
 
     def certificate_state(self, host: str) -> str:
-        """ready (served now), pending (being issued) or failed, for one name."""
+        """ "ready" when the served certificate covers the name, else "pending"."""
         return "ready" if host.lower() in self.served_names else "pending"
 
     # -- the loop -------------------------------------------------------------------------
@@ -187,7 +189,7 @@ class CertificateManager:
                 try:
                     uri = await acme.register(client, self.cfg.email)
                 except Exception as exc:
-                    raise acme.IssueError(f"cannot register with the CA: {exc}") from None
+                    raise acme.IssueError(acme.describe_error(exc)) from None
                 await self.db.write(store.save_account, self.cfg.directory, key_pem, uri)
             return await acme.issue(client, names, self._put_challenge, self._drop_challenges)
         finally:
@@ -201,10 +203,12 @@ class CertificateManager:
 
     async def _load(self, cert: store.StoredCertificate) -> None:
         """Serve `cert`: ask the supervisor for a fresh worker, or swap our TLS listener."""
-        if self._reload_requested == cert.id:
-            return
+        if self._reload_requested is not None:
+            requested_id, when = self._reload_requested
+            if requested_id == cert.id and time.monotonic() - when < RELOAD_RETRY_SECONDS:
+                return  # a fresh worker is starting; this one is about to be retired
         if handover.request_reload("new TLS certificate"):
-            self._reload_requested = cert.id
+            self._reload_requested = (cert.id, time.monotonic())
             log.info("new certificate stored; handing over to a fresh worker")
             return
         await self.listeners.swap(cert.cert_pem, cert.key_pem)

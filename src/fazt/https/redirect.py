@@ -1,8 +1,16 @@
-"""The plain-HTTP listener in HTTPS mode: ACME HTTP-01 answers, everything else -> https."""
+"""The plain-HTTP listener in HTTPS mode: ACME HTTP-01 answers, everything else -> https.
 
+A site whose name the served certificate does not cover yet (its certificate is being
+issued, its validation failed, or it is past the 100-name limit) is served here over plain
+HTTP instead: a redirect would only lead to a certificate warning. The dashboard is always
+redirected, so a login never travels in clear.
+"""
+
+from collections.abc import Callable
 from typing import Any
 
 from fazt.db import Database
+from fazt.hosting import routing
 from fazt.hosting.routing import normalise_host
 from fazt.https import store
 
@@ -11,15 +19,20 @@ TEXT = [("content-type", "text/plain; charset=utf-8")]
 
 
 class RedirectApp:
-    """An RSGI app: `/.well-known/acme-challenge/<token>` from the database, else 308."""
+    """An RSGI app: ACME challenge answers from the database; 308 to https for names the
+    certificate covers (and always for the dashboard); other names served as over HTTP."""
 
-    def __init__(self, db: Database, https_port: int) -> None:
+    def __init__(
+        self, db: Database, https_port: int, app: Any, covered: Callable[[str], bool]
+    ) -> None:
         self.db = db
         self.port_suffix = "" if https_port == 443 else f":{https_port}"
+        self.app = app  # the FaztApp, for sites without a certificate yet
+        self.covered = covered  # is this name in the certificate being served?
 
     async def __rsgi__(self, scope: Any, proto: Any) -> None:
         if scope.proto != "http":
-            proto.close(404)
+            await self.app.__rsgi__(scope, proto)  # websockets: the app decides
             return
         path = scope.path
         if path.startswith(CHALLENGE_PREFIX) and scope.method in ("GET", "HEAD"):
@@ -34,6 +47,11 @@ class RedirectApp:
         if host is None:
             proto.response_bytes(400, TEXT, b"missing or malformed Host header\n")
             return
+        if not self.covered(host):
+            target = self.app.state.routing.resolve(host)
+            if target.kind != routing.DASHBOARD:
+                await self.app.__rsgi__(scope, proto)
+                return
         query = f"?{scope.query_string}" if scope.query_string else ""
         location = f"https://{host}{self.port_suffix}{path}{query}"
         # 308 keeps the method and body (a POST stays a POST), unlike 301.

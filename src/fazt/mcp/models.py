@@ -86,7 +86,7 @@ class ServerStatus(_Open):
     version: str
     uptime_seconds: int | None = None
     backups: list[dict[str, Any]]
-    certificates: list[dict[str, Any]] | None
+    certificates: dict[str, Any] | None  # GET /api/certificates, if the server has it
     notes: list[str]
 
 

@@ -65,7 +65,7 @@ def build_server(client: FaztClient) -> MCPServer:
         (tools.server_status, READ_ONLY),
         (tools.create_app_from_template, CHANGES),
         (tools.query_storage, READ_ONLY),
-        (tools.check_upgrade, READ_ONLY),
+        (tools.check_upgrade, ToolAnnotations(read_only_hint=True, open_world_hint=True)),
         (tools.start_upgrade, ToolAnnotations(read_only_hint=False, destructive_hint=True)),
         (tools.upgrade_status, READ_ONLY),
     ]:

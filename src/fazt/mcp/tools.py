@@ -35,6 +35,11 @@ MAX_FILES_LISTED = 200  # app_info lists at most this many files of the live dep
 
 AppName = Annotated[str, Field(description="The app (site) name, e.g. 'blog'.")]
 
+ReleaseUrl = Annotated[
+    str | None,
+    Field(description="Release index URL (releases.json); default: the server's release_url."),
+]
+
 
 def _app_path(app: str, rest: str = "") -> str:
     # Quoted: an agent-supplied name must not be able to reach another route ("../").
@@ -148,7 +153,7 @@ class FaztTools:
     def server_status(self) -> ServerStatus:
         """The server's health and version, its backups and (when the server has a
         certificate API) its HTTPS certificates. Needs an admin token."""
-        notes = []
+        notes: list[str] = []
         with _as_tool_errors():
             health = self.client.get("/health")
             backups = self.client.get("/api/backups")
@@ -195,7 +200,10 @@ class FaztTools:
         written = _write_template(name, template, target)
         deployed = None
         if deploy:
-            deployed = self.deploy_folder(str(target), name)
+            try:
+                deployed = self.deploy_folder(str(target), name)
+            except ToolError as exc:
+                raise ToolError(f"created {target}, but deploying it failed: {exc}") from None
         return CreatedApp(
             name=name, template=template, folder=str(target), files=written, deployed=deployed
         )
@@ -231,11 +239,15 @@ class FaztTools:
             data = self.client.get(path, params=params)
         return StorageView(app=app, what=what, data=data)
 
-    def check_upgrade(self) -> UpgradeInfo:
-        """Ask the server whether a newer fazt release is available (changes nothing).
-        Needs an admin token."""
+    def check_upgrade(self, url: ReleaseUrl = None) -> UpgradeInfo:
+        """Ask the server whether a newer fazt release is available (changes nothing):
+        current and latest version, and whether an update is available. Needs an admin
+        token."""
         with _as_tool_errors():
-            return UpgradeInfo(**self.client.post("/api/upgrade", params={"check": "true"}))
+            answer = self.client.post(
+                "/api/upgrade", params={"check": "true"}, json=_upgrade_body(None, url)
+            )
+        return UpgradeInfo(**answer)
 
     def start_upgrade(
         self,
@@ -247,6 +259,7 @@ class FaztTools:
             str | None,
             Field(description="A specific version (also a lower one); default: the newest."),
         ] = None,
+        url: ReleaseUrl = None,
     ) -> UpgradeInfo:
         """Start upgrading the fazt server (download, verify, install, restart; rolled back
         automatically if the new version fails its health check). Requires confirm=true
@@ -256,9 +269,8 @@ class FaztTools:
                 "start_upgrade replaces the server's version and restarts it: call it again "
                 "with confirm: true to proceed (check_upgrade shows what would be installed)"
             )
-        body = {"version": version} if version else {}
         with _as_tool_errors():
-            return UpgradeInfo(**self.client.post("/api/upgrade", json=body))
+            return UpgradeInfo(**self.client.post("/api/upgrade", json=_upgrade_body(version, url)))
 
     def upgrade_status(
         self, upgrade_id: Annotated[int | str, Field(description="The id start_upgrade returned.")]
@@ -267,6 +279,11 @@ class FaztTools:
         steps so far, and whether it has finished."""
         with _as_tool_errors():
             return UpgradeInfo(**self.client.get(f"/api/upgrade/{quote(str(upgrade_id), safe='')}"))
+
+
+def _upgrade_body(version: str | None, url: str | None) -> dict[str, str]:
+    body = {"version": version, "url": url}
+    return {k: v for k, v in body.items() if v}
 
 
 def _write_template(name: str, template: str, target: Path) -> list[str]:

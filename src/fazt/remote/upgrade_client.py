@@ -14,7 +14,7 @@ from fazt.remote.client import ApiError, FaztClient
 
 DEFAULT_TIMEOUT = 300.0
 POLL_INTERVAL = 0.5
-REQUEST_TIMEOUT = 10.0
+REQUEST_TIMEOUT = 30.0  # per call; the whole upgrade has its own deadline
 CONFIRM_WINDOW = 15.0
 
 UPGRADED = "upgraded"
@@ -170,13 +170,11 @@ def _confirm(
     """Set `result` only once /health reports `expected`; the old process may answer for a
     moment after the handover, so a mismatch is retried for up to CONFIRM_WINDOW."""
     window = min(deadline, time.monotonic() + CONFIRM_WINDOW)
+    claim = "the upgrade committed" if result == UPGRADED else "it already runs the latest"
     while True:
         running = _wait_for_health(client, deadline)
         if running.startswith("!"):
-            outcome.message = (
-                f"the server reported {result.replace('_', ' ')} but /health does not "
-                f"answer: {running[1:]}"
-            )
+            outcome.message = f"the server said {claim}, but /health does not answer: {running[1:]}"
             return outcome
         outcome.running_version = running
         if not expected or running == expected:
@@ -184,8 +182,7 @@ def _confirm(
             return outcome
         if time.monotonic() >= window:
             outcome.message = (
-                f"the server reported {result.replace('_', ' ')} but /health reports "
-                f"{running}, not {expected}"
+                f"the server said {claim}, but /health reports {running}, not {expected}"
             )
             return outcome
         time.sleep(POLL_INTERVAL)

@@ -24,30 +24,37 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from fazt.runtime.sandbox import FUNCTION_ERROR, FUNCTION_TIMEOUT, Outcome
-from fazt.runtime.worker import decode_outcome
+from fazt.runtime.sandbox import FUNCTION_ERROR, Outcome
+from fazt.runtime.worker import decode_outcome, timed_out
 
 log = logging.getLogger("fazt.runtime")
 _LENGTH = struct.Struct(">I")
 _PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])  # the folder holding fazt/
 QUICK_EXIT_SECONDS = 2.0  # a worker dying sooner than this after start slows respawns
+STARTUP_SECONDS = 15.0  # how long the first request waits for the first worker to start
+# Requests sent to one worker at a time. 2 (one running, one waiting in its pipe) measured
+# no faster than 1 under wrk -c64 on 2 cores, and can hold a request behind a slow one.
+PIPELINE_DEPTH = 1
 
 
 class Overloaded(Exception):
     """Every worker is busy and the queue is full."""
 
 
-def timed_out() -> Outcome:
-    return Outcome(error=FUNCTION_TIMEOUT, message="the function timed out")
-
-
 class _Run:
-    __slots__ = ("future", "site", "timer")
+    """One request on its way through the pool."""
 
-    def __init__(self, future: asyncio.Future, site: str) -> None:
+    __slots__ = ("budget", "deadline", "future", "header", "request", "site", "timer", "worker")
+
+    def __init__(self, future: asyncio.Future, site: str, header: str, request: str) -> None:
         self.future = future
         self.site = site
+        self.header = header  # the header's JSON text without its closing brace
+        self.request = request  # REQUEST_JSON \0 CONTEXT_JSON
+        self.deadline = 0.0
+        self.budget = 0.0  # > 0: its budget starts when the first worker is up
         self.timer: asyncio.TimerHandle | None = None
+        self.worker: _Worker | None = None  # None while queued in the pool
 
 
 class _Pipes(asyncio.SubprocessProtocol):
@@ -76,8 +83,9 @@ class _Worker:
     def __init__(self, pool: "WorkerPool") -> None:
         self.pool = pool
         self.transport: Any = None
-        self.current: _Run | None = None
+        self.inflight: collections.deque[_Run] = collections.deque()  # sent, in order
         self.alive = True
+        self.ready = False  # its "R" frame arrived
         self.started = time.monotonic()
 
     def send(self, frame: bytes) -> None:
@@ -90,7 +98,7 @@ class _Worker:
         self.transport.close()
 
     def stop(self) -> None:
-        """Close its stdin: the worker exits after the request it is running."""
+        """Close its stdin: the worker exits after the requests it was sent."""
         self.alive = False
         with contextlib.suppress(Exception):
             self.transport.get_pipe_transport(0).close()
@@ -105,15 +113,16 @@ class WorkerPool:
         *,
         fresh: bool = False,
         publish: Callable[[str, str, str], None] | None = None,
+        pipeline: int = PIPELINE_DEPTH,
     ) -> None:
         self.db_path = str(db_path)
         self.size = workers
         self.queue_size = queue_size
         self.fresh = fresh
+        self.pipeline = pipeline
         self.publish = publish  # (site, channel, message JSON)
         self._workers: set[_Worker] = set()
-        self._idle: list[_Worker] = []
-        self._waiters: collections.deque[asyncio.Future] = collections.deque()
+        self._queue: collections.deque[_Run] = collections.deque()  # not yet sent
         self._starting = 0
         self._tasks: set[asyncio.Future] = set()
         self._quick_exits = 0
@@ -124,69 +133,78 @@ class WorkerPool:
     async def run(
         self,
         site: str,
-        header: dict[str, Any],
+        header: dict[str, Any] | str,
         request_json: str,
         context_json: str,
         deadline: float,
     ) -> Outcome:
-        """Run one request in a worker; `deadline` is time.monotonic() based."""
+        """Run one request in a worker; `deadline` is time.monotonic() based. `header` is
+        a dict or, precomputed by the caller, its JSON text without the closing brace."""
         if self._closed:
             raise Overloaded("the runtime is shutting down")
         if len(self._workers) + self._starting < self.size:
             for _ in range(self.size - len(self._workers) - self._starting):
                 self._spawn()
-        worker = self._idle.pop() if self._idle else None
-        if worker is None:
-            if len(self._waiters) >= self.queue_size:
-                raise Overloaded("all JavaScript workers are busy")
-            worker = await self._wait_for_worker(deadline)
-            if worker is None:
-                return timed_out()
+        if len(self._queue) >= self.queue_size:
+            raise Overloaded("all JavaScript workers are busy")
         loop = asyncio.get_running_loop()
-        run = _Run(loop.create_future(), site)
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            self._release(worker)
+        if isinstance(header, dict):
+            header = json.dumps(header)[:-1]
+        run = _Run(loop.create_future(), site, header, request_json + "\0" + context_json)
+        budget = deadline - time.monotonic()
+        if budget <= 0:
             return timed_out()
-        header = {**header, "ms": int(remaining * 1000), "fresh": self.fresh}
-        frame = "\0".join((json.dumps(header), request_json, context_json))
-        worker.current = run
-        run.timer = loop.call_later(remaining, self._expire, worker, run)
-        worker.send(frame.encode("utf-8", "surrogatepass"))
-        # Shielded: if the client goes away, the request still finishes (or is killed at
-        # its deadline) before the worker takes another one.
-        return await asyncio.shield(run.future)
+        run.deadline = deadline
+        if not self._workers:
+            # No worker is up yet (the first request since the server started): that
+            # wait is the server's, so the function's budget starts when one is.
+            run.budget = budget
+            run.deadline = time.monotonic() + STARTUP_SECONDS + budget
+        run.timer = loop.call_later(run.deadline - time.monotonic(), self._expire, run)
+        self._queue.append(run)
+        self._dispatch()
+        # If the caller is cancelled (the client went away), the request still runs to
+        # its end (or is killed at its deadline); only its answer is dropped.
+        return await run.future
 
-    async def _wait_for_worker(self, deadline: float) -> "_Worker | None":
-        waiter = asyncio.get_running_loop().create_future()
-        self._waiters.append(waiter)
-        try:
-            return await asyncio.wait_for(waiter, max(0.0, deadline - time.monotonic()))
-        except TimeoutError:
-            return None
-        except asyncio.CancelledError:
-            if waiter.done() and not waiter.cancelled():
-                self._release(waiter.result())
-            raise
-        finally:
-            with contextlib.suppress(ValueError):
-                self._waiters.remove(waiter)
-
-    def _release(self, worker: _Worker) -> None:
-        """The worker is free: give it to the oldest waiting request, or keep it idle."""
-        if not worker.alive:
-            return
-        while self._waiters:
-            waiter = self._waiters.popleft()
-            if not waiter.done():
-                waiter.set_result(worker)
+    def _dispatch(self) -> None:
+        """Send queued requests to workers: an idle one first; when none is idle and
+        `pipeline` > 1, behind the running request of the least busy one."""
+        queue = self._queue
+        while queue:
+            worker = None
+            for candidate in self._workers:
+                if candidate.alive and (
+                    worker is None or len(candidate.inflight) < len(worker.inflight)
+                ):
+                    worker = candidate
+                    if not candidate.inflight:
+                        break
+            if worker is None or len(worker.inflight) >= self.pipeline:
                 return
-        self._idle.append(worker)
+            run = queue.popleft()
+            if run.future.done():  # timed out or gone while queued
+                continue
+            self._send(worker, run)
 
-    def _finish(self, worker: _Worker, outcome: Outcome) -> None:
-        run, worker.current = worker.current, None
-        if run is None:
-            return
+    def _send(self, worker: _Worker, run: _Run) -> None:
+        if run.budget:
+            run.deadline = time.monotonic() + run.budget
+            if run.timer is not None:
+                run.timer.cancel()
+            loop = asyncio.get_running_loop()
+            run.timer = loop.call_later(run.budget, self._expire, run)
+            run.budget = 0.0
+        fresh = "true" if self.fresh else "false"
+        frame = f'{run.header},"dl":{run.deadline!r},"fresh":{fresh}}}\0{run.request}'
+        run.worker = worker
+        worker.inflight.append(run)
+        try:
+            worker.send(frame.encode("utf-8", "surrogatepass"))
+        except RuntimeError:  # its pipe is closed: the process is gone
+            self._lost(worker, "the function's worker process died")
+
+    def _finish(self, run: _Run, outcome: Outcome) -> None:
         if run.timer is not None:
             run.timer.cancel()
         if not run.future.done():
@@ -194,43 +212,68 @@ class WorkerPool:
 
     def _on_frame(self, worker: _Worker, text: str) -> None:
         kind = text[:1]
-        if kind == "P":
-            run = worker.current
-            if run is not None and self.publish is not None:
+        if kind == "R":
+            if worker.ready:
+                return
+            worker.ready = True
+            self._starting -= 1
+            if self._closed:
+                worker.stop()
+                return
+            self._workers.add(worker)
+            self._dispatch()
+        elif kind == "P":
+            if worker.inflight and self.publish is not None:
                 channel, message = json.loads(text[1:])
                 try:
-                    self.publish(run.site, channel, message)
+                    self.publish(worker.inflight[0].site, channel, message)
                 except Exception:
-                    log.exception("publishing for %s failed", run.site)
-        elif kind == "D":
+                    log.exception("publishing for %s failed", worker.inflight[0].site)
+        elif kind == "D" and worker.inflight:
             self._quick_exits = 0
-            self._finish(worker, decode_outcome(text[1:]))
-            self._release(worker)
+            self._finish(worker.inflight.popleft(), decode_outcome(text[1:]))
+            self._dispatch()
 
-    def _expire(self, worker: _Worker, run: _Run) -> None:
-        if worker.current is not run:
-            return
-        worker.kill()
-        self._finish(worker, timed_out())
+    def _expire(self, run: _Run) -> None:
+        worker = run.worker
+        if worker is not None and worker.inflight and worker.inflight[0] is run:
+            # It is running: stop it the only sure way, and replace the worker.
+            worker.kill()
+            self._finish(run, timed_out())
+            self._lost(worker, None)
+        else:
+            # Still waiting (in the pool's queue or in a worker's pipe, where the worker
+            # will skip it: the deadline travels with it).
+            self._finish(run, timed_out())
+
+    def _lost(self, worker: _Worker, crash: str | None) -> None:
+        """The worker is gone: fail its running request (if `crash`), requeue the ones
+        behind it that it never started, start a replacement."""
+        worker.alive = False
+        runs, worker.inflight = list(worker.inflight), collections.deque()
+        if runs and crash is not None:
+            self._finish(runs.pop(0), Outcome(error=FUNCTION_ERROR, message=crash))
+        for run in reversed(runs):
+            if not run.future.done():
+                run.worker = None
+                self._queue.appendleft(run)
         self._replace(worker)
+        self._dispatch()
 
     def _on_exit(self, worker: _Worker) -> None:
-        was_alive, worker.alive = worker.alive, False
-        if worker.current is not None:
-            crashed = Outcome(error=FUNCTION_ERROR, message="the function's worker process died")
-            self._finish(worker, crashed)
-        if was_alive:  # not killed or stopped by us
+        if not worker.ready:
+            self._starting -= 1
+            worker.ready = True  # counted once
+        if worker.alive:  # not killed or stopped by us
             log.warning("a JavaScript worker process exited unexpectedly")
             if time.monotonic() - worker.started < QUICK_EXIT_SECONDS:
                 self._quick_exits += 1
-            self._replace(worker)
+            self._lost(worker, "the function's worker process died")
 
     # -- processes ------------------------------------------------------------------------
 
     def _replace(self, worker: _Worker) -> None:
         self._workers.discard(worker)
-        with contextlib.suppress(ValueError):
-            self._idle.remove(worker)
         if not self._closed:
             self._spawn()
 
@@ -270,18 +313,18 @@ class WorkerPool:
             if not self._closed:
                 self._spawn()
             return
-        self._starting -= 1
         if self._closed:
+            self._starting -= 1
+            worker.ready = True  # counted
             worker.stop()
-            return
-        if worker.alive:
-            self._workers.add(worker)
-            self._release(worker)
+        # else: it counts as starting until its "R" frame (imports done, ready to serve)
 
     async def aclose(self, wait: float = 5.0) -> None:
         """close(), then wait (up to `wait` seconds) for the processes to end."""
         workers = list(self._workers)
         self.close()
+        if self._tasks:  # workers being started: they stop themselves once up
+            await asyncio.wait(list(self._tasks), timeout=wait)
         deadline = time.monotonic() + wait
         while any(w.transport.get_returncode() is None for w in workers):
             if time.monotonic() > deadline:
@@ -295,13 +338,18 @@ class WorkerPool:
     def close(self) -> None:
         """Stop every worker (an idle one exits at once, a busy one is killed)."""
         self._closed = True
+        runs = list(self._queue)
         for worker in list(self._workers):
-            if worker.current is None:
-                worker.stop()
-            else:
+            if worker.inflight:
                 worker.kill()
+                runs.extend(worker.inflight)
+            else:
+                worker.stop()
         self._workers.clear()
-        self._idle.clear()
-        for waiter in self._waiters:
-            if not waiter.done():
-                waiter.cancel()
+        stopped = Overloaded("the runtime is shutting down")
+        for run in runs:
+            if run.timer is not None:
+                run.timer.cancel()
+            if not run.future.done():
+                run.future.set_exception(stopped)
+        self._queue.clear()

@@ -194,12 +194,12 @@ PRELUDE = r"""
       }),
     });
   }
-  const REALTIME = {
+  const REALTIME = Object.freeze({  // shared by the context's requests: frozen
     publish(channel, message) {
       if (message === undefined) throw new TypeError("realtime.publish requires channel and message");
       host("rt_publish", [str(channel, "channel"), JSON.stringify(message)], same);
     },
-  };
+  });
 
   // -- crypto: getRandomValues and randomUUID from the operating system's generator ----
   const INTEGER_ARRAYS = [Int8Array, Uint8Array, Uint8ClampedArray, Int16Array, Uint16Array,
@@ -230,8 +230,10 @@ PRELUDE = r"""
   // -- require(): CommonJS modules under api/, and the stdlib, cached per request -------
   // QuickJS names every evaluated source "<input>", so each source gets its own range of
   // line numbers (padded with newlines) and `locate` maps "<input>:N" back to a file.
-  let nextLine = 1, mainPadded = null;
+  let nextLine = 1, mainPadded = null, mainSource = null, mainPadding = "", mainFn = null;
+  let mainCompilable = false;
   const ranges = [];  // [first line, last line, file]
+  const stdlib = Object.create(null);  // frozen stdlib exports, shared by requests
   function place(file, src) {
     const start = nextLine, lines = src.split("\n").length;
     nextLine += lines + 2;
@@ -271,11 +273,15 @@ PRELUDE = r"""
     return function require(spec) {
       if (typeof spec !== "string" || spec === "") throw new TypeError("require() needs a module path");
       if (STDLIB.includes(spec)) {  // the stdlib comes first, as in v0.9
+        // Evaluated once per context, then frozen and shared by its requests: building
+        // lodash or cheerio costs milliseconds (their regular expressions), not microseconds.
         const key = "stdlib:" + spec;
-        if (key in modules) return modules[key].exports;
+        if (key in stdlib) return stdlib[key];
         let src = fetchSource(key);
         if (src === null) src = sources[key] = host("stdlib", [spec], same);
-        return loadModule(key, src).exports;
+        const exports = loadModule(key, src).exports;
+        harden(exports, true);
+        return (stdlib[key] = exports);
       }
       const base = normalise(dir, spec);
       if (base === null) throw new Error("cannot require '" + spec + "': outside api/");
@@ -323,12 +329,22 @@ PRELUDE = r"""
     sources = JSON.parse(sourcesJson);
     nextLine = firstLine;
     const main = fetchSource("api/main.js");
-    if (main !== null) mainPadded = place("api/main.js", main) + main;
+    if (main !== null) {
+      mainSource = main;
+      mainPadding = place("api/main.js", main);
+      mainPadded = mainPadding + main;
+      // The usual v0.9 form ends with `handler(request);` (rewritten to keep its value),
+      // followed at most by comments and console calls: then the completion value is the
+      // kept one, and main.js can be compiled once as a function instead of re-parsed by
+      // eval on every request.
+      const i = main.lastIndexOf(KEEP);
+      mainCompilable = i >= 0 && ONLY_LOGS_AFTER.test(main.slice(i + KEEP.length));
+    }
   });
   define("__fazt_locate", function (text) { return JSON.stringify(locate(text)); });
   // Shared by every request of this context (frozen by the lockdown below); what differs
   // per request lives in the prelude's own variables, reset here.
-  let currentEnv = {}, storage, storageOn = false;
+  let currentEnv = {}, storage, storageOn = false, lastCtxJson = null, lastCtx;
   const hasOwn = Object.prototype.hasOwnProperty;
   const ENV_PROTO = {
     get(k, d) { return hasOwn.call(currentEnv, k) ? currentEnv[k] : d; },
@@ -342,7 +358,9 @@ PRELUDE = r"""
   } });
   const CONSOLE = logger(CONSOLE_LEVELS), LOG = logger(LOG_LEVELS), RESPOND = makeRespond();
   define("__fazt_begin", function (reqJson, ctxJson) {
-    const req = JSON.parse(reqJson), ctx = JSON.parse(ctxJson);
+    const req = JSON.parse(reqJson);
+    if (ctxJson !== lastCtxJson) { lastCtx = JSON.parse(ctxJson); lastCtxJson = ctxJson; }
+    const ctx = lastCtx;
     logs = []; dropped = 0; lastResponse = undefined; outcome = undefined; kept = undefined;
     modules = Object.create(null);
     currentEnv = ctx.env; storage = undefined; storageOn = !!ctx.storage;
@@ -444,12 +462,26 @@ PRELUDE = r"""
   define("__fazt_logs", function () { return JSON.stringify(takeLogs()); });
   const runMain = (0, eval)("(function (__fazt_src) { return eval(__fazt_src); })");
   define("__fazt_main", runMain);
+  const KEEP = "__fazt_keep(handler(request));";
+  const ONLY_LOGS_AFTER = /^(?:\s|\/\/[^\n]*|\/\*[\s\S]*?\*\/|console\.\w+\([^\n]*\);?)*$/;
+  function main() {
+    if (mainFn !== null) return mainFn.call(G);
+    // The first run is an eval, so that what is a syntax error in a script (a top-level
+    // `return`) stays one; once it has parsed, later requests use the compiled function.
+    const value = runMain(mainPadded);
+    if (mainCompilable) {
+      mainCompilable = false;
+      try { mainFn = (0, eval)(mainPadding + "(function () {" + mainSource + "\n})"); }
+      catch (e) { mainFn = null; }
+    }
+    return value;
+  }
   // One call per request in the common case: begin, run, normalise, reset. Returns null
   // for a pending Promise (see __fazt_collect), else "1" (context reusable) or "0",
   // followed by the head line and the body.
   define("__fazt_handle", function (reqJson, ctxJson, entry) {
     G.__fazt_begin(reqJson, ctxJson);
-    const value = entry === "api/main.js" ? runMain(mainPadded) : G.__fazt_route(entry);
+    const value = entry === "api/main.js" ? main() : G.__fazt_route(entry);
     const out = G.__fazt_finish(value);
     if (out === null) return null;
     return [G.__fazt_reset() ? "1" : "0", out].join("");
@@ -460,8 +492,8 @@ PRELUDE = r"""
                        "message", "toJSON", "hasOwnProperty", "isPrototypeOf",
                        "propertyIsEnumerable", "stack", "then", "catch", "finally"];
   const seen = new Set();
-  function allowOverride(obj) {
-    for (const key of OVERRIDABLE) {
+  function allowOverride(obj, keys) {
+    for (const key of keys || OVERRIDABLE) {
       const d = Object.getOwnPropertyDescriptor(obj, key);
       if (!d || !("value" in d) || !d.writable || !d.configurable) continue;
       const value = d.value;
@@ -475,14 +507,17 @@ PRELUDE = r"""
       });
     }
   }
-  function harden(root) {
+  // everyKey: all methods may be shadowed on instances (`this.parse = this.parse.bind(this)`
+  // in a constructor), as libraries written for an unfrozen world expect.
+  function harden(root, everyKey) {
     const stack = [root];
     while (stack.length) {
       const obj = stack.pop();
       if ((typeof obj !== "object" && typeof obj !== "function") || obj === null || seen.has(obj)) continue;
       seen.add(obj);
       if (obj !== G) {
-        if (Object.prototype.hasOwnProperty.call(obj, "constructor")) allowOverride(obj);
+        if (everyKey) allowOverride(obj, Reflect.ownKeys(obj));
+        else if (Object.prototype.hasOwnProperty.call(obj, "constructor")) allowOverride(obj);
         Object.freeze(obj);
       }
       stack.push(Object.getPrototypeOf(obj));

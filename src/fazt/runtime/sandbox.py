@@ -73,7 +73,7 @@ class Job:
 @dataclass
 class Outcome:
     status: int = 200
-    headers: list[tuple[str, str]] = field(default_factory=list)
+    headers: list = field(default_factory=list)  # [name, value] pairs
     body: str = ""
     logs: list = field(default_factory=list)  # [level, message, epoch_ms]
     error: str | None = None  # FUNCTION_ERROR / FUNCTION_TIMEOUT / FUNCTION_MEMORY
@@ -81,6 +81,17 @@ class Outcome:
     line: int | None = None
     file: str | None = None  # where the error happened ("api/x.js", "stdlib:lodash")
     discard: bool = False  # the context must not serve another request
+    # A success as the prelude wrote it, `{"s","h","l"} \n body`, handed on unparsed (the
+    # worker forwards it as is; decode() gives the fields).
+    raw: str | None = None
+
+    def decode(self) -> "Outcome":
+        """The fields of a `raw` outcome."""
+        if self.raw is None:
+            return self
+        head, _, body = self.raw.partition("\n")
+        meta = json.loads(head)
+        return Outcome(status=meta["s"], headers=meta["h"], body=body, logs=meta["l"])
 
 
 def _error_text(exc: BaseException) -> str:
@@ -212,11 +223,7 @@ class Prepared:
             return self._error(str(exc))
         except MemoryError:
             return self._failed(FUNCTION_MEMORY, "the function ran out of memory")
-        head, _, body = out.partition("\n")
-        meta = json.loads(head)
-        return Outcome(
-            status=meta["s"], headers=[tuple(h) for h in meta["h"]], body=body, logs=meta["l"]
-        )
+        return Outcome(raw=out)
 
     def _settle(self, job: Job) -> str | None:
         ctx = self.ctx

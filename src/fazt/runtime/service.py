@@ -62,6 +62,7 @@ class Runtime:
         self.logs = store.LogSink(db, self.config.log_retention)
         self._indexes: OrderedDict[int, ApiIndex] = OrderedDict()
         self._env: dict[str, tuple[float, int, str]] = {}
+        self._headers: dict[tuple[str, int, str], str] = {}  # worker frame headers
 
     def close(self) -> None:
         self.pool.close()
@@ -95,7 +96,9 @@ class Runtime:
 
     async def handle(self, req: Request, site: str, deployment_id: int) -> bool:
         """Answer an /api request with the site's JavaScript; False if it has none for it."""
-        index = await self.index(deployment_id)
+        index = self._indexes.get(deployment_id)  # the common case, without an await
+        if index is None:
+            index = await self.index(deployment_id)
         if not index.has_js:
             return False
         found = index.route(req.path)
@@ -109,14 +112,25 @@ class Runtime:
         request_id = _next_request_id()
         deadline = time.monotonic() + limits.timeout_ms / 1000
         raw = await req.body(limits.max_body_bytes) if req.method not in ("GET", "HEAD") else b""
-        context_json = await self.context_json(site)
-        header = {
-            "app": site,
-            "dep": deployment_id,
-            "entry": entry,
-            "mem": limits.memory_mb,
-            "stack": limits.stack_bytes,
-        }
+        cached = self._env.get(site)
+        if cached and cached[0] > time.monotonic() and cached[1] == store.generation:
+            context_json = cached[2]
+        else:
+            context_json = await self.context_json(site)
+        header = self._headers.get((site, deployment_id, entry))
+        if header is None:
+            header = json.dumps(
+                {
+                    "app": site,
+                    "dep": deployment_id,
+                    "entry": entry,
+                    "mem": limits.memory_mb,
+                    "stack": limits.stack_bytes,
+                }
+            )[:-1]  # the pool appends the deadline
+            if len(self._headers) > INDEX_CACHE_ENTRIES * 4:
+                self._headers.clear()
+            self._headers[(site, deployment_id, entry)] = header
         rid = [("x-request-id", request_id)]
         try:
             outcome = await self.pool.run(
@@ -208,8 +222,9 @@ def _request_json(req: Request, request_id: str, raw: bytes, params: dict[str, s
     for name, value in req.scope.headers.items():
         headers.setdefault(name.lower(), value)
     query: dict[str, str] = {}
-    for key, value in parse_qsl(req.scope.query_string, keep_blank_values=True):
-        query.setdefault(key, value)
+    if req.scope.query_string:
+        for key, value in parse_qsl(req.scope.query_string, keep_blank_values=True):
+            query.setdefault(key, value)
     text = raw.decode("utf-8", "replace")
     body: Any = None
     if raw:

@@ -9,8 +9,10 @@ docs/decisions/005-js-isolation.md.
 
 Protocol on stdin/stdout: frames of a 4-byte big-endian length and UTF-8 text.
 - server -> worker: `HEADER \\0 REQUEST_JSON \\0 CONTEXT_JSON`, HEADER being JSON
-  {"app", "dep", "entry", "mem", "stack", "ms", "fresh"[, "src"]}.
-- worker -> server: `P[channel, message]` for fazt.realtime.publish (sent at once), then
+  {"app", "dep", "entry", "mem", "stack", "dl" (the deadline, time.monotonic()),
+  "fresh"[, "src"]}. Several may be queued: they are run in order.
+- worker -> server: `R` once, when ready; `P[channel, message]` for
+  fazt.realtime.publish (sent at once), then
   one `D` + HEADER_JSON + `\\0` + BODY per request (HEADER: s, h, l, e, m, line, file).
 
 Storage runs on this process's own SQLite connection: reads directly, each write in
@@ -20,6 +22,7 @@ the server's writer thread; the busy timeout waits for it).
 
 import contextlib
 import ctypes
+import fcntl
 import json
 import logging
 import os
@@ -27,6 +30,7 @@ import signal
 import sqlite3
 import struct
 import sys
+import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -34,30 +38,50 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from fazt.db.connection import open_connection
-from fazt.runtime.sandbox import FUNCTION_ERROR, Host, Job, Outcome, Prepared
+from fazt.runtime.sandbox import FUNCTION_ERROR, FUNCTION_TIMEOUT, Host, Job, Outcome, Prepared
 from fazt.runtime.sources import load_sources
-from fazt.storage.bindings import AppStorage
+from fazt.storage.bindings import AppStorage, StorageError
 
 log = logging.getLogger("fazt.runtime.worker")
 T = TypeVar("T")
 STDLIB_DIR = Path(__file__).parent / "stdlib"
+STDLIB_NAMES = frozenset({"lodash", "dayjs", "marked", "uuid", "validator", "zod", "cheerio"})
 CONTEXTS = 16  # prepared contexts kept, most recently used first
 SOURCE_SETS = 64  # deployments whose sources are kept
 _LENGTH = struct.Struct(">I")
 PR_SET_PDEATHSIG = 1
+MAX_PUBLISHES_PER_REQUEST = 100
+MAX_CHANNEL_CHARS = 128
+CHECKPOINT_DELAY_SECONDS = 0.2
 
 
 class LocalDB:
-    """The Database calls AppStorage makes, on this process's one connection."""
+    """The Database calls AppStorage makes, on this process's one connection.
+
+    Its commits never checkpoint the WAL (an fsync of the database file, which measured
+    10-30 ms on a busy machine, would stall the request that happened to trigger it): a
+    background thread checkpoints (PASSIVE) shortly after writes instead.
+
+    The JS workers take turns for writes with flock() on `DB.jslock` before BEGIN
+    IMMEDIATE: a worker finding SQLite's lock taken would sleep in SQLite's busy handler
+    (1 ms, then 2, 5...) although a kv.set holds it ~0.1 ms, while flock() wakes the next
+    one as soon as the lock is released. (The server's own writer still meets them
+    through SQLite's lock and busy timeout.)
+    """
 
     def __init__(self, path: str) -> None:
         self.path = path
         self._conn: sqlite3.Connection | None = None
+        self._wrote = threading.Event()
+        self._turn: int | None = None  # the flock file descriptor
 
     @property
     def conn(self) -> sqlite3.Connection:
         if self._conn is None:
             self._conn = open_connection(Path(self.path))
+            self._conn.execute("PRAGMA wal_autocheckpoint = 0")
+            self._turn = os.open(f"{self.path}.jslock", os.O_RDWR | os.O_CREAT, 0o600)
+            threading.Thread(target=self._checkpoints, name="checkpoint", daemon=True).start()
         return self._conn
 
     def read_sync(self, fn: Callable[..., T], *args: Any) -> T:
@@ -65,14 +89,28 @@ class LocalDB:
 
     def write_sync(self, fn: Callable[..., T], *args: Any) -> T:
         conn = self.conn
-        conn.execute("BEGIN IMMEDIATE")
+        fcntl.flock(self._turn, fcntl.LOCK_EX)  # type: ignore[arg-type]
         try:
-            result = fn(conn, *args)
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                result = fn(conn, *args)
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+        finally:
+            fcntl.flock(self._turn, fcntl.LOCK_UN)  # type: ignore[arg-type]
+        self._wrote.set()
         return result
+
+    def _checkpoints(self) -> None:
+        conn = open_connection(Path(self.path))
+        while True:
+            self._wrote.wait()
+            time.sleep(CHECKPOINT_DELAY_SECONDS)  # one checkpoint for a burst of writes
+            self._wrote.clear()
+            with contextlib.suppress(sqlite3.Error):  # busy: the next write retries
+                conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
 
 class Worker:
@@ -82,13 +120,23 @@ class Worker:
         self.contexts: OrderedDict[tuple, Prepared] = OrderedDict()
         self.sources: OrderedDict[int, dict[str, str]] = OrderedDict()
         self.stdlib: dict[str, str] = {}
-        self.storage: AppStorage | None = None  # of the current request's app
+        self.published = 0  # realtime messages sent by the current request
         self.host = Host(publish=self._publish, stdlib=self._stdlib)
 
     def _publish(self, channel: str, message: str) -> None:
+        # Each message costs the server's event loop some work: a request gets a budget.
+        self.published += 1
+        if self.published > MAX_PUBLISHES_PER_REQUEST:
+            raise StorageError(
+                f"realtime.publish: at most {MAX_PUBLISHES_PER_REQUEST} messages per request"
+            )
+        if not isinstance(channel, str) or not 0 < len(channel) <= MAX_CHANNEL_CHARS:
+            raise StorageError(f"realtime.publish: a channel is 1 to {MAX_CHANNEL_CHARS} chars")
         self.out("P" + json.dumps([channel, message]))
 
     def _stdlib(self, name: str) -> str | None:
+        if name not in STDLIB_NAMES:
+            return None
         if name not in self.stdlib:
             try:
                 self.stdlib[name] = (STDLIB_DIR / f"{name}.js").read_text("utf-8")
@@ -118,9 +166,11 @@ class Worker:
             context_json=context_json,
             memory_mb=h["mem"],
             stack_bytes=h["stack"],
-            deadline=time.monotonic() + h["ms"] / 1000,
+            deadline=h["dl"],  # time.monotonic(): the same clock in every process
             sources=h.get("src"),
         )
+        if time.monotonic() >= job.deadline:  # it waited behind a slow one: the server
+            return encode_outcome(timed_out())  # has answered 504 already
         try:
             outcome = self.run(job, fresh=bool(h.get("fresh")))
         except Exception:
@@ -130,6 +180,7 @@ class Worker:
 
     def run(self, job: Job, fresh: bool = False) -> Outcome:
         self.host.storage = AppStorage(self.db, job.app)  # type: ignore[arg-type]
+        self.published = 0
         context = None if fresh else self.contexts.pop(job.key, None)
         try:
             if context is None:
@@ -149,7 +200,13 @@ class Worker:
         return outcome
 
 
+def timed_out() -> Outcome:
+    return Outcome(error=FUNCTION_TIMEOUT, message="the function timed out")
+
+
 def encode_outcome(o: Outcome) -> str:
+    if o.raw is not None:  # the prelude's JSON head is already the frame's head
+        return "D" + o.raw.replace("\n", "\0", 1)
     head = {"s": o.status, "h": o.headers, "l": o.logs}
     if o.error is not None:
         head.update(e=o.error, m=o.message, line=o.line, file=o.file)
@@ -162,7 +219,7 @@ def decode_outcome(text: str) -> Outcome:
     h = json.loads(head)
     return Outcome(
         status=h["s"],
-        headers=[tuple(x) for x in h["h"]],
+        headers=h["h"],  # [name, value] pairs
         body=body,
         logs=h["l"],
         error=h.get("e"),
@@ -182,7 +239,6 @@ def main(argv: list[str]) -> int:
     if len(argv) != 1:
         print("usage: python -m fazt.runtime.worker DB_PATH", file=sys.stderr)
         return 2
-    parent = os.getppid()
     # fd 1 carries frames: keep it for that, and send any stray print() to stderr.
     out_fd = os.dup(1)
     os.dup2(2, 1)
@@ -196,12 +252,13 @@ def main(argv: list[str]) -> int:
             view = view[os.write(out_fd, view) :]
 
     worker = Worker(argv[0], write)
+    write("R")  # ready: what the server counts a request's time budget from
     buffer = b""
     while True:
         while len(buffer) < 4 or len(buffer) < 4 + _LENGTH.unpack_from(buffer)[0]:
             chunk = os.read(0, 1 << 20)
-            if not chunk or os.getppid() != parent:
-                return 0  # the server closed the pipe or is gone
+            if not chunk:
+                return 0  # the server closed the pipe (or died: PR_SET_PDEATHSIG too)
             buffer += chunk
         size = _LENGTH.unpack_from(buffer)[0]
         frame, buffer = buffer[4 : 4 + size], buffer[4 + size :]

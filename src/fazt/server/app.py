@@ -164,29 +164,3 @@ def _unconditional(headers: Any) -> bool:
     return not (
         headers.get("if-none-match") or headers.get("if-modified-since") or headers.get("range")
     )
-
-
-class _WithHeaders:
-    """A request whose proto adds the dashboard security headers to every response."""
-
-    def __init__(self, req: Request) -> None:
-        self._req = req
-        self.proto = _HeaderProto(req.proto)
-        self.method = req.method
-
-    def header(self, name: str) -> str | None:
-        return self._req.header(name)
-
-
-class _HeaderProto:
-    def __init__(self, proto: Any) -> None:
-        self._proto = proto
-
-    def response_bytes(self, status: int, headers: list, body: bytes) -> None:
-        self._proto.response_bytes(status, [*headers, *DASHBOARD_HEADERS], body)
-
-    def response_empty(self, status: int, headers: list) -> None:
-        self._proto.response_empty(status, [*headers, *DASHBOARD_HEADERS])
-
-    def response_stream(self, status: int, headers: list) -> Any:
-        return self._proto.response_stream(status, [*headers, *DASHBOARD_HEADERS])

@@ -39,9 +39,42 @@ class WorkerFailed(RuntimeError):
     pass
 
 
+class AdoptedProcess:
+    """A worker this pid started before it exec'd into a new supervisor (see reexec)."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.returncode: int | None = None
+
+    def poll(self) -> int | None:
+        if self.returncode is None:
+            try:
+                pid, status = os.waitpid(self.pid, os.WNOHANG)
+            except ChildProcessError:
+                self.returncode = -1
+            else:
+                if pid:
+                    self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self.poll() is None:
+            if deadline is not None and time.monotonic() > deadline:
+                raise subprocess.TimeoutExpired(f"worker {self.pid}", timeout)
+            time.sleep(0.05)
+        return self.returncode
+
+    def send_signal(self, signum: int) -> None:
+        os.kill(self.pid, signum)
+
+    def kill(self) -> None:
+        self.send_signal(signal.SIGKILL)
+
+
 @dataclass
 class Worker:
-    proc: subprocess.Popen
+    proc: subprocess.Popen | AdoptedProcess
     python: str
 
     @property
@@ -60,16 +93,17 @@ def _child_setup() -> None:
 class Supervisor:
     def __init__(
         self,
-        worker_args: list[str],
         host: str,
         port: int,
-        upgrade_request: Path,
+        db: str,
         say: Callable[[str], None],
+        lock_fd: int | None = None,
         python: str = sys.executable,
     ) -> None:
-        self.worker_args = worker_args  # after `python -m fazt`
-        self.host, self.port = host, port
-        self.upgrade_request = upgrade_request
+        self.host, self.port, self.db, self.lock_fd = host, port, db, lock_fd
+        # What follows `python -m fazt` to start a worker.
+        self.worker_args = ["server", "worker", "--host", host, "--port", str(port), "--db", db]
+        self.upgrade_request = Path(f"{db}.upgrade-request")
         self.say = say
         self.python = python
         self.worker: Worker | None = None
@@ -149,13 +183,16 @@ class Supervisor:
 
     # -- the main loop --------------------------------------------------------------
 
-    def run(self) -> int:
+    def run(self, adopt: int | None = None) -> int:
         signal.pthread_sigmask(signal.SIG_BLOCK, HANDLED)
-        try:
-            self.worker = self.spawn(self.python)
-        except WorkerFailed as exc:
-            self.say(f"cannot start: {exc}")
-            return 1
+        if adopt is not None:
+            self.worker = Worker(AdoptedProcess(adopt), self.python)
+        else:
+            try:
+                self.worker = self.spawn(self.python)
+            except WorkerFailed as exc:
+                self.say(f"cannot start: {exc}")
+                return 1
         notify("READY=1", "STATUS=serving")
         crashes: list[float] = []
         while True:
@@ -188,6 +225,16 @@ class Supervisor:
             return len(crashes) < MAX_QUICK_CRASHES and self.restart_crashed(crashes)
         return True
 
+    def reexec(self, python: str) -> None:
+        """Become the supervisor of `python`'s release, keeping our pid and worker."""
+        self.say(f"supervisor continues as {python}")
+        try:
+            exec_supervisor(
+                self.host, self.port, Path(self.db), self.lock_fd, python, adopt=self.worker.pid
+            )
+        except OSError as exc:
+            self.say(f"staying on the old supervisor: cannot exec {python}: {exc}")
+
     def stop(self) -> int:
         notify("STOPPING=1")
         self.stopping = True
@@ -214,13 +261,28 @@ class Supervisor:
 # the supervisor lives as long as the server, and its memory counts.
 
 
-def exec_supervisor(host: str, port: int, db_path: Path, lock_fd: int) -> None:
-    """Replace this process by `python -m fazt.server.supervisor` (never returns)."""
-    os.set_inheritable(lock_fd, True)
+def exec_supervisor(
+    host: str,
+    port: int,
+    db_path: Path,
+    lock_fd: int | None,
+    python: str = sys.executable,
+    adopt: int | None = None,
+) -> None:
+    """Replace this process by `python -m fazt.server.supervisor` (returns only on error).
+
+    `adopt` hands a running worker to the new supervisor: after an upgrade, the
+    supervisor re-execs into the new release so that it runs the new code too.
+    """
+    args = ["--host", host, "--port", str(port), "--db", str(db_path)]
+    if lock_fd is not None:
+        os.set_inheritable(lock_fd, True)
+        args += ["--lock-fd", str(lock_fd)]
+    if adopt is not None:
+        args += ["--adopt", str(adopt)]
     sys.stdout.flush()
     sys.stderr.flush()
-    args = ["--host", host, "--port", str(port), "--db", str(db_path), "--lock-fd", str(lock_fd)]
-    os.execv(sys.executable, [sys.executable, "-m", "fazt.server.supervisor", *args])
+    os.execv(python, [python, "-m", "fazt.server.supervisor", *args])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -231,23 +293,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--db", required=True)
     parser.add_argument("--lock-fd", type=int, default=None)  # keeps the ServerLock held
+    parser.add_argument("--adopt", type=int, default=None)  # a running worker's pid
     args = parser.parse_args(argv)
 
     def say(line: str) -> None:
         print(f"fazt: {line}", flush=True)
 
-    worker_args = ["server", "worker", "--host", args.host, "--port", str(args.port)]
-    supervisor = Supervisor(
-        [*worker_args, "--db", args.db],
-        args.host,
-        args.port,
-        upgrade_request=Path(f"{args.db}.upgrade-request"),
-        say=say,
-    )
-    code = supervisor.run()
+    supervisor = Supervisor(args.host, args.port, args.db, say, lock_fd=args.lock_fd)
+    code = supervisor.run(adopt=args.adopt)
     print("fazt stopped", flush=True)
     return code
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Run the module under its real name, so that its classes (WorkerFailed) are the ones
+    # other modules import, not copies living in __main__.
+    from fazt.server import supervisor as real_module
+
+    sys.exit(real_module.main())

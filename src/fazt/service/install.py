@@ -59,6 +59,18 @@ def _chown_tree(path: Path, user: str) -> None:
             os.chown(os.path.join(dirpath, name), uid, gid, follow_symlinks=False)
 
 
+def preflight(cfg: ServiceConfig) -> None:
+    """Refuse before changing anything when the install cannot work."""
+    if not cfg.executable.exists():
+        raise InstallError(
+            f"no fazt release at {cfg.executable}: install one first with install.sh "
+            "(or give the install root with --root)"
+        )
+    for tool in ("systemctl", "useradd", "setpriv"):
+        if not shutil.which(tool):
+            raise InstallError(f"{tool} is not available on this machine")
+
+
 def install_steps(
     cfg: ServiceConfig, version: str, unit_path: Path = UNIT_PATH, bin_link: Path = BIN_LINK
 ) -> list[Step]:
@@ -82,11 +94,6 @@ def install_steps(
         data.chmod(0o750)
 
     def releases() -> None:
-        if not cfg.executable.exists():
-            raise InstallError(
-                f"no fazt release at {cfg.executable}: install one first with install.sh "
-                "(or give the install root with --root)"
-            )
         (root / "releases").mkdir(exist_ok=True)
         _chown_tree(root, user)
 
@@ -110,7 +117,7 @@ def install_steps(
         return run_command(
             "setpriv", f"--reuid={uid}", f"--regid={gid}", "--clear-groups", "--",
             str(cfg.executable), "server", "init", "--domain", cfg.domain,
-            "--port", str(cfg.port), "--db", str(db),
+            "--port", str(cfg.api_port), "--db", str(db),
             env=env, cwd=data, stdin=subprocess.DEVNULL,
         )  # fmt: skip
 

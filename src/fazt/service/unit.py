@@ -20,6 +20,7 @@ UNIT_PATH = Path("/etc/systemd/system/fazt.service")
 DATA_DIR = Path("/var/lib/fazt")
 INSTALL_ROOT = Path("/opt/fazt")
 SERVICE_USER = "fazt"
+LOCAL_PORT = 4698  # with HTTPS: the app's plain port, on loopback only
 
 
 @dataclass(frozen=True)
@@ -38,14 +39,20 @@ class ServiceConfig:
         """The fazt of the active release (the `current` link flips on upgrade)."""
         return self.install_root / "current" / "bin" / "fazt"
 
+    @property
+    def api_port(self) -> int:
+        """The plain-HTTP port of the app itself: public without HTTPS; with HTTPS a
+        loopback-only port for this machine's CLI (the public ports are TLS + redirect)."""
+        return LOCAL_PORT if self.https else self.port
+
     def server_args(self) -> list[str]:
         """The `fazt server start` arguments the service runs with."""
-        args = ["server", "start", "--host", "0.0.0.0", "--domain", self.domain]
+        host = "127.0.0.1" if self.https else "0.0.0.0"
+        args = ["server", "start", "--host", host, "--port", str(self.api_port)]
+        args += ["--domain", self.domain]
         if self.https:
-            args += ["--https", "--email", self.email or ""]
+            args += ["--https", "--email", self.email or "", "--https-host", "0.0.0.0"]
             args += ["--http-port", str(self.port), "--https-port", str(self.https_port)]
-        else:
-            args += ["--port", str(self.port)]
         return args
 
     @property
@@ -114,7 +121,8 @@ RestrictSUIDSGID=yes
 RestrictNamespaces=yes
 RestrictRealtime=yes
 LockPersonality=yes
-RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX
+# AF_NETLINK: glibc asks the kernel which addresses exist when resolving names.
+RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX AF_NETLINK
 SystemCallArchitectures=native
 SystemCallFilter=@system-service
 SystemCallErrorNumber=EPERM
@@ -125,14 +133,11 @@ WantedBy=multi-user.target
 
 
 def read_port(unit_text: str) -> int | None:
-    """The plain-HTTP port an installed unit listens on (for `service status`)."""
+    """The app's plain-HTTP port in an installed unit (for `service status`)."""
     for line in unit_text.splitlines():
         if line.startswith("ExecStart="):
             args = line.split()
-            for flag in ("--port", "--http-port"):
-                if flag in args and args.index(flag) + 1 < len(args):
-                    try:
-                        return int(args[args.index(flag) + 1])
-                    except ValueError:
-                        return None
+            if "--port" in args and args.index("--port") + 1 < len(args):
+                value = args[args.index("--port") + 1]
+                return int(value) if value.isdigit() else None
     return None

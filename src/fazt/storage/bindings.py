@@ -23,12 +23,14 @@ import functools
 import json
 import sqlite3
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from fazt.db import Database
 from fazt.storage import documents, kv, objects
 from fazt.storage.common import check_unicode, parse_json
 from fazt.storage.errors import StorageError
+
+if TYPE_CHECKING:  # not imported at run time: JS worker processes start faster without it
+    from fazt.db import Database
 
 __all__ = ["AppStorage", "StorageError"]
 
@@ -62,7 +64,7 @@ class AppStorage:
     kv / documents / objects modules.
     """
 
-    def __init__(self, db: Database, app: str) -> None:
+    def __init__(self, db: "Database", app: str) -> None:
         self.db = db
         self.app = app
 

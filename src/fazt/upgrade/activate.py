@@ -34,6 +34,7 @@ def perform_handover_upgrade(supervisor, request: dict) -> None:
         step_standalone(
             db, upgrade_id, "committed", f"{version} serves (verified: /health reports {version})"
         )
+        supervisor.reexec(request["python"])  # returns only if that failed
         return
     why = f"after the handover /health reported {reported or 'nothing'}, not {version}"
     try:

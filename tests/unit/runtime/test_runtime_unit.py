@@ -97,9 +97,9 @@ def pool_db(tmp_path_factory) -> Path:
 class Pool:
     """A WorkerPool on its own event loop, driven synchronously by the tests."""
 
-    def __init__(self, db_path: Path, workers: int = 1, queue: int = 4, published=None) -> None:
+    def __init__(self, db_path: Path, workers=1, queue=4, published=None, pipeline=1) -> None:
         self.loop = asyncio.new_event_loop()
-        self.pool = WorkerPool(db_path, workers, queue, publish=published)
+        self.pool = WorkerPool(db_path, workers, queue, publish=published, pipeline=pipeline)
 
     def submit(self, src: str, *, timeout_ms: int = 2000, sources=None, storage=False):
         job = _job(src, sources, storage)
@@ -143,7 +143,7 @@ def test_completion_values(executor):
     assert run(executor, "'hi'").body == "hi"
     out = run(executor, "respond(201, {a: 1}, {'x-y': 2})")
     assert (out.status, out.body) == (201, '{"a":1}')
-    assert ("x-y", "2") in out.headers
+    assert ["x-y", "2"] in out.headers
     assert run(executor, "respond(204)").status == 204
     kept = run(executor, "respond({ok: 1}); console.log('done')")
     assert kept.body == '{"ok":1}' and kept.logs[0][:2] == ["info", "done"]
@@ -209,7 +209,8 @@ def test_crypto_random_values_and_uuid(executor):
     src = (
         "const a = crypto.getRandomValues(new Uint8Array(32)), b = new Uint32Array(4);\n"
         "crypto.getRandomValues(b);\n"
-        "let big; try { crypto.getRandomValues(new Uint8Array(70000)); } catch (e) { big = e.name }\n"
+        "let big; try { crypto.getRandomValues(new Uint8Array(70000)); }\n"
+        "catch (e) { big = e.name }\n"
         "let bad; try { crypto.getRandomValues(new Float64Array(2)); } catch (e) { bad = e.name }\n"
         "[Array.from(a).some((x) => x !== 0), b.some((x) => x !== 0), crypto.randomUUID(),\n"
         " crypto.randomUUID(), big, bad]"
@@ -260,26 +261,92 @@ def test_realtime_publish_reaches_the_server(pool_db):
         assert published == [("a", "room", '{"hi":1}')]
         bad = pool.run("fazt.realtime.publish('room')")
         assert bad.error == "FUNCTION_ERROR" and "requires" in bad.message
+        flood = pool.run("for (let i = 0; i < 1000; i++) fazt.realtime.publish('r', i)")
+        assert flood.error == "FUNCTION_ERROR" and "at most 100" in flood.message
+        assert len(published) == 1 + 100
+        empty = pool.run("fazt.realtime.publish('', 1)")
+        assert empty.error == "FUNCTION_ERROR" and "channel" in empty.message
     finally:
         pool.close()
 
 
-def test_queue_bound(pool_db):
-    pool = Pool(pool_db, workers=1, queue=1)
+def test_queue_bound_and_requests_behind_a_killed_worker(pool_db):
+    pool = Pool(pool_db, workers=1, queue=1, pipeline=2)
 
     async def scenario():
         first = asyncio.ensure_future(pool.submit("while (true) {}", timeout_ms=500))
         await asyncio.sleep(0)
-        second = asyncio.ensure_future(pool.submit("1", timeout_ms=2000))
+        # one sent behind the running one (in the worker's pipe), one queued in the pool
+        second = asyncio.ensure_future(pool.submit("2", timeout_ms=3000))
+        third = asyncio.ensure_future(pool.submit("3", timeout_ms=3000))
         await asyncio.sleep(0)
-        with pytest.raises(Overloaded):  # one running and one queued at most
-            await pool.submit("1", timeout_ms=300)
-        return await first, await second
+        with pytest.raises(Overloaded):  # then the queue is full
+            await pool.submit("4", timeout_ms=300)
+        return await first, await second, await third
 
     try:
         assert pool.run("'warm'").body == "warm"  # the worker is started
-        first, second = pool.loop.run_until_complete(scenario())
+        first, second, third = pool.loop.run_until_complete(scenario())
         assert first.error == "FUNCTION_TIMEOUT"
-        assert second.body == "1"  # served by the replacement of the killed worker
+        # never started by the killed worker: run by its replacement, in order
+        assert (second.body, third.body) == ("2", "3")
     finally:
         pool.close()
+
+
+def test_a_request_waiting_behind_a_slow_one_times_out_on_time(pool_db):
+    pool = Pool(pool_db, workers=1, queue=4, pipeline=2)
+
+    async def scenario():
+        slow = asyncio.ensure_future(pool.submit("while (true) {}", timeout_ms=1500))
+        await asyncio.sleep(0)
+        started = time.monotonic()
+        short = await pool.submit("'late'", timeout_ms=300)
+        waited = time.monotonic() - started
+        return await slow, short, waited
+
+    try:
+        assert pool.run("'warm'").body == "warm"
+        slow, short, waited = pool.loop.run_until_complete(scenario())
+        assert short.error == "FUNCTION_TIMEOUT" and waited < 1.0
+        assert slow.error == "FUNCTION_TIMEOUT"
+        assert pool.run("'after'").body == "after"
+    finally:
+        pool.close()
+
+
+def test_conventional_main_is_compiled_once_with_the_same_semantics(executor):
+    # main.js in the usual form (compiled once, then called as a function): fresh scope,
+    # the kept value, a trailing log, and errors keep their lines.
+    src = (
+        "var hits = (typeof hits === 'undefined' ? 0 : hits) + 1;\n"
+        "let seen = globalThis.seen; globalThis.seen = true;\n"
+        "function handler(req) { if (req.query.boom) null.x; return {hits, seen: !!seen}; }\n"
+        "__fazt_keep(handler(request));\n"
+        "console.log('after');\n"
+    )
+    for _ in range(3):
+        out = run(executor, src)
+        assert json.loads(out.body) == {"hits": 1, "seen": False}, out
+        assert out.logs[0][:2] == ["info", "after"]
+    # a top-level return stays a syntax error on every request, as in a script
+    bad = "return respond(1);\n__fazt_keep(handler(request));\n"
+    for _ in range(2):
+        out = run(executor, bad)
+        assert out.error == "FUNCTION_ERROR" and "SyntaxError" in out.message, out
+
+
+def test_shared_host_objects_cannot_be_tampered_with(executor):
+    src = (
+        "const out = (function () {\n"
+        "  'use strict';\n"
+        "  return [() => { fazt.realtime.publish = null; },\n"
+        "          () => { crypto.randomUUID = () => 'x'; },\n"
+        "          () => { crypto = null; }].map((f) => {\n"
+        "    try { f(); return 'changed'; } catch (e) { return e.name; }\n"
+        "  });\n"
+        "})();\n"
+        "[out, typeof fazt.realtime.publish, crypto.randomUUID().length]"
+    )
+    for _ in range(2):
+        assert json.loads(run(executor, src).body) == [["TypeError"] * 3, "function", 36]

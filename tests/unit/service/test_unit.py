@@ -52,14 +52,20 @@ def test_hardening_and_writable_paths():
 def test_exec_start_plain_and_https():
     plain = render(ServiceConfig(domain="example.com", port=8080), "0.1.0")
     assert (
-        "ExecStart=/opt/fazt/current/bin/fazt server start --host 0.0.0.0 "
-        "--domain example.com --port 8080"
+        "ExecStart=/opt/fazt/current/bin/fazt server start --host 0.0.0.0 --port 8080 "
+        "--domain example.com"
     ) in lines(plain)
     assert read_port(plain) == 8080
     https = render(ServiceConfig(domain="example.com", https=True, email="me@example.com"), "x")
     exec_line = next(ln for ln in lines(https) if ln.startswith("ExecStart="))
-    assert exec_line.endswith("--https --email me@example.com --http-port 80 --https-port 443")
-    assert read_port(https) == 80
+    # The app's own port on loopback (for this machine's CLI); the public ports are TLS and
+    # the ACME/redirect listener, never one port twice.
+    assert exec_line == (
+        "ExecStart=/opt/fazt/current/bin/fazt server start --host 127.0.0.1 --port 4698 "
+        "--domain example.com --https --email me@example.com --https-host 0.0.0.0 "
+        "--http-port 80 --https-port 443"
+    )
+    assert read_port(https) == 4698
 
 
 def test_public_url():

@@ -27,7 +27,7 @@ function setupUpgradeCheck() {
         out.textContent = "Could not check: " + message;
       } else {
         const data = body ? body.data : null;
-        out.textContent = typeof data === "string" ? data : JSON.stringify(data, null, 2);
+        out.textContent = data && data.message ? data.message : JSON.stringify(data);
       }
     } catch (err) {
       out.textContent = "Could not check: " + err;

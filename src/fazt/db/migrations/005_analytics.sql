@@ -16,8 +16,8 @@ CREATE TABLE analytics_events (
   device   TEXT NOT NULL DEFAULT '',
   visitor  TEXT NOT NULL DEFAULT ''    -- salted hash, see above
 );
+-- Only pruning searches events (the dashboard reads the rollups below): one index.
 CREATE INDEX analytics_events_time ON analytics_events(time);
-CREATE INDEX analytics_events_site_time ON analytics_events(site, time);
 
 -- Daily rollups, kept up to date as events are written: the dashboard reads these, not
 -- the events. `visitors` counts a visitor once per site and day (the salt rotates daily).
@@ -31,15 +31,17 @@ CREATE TABLE analytics_daily (
 ) WITHOUT ROWID;
 
 -- Per-day counts by dimension. page/referrer: pageviews; browser/os/device: visitors.
+-- Keyed (dim, day, ...) so a period's top list is one contiguous, covering range scan;
+-- the second index does the same for one site.
 CREATE TABLE analytics_daily_dims (
+  dim   TEXT NOT NULL CHECK (dim IN ('page', 'referrer', 'browser', 'os', 'device')),
   day   TEXT NOT NULL,
   site  TEXT NOT NULL,
-  dim   TEXT NOT NULL CHECK (dim IN ('page', 'referrer', 'browser', 'os', 'device')),
   value TEXT NOT NULL,
   count INTEGER NOT NULL DEFAULT 0,
-  PRIMARY KEY (day, site, dim, value)
+  PRIMARY KEY (dim, day, site, value)
 ) WITHOUT ROWID;
-CREATE INDEX analytics_daily_dims_dim ON analytics_daily_dims(dim, day);
+CREATE INDEX analytics_daily_dims_site ON analytics_daily_dims(site, dim, day, value, count);
 
 -- Visitors already counted per site and day; only today's and yesterday's are kept.
 CREATE TABLE analytics_visitors (
