@@ -98,12 +98,30 @@ def wrk_ratio(url_a: str, url_b: str, host_a: str, args) -> float | None:
     return float(found.group(1)) if found else None
 
 
-def rss_kb(pid: int) -> int:
-    """VmRSS of a process, in KiB."""
+def _own_rss_kb(pid: int) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
             return int(line.split()[1])
     raise RuntimeError(f"no VmRSS for pid {pid}")
+
+
+def _children(pid: int) -> list[int]:
+    pids = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        pids += [int(c) for c in (task / "children").read_text().split()]
+    return pids
+
+
+def rss_kb(pid: int) -> int:
+    """VmRSS of a process and all its descendants, in KiB: `fazt server start` is a
+    supervisor whose worker (and the worker's JavaScript processes) do the serving."""
+    total = _own_rss_kb(pid)
+    for child in _children(pid):
+        try:
+            total += rss_kb(child)
+        except (OSError, RuntimeError):  # exited meanwhile
+            continue
+    return total
 
 
 def cpu_seconds(pid: int) -> float:

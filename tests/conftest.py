@@ -282,3 +282,32 @@ def running_server(
         finally:
             srv.kill()
             srv.http.close()
+
+
+# -- a real browser (Debian's Chromium through Playwright; nothing is downloaded) ----------
+
+CHROMIUM = os.environ.get("FAZT_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    # A real domain's shape for the sibling-subdomain test: *.fazt.test is this machine.
+    "--host-resolver-rules=MAP *.fazt.test 127.0.0.1, MAP fazt.test 127.0.0.1",
+]
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """One Chromium for the whole session: Playwright's sync API allows one instance."""
+    from playwright.sync_api import sync_playwright
+
+    if not os.path.exists(CHROMIUM):
+        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium (see .ci/run)")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            yield browser
+        finally:
+            browser.close()

@@ -272,11 +272,9 @@ def test_track_rejects_other_methods(server, method):
     assert server.request(method, "/track").status_code == 405
 
 
-def test_tracking_script_in_a_real_browser(server, tmp_path):
+def test_tracking_script_in_a_real_browser(server, tmp_path, chromium):
     """Chromium loads an injected page, follows a link and records a custom event: the
     script's beacons arrive and are counted (Debian's chromium, never a download)."""
-    from playwright.sync_api import sync_playwright
-
     deploy_blog(
         server,
         tmp_path,
@@ -285,31 +283,20 @@ def test_tracking_script_in_a_real_browser(server, tmp_path):
             "about.html": PAGE.replace("<body>", '<body><button id="go">go</button>'),
         },
     )
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path="/usr/bin/chromium",
-            headless=True,
-            args=[
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--no-first-run",
-                "--disable-background-networking",
-            ],
+    context = chromium.new_context()
+    try:
+        page = context.new_page()
+        page.goto(f"http://blog.localhost:{server.port}/")
+        page.click("#next")
+        page.wait_for_url("**/about.html")
+        page.wait_for_function("window.fazt && typeof window.fazt.track === 'function'")
+        page.evaluate("window.fazt.track('clicked-go')")
+        data = wait_for(
+            lambda: (d := overview(server)) and d["pageviews"] == 2 and d,
+            what="two pageviews from the browser",
         )
-        try:
-            page = browser.new_page()
-            page.goto(f"http://blog.localhost:{server.port}/")
-            page.click("#next")
-            page.wait_for_url("**/about.html")
-            page.wait_for_function("window.fazt && typeof window.fazt.track === 'function'")
-            page.evaluate("window.fazt.track('clicked-go')")
-            data = wait_for(
-                lambda: (d := overview(server)) and d["pageviews"] == 2 and d,
-                what="two pageviews from the browser",
-            )
-        finally:
-            browser.close()
+    finally:
+        context.close()
     assert {p["path"] for p in data["top_pages"]} == {"/", "/about.html"}
     assert data["visitors"] == 1
     assert data["browsers"] == [{"name": "Chrome", "visits": 1}]

@@ -1,11 +1,12 @@
 """Start HTTPS inside a worker when it is enabled in the settings."""
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fazt.https.config import HttpsConfig
-from fazt.https.listeners import HttpsListeners
-from fazt.https.manager import CertificateManager
+
+if TYPE_CHECKING:
+    from fazt.https.manager import CertificateManager
 
 
 def runtime_dir(db_path: Path) -> Path:
@@ -13,11 +14,15 @@ def runtime_dir(db_path: Path) -> Path:
     return Path(db_path).parent / "run" / "tls"
 
 
-async def start(state: Any, app: Any) -> CertificateManager | None:
+async def start(state: Any, app: Any) -> "CertificateManager | None":
     """Listen on the http and https ports and manage the certificate; None when HTTPS is off."""
     cfg = await state.db.read(HttpsConfig.load)
     if not cfg.enabled:
         return None
+    # Imported only when used: the ACME client costs ~20 MB and a second of start-up.
+    from fazt.https.listeners import HttpsListeners
+    from fazt.https.manager import CertificateManager
+
     listeners = HttpsListeners(state.db, app, cfg, runtime_dir(state.db.path))
     manager = CertificateManager(state.db, cfg, listeners)
     await manager.start()

@@ -11,8 +11,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urljoin, urlparse
 
-import httpx
-
 from fazt.release import keys, signing
 
 DEFAULT_URL = "https://fazt.sh/releases/releases.json"
@@ -58,6 +56,8 @@ def is_newer(candidate: str, current: str) -> bool:
 
 def read_source(url: str, limit: int | None = None) -> bytes:
     """Bytes at an http(s) URL or a local path (`file://` or plain); ReleaseError if not."""
+    import httpx  # only when fetching: the server imports this module at start
+
     parsed = urlparse(url)
     try:
         if parsed.scheme in ("http", "https"):

@@ -15,8 +15,6 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-import httpx
-
 from fazt.paths import fazt_home
 from fazt.release.index import Release, ReleaseError, read_source
 
@@ -43,6 +41,8 @@ def python_of(root: Path, version: str) -> Path:
 
 def download(release: Release, dest_dir: Path) -> Path:
     """Fetch the artifact and check its size and sha256; ReleaseError if they differ."""
+    import httpx  # only when upgrading
+
     dest_dir.mkdir(parents=True, exist_ok=True)
     target = dest_dir / release.file
     digest = hashlib.sha256()
@@ -69,6 +69,8 @@ def download(release: Release, dest_dir: Path) -> Path:
 
 
 def _chunks(url: str):
+    import httpx
+
     if url.startswith(("http://", "https://")):
         with httpx.stream("GET", url, timeout=60.0, follow_redirects=True) as response:
             if response.status_code != 200:

@@ -80,7 +80,10 @@ async def _serve(db: Database, host: str, port: int, on_ready, ready_fd: int | N
         await serving
     finally:
         if state.tls is not None:
-            await state.tls.stop()
+            try:
+                await state.tls.stop()
+            except Exception:  # the analytics flush below must still run
+                log.exception("stopping the HTTPS listeners failed")
         sweeper.cancel()
         await state.analytics.close()  # in-flight requests are done: write every last hit
         await services.stop()
