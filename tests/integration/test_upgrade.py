@@ -125,109 +125,155 @@ def _poll(srv: FaztServer, token: str, upgrade_id: str, deadline: float = 180) -
 
 
 class Load:
-    """Requests in a loop from a thread: new connections and keep-alive, counting errors."""
+    """GET a site from threads, as fast as they can: keep-alive clients and a thread that
+    opens a new connection per request. Counts every failure; reports the rate."""
 
-    def __init__(self, srv: FaztServer) -> None:
-        self.srv, self.ok, self.failures, self.versions = srv, 0, [], set()
+    def __init__(self, srv: FaztServer, host: str, keepalive_threads: int = 2) -> None:
+        self.srv, self.host = srv, host
+        self.ok, self.failures = 0, []
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._threads = [
+            *(threading.Thread(target=self._keepalive) for _ in range(keepalive_threads)),
+            threading.Thread(target=self._new_connections),
+        ]
 
     def __enter__(self) -> "Load":
-        self._thread.start()
+        self.started = time.monotonic()
+        for thread in self._threads:
+            thread.start()
         return self
 
     def __exit__(self, *exc) -> None:
         self._stop.set()
-        self._thread.join(30)
+        for thread in self._threads:
+            thread.join(30)
+        self.seconds = time.monotonic() - self.started
 
-    def _run(self) -> None:
-        with httpx.Client(timeout=10) as keepalive:
+    @property
+    def rate(self) -> float:
+        return self.ok / self.seconds
+
+    def _count(self, send) -> None:
+        try:
+            r = send()
+            if r.status_code == 200:
+                self.ok += 1
+            else:
+                self.failures.append(f"status {r.status_code}")
+        except httpx.HTTPError as exc:
+            self.failures.append(repr(exc))
+
+    def _keepalive(self) -> None:
+        with httpx.Client(timeout=10, headers={"host": self.host}) as client:
             while not self._stop.is_set():
-                for client in (keepalive, None):
-                    try:
-                        if client is None:
-                            r = httpx.get(
-                                self.srv.url + "/", headers={"host": "hello.localhost"}, timeout=10
-                            )
-                        else:
-                            r = client.get(self.srv.url + "/health", headers={"host": "localhost"})
-                            self.versions.add(r.json()["data"]["version"])
-                        if r.status_code != 200:
-                            self.failures.append(f"status {r.status_code}")
-                        else:
-                            self.ok += 1
-                    except httpx.HTTPError as exc:
-                        self.failures.append(repr(exc))
+                self._count(lambda: client.get(self.srv.url + "/"))
+
+    def _new_connections(self) -> None:
+        limits = httpx.Limits(max_keepalive_connections=0)
+        with httpx.Client(timeout=10, headers={"host": self.host}, limits=limits) as client:
+            while not self._stop.is_set():
+                self._count(lambda: client.get(self.srv.url + "/"))
 
 
-def test_upgrade_under_load_hands_over_and_commits(installed_server, release_source, tmp_path):
+COUNTER = """
+module.exports = function (req) {
+  const n = (fazt.storage.kv.get("n") || 0) + (req.method === "POST" ? 1 : 0);
+  fazt.storage.kv.set("n", n);
+  return { n };
+};
+"""
+
+
+def test_remote_upgrade_under_load_then_rollback_then_tampered(
+    installed_server, release_source, tmp_path
+):
+    """The issue's end-to-end test: N serves two sites with data under load; `fazt remote
+    upgrade` to N+1 is verified with zero failed requests; N+2 fails its health check and
+    is rolled back; a tampered index is refused before anything changes."""
     srv = installed_server
+    srv.deploy(write_site(tmp_path / "hello", {"index.html": "<h1>still here</h1>"}), "hello")
+    srv.deploy(write_site(tmp_path / "counter", {"api/hits.js": COUNTER}), "counter")
+    for n in (1, 2, 3):
+        assert srv.request("POST", "/api/hits", host="counter.localhost").json() == {"n": n}
+    assert srv.get("/api/hits", host="counter.localhost").json() == {"n": 3}
     token = srv.cli(
         "server", "create-key", "--name", "ops", "--scopes", "admin", "--db", str(srv.db)
     ).stdout.strip()
-    site = write_site(tmp_path / "site", {"index.html": "<h1>still here</h1>"})
-    srv.deploy(site, "hello")
-    assert _version(srv) == OLD
+    laptop = tmp_path / "laptop"
+    run_cli(laptop, "remote", "add", "prod", "--url", srv.url, "--token", token)
 
-    check = srv.api("POST", "/api/upgrade?check=true", token, json={"url": release_source})
-    assert check.status_code == 200, check.text
-    assert check.json()["data"]["action"] == "check_only"
-    assert check.json()["data"]["latest_version"] == BROKEN  # the newest in the index
+    def remote_upgrade(*args: str):
+        result = run_cli(
+            laptop, "remote", "upgrade", "prod", "--url", release_source, *args,
+            check=False, timeout=600,
+        )  # fmt: skip
+        return result.returncode, result.stdout.strip()  # progress goes to stderr
 
-    with Load(srv) as load:
+    with Load(srv, "hello.localhost") as load:
         started = time.monotonic()
-        r = srv.api("POST", "/api/upgrade", token, json={"url": release_source, "version": NEW})
-        assert r.status_code == 202, r.text
-        upgrade_id = r.json()["data"]["id"]
-        again = srv.api("POST", "/api/upgrade", token, json={"url": release_source, "version": NEW})
-        assert again.status_code == 409
-        assert again.json()["error"]["code"] == "UPGRADE_IN_PROGRESS"
-        result = _poll(srv, token, upgrade_id)
+        code, line = remote_upgrade("--version", NEW)
         elapsed = time.monotonic() - started
-    print(f"upgrade took {elapsed:.1f}s; {load.ok} requests, {len(load.failures)} failed")
-    assert result["status"] == "committed", result
-    assert f"/health reports {NEW}" in result["message"]
-    steps = [s["step"] for s in result["steps"]]
-    assert steps[:6] == [
-        "downloading", "verifying", "installing", "snapshotting", "restarting", "committed"
-    ]  # fmt: skip
+    print(f"upgrade: {elapsed:.1f}s; load: {load.ok} requests at {load.rate:.0f}/s, "
+          f"{len(load.failures)} failed")  # fmt: skip
+    assert (code, line) == (
+        0,
+        f"upgraded prod from {OLD} to {NEW} (verified: /health reports {NEW})",
+    )
     assert load.failures == [], load.failures[:5]
-    assert load.ok > 50
-    assert load.versions == {OLD, NEW}
-    assert _version(srv) == NEW
+    assert load.ok > 100
+    status = json.loads(run_cli(laptop, "remote", "status", "prod", "--json").stdout)
+    assert status["version"] == NEW
     assert pointed_version(srv.root, "current") == NEW
     assert pointed_version(srv.root, "previous") == OLD
-    assert "still here" in srv.get("/", host="hello.localhost").text  # same database
+    assert "still here" in srv.get("/", host="hello.localhost").text
+    assert srv.get("/api/hits", host="counter.localhost").json() == {"n": 3}  # data intact
+    assert srv.api("GET", "/api/apps", token).status_code == 200  # the key still works
     assert list((srv.home / "backups").glob("*before-upgrade-to-1-0-1*.db"))
-    # The supervisor (the pid systemd knows) is the same process, now running NEW's code,
-    # and it still supervises the worker it adopted: a clean stop drains and exits 0.
+    # The supervisor (the pid a terminal or systemd knows) is the same process, now running
+    # NEW's code and still supervising the worker it adopted.
     assert srv.proc.poll() is None
     new_python = str(srv.root / "releases" / NEW / "bin" / "python")
     wait_for(lambda: new_python in _cmdline(srv.proc.pid), 10, what="the supervisor re-exec")
+
+    # N+2 cannot start: rolled back automatically, the CLI says so, N+1 keeps serving.
+    code, line = remote_upgrade("--version", BROKEN)
+    assert code == 1
+    assert line.startswith("upgrade of prod rolled back: "), line
+    assert line.endswith(f"; still running {NEW}"), line
+    assert _version(srv) == NEW
+    assert pointed_version(srv.root, "current") == NEW
+
+    # A tampered index (changed after signing): refused, nothing changes.
+    code, line = _tampered_upgrade(laptop, release_source, tmp_path)
+    assert code == 1
+    assert "SIGNATURE_INVALID" in line or "signature" in line, line
+    assert _version(srv) == NEW
+    assert pointed_version(srv.root, "current") == NEW
     assert srv.stop(timeout=40) == 0
     assert "fazt stopped" in srv.output()
+
+
+def _tampered_upgrade(laptop: Path, release_source: str, tmp_path: Path):
+    index = json.loads(httpx.get(release_source).content)
+    signature = httpx.get(release_source + ".sig").content
+    for release in index["releases"]:
+        for artifact in release["artifacts"].values():
+            artifact["url"] = release_source.rsplit("/", 1)[0] + "/" + artifact["file"]
+    index["releases"][0]["version"] = "9.9.9"  # what an attacker would like installed
+    folder = tmp_path / "tampered"
+    folder.mkdir()
+    (folder / "releases.json").write_text(json.dumps(index))
+    (folder / "releases.json.sig").write_bytes(signature)
+    result = run_cli(
+        laptop, "remote", "upgrade", "prod", "--url", str(folder / "releases.json"),
+        check=False, timeout=120,
+    )  # fmt: skip
+    return result.returncode, result.stdout.strip() + "\n" + result.stderr.strip()
 
 
 def _cmdline(pid: int) -> str:
     with open(f"/proc/{pid}/cmdline", "rb") as f:
         return f.read().replace(b"\0", b" ").decode()
-
-
-def test_broken_release_is_rolled_back_and_the_old_one_keeps_serving(
-    installed_server, release_source
-):
-    srv = installed_server
-    token = srv.cli(
-        "server", "create-key", "--name", "ops", "--scopes", "admin", "--db", str(srv.db)
-    ).stdout.strip()
-    r = srv.api("POST", "/api/upgrade", token, json={"url": release_source, "version": BROKEN})
-    assert r.status_code == 202, r.text
-    result = _poll(srv, token, r.json()["data"]["id"])
-    assert result["status"] == "rolled_back", result
-    assert f"{BROKEN} did not start" in result["message"]
-    assert _version(srv) == OLD
-    assert pointed_version(srv.root, "current") == OLD
-    assert "handover (upgrade to 1.0.2) failed" in srv.output()
 
 
 def test_tampered_artifact_is_refused_before_anything_changes(installed_server, releases, tmp_path):
