@@ -11,6 +11,7 @@ the call. Never fails on timing.
 """
 
 import argparse
+import contextlib
 import http.client
 import json
 import os
@@ -22,7 +23,7 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from benchlib import fazt_cmd, free_port, machine_facts, stop_pid, terminate_on_sigterm
+from benchlib import fazt_cmd, free_port, machine_facts, mb, rss_kb, stop_pid, terminate_on_sigterm
 
 REPO = Path(__file__).resolve().parents[1]
 OLD, NEW = "1.0.0", "1.0.1"
@@ -80,6 +81,21 @@ class Load(threading.Thread):
             time.sleep(max(0.0, next_at - time.monotonic()))
 
 
+class PeakRss(threading.Thread):
+    """The peak RSS of the server's process tree (supervisor, workers, JS workers)."""
+
+    def __init__(self, pid: int) -> None:
+        super().__init__(daemon=True)
+        self.pid, self.peak = pid, 0
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            with contextlib.suppress(OSError, RuntimeError):  # a process exited meanwhile
+                self.peak = max(self.peak, rss_kb(self.pid))
+            self.stop.wait(0.05)
+
+
 def api(port: int, method: str, path: str, token: str, body: dict | None = None) -> dict:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     headers = {"host": "localhost", "authorization": f"Bearer {token}"}
@@ -127,6 +143,9 @@ def main() -> None:
         load = Load(port, args.rate)
         load.start()
         time.sleep(2)  # a steady load before the call
+        before = rss_kb(server.pid)
+        peak = PeakRss(server.pid)
+        peak.start()
         url = str(out / "releases.json")
         called = time.monotonic()
         answer = api(port, "POST", "/api/upgrade", token, {"url": url, "version": NEW})
@@ -141,6 +160,8 @@ def main() -> None:
         time.sleep(2)
         load.stop.set()
         load.join()
+        peak.stop.set()
+        after = rss_kb(server.pid)
     finally:
         stop_pid(server, 40)
     print(f"status: {record['status']}: {record['message']}")
@@ -152,6 +173,10 @@ def main() -> None:
         previous = at
     print(f"requests: {load.ok} ok, {load.failed} failed at ~{args.rate}/s {load.errors[:3]}")
     print(f"new version serving {serving_after:.1f}s after the API call (target <= 10s)")
+    print(
+        f"RSS of the process tree: {mb(before):.0f} MB before, peak {mb(peak.peak):.0f} MB "
+        f"during the overlap (+{mb(peak.peak - before):.0f} MB), {mb(after):.0f} MB after"
+    )
 
 
 if __name__ == "__main__":

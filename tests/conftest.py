@@ -298,9 +298,11 @@ CHROMIUM_ARGS = [
 ]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium():
-    """One Chromium for the whole session: Playwright's sync API allows one instance."""
+    """One Chromium per test module. Playwright's sync API allows one instance at a time
+    and, while it lives, keeps an event loop running in this thread (so asyncio.run in
+    later tests would fail): it must be stopped when the module is done."""
     from playwright.sync_api import sync_playwright
 
     if not os.path.exists(CHROMIUM):
