@@ -1,6 +1,6 @@
 """Install a verified release side by side with the others and switch between them.
 
-Layout (docs/upgrades.md): `<root>/releases/<version>/` is a venv holding that version,
+Layout (docs/upgrade.md): `<root>/releases/<version>/` is a venv holding that version,
 `<root>/current` and `<root>/previous` are symlinks to two of them.
 """
 

@@ -71,7 +71,8 @@ class AppStorage:
     # -- kv -----------------------------------------------------------------------------
     @_storage_errors
     def kv_set(self, key: str, value_json: str, ttl_ms: int | float | None = None) -> None:
-        self.db.write_sync(kv.set_value, self.app, key, value_json, ttl_ms)
+        prepared = kv.prepare_value(key, value_json, ttl_ms)  # outside the write lock
+        self.db.write_sync(kv.store_value, self.app, *prepared)
 
     def kv_get(self, key: str) -> str | None:
         """The value as JSON text, or None when missing or expired."""

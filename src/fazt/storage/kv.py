@@ -1,23 +1,26 @@
 """fazt.storage.kv: per-app key-value pairs with optional expiry.
 
 Values are JSON text. A key with a TTL is live while `expires_at > now`; expired keys are
-invisible to `get` and `list` at once, and deleted by the next write of the same app
-(`set`/`delete`) or by `sweep_expired`, which the server may call periodically for all
-apps. `list(prefix)` is a literal, case-sensitive prefix match (no wildcards), sorted by
-key (code point order), at most MAX_LIST_ENTRIES entries.
+invisible to `get` and `list` at once, and deleted by a later write of the same app
+(`set`/`delete`: every write by default; at most every SWEEP_INTERVAL_SECONDS per app in a
+process that sets it, as the JS workers do) or by `sweep_expired`, which the server calls
+periodically for all apps. `list(prefix)` is a literal, case-sensitive prefix match (no
+wildcards), sorted by key (code point order), at most MAX_LIST_ENTRIES entries.
 """
 
 import json
 import math
 import sqlite3
+import time
 
 from fazt.storage.common import (
+    _normalise,
+    _reject_constant,
     after_ms,
+    check_depth,
     check_size,
     check_text,
-    dumps,
-    now,
-    parse_json,
+    check_unicode,
     prefix_clause,
 )
 from fazt.storage.errors import StorageError
@@ -27,6 +30,39 @@ MAX_VALUE_BYTES = 1024 * 1024  # 1 MiB of JSON text
 MAX_TTL_MS = 10 * 365 * 24 * 3600 * 1000  # ten years
 MAX_LIST_ENTRIES = 1000
 MAX_LIST_BYTES = 16 * 1024 * 1024  # a list result bigger than this is an error
+# Sweeping an app's expired keys is one more statement in every write (~15-20% of a
+# kv.set in a JS worker, docs/benchmarks.md). 0: sweep on every write. The JS worker
+# processes set 1 s: a write then sweeps only if this process has not swept that app
+# within the last second. Expired keys are invisible to reads either way.
+SWEEP_INTERVAL_SECONDS = 0.0
+_SWEPT_APPS_KEPT = 10_000
+_last_sweep: dict[str, float] = {}
+_second: tuple[int, str] = (-1, "")
+
+
+def now() -> str:
+    """utcnow()'s format ('2026-01-02T03:04:05.123456Z'); the date part is formatted once
+    a second (datetime.strftime per call was a visible part of a kv.set)."""
+    global _second
+    seconds, nanos = divmod(time.time_ns(), 1_000_000_000)
+    cached = _second
+    if cached[0] != seconds:
+        cached = (seconds, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)))
+        _second = cached
+    return f"{cached[1]}.{nanos // 1000:06d}Z"
+
+
+def _sweep_due(app: str) -> bool:
+    if SWEEP_INTERVAL_SECONDS <= 0:
+        return True
+    moment = time.monotonic()
+    last = _last_sweep.get(app)
+    if last is not None and moment - last < SWEEP_INTERVAL_SECONDS:
+        return False
+    if len(_last_sweep) >= _SWEPT_APPS_KEPT:
+        _last_sweep.clear()
+    _last_sweep[app] = moment
+    return True
 
 
 def _key(key: object) -> str:
@@ -70,15 +106,52 @@ def set_value(
     conn: sqlite3.Connection, app: str, key: str, value_json: str, ttl_ms: float | None = None
 ) -> None:
     """Upsert key = value. Without ttl_ms the key never expires (an earlier TTL is cleared)."""
+    store_value(conn, app, *prepare_value(key, value_json, ttl_ms))
+
+
+def prepare_value(
+    key: str, value_json: str, ttl_ms: float | None = None
+) -> tuple[str, str, float | None]:
+    """The checks and normalisation of set_value, which need no database: (key, value
+    text, ttl). Done before taking the write lock, to hold it shorter."""
     key = _key(key)
     if value_json is None:
         raise StorageError("kv.set requires a value (undefined cannot be stored)")
-    value = dumps(parse_json("value", value_json), sort_keys=False)
+    value = _value_text(value_json)
     check_size("value", value, MAX_VALUE_BYTES)
-    ttl = _ttl(ttl_ms)
+    return key, value, _ttl(ttl_ms)
+
+
+# common.parse_json and common.dumps(sort_keys=False), with the decoder and encoder made
+# once: json.loads/json.dumps build new ones on every call when given options.
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+def _value_text(value_json: object) -> str:
+    if not isinstance(value_json, str):
+        raise StorageError("value is missing or not JSON text")
+    try:
+        value = _DECODER.decode(value_json)
+    except (ValueError, RecursionError):
+        raise StorageError("value is not valid JSON") from None
+    check_depth("value", value)
+    try:
+        text = _ENCODER.encode(_normalise(value))
+    except ValueError:
+        raise StorageError("value is not valid JSON (NaN or Infinity)") from None
+    check_unicode("value", text)
+    return text
+
+
+def store_value(
+    conn: sqlite3.Connection, app: str, key: str, value: str, ttl: float | None
+) -> None:
+    """The write of set_value, for arguments from prepare_value."""
     stamp = now()
     expires = after_ms(ttl) if ttl is not None else None
-    sweep_app(conn, app, stamp)
+    if _sweep_due(app):
+        sweep_app(conn, app, stamp)
     conn.execute(
         "INSERT INTO app_kv (app, key, value, expires_at, created_at, updated_at) "
         "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(app, key) DO UPDATE SET "
@@ -101,9 +174,14 @@ def get_value(conn: sqlite3.Connection, app: str, key: str) -> str | None:
 def delete_value(conn: sqlite3.Connection, app: str, key: str) -> bool:
     """Delete a key; True if a live key was deleted."""
     key = _key(key)
-    sweep_app(conn, app)
-    cur = conn.execute("DELETE FROM app_kv WHERE app = ? AND key = ?", (app, key))
-    return cur.rowcount == 1
+    stamp = now()
+    if _sweep_due(app):
+        sweep_app(conn, app, stamp)
+    # The row may be an expired key not swept yet: that one was not live.
+    rows = conn.execute(
+        "DELETE FROM app_kv WHERE app = ? AND key = ? RETURNING expires_at", (app, key)
+    ).fetchall()
+    return bool(rows) and (rows[0][0] is None or rows[0][0] > stamp)
 
 
 def list_entries(conn: sqlite3.Connection, app: str, prefix: str = "") -> list[dict]:

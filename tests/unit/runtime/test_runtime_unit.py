@@ -350,3 +350,27 @@ def test_shared_host_objects_cannot_be_tampered_with(executor):
     )
     for _ in range(2):
         assert json.loads(run(executor, src).body) == [["TypeError"] * 3, "function", 36]
+
+
+def test_the_shared_storage_object_cannot_be_tampered_with(pool_db):
+    # fazt.storage is built once per context and shared by its requests: frozen.
+    pool = Pool(pool_db)
+    try:
+        src = (
+            "const out = (function () {\n"
+            "  'use strict';\n"
+            "  return [() => { fazt.storage.kv.set = null; },\n"
+            "          () => { fazt.storage.kv.extra = 1; },\n"
+            "          () => { fazt.storage.ds = null; }].map((f) => {\n"
+            "    try { f(); return 'changed'; } catch (e) { return e.name; }\n"
+            "  });\n"
+            "})();\n"
+            "[out, typeof fazt.storage.kv.set, 'extra' in fazt.storage.kv,\n"
+            " fazt.storage === fazt.storage]"
+        )
+        for _ in range(2):
+            body = json.loads(pool.run(src, storage=True).body)
+            assert body == [["TypeError"] * 3, "function", False, True]
+        assert pool.run("typeof fazt.storage").body == "undefined"  # storage off
+    finally:
+        pool.close()
