@@ -95,6 +95,12 @@ def _build_wheels(tree: Path, wheels: Path, cache: Path) -> None:
         )
     except RuntimeError:
         _pip("wheel", "--quiet", "-w", str(wheels), str(tree))
+    # pip's own wheel, so that installing needs no pip on the target (see install.py).
+    pip_args = ["download", "--quiet", "--only-binary", ":all:", "--no-deps", "-d", str(wheels)]
+    try:
+        _pip(*pip_args, "--no-index", "--find-links", str(cache), "pip")
+    except RuntimeError:
+        _pip(*pip_args, "pip")
     cache.mkdir(exist_ok=True)
     for wheel in wheels.glob("*.whl"):
         if not wheel.name.startswith("fazt-"):
