@@ -264,3 +264,36 @@ def test_a_second_server_on_the_same_port_is_refused(server, tmp_path):
     assert out.returncode != 0
     assert f"127.0.0.1:{server.port} is already in use" in out.stderr
     assert not other.exists()  # refused before anything was created
+
+
+def test_set_config_security_and_upgrade_settings(fazt_home):
+    db = fazt_home / "x.db"
+    run_cli(fazt_home, "server", "init", "--password", "first-password", "--db", str(db))
+
+    def stored() -> dict:
+        conn = sqlite3.connect(db)
+        try:
+            return dict(conn.execute("SELECT key, value FROM settings").fetchall())
+        finally:
+            conn.close()
+
+    out = run_cli(
+        fazt_home, "server", "set-config", "--trusted-proxies", " 10.0.0.1, 192.168.0.0/16 ",
+        "--session-ttl-hours", "2", "--release-url", "https://example.org/releases.json",
+        "--db", str(db),
+    ).stdout  # fmt: skip
+    assert "trusted_proxies = 10.0.0.1/32,192.168.0.0/16" in out
+    values = stored()
+    assert values["trusted_proxies"] == "10.0.0.1/32,192.168.0.0/16"
+    assert values["session_ttl_seconds"] == "7200"
+    assert values["release_url"] == "https://example.org/releases.json"
+    for bad in (
+        ["--trusted-proxies", "10.0.0.300"],
+        ["--release-url", "releases.json"],
+        ["--session-ttl-hours", "0"],
+    ):
+        result = run_cli(fazt_home, "server", "set-config", *bad, "--db", str(db), check=False)
+        assert result.returncode != 0, bad
+        assert stored() == values  # a bad value changes nothing
+    run_cli(fazt_home, "server", "set-config", "--trusted-proxies", "", "--db", str(db))
+    assert stored()["trusted_proxies"] == ""

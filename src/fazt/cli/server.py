@@ -272,22 +272,62 @@ def _probe(port: int) -> tuple[bool, str | None]:
 @click.option(
     "--cache-mb", type=click.IntRange(1, 65536), default=None, help="Static file cache size in MB."
 )
+@click.option(
+    "--trusted-proxies",
+    default=None,
+    help="Comma-separated IPs/CIDRs whose X-Forwarded-For is believed ('' for none).",
+)
+@click.option(
+    "--session-ttl-hours",
+    type=click.IntRange(1, 24 * 365),
+    default=None,
+    help="Idle dashboard sessions end after this many hours.",
+)
+@click.option("--release-url", default=None, help="The signed release index upgrades use.")
 @db_option
-def set_config(domain, port, history_limit, cache_mb, db_path) -> None:
+def set_config(
+    domain, port, history_limit, cache_mb, trusted_proxies, session_ttl_hours, release_url, db_path
+) -> None:
     """Change saved settings (takes effect at the next start)."""
     changes = {
         "domain": _check_domain(domain),
         "port": port,
         "history_limit": history_limit,
         "cache_max_bytes": cache_mb * 1024 * 1024 if cache_mb else None,
+        "trusted_proxies": _check_proxies(trusted_proxies),
+        "session_ttl_seconds": session_ttl_hours * 3600 if session_ttl_hours else None,
+        "release_url": _check_release_url(release_url),
     }
     changes = {k: str(v) for k, v in changes.items() if v is not None}
     if not changes:
-        fail("nothing to change: pass --domain, --port, --history-limit or --cache-mb")
+        fail(
+            "nothing to change: pass --domain, --port, --history-limit, --cache-mb, "
+            "--trusted-proxies, --session-ttl-hours or --release-url"
+        )
     with open_db(db_path, must_exist=True) as db:
         db.write_sync(lambda c: [settings.put(c, k, v) for k, v in changes.items()])
     for key, value in changes.items():
         click.echo(f"{key} = {value}")
+
+
+def _check_proxies(text: str | None) -> str | None:
+    if text is None:
+        return None
+    from fazt.auth.clientip import parse_trusted
+
+    try:
+        networks = parse_trusted(text)
+    except ValueError as exc:
+        fail(f"--trusted-proxies: {exc}")
+    return ",".join(str(n) for n in networks)
+
+
+def _check_release_url(url: str | None) -> str | None:
+    if url is None:
+        return None
+    if not (url.startswith(("https://", "http://")) or Path(url).is_absolute()):
+        fail("--release-url must be an http(s) URL or an absolute path to releases.json")
+    return url
 
 
 @server.command("set-credentials")
