@@ -135,6 +135,18 @@ class FaztServer:
             self.proc.kill()
             self.proc.wait()
 
+    @contextmanager
+    def serving(self, stop_timeout: float = 15) -> Iterator["FaztServer"]:
+        """Start; on exit stop by pid (drain), SIGKILL if that fails."""
+        self.start()
+        try:
+            yield self
+        finally:
+            try:
+                self.stop(timeout=stop_timeout)
+            finally:
+                self.kill()
+
     def cli(self, *args: str, check: bool = True, **kw) -> subprocess.CompletedProcess:
         return run_cli(self.home, *args, check=check, **kw)
 
@@ -184,14 +196,8 @@ def fazt_home(tmp_path: Path) -> Path:
 def server(fazt_home: Path) -> Iterator[FaztServer]:
     """A running fazt server with a fresh database, stopped after the test."""
     srv = FaztServer(home=fazt_home, port=free_port(), db=fazt_home / "data.db")
-    srv.start()
-    try:
+    with srv.serving():
         yield srv
-    finally:
-        try:
-            srv.stop()
-        finally:
-            srv.kill()
 
 
 def write_site(root: Path, files: dict[str, str | bytes]) -> Path:
@@ -273,15 +279,11 @@ def running_server(
     """Like the `server` fixture, for any scope: initialise, configure, start, stop."""
     home.mkdir(parents=True, exist_ok=True)
     srv = init_server(home, settings, *config)
-    srv.start()
     try:
-        yield srv
+        with srv.serving():
+            yield srv
     finally:
-        try:
-            srv.stop()
-        finally:
-            srv.kill()
-            srv.http.close()
+        srv.http.close()
 
 
 # -- a real browser (Debian's Chromium through Playwright; nothing is downloaded) ----------

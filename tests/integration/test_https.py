@@ -292,15 +292,11 @@ def root_ca(pebble, tmp_path_factory) -> Path:
 def https(pebble, tmp_path_factory):
     """One HTTPS fazt server for the module (issuing a certificate costs a few seconds)."""
     srv = https_server(tmp_path_factory.mktemp("https") / "home", pebble)
-    srv.start()
     try:
-        yield srv
+        with srv.serving():
+            yield srv
     finally:
-        try:
-            srv.stop()
-        finally:
-            srv.kill()
-            srv.http.close()
+        srv.http.close()
 
 
 # -- tests --------------------------------------------------------------------------------

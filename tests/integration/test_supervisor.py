@@ -91,3 +91,11 @@ def test_sigterm_stops_worker_and_supervisor(server):
 @pytest.mark.parametrize("sig", [signal.SIGINT])
 def test_ctrl_c_stops_cleanly(server, sig):
     assert server.stop(sig) == 0
+
+
+def test_stop_while_a_crashed_worker_is_being_replaced(server):
+    (worker,) = _worker_pids(server.proc.pid)
+    os.kill(worker, signal.SIGKILL)
+    wait_for(lambda: "starting a new one" in server.output(), 15, what="the restart")
+    assert server.stop() == 0  # promptly: no retry loop, no waiting on a dead worker
+    assert "fazt stopped" in server.output()

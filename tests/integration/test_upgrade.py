@@ -93,15 +93,9 @@ def installed_server(releases, tmp_path):
         command=[str(root / "current" / "bin" / "fazt")],
         env={"FAZT_INSTALL_ROOT": str(root)},
     )
-    srv.start()
     srv.root = root
-    try:
+    with srv.serving(stop_timeout=40):
         yield srv
-    finally:
-        try:
-            srv.stop(timeout=40)
-        finally:
-            srv.kill()
 
 
 def _version(srv: FaztServer) -> str:

@@ -209,21 +209,26 @@ class Supervisor:
                 return 1
 
     def restart_crashed(self, crashes: list[float]) -> bool:
-        """A worker died on its own: start another unless it keeps dying."""
-        now = time.monotonic()
-        crashes[:] = [t for t in crashes if now - t < 60] + [now]
-        code = self.worker.proc.returncode
-        if len(crashes) > MAX_QUICK_CRASHES:
-            self.say(f"the worker keeps exiting (last code {code}); giving up")
-            return False
-        self.say(f"worker {self.worker.pid} exited with code {code}; starting a new one")
-        time.sleep(min(2 ** (len(crashes) - 1), 10) * 0.5)
-        try:
-            self.worker = self.spawn(self.worker.python)
-        except WorkerFailed as exc:
-            self.say(f"restart failed: {exc}")
-            return len(crashes) < MAX_QUICK_CRASHES and self.restart_crashed(crashes)
-        return True
+        """A worker died on its own: start another unless it keeps dying or we are
+        asked to stop (then True: the main loop sees the signal and stops)."""
+        while True:
+            now = time.monotonic()
+            crashes[:] = [t for t in crashes if now - t < 60] + [now]
+            code = self.worker.proc.returncode
+            if len(crashes) > MAX_QUICK_CRASHES:
+                self.say(f"the worker keeps exiting (last code {code}); giving up")
+                return False
+            self.say(f"worker {self.worker.pid} exited with code {code}; starting a new one")
+            time.sleep(min(2 ** (len(crashes) - 1), 10) * 0.5)
+            if self._stop_requested():
+                return True
+            try:
+                self.worker = self.spawn(self.worker.python)
+                return True
+            except WorkerFailed as exc:
+                if self._stop_requested():
+                    return True
+                self.say(f"restart failed: {exc}")
 
     def reexec(self, python: str) -> None:
         """Become the supervisor of `python`'s release, keeping our pid and worker."""
@@ -238,7 +243,9 @@ class Supervisor:
     def stop(self) -> int:
         notify("STOPPING=1")
         self.stopping = True
-        return self.retire(self.worker.proc) if self.worker else 0
+        if self.worker is None or self.worker.proc.poll() is not None:
+            return 0  # nothing left to drain
+        return self.retire(self.worker.proc)
 
     # -- upgrades -------------------------------------------------------------------
 
