@@ -14,7 +14,6 @@ from urllib.parse import quote
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import Field
 
-from fazt.cli.create import TEMPLATES, _files
 from fazt.cli.deploy import DeployInputError, deploy_files, files_to_deploy, resolve_site_name
 from fazt.hosting.names import InvalidSiteName, validate_site_name
 from fazt.mcp.models import (
@@ -30,6 +29,7 @@ from fazt.mcp.models import (
     UpgradeInfo,
 )
 from fazt.remote.client import ApiError, FaztClient
+from fazt.templates import write_template
 
 MAX_FILES_LISTED = 200  # app_info lists at most this many files of the live deployment
 
@@ -288,15 +288,7 @@ def _upgrade_body(version: str | None, url: str | None) -> dict[str, str]:
 
 def _write_template(name: str, template: str, target: Path) -> list[str]:
     """The same files `fazt app create` writes."""
-    from importlib import resources
-
-    if template not in TEMPLATES:
-        raise ToolError(f"unknown template '{template}': use one of {', '.join(TEMPLATES)}")
-    source = resources.files("fazt.templates").joinpath(template)
-    written = []
-    for rel, entry in sorted(_files(source)):
-        path = target / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(entry.read_text("utf-8").replace("{{name}}", name), "utf-8")
-        written.append(rel)
-    return written
+    try:
+        return write_template(name, template, target)
+    except ValueError as exc:
+        raise ToolError(str(exc)) from None
