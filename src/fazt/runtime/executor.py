@@ -32,9 +32,18 @@ _LENGTH = struct.Struct(">I")
 _PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])  # the folder holding fazt/
 QUICK_EXIT_SECONDS = 2.0  # a worker dying sooner than this after start slows respawns
 STARTUP_SECONDS = 15.0  # how long the first request waits for the first worker to start
-# Requests sent to one worker at a time. 2 (one running, one waiting in its pipe) measured
-# no faster than 1 under wrk -c64 on 2 cores, and can hold a request behind a slow one.
-PIPELINE_DEPTH = 1
+# Requests sent to one worker at a time: one running, the others waiting in its pipe, so
+# that under load a worker goes from one request to the next without sleeping. Measured
+# on the idle 2-core machine (docs/benchmarks.md): 1 -> ~4,400 req/s, 2 -> ~4,800,
+# 4 -> ~6,500, 8 -> ~6,600 for a trivial handler. A request is queued behind a busy worker
+# only when no worker is idle and that worker's running request started less than
+# SLOW_SECONDS ago, which bounds how long a slow request can hold others up.
+PIPELINE_DEPTH = 4
+SLOW_SECONDS = 0.02
+# Deadlines are checked by one periodic watchdog instead of a timer per request (a timer
+# was a visible part of the event loop's cost per request); a request that passes its
+# deadline is answered at most this late.
+WATCH_SECONDS = 0.05
 
 
 class Overloaded(Exception):
@@ -44,7 +53,7 @@ class Overloaded(Exception):
 class _Run:
     """One request on its way through the pool."""
 
-    __slots__ = ("budget", "deadline", "future", "header", "request", "site", "timer", "worker")
+    __slots__ = ("budget", "deadline", "future", "header", "request", "site", "worker")
 
     def __init__(self, future: asyncio.Future, site: str, header: str, request: str) -> None:
         self.future = future
@@ -53,7 +62,6 @@ class _Run:
         self.request = request  # REQUEST_JSON \0 CONTEXT_JSON
         self.deadline = 0.0
         self.budget = 0.0  # > 0: its budget starts when the first worker is up
-        self.timer: asyncio.TimerHandle | None = None
         self.worker: _Worker | None = None  # None while queued in the pool
 
 
@@ -67,13 +75,15 @@ class _Pipes(asyncio.SubprocessProtocol):
             return
         buffer = self.buffer
         buffer += data
+        pool = self.worker.pool
         while len(buffer) >= 4:
             size = _LENGTH.unpack_from(buffer)[0]
             if len(buffer) < 4 + size:
                 break
             frame = bytes(buffer[4 : 4 + size])
             del buffer[: 4 + size]
-            self.worker.pool._on_frame(self.worker, frame.decode("utf-8", "surrogatepass"))
+            pool._on_frame(self.worker, frame.decode("utf-8", "surrogatepass"))
+        pool._dispatch()  # once for all the answers read: one write per worker
 
     def process_exited(self) -> None:
         self.worker.pool._on_exit(self.worker)
@@ -87,9 +97,10 @@ class _Worker:
         self.alive = True
         self.ready = False  # its "R" frame arrived
         self.started = time.monotonic()
+        self.head_since = 0.0  # when the request now running (inflight[0]) started
 
-    def send(self, frame: bytes) -> None:
-        self.transport.get_pipe_transport(0).write(_LENGTH.pack(len(frame)) + frame)
+    def send(self, frames: list[bytes]) -> None:
+        self.transport.get_pipe_transport(0).write(b"".join(frames))
 
     def kill(self) -> None:
         self.alive = False
@@ -127,6 +138,7 @@ class WorkerPool:
         self._tasks: set[asyncio.Future] = set()
         self._quick_exits = 0
         self._closed = False
+        self._watchdog: asyncio.TimerHandle | None = None
 
     # -- requests -------------------------------------------------------------------------
 
@@ -145,7 +157,7 @@ class WorkerPool:
         if len(self._workers) + self._starting < self.size:
             for _ in range(self.size - len(self._workers) - self._starting):
                 self._spawn()
-        if len(self._queue) >= self.queue_size:
+        if self._waiting() >= self.queue_size:
             raise Overloaded("all JavaScript workers are busy")
         loop = asyncio.get_running_loop()
         if isinstance(header, dict):
@@ -160,57 +172,74 @@ class WorkerPool:
             # wait is the server's, so the function's budget starts when one is.
             run.budget = budget
             run.deadline = time.monotonic() + STARTUP_SECONDS + budget
-        run.timer = loop.call_later(run.deadline - time.monotonic(), self._expire, run)
+        if self._watchdog is None:
+            self._watchdog = loop.call_later(WATCH_SECONDS, self._watch)
         self._queue.append(run)
         self._dispatch()
         # If the caller is cancelled (the client went away), the request still runs to
         # its end (or is killed at its deadline); only its answer is dropped.
         return await run.future
 
+    def _waiting(self) -> int:
+        """Requests admitted but not running: in the queue or in a worker's pipe."""
+        return len(self._queue) + sum(max(0, len(w.inflight) - 1) for w in self._workers)
+
     def _dispatch(self) -> None:
-        """Send queued requests to workers: an idle one first; when none is idle and
-        `pipeline` > 1, behind the running request of the least busy one."""
+        """Send queued requests to workers, one write per worker: an idle worker first;
+        else, up to `pipeline`, behind the least busy worker whose running request is
+        not slow."""
         queue = self._queue
+        if not queue:
+            return
+        frames: dict[_Worker, list[bytes]] = {}
+        now = time.monotonic()
         while queue:
-            worker = None
-            for candidate in self._workers:
-                if candidate.alive and (
-                    worker is None or len(candidate.inflight) < len(worker.inflight)
-                ):
-                    worker = candidate
-                    if not candidate.inflight:
-                        break
-            if worker is None or len(worker.inflight) >= self.pipeline:
-                return
+            worker = self._pick(now)
+            if worker is None:
+                break
             run = queue.popleft()
             if run.future.done():  # timed out or gone while queued
                 continue
-            self._send(worker, run)
+            frames.setdefault(worker, []).append(self._frame(worker, run, now))
+        for worker, batch in frames.items():
+            try:
+                worker.send(batch)
+            except RuntimeError:  # its pipe is closed: the process is gone
+                self._lost(worker, "the function's worker process died")
 
-    def _send(self, worker: _Worker, run: _Run) -> None:
+    def _pick(self, now: float) -> "_Worker | None":
+        best = None
+        for worker in self._workers:
+            if not worker.alive:
+                continue
+            if not worker.inflight:
+                return worker
+            if len(worker.inflight) >= self.pipeline or now - worker.head_since > SLOW_SECONDS:
+                continue
+            if best is None or len(worker.inflight) < len(best.inflight):
+                best = worker
+        return best
+
+    def _frame(self, worker: _Worker, run: _Run, now: float) -> bytes:
+        """Hand `run` to `worker` (in flight from now on) and return its frame."""
         if run.budget:
-            run.deadline = time.monotonic() + run.budget
-            if run.timer is not None:
-                run.timer.cancel()
-            loop = asyncio.get_running_loop()
-            run.timer = loop.call_later(run.budget, self._expire, run)
+            run.deadline = now + run.budget
             run.budget = 0.0
-        fresh = "true" if self.fresh else "false"
-        frame = f'{run.header},"dl":{run.deadline!r},"fresh":{fresh}}}\0{run.request}'
+        if not worker.inflight:
+            worker.head_since = now
         run.worker = worker
         worker.inflight.append(run)
-        try:
-            worker.send(frame.encode("utf-8", "surrogatepass"))
-        except RuntimeError:  # its pipe is closed: the process is gone
-            self._lost(worker, "the function's worker process died")
+        fresh = "true" if self.fresh else "false"
+        text = f'{run.header},"dl":{run.deadline!r},"fresh":{fresh}}}\0{run.request}'
+        data = text.encode("utf-8", "surrogatepass")
+        return _LENGTH.pack(len(data)) + data
 
     def _finish(self, run: _Run, outcome: Outcome) -> None:
-        if run.timer is not None:
-            run.timer.cancel()
         if not run.future.done():
             run.future.set_result(outcome)
 
     def _on_frame(self, worker: _Worker, text: str) -> None:
+        """One frame from a worker; the caller dispatches afterwards."""
         kind = text[:1]
         if kind == "R":
             if worker.ready:
@@ -221,7 +250,6 @@ class WorkerPool:
                 worker.stop()
                 return
             self._workers.add(worker)
-            self._dispatch()
         elif kind == "P":
             if worker.inflight and self.publish is not None:
                 channel, message = json.loads(text[1:])
@@ -232,19 +260,35 @@ class WorkerPool:
         elif kind == "D" and worker.inflight:
             self._quick_exits = 0
             self._finish(worker.inflight.popleft(), decode_outcome(text[1:]))
-            self._dispatch()
+            if worker.inflight:
+                worker.head_since = time.monotonic()
+
+    def _watch(self) -> None:
+        """The watchdog: answer every request past its deadline; kill a worker running
+        one (the only sure way to stop it) and replace it."""
+        self._watchdog = None
+        now = time.monotonic()
+        for worker in list(self._workers):
+            if worker.inflight and worker.inflight[0].deadline <= now:
+                self._expire(worker.inflight[0])
+            for run in worker.inflight:
+                if run.deadline <= now:  # waiting in its pipe: the worker will skip it
+                    self._finish(run, timed_out())
+        if any(run.deadline <= now for run in self._queue):
+            for run in self._queue:
+                if run.deadline <= now:
+                    self._finish(run, timed_out())
+            self._queue = collections.deque(r for r in self._queue if not r.future.done())
+        if not self._closed and (self._queue or any(w.inflight for w in self._workers)):
+            self._watchdog = asyncio.get_running_loop().call_later(WATCH_SECONDS, self._watch)
 
     def _expire(self, run: _Run) -> None:
+        """`run` is running past its deadline: kill its worker, answer, replace."""
         worker = run.worker
-        if worker is not None and worker.inflight and worker.inflight[0] is run:
-            # It is running: stop it the only sure way, and replace the worker.
-            worker.kill()
-            self._finish(run, timed_out())
-            self._lost(worker, None)
-        else:
-            # Still waiting (in the pool's queue or in a worker's pipe, where the worker
-            # will skip it: the deadline travels with it).
-            self._finish(run, timed_out())
+        assert worker is not None
+        worker.kill()
+        self._finish(run, timed_out())
+        self._lost(worker, None)
 
     def _lost(self, worker: _Worker, crash: str | None) -> None:
         """The worker is gone: fail its running request (if `crash`), requeue the ones
@@ -259,6 +303,9 @@ class WorkerPool:
                 self._queue.appendleft(run)
         self._replace(worker)
         self._dispatch()
+        if self._watchdog is None and self._queue and not self._closed:
+            loop = asyncio.get_running_loop()
+            self._watchdog = loop.call_later(WATCH_SECONDS, self._watch)
 
     def _on_exit(self, worker: _Worker) -> None:
         if not worker.ready:
@@ -346,10 +393,11 @@ class WorkerPool:
             else:
                 worker.stop()
         self._workers.clear()
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            self._watchdog = None
         stopped = Overloaded("the runtime is shutting down")
         for run in runs:
-            if run.timer is not None:
-                run.timer.cancel()
             if not run.future.done():
                 run.future.set_exception(stopped)
         self._queue.clear()

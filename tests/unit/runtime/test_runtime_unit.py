@@ -271,7 +271,9 @@ def test_realtime_publish_reaches_the_server(pool_db):
 
 
 def test_queue_bound_and_requests_behind_a_killed_worker(pool_db):
-    pool = Pool(pool_db, workers=1, queue=1, pipeline=2)
+    # The queue bound counts every admitted request that is not running: in the pool's
+    # queue or waiting in a worker's pipe.
+    pool = Pool(pool_db, workers=1, queue=2, pipeline=2)
 
     async def scenario():
         first = asyncio.ensure_future(pool.submit("while (true) {}", timeout_ms=500))
@@ -290,6 +292,32 @@ def test_queue_bound_and_requests_behind_a_killed_worker(pool_db):
         assert first.error == "FUNCTION_TIMEOUT"
         # never started by the killed worker: run by its replacement, in order
         assert (second.body, third.body) == ("2", "3")
+    finally:
+        pool.close()
+
+
+def test_requests_are_not_queued_behind_a_slow_request(pool_db):
+    # Two workers, pipelines of 4: once one worker has been running a request for longer
+    # than SLOW_SECONDS, new requests go to the other worker, even behind its own.
+    pool = Pool(pool_db, workers=2, queue=8, pipeline=4)
+
+    async def scenario():
+        slow = asyncio.ensure_future(pool.submit("while (true) {}", timeout_ms=2000))
+        await asyncio.sleep(0.2)
+        started = time.monotonic()
+        quick = await asyncio.gather(*(pool.submit("'quick'") for _ in range(6)))
+        waited = time.monotonic() - started
+        return await slow, quick, waited
+
+    try:
+
+        async def warm():  # both workers up
+            return await asyncio.gather(pool.submit("'warm'"), pool.submit("'warm'"))
+
+        pool.loop.run_until_complete(warm())
+        slow, quick, waited = pool.loop.run_until_complete(scenario())
+        assert [q.body for q in quick] == ["quick"] * 6 and waited < 1.0, waited
+        assert slow.error == "FUNCTION_TIMEOUT"
     finally:
         pool.close()
 
