@@ -58,7 +58,7 @@ class _Run:
     def __init__(self, future: asyncio.Future, site: str, header: str, request: str) -> None:
         self.future = future
         self.site = site
-        self.header = header  # the header's JSON text without its closing brace
+        self.header = header  # the header's JSON text
         self.request = request  # REQUEST_JSON \0 CONTEXT_JSON
         self.deadline = 0.0
         self.budget = 0.0  # > 0: its budget starts when the first worker is up
@@ -139,6 +139,7 @@ class WorkerPool:
         self._quick_exits = 0
         self._closed = False
         self._watchdog: asyncio.TimerHandle | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     # -- requests -------------------------------------------------------------------------
 
@@ -151,17 +152,21 @@ class WorkerPool:
         deadline: float,
     ) -> Outcome:
         """Run one request in a worker; `deadline` is time.monotonic() based. `header` is
-        a dict or, precomputed by the caller, its JSON text without the closing brace."""
+        a dict or, precomputed by the caller, its JSON text."""
         if self._closed:
             raise Overloaded("the runtime is shutting down")
         if len(self._workers) + self._starting < self.size:
             for _ in range(self.size - len(self._workers) - self._starting):
                 self._spawn()
-        if self._waiting() >= self.queue_size:
+        # (the sum over the workers' pipes only when the queue alone is near the bound)
+        near = len(self._queue) + self.size * (self.pipeline - 1) >= self.queue_size
+        if near and self._waiting() >= self.queue_size:
             raise Overloaded("all JavaScript workers are busy")
-        loop = asyncio.get_running_loop()
+        loop = self._loop
+        if loop is None:  # asyncio.get_running_loop() is a getpid() syscall: once
+            loop = self._loop = asyncio.get_running_loop()
         if isinstance(header, dict):
-            header = json.dumps(header)[:-1]
+            header = json.dumps(header)
         run = _Run(loop.create_future(), site, header, request_json + "\0" + context_json)
         budget = deadline - time.monotonic()
         if budget <= 0:
@@ -229,8 +234,8 @@ class WorkerPool:
             worker.head_since = now
         run.worker = worker
         worker.inflight.append(run)
-        fresh = "true" if self.fresh else "false"
-        text = f'{run.header},"dl":{run.deadline!r},"fresh":{fresh}}}\0{run.request}'
+        fresh = "1" if self.fresh else "0"
+        text = f"{run.header}\0{run.deadline!r} {fresh}\0{run.request}"
         data = text.encode("utf-8", "surrogatepass")
         return _LENGTH.pack(len(data)) + data
 

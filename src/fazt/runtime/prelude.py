@@ -68,12 +68,19 @@ PRELUDE = r"""
     return r;
   }; }
 
-  // The one Python callable (see sandbox.py): HOST(method, argsJson) returns "S" + text,
-  // "V" + JSON, "N" (nothing) or "E" + an error message to throw.
+  // The one Python callable (see sandbox.py): HOST(method, ...args) returns "S" + text,
+  // "V" + JSON, "N" (nothing) or "E" + an error message to throw. Arguments cross as
+  // strings, numbers, booleans or null (structured values are JSON text already):
+  // anything else becomes its String(), which the Python side's checks refuse.
   const HOST = G.__fazt_host;
   delete G.__fazt_host;
   function host(method, args, convert) {
-    const out = HOST(method, JSON.stringify(args));
+    for (let i = 0; i < args.length; i++) {
+      const v = args[i], t = typeof v;
+      if (v === undefined) args[i] = null;
+      else if (v !== null && t !== "string" && t !== "number" && t !== "boolean") args[i] = String(v);
+    }
+    const out = HOST(method, ...args);
     const tag = out[0], rest = out.slice(1);
     if (tag === "E") throw new Error(rest);
     const value = tag === "S" ? rest : tag === "V" ? JSON.parse(rest) : null;

@@ -115,9 +115,8 @@ class Host:
         self.publish = publish
         self.stdlib = stdlib
 
-    def call(self, method: str, args_json: str) -> str:
+    def call(self, method: str, *args: Any) -> str:
         try:
-            args = json.loads(args_json)
             value = self._dispatch(method, args)
         except Exception as exc:
             if not isinstance(exc, StorageError | TypeError | ValueError):
@@ -129,7 +128,7 @@ class Host:
             return "S" + value
         return "V" + json.dumps(value)
 
-    def _dispatch(self, method: str, args: list) -> Any:
+    def _dispatch(self, method: str, args: tuple) -> Any:
         if method in STORAGE_METHODS:
             if self.storage is None:
                 raise StorageError("fazt.storage is not available here")
@@ -140,6 +139,8 @@ class Host:
                         raise StorageError("s3.put data must be a string or binary data")
                     data = base64.b64encode(data.encode("utf-8", "replace")).decode()
                 return self.storage.s3_put(path, data, mime)
+            if method == "kv_set":  # the prelude passes JSON.stringify(value)
+                return self.storage.kv_set(*args, stringified=True)
             return getattr(self.storage, method)(*args)
         if method == "rt_publish":
             if self.publish is None:

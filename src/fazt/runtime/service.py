@@ -127,7 +127,7 @@ class Runtime:
                     "mem": limits.memory_mb,
                     "stack": limits.stack_bytes,
                 }
-            )[:-1]  # the pool appends the deadline
+            )
             if len(self._headers) > INDEX_CACHE_ENTRIES * 4:
                 self._headers.clear()
             self._headers[(site, deployment_id, entry)] = header

@@ -8,9 +8,11 @@ without a time limit and can call Python synchronously (fazt.storage, ...). See
 docs/decisions/005-js-isolation.md.
 
 Protocol on stdin/stdout: frames of a 4-byte big-endian length and UTF-8 text.
-- server -> worker: `HEADER \\0 REQUEST_JSON \\0 CONTEXT_JSON`, HEADER being JSON
-  {"app", "dep", "entry", "mem", "stack", "dl" (the deadline, time.monotonic()),
-  "fresh"[, "src"]}. Several may be queued: they are run in order.
+- server -> worker: `HEADER \\0 DEADLINE FRESH \\0 REQUEST_JSON \\0 CONTEXT_JSON`,
+  HEADER being JSON {"app", "dep", "entry", "mem", "stack"[, "src"]} (the same text for
+  every request to one route of one deployment: parsed once), DEADLINE the deadline in
+  time.monotonic() seconds, FRESH 1 or 0. Several may be queued: they are run in
+  order.
 - worker -> server: `R` once, when ready; `P[channel, message]` for
   fazt.realtime.publish (sent at once), then
   one `D` + HEADER_JSON + `\\0` + BODY per request (HEADER: s, h, l, e, m, line, file).
@@ -49,6 +51,8 @@ STDLIB_DIR = Path(__file__).parent / "stdlib"
 STDLIB_NAMES = frozenset({"lodash", "dayjs", "marked", "uuid", "validator", "zod", "cheerio"})
 CONTEXTS = 16  # prepared contexts kept, most recently used first
 SOURCE_SETS = 64  # deployments whose sources are kept
+HEADERS_KEPT = 256  # parsed frame headers kept (one per route of a deployment)
+MAX_CACHED_HEADER_CHARS = 1024  # longer ones (inline sources, in tests) are parsed each time
 _LENGTH = struct.Struct(">I")
 PR_SET_PDEATHSIG = 1
 MAX_PUBLISHES_PER_REQUEST = 100
@@ -139,6 +143,7 @@ class Worker:
         self.contexts: OrderedDict[tuple, Prepared] = OrderedDict()
         self.sources: OrderedDict[int, dict[str, str]] = OrderedDict()
         self.stdlib: dict[str, str] = {}
+        self.headers: dict[str, dict] = {}  # frame header text -> parsed
         self.published = 0  # realtime messages sent by the current request
         self.host = Host(publish=self._publish, stdlib=self._stdlib)
 
@@ -175,8 +180,15 @@ class Worker:
         return found
 
     def handle(self, frame: str) -> str:
-        head, request_json, context_json = frame.split("\0", 2)
-        h = json.loads(head)
+        head, timing, request_json, context_json = frame.split("\0", 3)
+        h = self.headers.get(head)
+        if h is None:
+            h = json.loads(head)
+            if len(head) <= MAX_CACHED_HEADER_CHARS:
+                if len(self.headers) >= HEADERS_KEPT:
+                    self.headers.clear()
+                self.headers[head] = h
+        deadline, fresh = timing.split(" ")
         job = Job(
             app=h["app"],
             key=(h["dep"], h["mem"], h["stack"]),
@@ -185,13 +197,13 @@ class Worker:
             context_json=context_json,
             memory_mb=h["mem"],
             stack_bytes=h["stack"],
-            deadline=h["dl"],  # time.monotonic(): the same clock in every process
+            deadline=float(deadline),  # time.monotonic(): the same clock in every process
             sources=h.get("src"),
         )
         if time.monotonic() >= job.deadline:  # it waited behind a slow one: the server
             return encode_outcome(timed_out())  # has answered 504 already
         try:
-            outcome = self.run(job, fresh=bool(h.get("fresh")))
+            outcome = self.run(job, fresh=fresh == "1")
         except Exception:
             log.exception("the JavaScript runtime failed on %s", job.entry)
             outcome = Outcome(error=FUNCTION_ERROR, message="internal error in the runtime")

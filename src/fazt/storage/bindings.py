@@ -70,8 +70,16 @@ class AppStorage:
 
     # -- kv -----------------------------------------------------------------------------
     @_storage_errors
-    def kv_set(self, key: str, value_json: str, ttl_ms: int | float | None = None) -> None:
-        prepared = kv.prepare_value(key, value_json, ttl_ms)  # outside the write lock
+    def kv_set(
+        self,
+        key: str,
+        value_json: str,
+        ttl_ms: int | float | None = None,
+        *,
+        stringified: bool = False,
+    ) -> None:
+        """`stringified`: value_json is JSON.stringify output (see kv.prepare_value)."""
+        prepared = kv.prepare_value(key, value_json, ttl_ms, stringified=stringified)
         self.db.write_sync(kv.store_value, self.app, *prepared)
 
     def kv_get(self, key: str) -> str | None:

@@ -14,6 +14,7 @@ import sqlite3
 import time
 
 from fazt.storage.common import (
+    MAX_DEPTH,
     _normalise,
     _reject_constant,
     after_ms,
@@ -110,16 +111,34 @@ def set_value(
 
 
 def prepare_value(
-    key: str, value_json: str, ttl_ms: float | None = None
+    key: str, value_json: str, ttl_ms: float | None = None, *, stringified: bool = False
 ) -> tuple[str, str, float | None]:
     """The checks and normalisation of set_value, which need no database: (key, value
-    text, ttl). Done before taking the write lock, to hold it shorter."""
+    text, ttl). Done before taking the write lock, to hold it shorter.
+
+    `stringified`: value_json is JavaScript's JSON.stringify output (the JS bridge), so
+    it is valid, compact JSON without NaN or Infinity and with integral numbers written
+    as integers: it is stored as it is when it cannot be nested too deep and has no
+    \\u escape (a lone surrogate would be one), instead of parsed and re-encoded.
+    """
     key = _key(key)
     if value_json is None:
         raise StorageError("kv.set requires a value (undefined cannot be stored)")
-    value = _value_text(value_json)
+    if stringified and _plain_stringify_output(value_json):
+        value = value_json
+        check_unicode("value", value)
+    else:
+        value = _value_text(value_json)
     check_size("value", value, MAX_VALUE_BYTES)
     return key, value, _ttl(ttl_ms)
+
+
+def _plain_stringify_output(text: object) -> bool:
+    return (
+        isinstance(text, str)
+        and "\\u" not in text
+        and text.count("[") + text.count("{") <= MAX_DEPTH
+    )
 
 
 # common.parse_json and common.dumps(sort_keys=False), with the decoder and encoder made

@@ -252,6 +252,41 @@ def test_storage_is_synchronous(pool_db):
         pool.close()
 
 
+def test_kv_values_from_javascript_are_checked_like_any_other(pool_db):
+    # kv.set stores JSON.stringify's text as it is when that is safe (no re-encoding);
+    # the cases that need the full check still get it.
+    db = Database.open(pool_db)
+    try:
+        db.write_sync(
+            lambda c: c.execute(
+                "INSERT OR IGNORE INTO sites (name, created_at, updated_at) VALUES ('a', 'x', 'x')"
+            )
+        )
+    finally:
+        db.close()
+    pool = Pool(pool_db)
+    try:
+        src = (
+            "const kv = fazt.storage.kv, v = {s: 'h\u00e9 \"q\" \\n', n: [1e-7, 1e21, -0, 0.5],"
+            " d: {e: null, t: true}};\n"
+            "kv.set('v', v);\n"
+            "JSON.stringify(kv.get('v')) === JSON.stringify(v)"
+        )
+        assert pool.run(src, storage=True).body == "true"
+        for value, message in [
+            ("'\\ud800'", "lone surrogate"),
+            ("JSON.parse('['.repeat(65) + ']'.repeat(65))", "nested deeper"),
+        ]:
+            out = pool.run(f"fazt.storage.kv.set('bad', {value})", storage=True)
+            assert out.error == "FUNCTION_ERROR" and message in out.message, out
+        assert pool.run("[fazt.storage.kv.get('bad')]", storage=True).body == "[null]"
+        deep = "JSON.parse('['.repeat(64) + ']'.repeat(64))"
+        out = pool.run(f"fazt.storage.kv.set('ok', {deep}); 'stored'", storage=True)
+        assert out.body == "stored", out
+    finally:
+        pool.close()
+
+
 def test_realtime_publish_reaches_the_server(pool_db):
     published = []
     pool = Pool(pool_db, published=lambda *a: published.append(a))
