@@ -48,6 +48,19 @@ def run_cli(
     return result
 
 
+def get_like_a_browser(client: httpx.Client, url: str, **kwargs) -> tuple[httpx.Response, bool]:
+    """GET, and once more when the server closed the keep-alive connection the request was
+    written to without reading it (a draining worker closes its idle connections; the
+    request crossed the close). Browsers retry such a request on a new connection
+    (RFC 9112, 9.3.1); httpx does not. Returns (response, whether it was retried)."""
+    try:
+        return client.get(url, **kwargs), False
+    except httpx.RemoteProtocolError as exc:
+        if "without sending a response" not in str(exc):
+            raise
+        return client.get(url, **kwargs), True
+
+
 def wait_for(predicate, deadline: float = 10.0, interval: float = 0.05, what: str = "condition"):
     """Poll predicate() until it returns a truthy value or the deadline passes."""
     end = time.monotonic() + deadline
