@@ -8,8 +8,9 @@ Deploys api/main.js to a throwaway fazt server and runs ../shared/bench/wrk-rati
 (A = fazt, B = node, alternating). --fresh also measures fazt with
 runtime_fresh_contexts=1 (a brand-new context for every request) against the same node.
 Also: the first request after a deploy (cold: a new deployment in a running worker) and
-after a server start (the worker processes start), the workers' RSS, and, in this
-process, context creation, the prelude, one warm request, require('lodash').
+after a server start (the worker processes start), the CPU per request of the server's
+event loop, Granian's threads and the JS workers (one more wrk run each), the workers'
+RSS, and, in this process, context creation, the prelude, one warm request, require('lodash').
 
 Last lines: "serverless trivial JSON: fazt/node = X.XX (target >= 0.5)" and
 "serverless kv set+get: fazt/node = X.XX (target >= 0.3)". Never fails on timing; every
@@ -18,6 +19,8 @@ process it starts is stopped by pid and its temp folders are removed.
 
 import argparse
 import json
+import os
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -130,9 +133,61 @@ def fazt_vs_node(folder: Path, node_port: int, args: argparse.Namespace, fresh: 
             "kv.localhost",
             args,
         )
+        print(cpu_split(fz, host))
+        print(cpu_split(fz, "kv.localhost"))
         rss = ", ".join(f"{mb:.0f}" for mb in worker_rss_mb(fz.db))
         print(f"JS worker processes RSS after the runs: {rss} MB")
         return trivial, kv
+
+
+def _thread_cpu(pid: int) -> dict[int, float]:
+    """CPU seconds (user + system) of each thread of a process."""
+    out = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            stat = (task / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()
+        out[int(task.name)] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return out
+
+
+def cpu_split(fz: Fazt, host: str, seconds: int = 5) -> str:
+    """CPU per request, by part, over one wrk run: the server's event-loop thread, its
+    other threads (Granian's), and the JS worker processes. Where the time goes is what
+    decides what to work on next (docs/benchmarks.md, "Pipelined JS workers")."""
+    (server,) = [int(c) for c in Path(f"/proc/{fz.pid}/task/{fz.pid}/children").read_text().split()]
+    js = [
+        int(c)
+        for c in Path(f"/proc/{server}/task/{server}/children").read_text().split()
+        if b"fazt.runtime.worker" in Path(f"/proc/{c}/cmdline").read_bytes()
+    ]
+    before = {pid: _thread_cpu(pid) for pid in (server, *js)}
+    out = subprocess.run(
+        ["wrk", "-t1", "-c64", f"-d{seconds}s", "-H", f"Host: {host}",
+         f"http://127.0.0.1:{fz.port}/api/x"],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    after = {pid: _thread_cpu(pid) for pid in (server, *js)}
+    requests = int(re.search(r"(\d+) requests in", out).group(1))
+
+    def used(pid: int, threads=None) -> float:
+        return sum(
+            t - before[pid].get(tid, 0.0)
+            for tid, t in after[pid].items()
+            if threads is None or threads(tid)
+        )
+
+    loop = used(server, lambda tid: tid == server)
+    others = used(server, lambda tid: tid != server)
+    workers = sum(used(pid) for pid in js)
+    per = 1e6 / max(requests, 1)
+    return (
+        f"CPU per request ({host}, {requests / seconds:.0f} req/s): event loop "
+        f"{loop * per:.0f} us, Granian's threads {others * per:.0f} us, "
+        f"{len(js)} JS workers {workers * per:.0f} us"
+    )
 
 
 def in_process_costs(n: int = 200) -> dict[str, float]:
