@@ -539,17 +539,44 @@ PRELUDE = r"""
   }
   allowOverride(Error.prototype);
   for (const name of ["request", "respond", "console", "fazt", "require"]) define(name, undefined);
+  // The reset below lists the global object's own keys only when a request may have
+  // added one: an enumerable key shows in a for-in, a symbol key in the symbol count, and
+  // a non-enumerable one can only come from these three functions, which note it.
+  let globalDefined = false;
+  for (const [owner, name] of [[Object, "defineProperty"], [Object, "defineProperties"],
+                               [Reflect, "defineProperty"]]) {
+    const original = owner[name];
+    const wrapped = original.length === 3
+      ? { [name](target, key, attributes) {
+          if (target === G) globalDefined = true;
+          return original(target, key, attributes);
+        } }[name]
+      : { [name](target, properties) {
+          if (target === G) globalDefined = true;
+          return original(target, properties);
+        } }[name];
+    Object.defineProperty(owner, name, { value: wrapped, writable: true, configurable: true });
+  }
   harden(G);
   // The global object's own bindings are fixed (the per-request ones stay writable and
   // are set again by __fazt_begin), so a reset only has to delete what was added.
   const PER_REQUEST = new Set(["request", "respond", "console", "fazt", "require"]);
-  let baseline, baseProto;
+  let baseline, baseProto, baseSymbols, baseEnumerable;
   define("__fazt_reset", function () {
-    const keys = Reflect.ownKeys(G);
-    if (keys.length !== baseline.size) {
-      for (const key of keys) {
-        if (baseline.has(key)) continue;
-        try { if (!delete G[key]) return false; } catch (e) { return false; }
+    let added = globalDefined || Object.getOwnPropertySymbols(G).length !== baseSymbols;
+    if (!added) {
+      let n = 0;
+      for (const key in G) n++;
+      added = n !== baseEnumerable;
+    }
+    if (added) {
+      globalDefined = false;
+      const keys = Reflect.ownKeys(G);
+      if (keys.length !== baseline.size) {
+        for (const key of keys) {
+          if (baseline.has(key)) continue;
+          try { if (!delete G[key]) return false; } catch (e) { return false; }
+        }
       }
     }
     return Object.getPrototypeOf(G) === baseProto && Object.isExtensible(G);
@@ -565,5 +592,9 @@ PRELUDE = r"""
   }
   baseline = new Set(Reflect.ownKeys(G));
   baseProto = Object.getPrototypeOf(G);
+  baseSymbols = Object.getOwnPropertySymbols(G).length;
+  baseEnumerable = 0;
+  for (const key in G) baseEnumerable++;
+  globalDefined = false;
 })();
 """

@@ -161,6 +161,33 @@ def test_globals_do_not_survive_a_request(executor):
         assert run(executor, "const x = 1; let y = 2; class C {}; x + y").body == "3"
 
 
+@pytest.mark.parametrize(
+    "add",
+    [
+        "Object.defineProperty(globalThis, 'hidden', {value: 1, enumerable: false})",
+        "Reflect.defineProperty(globalThis, 'hidden', {value: 1})",
+        "Object.defineProperties(globalThis, {hidden: {value: 1}})",
+        "globalThis.__defineGetter__('hidden', () => 1)",
+        "globalThis[Symbol.for('hidden')] = 1",
+    ],
+)
+def test_hidden_globals_do_not_survive_a_request_either(executor, add):
+    # The reset lists the global object's keys only when something may have been added:
+    # non-enumerable keys (through defineProperty and friends) and symbol keys included.
+    src = (
+        "const before = [typeof hidden, globalThis[Symbol.for('hidden')] === undefined];\n"
+        f"{add};\n"
+        "before"
+    )
+    for _ in range(3):
+        assert json.loads(run(executor, src).body) == ["undefined", True], add
+    # the wrapped functions still work as before on other objects
+    src = (
+        "const o = {}; Object.defineProperty(o, 'k', {value: 6}); [o.k, Object.defineProperty.name]"
+    )
+    assert json.loads(run(executor, src).body) == [6, "defineProperty"]
+
+
 def test_subclassed_errors_and_prototype_overrides_still_work(executor):
     src = (
         "class E extends Error { constructor(m) { super(m); this.name = 'E'; } }\n"
