@@ -29,7 +29,10 @@ class RuntimeConfig:
     max_timeout_ms: int = 30_000
     max_memory_mb: int = 256
     max_body_bytes: int = 10 * MiB
-    workers: int = max(2, min(4, os.cpu_count() or 2))
+    # One more than the cores (a worker waiting for SQLite's write turn leaves its core
+    # to another), at least 2 and at most 4: on 2 cores, 3 measured +4-6% (trivial) and
+    # +1-5% (kv) over 2 in alternating A/B runs (docs/benchmarks.md).
+    workers: int = min(4, max(2, (os.cpu_count() or 1) + 1))
     queue: int = 64
     log_retention: int = 1000
     fresh_contexts: bool = False  # a new context per request (slow; for measurements)
