@@ -124,11 +124,27 @@ def rss_kb(pid: int) -> int:
     return total
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time a process has used so far."""
-    stat = Path(f"/proc/{pid}/stat").read_text()
+def _stat_cpu_seconds(stat_path: Path) -> float:
+    """User + system CPU time from a /proc .../stat file."""
+    stat = stat_path.read_text()
     fields = stat[stat.rindex(")") + 2 :].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far."""
+    return _stat_cpu_seconds(Path(f"/proc/{pid}/stat"))
+
+
+def thread_cpu_seconds(pid: int) -> dict[int, float]:
+    """User + system CPU time of each thread of a process, by thread id."""
+    out = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            out[int(task.name)] = _stat_cpu_seconds(task / "stat")
+        except OSError:  # the thread ended meanwhile
+            continue
+    return out
 
 
 def children_cpu_seconds() -> float:

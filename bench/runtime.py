@@ -19,7 +19,6 @@ process it starts is stopped by pid and its temp folders are removed.
 
 import argparse
 import json
-import os
 import re
 import shutil
 import sqlite3
@@ -37,6 +36,7 @@ from benchlib import (
     rss_kb,
     stop_pid,
     terminate_on_sigterm,
+    thread_cpu_seconds,
     wrk_ratio,
 )
 
@@ -140,19 +140,6 @@ def fazt_vs_node(folder: Path, node_port: int, args: argparse.Namespace, fresh: 
         return trivial, kv
 
 
-def _thread_cpu(pid: int) -> dict[int, float]:
-    """CPU seconds (user + system) of each thread of a process."""
-    out = {}
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        try:
-            stat = (task / "stat").read_text()
-        except OSError:
-            continue
-        fields = stat[stat.rindex(")") + 2 :].split()
-        out[int(task.name)] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return out
-
-
 def cpu_split(fz: Fazt, host: str, seconds: int = 5) -> str:
     """CPU per request, by part, over one wrk run: the server's event-loop thread, its
     other threads (Granian's), and the JS worker processes. Where the time goes is what
@@ -163,13 +150,13 @@ def cpu_split(fz: Fazt, host: str, seconds: int = 5) -> str:
         for c in Path(f"/proc/{server}/task/{server}/children").read_text().split()
         if b"fazt.runtime.worker" in Path(f"/proc/{c}/cmdline").read_bytes()
     ]
-    before = {pid: _thread_cpu(pid) for pid in (server, *js)}
+    before = {pid: thread_cpu_seconds(pid) for pid in (server, *js)}
     out = subprocess.run(
         ["wrk", "-t1", "-c64", f"-d{seconds}s", "-H", f"Host: {host}",
          f"http://127.0.0.1:{fz.port}/api/x"],
         capture_output=True, text=True, check=True,
     ).stdout  # fmt: skip
-    after = {pid: _thread_cpu(pid) for pid in (server, *js)}
+    after = {pid: thread_cpu_seconds(pid) for pid in (server, *js)}
     requests = int(re.search(r"(\d+) requests in", out).group(1))
 
     def used(pid: int, threads=None) -> float:

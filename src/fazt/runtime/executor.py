@@ -177,9 +177,8 @@ class WorkerPool:
             # wait is the server's, so the function's budget starts when one is.
             run.budget = budget
             run.deadline = time.monotonic() + STARTUP_SECONDS + budget
-        if self._watchdog is None:
-            self._watchdog = loop.call_later(WATCH_SECONDS, self._watch)
         self._queue.append(run)
+        self._start_watchdog()
         self._dispatch()
         # If the caller is cancelled (the client went away), the request still runs to
         # its end (or is killed at its deadline); only its answer is dropped.
@@ -284,8 +283,14 @@ class WorkerPool:
                 if run.deadline <= now:
                     self._finish(run, timed_out())
             self._queue = collections.deque(r for r in self._queue if not r.future.done())
-        if not self._closed and (self._queue or any(w.inflight for w in self._workers)):
-            self._watchdog = asyncio.get_running_loop().call_later(WATCH_SECONDS, self._watch)
+        if self._queue or any(w.inflight for w in self._workers):
+            self._start_watchdog()
+
+    def _start_watchdog(self) -> None:
+        """Schedule the watchdog, unless it is scheduled already or the pool is closed."""
+        if self._watchdog is None and not self._closed:
+            loop = self._loop or asyncio.get_running_loop()
+            self._watchdog = loop.call_later(WATCH_SECONDS, self._watch)
 
     def _expire(self, run: _Run) -> None:
         """`run` is running past its deadline: kill its worker, answer, replace."""
@@ -308,9 +313,8 @@ class WorkerPool:
                 self._queue.appendleft(run)
         self._replace(worker)
         self._dispatch()
-        if self._watchdog is None and self._queue and not self._closed:
-            loop = asyncio.get_running_loop()
-            self._watchdog = loop.call_later(WATCH_SECONDS, self._watch)
+        if self._queue:
+            self._start_watchdog()
 
     def _on_exit(self, worker: _Worker) -> None:
         if not worker.ready:

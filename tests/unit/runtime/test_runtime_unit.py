@@ -248,8 +248,8 @@ def test_crypto_random_values_and_uuid(executor):
     assert (big, bad) == ("RangeError", "TypeError")
 
 
-def test_storage_is_synchronous(pool_db):
-    db = Database.open(pool_db)
+def _add_site_a(db_path: Path) -> None:
+    db = Database.open(db_path)
     try:
         db.write_sync(
             lambda c: c.execute(
@@ -258,6 +258,10 @@ def test_storage_is_synchronous(pool_db):
         )
     finally:
         db.close()
+
+
+def test_storage_is_synchronous(pool_db):
+    _add_site_a(pool_db)  # storage rows belong to an existing app
     pool = Pool(pool_db)
     try:
         src = (
@@ -282,15 +286,7 @@ def test_storage_is_synchronous(pool_db):
 def test_kv_values_from_javascript_are_checked_like_any_other(pool_db):
     # kv.set stores JSON.stringify's text as it is when that is safe (no re-encoding);
     # the cases that need the full check still get it.
-    db = Database.open(pool_db)
-    try:
-        db.write_sync(
-            lambda c: c.execute(
-                "INSERT OR IGNORE INTO sites (name, created_at, updated_at) VALUES ('a', 'x', 'x')"
-            )
-        )
-    finally:
-        db.close()
+    _add_site_a(pool_db)  # storage rows belong to an existing app
     pool = Pool(pool_db)
     try:
         src = (
