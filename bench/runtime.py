@@ -10,7 +10,8 @@ runtime_fresh_contexts=1 (a brand-new context for every request) against the sam
 Also: the first request after a deploy (cold: a new deployment in a running worker) and
 after a server start (the worker processes start), the CPU per request of the server's
 event loop, Granian's threads and the JS workers (one more wrk run each), the workers'
-RSS, and, in this process, context creation, the prelude, one warm request, require('lodash').
+RSS, and, in this process, context creation, the prelude, one warm request, require('lodash'),
+and the memory of a pooled context (QuickJS's heap, and RSS per context kept).
 
 Last lines: "serverless trivial JSON: fazt/node = X.XX (target >= 0.5)" and
 "serverless kv set+get: fazt/node = X.XX (target >= 0.3)". Never fails on timing; every
@@ -19,6 +20,7 @@ process it starts is stopped by pid and its temp folders are removed.
 
 import argparse
 import json
+import os
 import re
 import shutil
 import sqlite3
@@ -177,23 +179,36 @@ def cpu_split(fz: Fazt, host: str, seconds: int = 5) -> str:
     )
 
 
+def _job(key: int = 1):
+    """A GET /api/x job for app 'a' (without storage), as a worker would run it."""
+    from fazt.runtime.sandbox import Job
+
+    req = {"id": "r", "method": "GET", "path": "/api/x", "query": {}, "headers": {}}
+    ctx = {"app": "a", "env": {}, "version": "x", "storage": False}
+    return Job("a", (key,), "api/main.js", json.dumps(req), json.dumps(ctx), 64, 1 << 20, 1e18)
+
+
+def _main_as_compiled() -> str:
+    """HANDLER as the worker gets it from sources.py: its last line kept, so that main.js
+    is compiled once per context."""
+    from fazt.runtime.sources import _KEEP_CALL
+
+    return _KEEP_CALL.sub(r"\1__fazt_keep(handler(request));", HANDLER)
+
+
+LODASH_MAIN = "require('lodash').chunk([1, 2, 3], 2)"
+
+
 def in_process_costs(n: int = 200) -> dict[str, float]:
     """Microseconds per operation, measured in this process (as inside a JS worker)."""
     import quickjs
 
     from fazt.runtime.prelude import PRELUDE
-    from fazt.runtime.sandbox import Job, Prepared
-    from fazt.runtime.sources import _KEEP_CALL
+    from fazt.runtime.sandbox import Prepared
     from fazt.runtime.worker import Worker
 
     results: dict[str, float] = {}
     host = Worker("/nonexistent.db", lambda _: None).host  # stdlib from the package
-
-    def job() -> Job:
-        req = {"id": "r", "method": "GET", "path": "/api/x", "query": {}, "headers": {}}
-        ctx = {"app": "a", "env": {}, "version": "x", "storage": False}
-        return Job("a", (1,), "api/main.js", json.dumps(req), json.dumps(ctx), 64, 1 << 20, 1e18)
-
     started = time.perf_counter()
     for _ in range(n):
         quickjs.Context()
@@ -202,24 +217,49 @@ def in_process_costs(n: int = 200) -> dict[str, float]:
     for _ in range(n // 10):
         quickjs.Context().eval(PRELUDE)
     results["context + prelude (lockdown)"] = (time.perf_counter() - started) / (n // 10) * 1e6
-    # main.js as the worker gets it from sources.py: its last line kept, so compiled once
-    main = _KEEP_CALL.sub(r"\1__fazt_keep(handler(request));", HANDLER)
-    context = Prepared(job(), {"api/main.js": main}, host)
+    context = Prepared(_job(), {"api/main.js": _main_as_compiled()}, host)
     started = time.perf_counter()
     for _ in range(n * 10):
-        context.run(job())
+        context.run(_job())
     results["warm request in a reused context"] = (time.perf_counter() - started) / (n * 10) * 1e6
-    lodash = "require('lodash').chunk([1, 2, 3], 2)"
     started = time.perf_counter()
-    context = Prepared(job(), {"api/main.js": lodash}, host)
-    context.run(job())
+    context = Prepared(_job(), {"api/main.js": LODASH_MAIN}, host)
+    context.run(_job())
     results["first require('lodash') in a new context"] = (time.perf_counter() - started) * 1e6
     started = time.perf_counter()
     for _ in range(n):
-        context.run(job())
+        context.run(_job())
     results["request with require('lodash'), warm context"] = (
         (time.perf_counter() - started) / n * 1e6
     )
+    return results
+
+
+def context_memory(n: int = 16) -> dict[str, float]:
+    """KB per pooled context: QuickJS's own count (malloc_size) after one request, for the
+    trivial handler and with lodash required, and this process's RSS growth per context
+    with `n` of them kept (a worker keeps up to CONTEXTS)."""
+    from fazt.runtime.sandbox import Prepared
+    from fazt.runtime.worker import CONTEXTS, Worker
+
+    host = Worker("/nonexistent.db", lambda _: None).host
+
+    def prepared(key: int, main: str) -> Prepared:
+        context = Prepared(_job(key), {"api/main.js": main}, host)
+        context.run(_job(key))
+        return context
+
+    def heap_kb(main: str) -> float:
+        return prepared(0, main).ctx.memory()["malloc_size"] / 1024
+
+    results = {
+        "QuickJS heap of a pooled context (trivial handler)": heap_kb(_main_as_compiled()),
+        "QuickJS heap of a pooled context with lodash": heap_kb(LODASH_MAIN),
+    }
+    before = rss_kb(os.getpid())
+    kept = [prepared(key, _main_as_compiled()) for key in range(1, n + 1)]
+    growth = (rss_kb(os.getpid()) - before) / len(kept)
+    results[f"RSS per pooled context ({n} kept; a worker keeps up to {CONTEXTS})"] = growth
     return results
 
 
@@ -261,6 +301,8 @@ def main() -> int:
                 time.sleep(0.05)
         for label, cost in in_process_costs().items():
             print(f"{label}: {cost:.0f} us")
+        for label, size in context_memory().items():
+            print(f"{label}: {size:.0f} KB")
         fresh = fazt_vs_node(folder, node_port, args, fresh=True) if args.fresh else None
         if args.fresh:
             print(f"serverless trivial JSON, fresh context per request: fazt/node = {fresh}")
