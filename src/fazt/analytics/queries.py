@@ -54,12 +54,15 @@ def overview(conn: sqlite3.Connection, site: str | None, days: int, limit: int =
             [dim, *scope, limit],
         ).fetchall()
 
-    pages = conn.execute(
-        "SELECT site, value, SUM(count) AS n FROM analytics_daily_dims "
-        f"WHERE dim = 'page' AND {where} GROUP BY site, value ORDER BY n DESC, site, value "
-        "LIMIT ?",
-        [*args, limit],
-    ).fetchall()
+    if site is None:
+        pages = _top_pages_of_all_sites(conn, span[0], limit)
+    else:
+        pages = conn.execute(
+            "SELECT site, value, SUM(count) AS n FROM analytics_daily_dims "
+            "WHERE dim = 'page' AND day >= ? AND site = ? GROUP BY site, value "
+            "ORDER BY n DESC, site, value LIMIT ?",
+            [*args, limit],
+        ).fetchall()
 
     return {
         "visitors": sum(s["visitors"] for s in series),
@@ -71,6 +74,20 @@ def overview(conn: sqlite3.Connection, site: str | None, days: int, limit: int =
         "os": [{"name": v, "visits": n} for v, n in top("os")],
         "devices": [{"name": v, "visits": n} for v, n in top("device")],
     }
+
+
+def _top_pages_of_all_sites(conn: sqlite3.Connection, first_day: str, limit: int) -> list:
+    """(site, path, pageviews) since first_day: the daily rows of first_day's month, then
+    one row per page for each later month (analytics_monthly_pages), not one per day."""
+    month = first_day[:7]
+    return conn.execute(
+        "SELECT site, value, SUM(n) AS total FROM ("
+        "SELECT site, value, count AS n FROM analytics_daily_dims "
+        "WHERE dim = 'page' AND day >= ? AND day < ? "
+        "UNION ALL SELECT site, path, count FROM analytics_monthly_pages WHERE month > ?"
+        ") GROUP BY site, value ORDER BY total DESC, site, value LIMIT ?",
+        (first_day, store.next_month(month) + "-01", month, limit),
+    ).fetchall()
 
 
 def sites(conn: sqlite3.Connection, days: int) -> list[dict]:

@@ -73,6 +73,7 @@ def _roll_up(conn: sqlite3.Connection, events: list[Event]) -> None:
     custom: Counter = Counter()
     visitors: Counter = Counter()
     dims: Counter = Counter()
+    monthly_pages: Counter = Counter()
     seen: set[tuple[str, str, str]] = set()
     for e in events:
         if e.kind == "redirect":
@@ -83,6 +84,7 @@ def _roll_up(conn: sqlite3.Connection, events: list[Event]) -> None:
         if e.kind in PAGE_KINDS:
             pageviews[day, e.site] += 1
             dims["page", day, e.site, e.path] += 1
+            monthly_pages[day[:7], e.site, e.path] += 1
             if e.referrer:
                 dims["referrer", day, e.site, e.referrer] += 1
                 dims["referrer", day, ALL_SITES, e.referrer] += 1
@@ -114,6 +116,33 @@ def _roll_up(conn: sqlite3.Connection, events: list[Event]) -> None:
         "ON CONFLICT(dim, day, site, value) DO UPDATE SET count = count + excluded.count",
         [(*key, n) for key, n in dims.items()],
     )
+    conn.executemany(
+        "INSERT INTO analytics_monthly_pages (month, site, path, count) VALUES (?, ?, ?, ?) "
+        "ON CONFLICT(month, site, path) DO UPDATE SET count = count + excluded.count",
+        [(*key, n) for key, n in monthly_pages.items()],
+    )
+
+
+def next_month(month: str) -> str:
+    """'2026-12' -> '2027-01'."""
+    year, number = int(month[:4]), int(month[5:7])
+    return f"{year + number // 12:04d}-{number % 12 + 1:02d}"
+
+
+def _prune_monthly_pages(conn: sqlite3.Connection, day: str, recount: bool) -> None:
+    """Drop the months before `day`'s; recount `day`'s month from the daily rows left (its
+    days before `day` are gone), so that no count outlives the retention."""
+    month = day[:7]
+    conn.execute("DELETE FROM analytics_monthly_pages WHERE month < ?", (month,))
+    if not recount:
+        return
+    conn.execute("DELETE FROM analytics_monthly_pages WHERE month = ?", (month,))
+    conn.execute(
+        "INSERT INTO analytics_monthly_pages (month, site, path, count) "
+        "SELECT ?, site, value, SUM(count) FROM analytics_daily_dims "
+        "WHERE dim = 'page' AND day >= ? AND day < ? GROUP BY site, value",
+        (month, day, next_month(month) + "-01"),
+    )
 
 
 def salt_for(conn: sqlite3.Connection, day: str) -> bytes:
@@ -141,11 +170,12 @@ def prune_rest(conn: sqlite3.Connection, before: int) -> None:
     older than yesterday (they only serve today's unique counts)."""
     day, hour = day_of(before), hour_of(before)
     conn.execute("DELETE FROM analytics_daily WHERE day < ?", (day,))
-    conn.execute(  # one range of the primary key per dimension
+    pruned = conn.execute(  # one range of the primary key per dimension
         "DELETE FROM analytics_daily_dims WHERE dim IN "
         "('page', 'referrer', 'browser', 'os', 'device') AND day < ?",
         (day,),
-    )
+    ).rowcount
+    _prune_monthly_pages(conn, day, recount=pruned > 0)
     conn.execute("DELETE FROM request_metrics WHERE hour < ?", (hour,))
     received = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(before))
     conn.execute("DELETE FROM webhook_events WHERE received_at < ?", (received,))

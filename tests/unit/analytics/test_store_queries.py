@@ -1,6 +1,7 @@
 """Batches, rollups and the dashboard queries against a real database file."""
 
 import asyncio
+import random
 import time
 
 import pytest
@@ -161,3 +162,68 @@ def test_visitor_hash_depends_on_ip_ua_and_site_and_hides_the_ip(db):
     assert a == again and len(a) == 32
     assert a not in others and len(set(others)) == 3
     assert "203.0.113.9" not in a
+
+
+def _top_pages_from_daily_rows(db, first_day: str) -> list[tuple]:
+    """All sites' top pages from the daily rows alone (what the overview read before
+    the monthly rows existed)."""
+    return db.read_sync(
+        lambda c: [
+            tuple(r)
+            for r in c.execute(
+                "SELECT site, value, SUM(count) AS n FROM analytics_daily_dims "
+                "WHERE dim = 'page' AND day >= ? GROUP BY site, value "
+                "ORDER BY n DESC, site, value LIMIT ?",
+                (first_day, queries.TOP),
+            )
+        ]
+    )
+
+
+def _top_pages(db, days: int) -> list[tuple]:
+    pages = db.read_sync(queries.overview, None, days)["top_pages"]
+    return [(p["site"], p["path"], p["pageviews"]) for p in pages]
+
+
+def _page_totals(db) -> tuple[int, int]:
+    return db.read_sync(
+        lambda c: (
+            c.execute("SELECT SUM(count) FROM analytics_monthly_pages").fetchone()[0],
+            c.execute("SELECT SUM(count) FROM analytics_daily_dims WHERE dim = 'page'").fetchone()[
+                0
+            ],
+        )
+    )
+
+
+def test_all_sites_top_pages_from_monthly_rows_match_the_daily_ones(db):
+    rng = random.Random(7)
+    events = [
+        hit(
+            site=f"s{rng.randrange(3)}",
+            path=f"/p{rng.randrange(12)}",
+            visitor=f"v{i}",
+            ago_days=rng.randrange(420),
+        )
+        for i in range(3000)
+    ]
+    for start in range(0, len(events), 500):  # in batches, as the service writes them
+        db.write_sync(store.write_batch, events[start : start + 500], {}, {})
+    monthly, daily = _page_totals(db)
+    assert monthly == daily == 3000
+    # Spans starting on any day of a month: that month's days come from the daily rows.
+    for days in (1, 7, 31, 45, 100, 365, 400, 3650):
+        assert _top_pages(db, days) == _top_pages_from_daily_rows(db, queries._days(days)[0])
+
+    db.write_sync(settings.put, "analytics_retention_days", "100")
+    asyncio.run(Analytics(db).prune())
+    monthly, daily = _page_totals(db)
+    assert monthly == daily < 3000  # the month of the cutoff was recounted, not kept whole
+    for days in (45, 365):
+        assert _top_pages(db, days) == _top_pages_from_daily_rows(db, queries._days(days)[0])
+
+
+def test_next_month_wraps_the_year():
+    assert store.next_month("2026-11") == "2026-12"
+    assert store.next_month("2026-12") == "2027-01"
+    assert store.next_month("2027-01") == "2027-02"

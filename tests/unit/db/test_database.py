@@ -86,3 +86,33 @@ def test_close_finishes_queued_writes(tmp_path):
     conn.close()
     with pytest.raises(RuntimeError, match="closed"):
         db.submit_write(lambda c: None)
+
+
+def test_monthly_page_counts_are_filled_from_existing_daily_rows(tmp_path):
+    conn = sqlite3.connect(tmp_path / "data.db", isolation_level=None)
+    for version, name, sql in migrations.available():
+        if version >= 8:
+            break
+        for statement in migrations._statements(sql):
+            conn.execute(statement)
+        conn.execute("INSERT INTO schema_migrations VALUES (?, ?, 'x')", (version, name))
+    conn.executemany(
+        "INSERT INTO analytics_daily_dims (dim, day, site, value, count) VALUES (?, ?, ?, ?, ?)",
+        [
+            ("page", "2026-01-31", "blog", "/", 2),
+            ("page", "2026-02-01", "blog", "/", 3),
+            ("page", "2026-02-14", "blog", "/", 4),
+            ("page", "2026-02-14", "shop", "/", 1),
+            ("referrer", "2026-02-14", "blog", "news.example", 9),
+        ],
+    )
+    assert "008_analytics_monthly_pages.sql" in migrations.migrate(conn)
+    rows = conn.execute(
+        "SELECT month, site, path, count FROM analytics_monthly_pages ORDER BY month, site"
+    ).fetchall()
+    conn.close()
+    assert rows == [
+        ("2026-01", "blog", "/", 2),
+        ("2026-02", "blog", "/", 7),
+        ("2026-02", "shop", "/", 1),
+    ]
