@@ -506,6 +506,9 @@ def test_logs_follow_prints_new_lines_until_interrupted(srv):
         env={**os.environ, "FAZT_HOME": str(srv.home)},
         stdout=subprocess.PIPE,
         text=True,
+        # Ctrl-C as in a terminal: a test run started in the background of a script
+        # inherits SIGINT ignored, and Python then never raises KeyboardInterrupt.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     lines: list[str] = []
     reader = threading.Thread(target=lambda: lines.extend(proc.stdout), daemon=True)
