@@ -12,6 +12,7 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+import tomllib
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -80,8 +81,9 @@ def _prepare_source(source: Path, tree: Path, version: str, key, trust_signing_k
 
 
 def _build_wheels(tree: Path, wheels: Path, cache: Path) -> None:
-    """Wheels of fazt and its dependencies; dependencies come from the cache of earlier
-    builds into the same folder when it has them all, else from the package index."""
+    """Wheels of fazt and its dependencies; dependencies (and the build backend, which
+    pip needs to build fazt's own wheel) come from the cache of earlier builds into the
+    same folder when it has them all, else from the package index."""
     try:
         _pip(
             "wheel",
@@ -95,6 +97,10 @@ def _build_wheels(tree: Path, wheels: Path, cache: Path) -> None:
         )
     except RuntimeError:
         _pip("wheel", "--quiet", "-w", str(wheels), str(tree))
+        # Without the backend in the cache, the next build would go to the index again:
+        # 13 s instead of 7 s here.
+        cache.mkdir(exist_ok=True)
+        _pip("download", "--quiet", "--only-binary", ":all:", "-d", str(cache), *_backend(tree))
     # pip's own wheel, so that installing needs no pip on the target (see install.py).
     pip_args = ["download", "--quiet", "--only-binary", ":all:", "--no-deps", "-d", str(wheels)]
     try:
@@ -105,6 +111,12 @@ def _build_wheels(tree: Path, wheels: Path, cache: Path) -> None:
     for wheel in wheels.glob("*.whl"):
         if not wheel.name.startswith("fazt-"):
             shutil.copy2(wheel, cache / wheel.name)
+
+
+def _backend(tree: Path) -> list[str]:
+    """The build system's requirements in pyproject.toml (setuptools here)."""
+    with (tree / "pyproject.toml").open("rb") as f:
+        return tomllib.load(f)["build-system"]["requires"]
 
 
 def _pip(*args: str) -> None:
