@@ -4,6 +4,7 @@ side, activated by a handover under load, and rolled back when the new one fails
 import json
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -332,3 +333,34 @@ def test_index_signed_by_an_unknown_key_is_refused(installed_server, releases, t
         "POST", "/api/upgrade?check=true", token, json={"url": str(forged / "releases.json")}
     )
     assert r.json()["error"]["code"] == "SIGNATURE_INVALID"
+
+
+def test_bad_request_bodies_are_refused_before_anything_starts(server):
+    def post(body: bytes, query: str = "") -> httpx.Response:
+        return server.api(
+            "POST",
+            f"/api/upgrade{query}",
+            content=body,
+            headers={"content-type": "application/json"},
+        )
+
+    for body, code in [
+        (b"{not json", "INVALID_JSON"),
+        (b"[1, 2]", "BAD_REQUEST"),
+        (b'{"version": 5}', "BAD_REQUEST"),
+        (b'{"url": ["http://127.0.0.1/releases.json"]}', "BAD_REQUEST"),
+    ]:
+        r = post(body)
+        assert (r.status_code, r.json()["error"]["code"]) == (400, code), body
+    # An empty body means "the newest release from the configured source": here a source
+    # that does not answer, which is reported as such (not as a bad body).
+    nowhere = f"http://127.0.0.1:{free_port()}/releases.json"
+    run_cli(server.home, "server", "set-config", "--release-url", nowhere, "--db", str(server.db))
+    r = post(b"", "?check=true")
+    assert r.json()["error"]["code"] == "RELEASE_SOURCE_ERROR", r.text
+    assert r.status_code != 400 and nowhere in r.text
+    conn = sqlite3.connect(server.db)
+    try:
+        assert conn.execute("SELECT COUNT(*) FROM upgrades").fetchone() == (0,)
+    finally:
+        conn.close()

@@ -1,7 +1,6 @@
 """/api/upgrade: check for, start and follow an upgrade (DESIGN §6)."""
 
 import asyncio
-import json
 
 from fazt.auth.tokens import ApiKey
 from fazt.release.index import ReleaseError
@@ -60,23 +59,14 @@ async def upgrade(state: ServerState, req: Request, key: ApiKey) -> Response:
 
 
 async def _body(req: Request) -> dict:
-    raw = await req.body(64 * 1024)
-    if not raw.strip():
+    body = await req.json(64 * 1024, allow_empty=True)
+    if body is None:
         return {}
-    body = _parse(raw)
+    if not isinstance(body, dict):
+        raise HTTPError(400, "BAD_REQUEST", 'expected {"version": "X.Y.Z", "url": "..."}')
     for field in ("version", "url"):
         if body.get(field) is not None and not isinstance(body[field], str):
             raise HTTPError(400, "BAD_REQUEST", f"'{field}' must be a string")
-    return body
-
-
-def _parse(raw: bytes) -> dict:
-    try:
-        body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        raise HTTPError(400, "INVALID_JSON", "the request body is not valid JSON") from None
-    if not isinstance(body, dict):
-        raise HTTPError(400, "BAD_REQUEST", 'expected {"version": "X.Y.Z", "url": "..."}')
     return body
 
 

@@ -86,8 +86,11 @@ class Request:
             chunks.append(chunk)
         return b"".join(chunks)
 
-    async def json(self, limit: int = 1024 * 1024) -> Any:
+    async def json(self, limit: int = 1024 * 1024, *, allow_empty: bool = False) -> Any:
+        """The body parsed as JSON; with allow_empty, None for an empty (or blank) body."""
         raw = await self.body(limit)
+        if allow_empty and not raw.strip():
+            return None
         try:
             return json.loads(raw)
         except (ValueError, UnicodeDecodeError):
