@@ -32,6 +32,9 @@ _LENGTH = struct.Struct(">I")
 _PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])  # the folder holding fazt/
 QUICK_EXIT_SECONDS = 2.0  # a worker dying sooner than this after start slows respawns
 STARTUP_SECONDS = 15.0  # how long the first request waits for the first worker to start
+# A worker that left the pool (died, or failed a write) keeps its transport this long, so
+# that what its stdout still held is read; then the transport (its stdin pipe) is closed.
+RETIRED_SECONDS = 1.0
 # Requests sent to one worker at a time: one running, the others waiting in its pipe, so
 # that under load a worker goes from one request to the next without sleeping. Measured
 # on the idle 2-core machine (docs/benchmarks.md): 1 -> ~4,400 req/s, 2 -> ~4,800,
@@ -137,6 +140,8 @@ class WorkerPool:
         self._starting = 0
         self._tasks: set[asyncio.Future] = set()
         self._quick_exits = 0
+        self._retired: set[_Worker] = set()  # left the pool; transport closed soon
+        self._unready: set[_Worker] = set()  # started, "R" not received yet
         self._closed = False
         self._watchdog: asyncio.TimerHandle | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -250,6 +255,7 @@ class WorkerPool:
                 return
             worker.ready = True
             self._starting -= 1
+            self._unready.discard(worker)
             if self._closed:
                 worker.stop()
                 return
@@ -317,6 +323,7 @@ class WorkerPool:
             self._start_watchdog()
 
     def _on_exit(self, worker: _Worker) -> None:
+        self._unready.discard(worker)
         if not worker.ready:
             self._starting -= 1
             worker.ready = True  # counted once
@@ -330,8 +337,15 @@ class WorkerPool:
 
     def _replace(self, worker: _Worker) -> None:
         self._workers.discard(worker)
+        if worker.transport is not None and worker not in self._retired:
+            self._retired.add(worker)
+            asyncio.get_running_loop().call_later(RETIRED_SECONDS, self._close_retired, worker)
         if not self._closed:
             self._spawn()
+
+    def _close_retired(self, worker: _Worker) -> None:
+        self._retired.discard(worker)
+        worker.transport.close()
 
     def _spawn(self) -> None:
         self._starting += 1
@@ -373,11 +387,13 @@ class WorkerPool:
             self._starting -= 1
             worker.ready = True  # counted
             worker.stop()
-        # else: it counts as starting until its "R" frame (imports done, ready to serve)
+            self._retired.add(worker)  # aclose() closes its transport
+        else:  # it counts as starting until its "R" frame (imports done, ready to serve)
+            self._unready.add(worker)
 
     async def aclose(self, wait: float = 5.0) -> None:
         """close(), then wait (up to `wait` seconds) for the processes to end."""
-        workers = list(self._workers)
+        workers = [*self._workers, *self._unready]
         self.close()
         if self._tasks:  # workers being started: they stop themselves once up
             await asyncio.wait(list(self._tasks), timeout=wait)
@@ -388,8 +404,9 @@ class WorkerPool:
                     w.kill()
                 break
             await asyncio.sleep(0.01)
-        for w in workers:
+        for w in [*workers, *self._retired]:
             w.transport.close()
+        self._retired.clear()
 
     def close(self) -> None:
         """Stop every worker (an idle one exits at once, a busy one is killed)."""
@@ -402,6 +419,8 @@ class WorkerPool:
             else:
                 worker.stop()
         self._workers.clear()
+        for worker in self._unready:  # it exits once it has started and reads the end
+            worker.stop()
         if self._watchdog is not None:
             self._watchdog.cancel()
             self._watchdog = None

@@ -2,6 +2,7 @@
 names, the log sink, and the sandbox in real JS worker processes."""
 
 import asyncio
+import gc
 import json
 import re
 import time
@@ -460,3 +461,55 @@ def test_the_shared_storage_object_cannot_be_tampered_with(pool_db):
         assert pool.run("typeof fazt.storage").body == "undefined"  # storage off
     finally:
         pool.close()
+
+
+def _worker_pids(db_path: Path) -> list[int]:
+    """Live JS worker processes serving `db_path` (a zombie's cmdline is empty)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            cmdline = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"fazt.runtime.worker" in cmdline and str(db_path).encode() in cmdline:
+            found.append(int(entry.name))
+    return found
+
+
+def _open_subprocess_transports() -> list:
+    return [
+        o
+        for o in gc.get_objects()
+        if isinstance(o, asyncio.SubprocessTransport) and not o.is_closing()
+    ]
+
+
+def test_closing_while_workers_start_leaves_no_process_behind(tmp_path):
+    db_path = tmp_path / "starting.db"
+    Database.open(db_path).close()
+    loop = asyncio.new_event_loop()
+    pool = WorkerPool(db_path, 2, 4)
+    earlier = {id(t) for t in _open_subprocess_transports()}
+
+    async def start_then_close(pool: WorkerPool) -> None:
+        request = asyncio.ensure_future(pool.run("a", *_job("1"), time.monotonic() + 5))
+        deadline = time.monotonic() + 10
+        while not _worker_pids(db_path):  # spawned, still importing: not ready yet
+            assert time.monotonic() < deadline, "no worker process started"
+            await asyncio.sleep(0.005)
+        await pool.aclose()
+        with pytest.raises(Overloaded):
+            await request
+        # Left open, a transport would be closed by the garbage collector once the loop
+        # is gone: too late to close it cleanly (and it kills its process then).
+        left_open = [t for t in _open_subprocess_transports() if id(t) not in earlier]
+        assert left_open == []
+
+    try:
+        loop.run_until_complete(start_then_close(pool))
+    finally:
+        loop.close()
+    deadline = time.monotonic() + 10
+    while _worker_pids(db_path):
+        assert time.monotonic() < deadline, f"left running: {_worker_pids(db_path)}"
+        time.sleep(0.05)
