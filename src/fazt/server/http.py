@@ -87,7 +87,8 @@ class Request:
         return b"".join(chunks)
 
     async def json(self, limit: int = 1024 * 1024, *, allow_empty: bool = False) -> Any:
-        """The body parsed as JSON; with allow_empty, None for an empty (or blank) body."""
+        """The body parsed as JSON; with allow_empty, an empty (or blank) body is None, like
+        a JSON null."""
         raw = await self.body(limit)
         if allow_empty and not raw.strip():
             return None
