@@ -86,7 +86,7 @@ def _top_pages_of_all_sites(conn: sqlite3.Connection, first_day: str, limit: int
         "WHERE dim = 'page' AND day >= ? AND day < ? "
         "UNION ALL SELECT site, path, count FROM analytics_monthly_pages WHERE month > ?"
         ") GROUP BY site, value ORDER BY total DESC, site, value LIMIT ?",
-        (first_day, store.next_month(month) + "-01", month, limit),
+        (first_day, store.next_month_start(first_day), month, limit),
     ).fetchall()
 
 

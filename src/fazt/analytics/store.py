@@ -123,10 +123,10 @@ def _roll_up(conn: sqlite3.Connection, events: list[Event]) -> None:
     )
 
 
-def next_month(month: str) -> str:
-    """'2026-12' -> '2027-01'."""
-    year, number = int(month[:4]), int(month[5:7])
-    return f"{year + number // 12:04d}-{number % 12 + 1:02d}"
+def next_month_start(day: str) -> str:
+    """The first day of the month after `day`'s: '2026-12-14' -> '2027-01-01'."""
+    year, number = int(day[:4]), int(day[5:7])
+    return f"{year + number // 12:04d}-{number % 12 + 1:02d}-01"
 
 
 def _prune_monthly_pages(conn: sqlite3.Connection, day: str, recount: bool) -> None:
@@ -141,7 +141,7 @@ def _prune_monthly_pages(conn: sqlite3.Connection, day: str, recount: bool) -> N
         "INSERT INTO analytics_monthly_pages (month, site, path, count) "
         "SELECT ?, site, value, SUM(count) FROM analytics_daily_dims "
         "WHERE dim = 'page' AND day >= ? AND day < ? GROUP BY site, value",
-        (month, day, next_month(month) + "-01"),
+        (month, day, next_month_start(day)),
     )
 
 

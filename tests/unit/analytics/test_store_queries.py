@@ -223,7 +223,7 @@ def test_all_sites_top_pages_from_monthly_rows_match_the_daily_ones(db):
         assert _top_pages(db, days) == _top_pages_from_daily_rows(db, queries._days(days)[0])
 
 
-def test_next_month_wraps_the_year():
-    assert store.next_month("2026-11") == "2026-12"
-    assert store.next_month("2026-12") == "2027-01"
-    assert store.next_month("2027-01") == "2027-02"
+def test_next_month_start_wraps_the_year():
+    assert store.next_month_start("2026-11-30") == "2026-12-01"
+    assert store.next_month_start("2026-12-14") == "2027-01-01"
+    assert store.next_month_start("2027-01-01") == "2027-02-01"
