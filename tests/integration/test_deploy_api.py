@@ -809,6 +809,210 @@ def test_zip_form_fields_in_any_order(srv):
     assert srv.get("/", host=host(srv, "ordered")).content == b"file field first"
 
 
+# -- sizes come from the stored bytes -------------------------------------------------------
+
+
+def test_declared_size_must_match_the_stored_bytes(srv, untouched_pending):
+    # A blob of 10 bytes declared as 1 was served cut to 1 byte, and declared sizes were
+    # all the per-deploy limit saw. Finalize now compares each declaration with the blob.
+    content = b"0123456789"
+    for declared in (1, 11, 0):
+        body = {"files": [{"path": "index.html", "sha256": sha(content), "size": declared}]}
+        r = srv.api("POST", "/api/apps/victim/deployments", json=body)
+        assert r.status_code == 201, r.text
+        dep_id = r.json()["data"]["deployment_id"]
+        assert put_blob(srv, content).status_code in (200, 201)
+        r = finalize(srv, dep_id)
+        assert error_of(r, 400) == "SIZE_MISMATCH"
+        message = r.json()["error"]["message"]
+        assert "index.html" in message and f"{declared} bytes" in message and "10 bytes" in message
+        assert srv.get("/", host=host(srv, f"victim--{dep_id}")).status_code == 404
+        history = srv.api("GET", "/api/apps/victim/deployments").json()["data"]
+        assert dep_id not in [d["id"] for d in history]
+
+
+def test_true_sizes_are_what_the_deploy_reports(srv):
+    files = {"index.html": b"<p>sized</p>", "a.bin": LOGO[:1234]}
+    started = start(srv, "sized", files)
+    for data in files.values():
+        assert put_blob(srv, data).status_code in (200, 201)
+    data = finalize(srv, started["deployment_id"]).json()["data"]
+    assert data["size_bytes"] == sum(len(d) for d in files.values())
+    served = srv.get("/a.bin", host=host(srv, "sized"))
+    assert served.content == files["a.bin"]
+    assert served.headers["content-length"] == "1234"
+
+
+# -- the publishing policy: dotfiles, secrets, .faztignore ----------------------------------
+
+DOTTED = {
+    "index.html": b"<p>dots</p>",
+    ".env": b"SECRET=zip-env",
+    ".env.production": b"SECRET=zip-env-prod",
+    ".git/config": b"[remote] url = https://secret@example",
+    "sub/.git/HEAD": b"ref: refs/heads/secret",
+    ".ssh/id_rsa": b"-----BEGIN secret",
+    ".well-known/security.txt": b"Contact: me@example.com",
+    ".htaccess": b"Deny secret",
+    "css/.hidden": b"hidden secret",
+    "css/site.css": b"body {}",
+    "api/hello.js": b"module.exports = () => ({hello: 'from api'});\n",
+}
+NEVER = [".env", ".env.production", ".git/config", ".ssh/id_rsa", "sub/.git/HEAD"]
+HIDDEN = [".htaccess", "css/.hidden"]
+PUBLIC = ["index.html", ".well-known/security.txt", "css/site.css", "api/hello.js"]
+
+
+def files_of(srv: FaztServer, site: str) -> list[str]:
+    r = srv.api("GET", f"/api/apps/{site}/files")
+    assert r.status_code == 200, r.text
+    return sorted(f["path"] for f in r.json()["data"])
+
+
+def assert_not_served(srv: FaztServer, site: str, paths: list[str]) -> None:
+    for path in paths:
+        r = srv.get("/" + path, host=host(srv, site))
+        assert r.status_code == 404, path
+        assert b"secret" not in r.content.lower() and b"SECRET" not in r.content, path
+
+
+def test_zip_dotfiles_are_skipped_and_listed(srv):
+    r = post_zip(srv, "dotzip", make_zip(DOTTED))
+    assert r.status_code == 200, r.text
+    data = r.json()["data"]
+    assert data["skipped"] == sorted(NEVER + HIDDEN)
+    assert data["file_count"] == len(PUBLIC)
+    assert files_of(srv, "dotzip") == sorted(PUBLIC)
+    assert_not_served(srv, "dotzip", NEVER + HIDDEN)
+    assert_serves(srv, "dotzip", {p: DOTTED[p] for p in PUBLIC if not p.startswith("api/")})
+    assert srv.get("/api/hello", host=host(srv, "dotzip")).json() == {"hello": "from api"}
+
+
+def test_zip_dotfiles_in_a_top_folder_are_skipped_too(srv):
+    r = post_zip(srv, "dotfolder", make_zip({f"my-site/{p}": d for p, d in DOTTED.items()}))
+    assert r.status_code == 200, r.text
+    assert r.json()["data"]["skipped"] == sorted(NEVER + HIDDEN)
+    assert files_of(srv, "dotfolder") == sorted(PUBLIC)
+
+
+def test_zip_include_dotfiles_still_never_publishes_git_env_ssh(srv):
+    zipped = make_zip(DOTTED)
+    r = srv.api(
+        "POST",
+        "/api/deploy",
+        data={"site_name": "dotzip-all", "include_dotfiles": "true"},
+        files={"file": ("site.zip", zipped, "application/zip")},
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["data"]["skipped"] == sorted(NEVER)
+    assert files_of(srv, "dotzip-all") == sorted(PUBLIC + HIDDEN)
+    assert_serves(srv, "dotzip-all", {p: DOTTED[p] for p in HIDDEN})
+    assert_not_served(srv, "dotzip-all", NEVER)
+
+
+def test_zip_of_only_skipped_files_is_refused(srv, untouched):
+    r = post_zip(srv, "victim", make_zip({".env": b"SECRET=1", ".git/config": b"x"}))
+    assert error_of(r, 400) == "EMPTY_DEPLOY"
+    assert ".env" in r.json()["error"]["message"]
+
+
+def test_zip_faztignore_is_honoured(srv):
+    files = {
+        "index.html": b"<p>ignored</p>",
+        "debug.log": b"secret log",
+        "sub/deep.log": b"secret deep log",
+        "drafts/post.md": b"secret draft",
+        "build/out.js": b"secret build",
+        "sub/build/kept.js": b"kept: only the top build/ is anchored",
+        "notes.txt": b"secret notes",
+        ".faztignore": b"# comment\n*.log\ndrafts/\n/build/\nnotes.txt\n",
+    }
+    r = post_zip(srv, "ignorezip", make_zip(files))
+    assert r.status_code == 200, r.text
+    gone = [".faztignore", "build/out.js", "debug.log", "drafts/post.md", "notes.txt"]
+    gone.append("sub/deep.log")
+    assert r.json()["data"]["skipped"] == sorted(gone)
+    assert files_of(srv, "ignorezip") == ["index.html", "sub/build/kept.js"]
+    assert_not_served(srv, "ignorezip", gone)
+    # a .faztignore below the root is just a dotfile, not rules
+    nested = {"index.html": b"x", "sub/.faztignore": b"*.txt\n", "sub/a.txt": b"a"}
+    r = post_zip(srv, "ignorezip", make_zip(nested))
+    assert r.json()["data"]["skipped"] == ["sub/.faztignore"]
+    assert files_of(srv, "ignorezip") == ["index.html", "sub/a.txt"]
+
+
+def start_with(srv: FaztServer, site: str, files: dict[str, bytes], **extra):
+    body = {**manifest_of(files), **extra}
+    return srv.api("POST", f"/api/apps/{site}/deployments", json=body)
+
+
+def test_incremental_dotfiles_are_skipped_and_listed(srv):
+    r = start_with(srv, "dotinc", DOTTED)
+    assert r.status_code == 201, r.text
+    started = r.json()["data"]
+    assert started["skipped"] == sorted(NEVER + HIDDEN)
+    assert set(started["missing"]) <= {sha(DOTTED[p]) for p in PUBLIC}
+    for digest in started["missing"]:
+        data = next(d for d in DOTTED.values() if sha(d) == digest)
+        assert put_blob(srv, data).status_code in (200, 201)
+    r = finalize(srv, started["deployment_id"])
+    assert r.status_code == 200, r.text
+    assert files_of(srv, "dotinc") == sorted(PUBLIC)
+    assert_not_served(srv, "dotinc", NEVER + HIDDEN)
+    assert srv.get("/.well-known/security.txt", host=host(srv, "dotinc")).status_code == 200
+    assert srv.get("/api/hello", host=host(srv, "dotinc")).json() == {"hello": "from api"}
+
+
+def test_incremental_include_dotfiles(srv, untouched_pending):
+    r = start_with(srv, "dotinc-all", DOTTED, include_dotfiles=True)
+    assert r.status_code == 201, r.text
+    started = r.json()["data"]
+    assert started["skipped"] == sorted(NEVER)
+    for path in PUBLIC + HIDDEN:
+        assert put_blob(srv, DOTTED[path]).status_code in (200, 201)
+    assert finalize(srv, started["deployment_id"]).status_code == 200
+    assert files_of(srv, "dotinc-all") == sorted(PUBLIC + HIDDEN)
+    before = db_counts(srv)
+    bad = start_with(srv, "victim", DOTTED, include_dotfiles="yes")
+    assert error_of(bad, 400) == "BAD_REQUEST"
+    only_secrets = {".env": b"SECRET=1", ".git/config": b"x"}
+    assert error_of(start_with(srv, "victim", only_secrets), 400) == "EMPTY_DEPLOY"
+    assert db_counts(srv) == before
+
+
+# -- paths that normalise to the same thing -------------------------------------------------
+
+NFC, NFD = "caf\u00e9.html", "cafe\u0301.html"
+
+
+def test_unicode_paths_are_stored_nfc_and_served_by_either_spelling(srv):
+    r = post_zip(srv, "unicode", make_zip({"index.html": b"u", NFD: b"<p>cafe</p>"}))
+    assert r.status_code == 200, r.text
+    assert files_of(srv, "unicode") == [NFC, "index.html"]
+    for spelling in (NFC, NFD):
+        got = srv.get("/" + spelling, host=host(srv, "unicode"))
+        assert got.status_code == 200 and got.content == b"<p>cafe</p>", spelling
+
+
+def test_paths_that_normalise_alike_are_refused(srv, untouched):
+    r = post_zip(srv, "victim", make_zip({"index.html": b"u", NFC: b"one", NFD: b"two"}))
+    assert error_of(r, 400) == "DUPLICATE_PATH"
+    r = post_zip(srv, "victim", make_zip({"index.html": b"u", "a//b.html": b"x"}))
+    assert error_of(r, 400) == "UNSAFE_PATH"
+    body = manifest_of({"index.html": b"u", NFC: b"one", NFD: b"two"})
+    r = srv.api("POST", "/api/apps/victim/deployments", json=body)
+    assert error_of(r, 400) == "BAD_REQUEST" and "twice" in r.json()["error"]["message"]
+    body = manifest_of({"index.html": b"u", "a//b.html": b"x"})
+    r = srv.api("POST", "/api/apps/victim/deployments", json=body)
+    assert error_of(r, 400) == "UNSAFE_PATH"
+
+
+def test_paths_differing_in_case_are_two_files(srv):
+    r = post_zip(srv, "cases", make_zip({"index.html": b"i", "A.html": b"upper", "a.html": b"lo"}))
+    assert r.status_code == 200, r.text
+    assert_serves(srv, "cases", {"A.html": b"upper", "a.html": b"lo"})
+
+
 def test_server_log_has_no_tracebacks(srv):
     # every bad input above must have been a clean 4xx, never an unhandled exception
     assert "Traceback" not in srv.output()

@@ -14,7 +14,8 @@ from fazt.hosting import archive, blobframes, deployments, mime
 from fazt.hosting.deployments import DeployError, FileEntry, sha256_hex
 from fazt.hosting.manifest import InvalidManifest, parse
 from fazt.hosting.names import InvalidSiteName, validate_site_name
-from fazt.hosting.paths import UnsafePath, validate_path
+from fazt.hosting.paths import UnsafePath, deployment_path
+from fazt.hosting.publishing_policy import PublishingPolicy
 from fazt.https.names import site_host
 from fazt.server.http import HTTPError, Request, Response, json_response
 from fazt.server.state import ServerState
@@ -42,7 +43,7 @@ def check_site_name(state: ServerState, key: ApiKey, raw: str) -> str:
         raise HTTPError(400, "INVALID_SITE_NAME", str(exc)) from None
 
 
-def _deploy_result(state: ServerState, info: dict) -> dict:
+def _deploy_result(state: ServerState, info: dict, skipped: list[str] | None) -> dict:
     live = info["live"]
     url = state.site_url(info["site"], None if live else info["id"])
     return {
@@ -54,6 +55,7 @@ def _deploy_result(state: ServerState, info: dict) -> dict:
         "url": url,
         "message": "Deployment successful" if live else "Preview deployment ready",
         "certificate": _certificate_state(state, info["site"], live),
+        **({} if skipped is None else {"skipped": skipped}),
     }
 
 
@@ -67,9 +69,12 @@ def _certificate_state(state: ServerState, site: str, live: bool) -> str | None:
     return state.tls.certificate_state(site_host(site, state.domain))
 
 
-async def _published(state: ServerState, info: dict, status: int = 200) -> Response:
+async def _published(
+    state: ServerState, info: dict, skipped: list[str] | None = None, status: int = 200
+) -> Response:
+    """The deploy's answer; `skipped` (ZIP deploys) lists what the policy left out."""
     await state.refresh_routing()
-    return json_response(_deploy_result(state, info), status)
+    return json_response(_deploy_result(state, info, skipped), status)
 
 
 # -- POST /api/deploy (multipart ZIP) -------------------------------------------------------
@@ -98,8 +103,9 @@ async def deploy_zip(state: ServerState, req: Request, key: ApiKey) -> Response:
         site = check_site_name(state, key, fields["site_name"])
         if upload is None:
             raise HTTPError(400, "MISSING_FIELD", "missing file field (a .zip archive)")
+        dotfiles = _flag(fields.get("include_dotfiles", ""))
         try:
-            zipped = await state.db.run(archive.ZipDeploy, upload, limits)
+            zipped = await state.db.run(archive.ZipDeploy, upload, limits, dotfiles)
             try:
                 manifest = _manifest_from(await state.db.run(zipped.read, "manifest.json"))
                 await state.db.run(_store_blobs, state.db, zipped)
@@ -109,11 +115,15 @@ async def deploy_zip(state: ServerState, req: Request, key: ApiKey) -> Response:
             raise HTTPError(exc.status, exc.code, exc.message) from None
         finally:
             upload.close()
-    preview = fields.get("preview", "").lower() in ("1", "true", "yes")
+    preview = _flag(fields.get("preview", ""))
     info = await state.db.write(
         deployments.publish, site, zipped.entries, manifest, key.name, not preview
     )
-    return await _published(state, info)
+    return await _published(state, info, zipped.skipped)
+
+
+def _flag(value: str) -> bool:
+    return value.strip().lower() in ("1", "true", "yes")
 
 
 def _store_blobs(db: Database, zipped: archive.ZipDeploy) -> None:
@@ -164,16 +174,42 @@ def _manifest_from(raw: bytes | None):
 
 
 async def start_deployment(state: ServerState, req: Request, key: ApiKey, name: str) -> Response:
-    """POST /api/apps/{name}/deployments {"files": [{path, sha256, size}]} -> missing blobs."""
+    """POST /api/apps/{name}/deployments {"files": [{path, sha256, size}],
+    "include_dotfiles": false} -> the blobs to upload and the paths the policy skipped."""
     site = check_site_name(state, key, name)
     body = await req.json(limit=16 * 1024 * 1024)
-    files = _file_list(state, body)
+    files, skipped = _publishable(_file_list(state, body), _dotfiles_field(body))
     dep_id = await state.db.write(deployments.create_pending, site, files, parse(None), key.name)
     missing = await state.db.read(deployments.missing_blobs, [f.sha256 for f in files])
-    return json_response({"deployment_id": dep_id, "missing": missing}, 201)
+    return json_response({"deployment_id": dep_id, "missing": missing, "skipped": skipped}, 201)
+
+
+def _dotfiles_field(body: dict) -> bool:
+    value = body.get("include_dotfiles", False)
+    if not isinstance(value, bool):
+        raise HTTPError(400, "BAD_REQUEST", "include_dotfiles must be true or false")
+    return value
+
+
+def _publishable(
+    files: list[FileEntry], include_dotfiles: bool
+) -> tuple[list[FileEntry], list[str]]:
+    """The files the publishing policy lets through, and the paths it skipped."""
+    policy = PublishingPolicy(include_dotfiles)
+    published, skipped = policy.split([f.path for f in files])
+    if not published:
+        raise HTTPError(
+            400,
+            "EMPTY_DEPLOY",
+            f"nothing to publish: every file is skipped ({', '.join(skipped[:10])})",
+        )
+    keep = set(published)
+    return [f for f in files if f.path in keep], skipped
 
 
 def _file_list(state: ServerState, body: Any) -> list[FileEntry]:
+    """The declared files, checked. Sizes are the client's word: finalize compares them
+    with the stored bytes."""
     limits = state.limits
     if not isinstance(body, dict) or not isinstance(body.get("files"), list):
         raise HTTPError(400, "BAD_REQUEST", 'expected {"files": [{"path", "sha256", "size"}]}')
@@ -192,7 +228,7 @@ def _file_list(state: ServerState, body: Any) -> list[FileEntry]:
         if not isinstance(path, str) or not isinstance(sha, str) or type(size) is not int:
             raise HTTPError(400, "BAD_REQUEST", "each file needs path, sha256 and size")
         try:
-            validate_path(path)
+            path = deployment_path(path)
         except UnsafePath as exc:
             raise HTTPError(400, "UNSAFE_PATH", str(exc)) from None
         if not _SHA256.match(sha):

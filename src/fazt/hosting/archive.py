@@ -1,8 +1,10 @@
 """Reading a deploy ZIP safely: limits checked before a byte is extracted.
 
 Every problem rejects the whole archive (nothing is written): paths that escape,
-absolute paths, symlinks, NUL bytes, too many entries, entries or totals over the limits,
-and compression ratios only a zip bomb has.
+absolute paths, symlinks, NUL bytes, two entries with one path (after Unicode NFC), too
+many entries, entries or totals over the limits, and compression ratios only a zip bomb
+has. Entries the publishing policy refuses (dotfiles, `.git/`, what a root `.faztignore`
+lists) are never extracted; their paths are kept in `skipped` for the deploy's answer.
 """
 
 import hashlib
@@ -14,10 +16,10 @@ from typing import BinaryIO
 
 from fazt.hosting import mime
 from fazt.hosting.deployments import DeployError, FileEntry, sha256_hex
-from fazt.hosting.paths import UnsafePath, validate_path
+from fazt.hosting.ignore import IGNORE_FILE, MAX_IGNORE_BYTES, IgnoreRules
+from fazt.hosting.paths import UnsafePath, deployment_path
+from fazt.hosting.publishing_policy import PublishingPolicy, is_junk
 
-IGNORED_PREFIXES = ("__MACOSX/",)
-IGNORED_NAMES = (".DS_Store", "Thumbs.db")
 RATIO_CHECK_MIN_BYTES = 1024 * 1024  # small files may legitimately compress very well
 
 
@@ -34,18 +36,42 @@ class ZipDeploy:
     """A validated deploy archive: every entry checked and hashed before anything is
     stored, so a bad archive changes nothing; then read one file at a time."""
 
-    def __init__(self, fileobj: BinaryIO, limits: DeployLimits) -> None:
+    def __init__(
+        self, fileobj: BinaryIO, limits: DeployLimits, include_dotfiles: bool = False
+    ) -> None:
         try:
             self._archive = zipfile.ZipFile(fileobj)
         except (zipfile.BadZipFile, OSError, ValueError) as exc:
             raise DeployError(
                 400, "INVALID_ZIP", f"the upload is not a valid ZIP file: {exc}"
             ) from None
-        self._infos = _checked_entries(self._archive, limits)
-        strip = _common_folder([i.filename for i in self._infos])
-        self.entries = [self._verify(info, strip, limits) for info in self._infos]
+        named = _named_entries(self._archive, limits)
+        policy = PublishingPolicy(include_dotfiles, self._ignore_rules(named))
+        published, self.skipped = policy.split(list(named))
+        if named and not published:
+            raise DeployError(
+                400,
+                "EMPTY_DEPLOY",
+                f"nothing to publish: every file is skipped ({', '.join(self.skipped[:10])})",
+            )
+        self._infos = _checked_entries([named[p] for p in published], limits)
+        self.entries = [
+            self._verify(info, path, limits)
+            for info, path in zip(self._infos, published, strict=True)
+        ]
 
-    def _verify(self, info: zipfile.ZipInfo, strip: str, limits: DeployLimits) -> FileEntry:
+    def _ignore_rules(self, named: dict[str, zipfile.ZipInfo]) -> IgnoreRules:
+        """The root .faztignore's rules (only its first MAX_IGNORE_BYTES are read)."""
+        info = named.get(IGNORE_FILE)
+        if info is None:
+            return IgnoreRules()
+        try:
+            with self._archive.open(info) as member:
+                return IgnoreRules.from_bytes(member.read(MAX_IGNORE_BYTES))
+        except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+            raise DeployError(400, "INVALID_ZIP", f"cannot read '{info.filename}': {exc}") from None
+
+    def _verify(self, info: zipfile.ZipInfo, path: str, limits: DeployLimits) -> FileEntry:
         """Decompress one entry fully (CRC and real size checked) without keeping it."""
         digest, size = hashlib.sha256(), 0
         try:
@@ -57,7 +83,6 @@ class ZipDeploy:
                     digest.update(chunk)
         except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
             raise DeployError(400, "INVALID_ZIP", f"cannot read '{info.filename}': {exc}") from None
-        path = info.filename[len(strip) :]
         return FileEntry(path, digest.hexdigest(), size, mime.guess(path))
 
     def files(self) -> Iterator[tuple[FileEntry, bytes]]:
@@ -79,30 +104,46 @@ class ZipDeploy:
         self._archive.close()
 
 
-def _checked_entries(archive: zipfile.ZipFile, limits: DeployLimits) -> list[zipfile.ZipInfo]:
+def _named_entries(archive: zipfile.ZipFile, limits: DeployLimits) -> dict[str, zipfile.ZipInfo]:
+    """Every file entry by its deployment path (top folder stripped, NFC), each checked
+    for safety: an unsafe or duplicate path anywhere rejects the archive."""
     infos = archive.infolist()
     if len(infos) > limits.max_files * 2 + 100:
         raise DeployError(413, "TOO_MANY_FILES", f"the archive has {len(infos)} entries")
-    chosen, total, seen = [], 0, set()
+    files = []
     for info in infos:
-        name = info.filename
         # zipfile cuts names at the first NUL ("evil.html\0.png" -> "evil.html"): check the
         # name as stored in the archive.
         if "\x00" in info.orig_filename:
             raise DeployError(
                 400, "UNSAFE_PATH", f"entry name contains NUL: {info.orig_filename!r}"
             )
-        mode = info.external_attr >> 16
-        if stat.S_ISLNK(mode):
-            raise DeployError(400, "UNSAFE_PATH", f"symbolic links are not allowed: {name}")
-        if info.is_dir():
-            continue
-        if name.startswith(IGNORED_PREFIXES) or name.rsplit("/", 1)[-1] in IGNORED_NAMES:
+        if stat.S_ISLNK(info.external_attr >> 16):
+            raise DeployError(
+                400, "UNSAFE_PATH", f"symbolic links are not allowed: {info.filename}"
+            )
+        if info.is_dir() or is_junk(info.filename):
             continue
         try:
-            validate_path(name)
+            deployment_path(info.filename)
         except UnsafePath as exc:
             raise DeployError(400, "UNSAFE_PATH", str(exc)) from None
+        files.append(info)
+    strip = _common_folder([i.filename for i in files])
+    named: dict[str, zipfile.ZipInfo] = {}
+    for info in files:
+        path = deployment_path(info.filename[len(strip) :])
+        if path in named:
+            raise DeployError(400, "DUPLICATE_PATH", f"'{path}' appears twice in the archive")
+        named[path] = info
+    return named
+
+
+def _checked_entries(infos: list[zipfile.ZipInfo], limits: DeployLimits) -> list[zipfile.ZipInfo]:
+    """The limits, from the entries' headers (each entry's real size is checked when read)."""
+    total = 0
+    for info in infos:
+        name = info.filename
         if info.file_size > limits.max_file_bytes:
             raise DeployError(
                 413,
@@ -117,16 +158,12 @@ def _checked_entries(archive: zipfile.ZipFile, limits: DeployLimits) -> list[zip
                 "SUSPICIOUS_COMPRESSION",
                 f"'{name}' expands more than {limits.max_ratio}x: refusing a possible zip bomb",
             )
-        if name in seen:
-            raise DeployError(400, "DUPLICATE_PATH", f"'{name}' appears twice in the archive")
-        seen.add(name)
         total += info.file_size
-        chosen.append(info)
-    if len(chosen) > limits.max_files:
+    if len(infos) > limits.max_files:
         raise DeployError(
             413,
             "TOO_MANY_FILES",
-            f"the archive has {len(chosen)} files; the limit is {limits.max_files}",
+            f"the archive has {len(infos)} files; the limit is {limits.max_files}",
         )
     if total > limits.max_total_bytes:
         raise DeployError(
@@ -134,14 +171,14 @@ def _checked_entries(archive: zipfile.ZipFile, limits: DeployLimits) -> list[zip
             "DEPLOY_TOO_LARGE",
             f"the archive expands to {total} bytes; the limit is {limits.max_total_bytes}",
         )
-    if not chosen:
-        raise DeployError(400, "EMPTY_DEPLOY", "the archive contains no files")
-    return chosen
+    if not infos:
+        raise DeployError(400, "EMPTY_DEPLOY", "the archive contains no files to publish")
+    return infos
 
 
 def _common_folder(names: list[str]) -> str:
     """'site/' when every file sits in one top folder and there is no root index.html."""
-    if "index.html" in names or any("/" not in n for n in names):
+    if not names or "index.html" in names or any("/" not in n for n in names):
         return ""
     first = names[0].split("/", 1)[0] + "/"
     return first if all(n.startswith(first) for n in names) else ""

@@ -183,6 +183,7 @@ def finalize(conn: sqlite3.Connection, deployment_id: int, *, live: bool) -> dic
         raise DeployError(
             409, "BLOBS_MISSING", f"{lacking} file(s) of this deployment were not uploaded"
         )
+    _check_sizes(conn, deployment_id)
     conn.execute(
         "UPDATE deployments SET state = 'ready', finalized_at = ? WHERE id = ?",
         (utcnow(), deployment_id),
@@ -190,6 +191,25 @@ def finalize(conn: sqlite3.Connection, deployment_id: int, *, live: bool) -> dic
     if live:
         make_live(conn, dep["site"], deployment_id)
     return deployment_info(conn, deployment_id)
+
+
+def _check_sizes(conn: sqlite3.Connection, deployment_id: int) -> None:
+    """Every file's size must be its blob's: the blob's is measured by the server when the
+    bytes are stored; the file's was declared by the client. A wrong declaration would
+    cut what is served short and slip past the per-deploy size limit."""
+    wrong = conn.execute(
+        "SELECT f.path, f.size, b.size AS real FROM deployment_files f JOIN blobs b "
+        "ON b.sha256 = f.sha256 WHERE f.deployment_id = ? AND f.size != b.size "
+        "ORDER BY f.path LIMIT 1",
+        (deployment_id,),
+    ).fetchone()
+    if wrong is not None:
+        raise DeployError(
+            400,
+            "SIZE_MISMATCH",
+            f"'{wrong['path']}' was declared as {wrong['size']} bytes but its content is "
+            f"{wrong['real']} bytes; nothing was published",
+        )
 
 
 def make_live(conn: sqlite3.Connection, site: str, deployment_id: int) -> None:

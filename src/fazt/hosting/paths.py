@@ -1,6 +1,7 @@
 """What a file path inside a deployment may look like."""
 
 import posixpath
+import unicodedata
 
 MAX_PATH_LENGTH = 1024
 
@@ -25,8 +26,16 @@ def validate_path(path: str) -> str:
     return path
 
 
+def deployment_path(path: str) -> str:
+    """The stored form of a deployment path: validated, in Unicode NFC. macOS may write
+    decomposed (NFD) names; browsers request what pages link, which is nearly always NFC,
+    and two spellings of one name must not become two files."""
+    return validate_path(unicodedata.normalize("NFC", path))
+
+
 def request_candidates(url_path: str) -> list[str]:
     """Deployment paths to try, in order, for a request path (clean URLs, index.html)."""
+    url_path = unicodedata.normalize("NFC", url_path)  # stored paths are NFC
     clean = posixpath.normpath("/" + url_path.lstrip("/")).lstrip("/")
     if clean in ("", "."):
         return ["index.html"]
