@@ -114,8 +114,15 @@ SKIP_TREE = {
     "build/out.js": "built",
     ".faztignore": "# comment line\n*.log\ndrafts/\nsecret.txt\n/build/\n\n",
 }
-KEPT = ["about/index.html", "drafts.txt", "index.html", "sub/build/y.js", "sub/keep.md"]
-DOTFILES = [".env", ".well-known/security.txt", "css/.hidden"]
+KEPT = [
+    ".well-known/security.txt",  # the one dot folder published by default
+    "about/index.html",
+    "drafts.txt",
+    "index.html",
+    "sub/build/y.js",
+    "sub/keep.md",
+]
+DOTFILES = ["css/.hidden"]
 
 
 def test_skip_rules_and_faztignore(srv, tmp_path):
@@ -127,15 +134,50 @@ def test_skip_rules_and_faztignore(srv, tmp_path):
     assert result["file_count"] == len(KEPT)
     assert result["uploaded_files"] == len(KEPT)
     assert page(srv, "skippy", "/.env")[0] == 404
+    assert page(srv, "skippy", "/.well-known/security.txt") == (200, "Contact: me")
+    # reported: what the publishing policy left out (not what .faztignore asked for)
+    assert result["skipped"] == [".env", ".git/", "css/.hidden"]
     assert page(srv, "skippy", "/drafts.txt") == (200, SKIP_TREE["drafts.txt"])
 
 
 def test_include_dotfiles(srv, tmp_path):
     site = write_site(tmp_path / "dotty", SKIP_TREE)
-    deploy(srv, site, "--include-dotfiles")
-    # dotfiles now, but never .git, node_modules or the ignore file; patterns still apply
+    result = deploy(srv, site, "--include-dotfiles")
+    # dotfiles now, but never .git, .env, node_modules or the ignore file; patterns still apply
     assert paths_of(srv, "dotty") == sorted(KEPT + DOTFILES)
-    assert page(srv, "dotty", "/.well-known/security.txt") == (200, "Contact: me")
+    assert result["skipped"] == [".env", ".git/"]
+    assert page(srv, "dotty", "/css/.hidden") == (200, "hidden")
+    assert page(srv, "dotty", "/.env")[0] == 404
+
+
+SECRETS = {
+    "index.html": "<p>secrets</p>",
+    ".env.local": "SECRET=1",
+    ".git/config": "[remote]",
+    ".ssh/id_ed25519": "-----BEGIN OPENSSH PRIVATE KEY-----",
+    ".npmrc": "//registry.npmjs.org/:_authToken=secret",
+    ".gitignore": "*.log",
+    "certs/server.pem": "-----BEGIN PRIVATE KEY-----",
+}
+
+
+def test_skipped_files_are_printed_and_secrets_warned_about(srv, tmp_path):
+    site = write_site(tmp_path / "secrets", SECRETS)
+    out = srv.cli("deploy", str(site))
+    assert "Not published: .env.local, .git/, .gitignore, .npmrc, .ssh/" in out.stderr
+    assert "--include-dotfiles" in out.stderr
+    warning = next(ln for ln in out.stderr.splitlines() if ln.startswith("Warning"))
+    assert "certs/server.pem" in warning and ".npmrc" not in warning
+    assert paths_of(srv, "secrets") == ["certs/server.pem", "index.html"]
+
+    out = srv.cli("deploy", str(site), "--include-dotfiles", "--json")
+    result = json.loads(out.stdout)
+    assert result["skipped"] == [".env.local", ".git/", ".ssh/"]
+    warning = next(ln for ln in out.stderr.splitlines() if ln.startswith("Warning"))
+    assert "certs/server.pem" in warning and ".npmrc" in warning
+    assert paths_of(srv, "secrets") == [".gitignore", ".npmrc", "certs/server.pem", "index.html"]
+    for path in (".env.local", ".git/config", ".ssh/id_ed25519"):
+        assert page(srv, "secrets", "/" + path)[0] == 404, path
 
 
 def test_redeploy_uploads_only_what_changed(srv, tmp_path):

@@ -1,6 +1,5 @@
 """`fazt deploy DIR`: upload only what the server lacks, then go live in one step."""
 
-import fnmatch
 import hashlib
 import json
 import os
@@ -14,10 +13,15 @@ import click
 
 from fazt.cli.common import api_client, fail, human_size, json_option, to_option, token_option
 from fazt.hosting import blobframes
+from fazt.hosting.ignore import IGNORE_FILE, IgnoreRules
 from fazt.hosting.names import InvalidSiteName, validate_site_name
+from fazt.hosting.publishing_policy import DOTFILE, NEVER, PublishingPolicy, secret_looking
 from fazt.remote.client import ApiError, FaztClient
 
-ALWAYS_SKIPPED = {".git", "node_modules", ".faztignore", "__pycache__", ".DS_Store"}
+# Build and dependency folders: never site content, so the walk does not even enter them.
+# Everything else that is skipped is the server's publishing policy, applied here first.
+BUILD_FOLDERS = {"node_modules", "__pycache__"}
+SHOWN_NAMES = 10
 UPLOAD_THREADS = 4
 BATCH_FILE_LIMIT = 1024 * 1024  # smaller files are uploaded in batches
 BATCH_BYTES = 4 * 1024 * 1024
@@ -33,49 +37,47 @@ class LocalFile:
 
 
 def collect(root: Path, include_dotfiles: bool = False) -> list[LocalFile]:
-    """Files to deploy, honouring the skip rules and .faztignore."""
-    ignore = _ignore_patterns(root)
-    found = []
+    """Files to deploy, honouring the publishing policy and .faztignore."""
+    return walk(root, include_dotfiles)[0]
+
+
+def walk(root: Path, include_dotfiles: bool = False) -> tuple[list[LocalFile], list[str]]:
+    """(files to deploy, dotfiles and folders the policy leaves out, folders ending in /).
+    What .faztignore lists and build folders are left out without being reported."""
+    policy = PublishingPolicy(include_dotfiles, _ignore_rules(root))
+    found, refused = [], []
+
+    def keep(rel: str, source: Path) -> bool:
+        if source.is_symlink() or rel.rstrip("/").rsplit("/", 1)[-1] in BUILD_FOLDERS:
+            return False
+        reason = policy.refusal(rel)
+        if reason in (NEVER, DOTFILE):
+            refused.append(rel)
+        return reason is None
+
     for dirpath, dirnames, filenames in os.walk(root):
         rel_dir = Path(dirpath).relative_to(root).as_posix()
         rel_dir = "" if rel_dir == "." else rel_dir + "/"
-        dirnames[:] = sorted(
-            d
-            for d in dirnames
-            if not _skipped(d, rel_dir + d + "/", include_dotfiles, ignore)
-            and not (Path(dirpath) / d).is_symlink()
-        )
+        dirnames[:] = sorted(d for d in dirnames if keep(rel_dir + d + "/", Path(dirpath) / d))
         for name in sorted(filenames):
-            rel = rel_dir + name
-            source = Path(dirpath) / name
-            if _skipped(name, rel, include_dotfiles, ignore) or source.is_symlink():
-                continue
-            found.append(LocalFile(rel, source, source.stat().st_size))
-    return found
+            rel, source = rel_dir + name, Path(dirpath) / name
+            if keep(rel, source):
+                found.append(LocalFile(rel, source, source.stat().st_size))
+    return found, sorted(refused)
 
 
-def _ignore_patterns(root: Path) -> list[str]:
-    ignore_file = root / ".faztignore"
+def _ignore_rules(root: Path) -> IgnoreRules:
+    ignore_file = root / IGNORE_FILE
     if not ignore_file.is_file():
-        return []
-    lines = ignore_file.read_text("utf-8", errors="replace").splitlines()
-    return [ln.strip() for ln in lines if ln.strip() and not ln.startswith("#")]
+        return IgnoreRules()
+    return IgnoreRules.parse(ignore_file.read_text("utf-8", errors="replace"))
 
 
-def _skipped(name: str, rel: str, include_dotfiles: bool, ignore: list[str]) -> bool:
-    if name in ALWAYS_SKIPPED or (name.startswith(".") and not include_dotfiles):
-        return True
-    for pattern in ignore:
-        if pattern.endswith("/"):
-            if rel.endswith("/") and (
-                fnmatch.fnmatch(rel, pattern.lstrip("/")) or fnmatch.fnmatch(name + "/", pattern)
-            ):
-                return True
-        elif fnmatch.fnmatch(rel.rstrip("/"), pattern.lstrip("/")) or fnmatch.fnmatch(
-            name, pattern
-        ):
-            return True
-    return False
+def listing(paths: list[str]) -> str:
+    """'a, b, c and 4 more': names for one line of output."""
+    shown = ", ".join(paths[:SHOWN_NAMES])
+    more = len(paths) - SHOWN_NAMES
+    return f"{shown} and {more} more" if more > 0 else shown
 
 
 def hash_file(local: LocalFile) -> LocalFile:
@@ -123,12 +125,17 @@ def site_name_for(root: Path, explicit: str | None) -> str:
 
 def files_to_deploy(root: Path, include_dotfiles: bool = False) -> list[LocalFile]:
     """collect(), refusing a folder with nothing to deploy."""
-    files = collect(root, include_dotfiles)
+    return deployable(root, include_dotfiles)[0]
+
+
+def deployable(root: Path, include_dotfiles: bool = False) -> tuple[list[LocalFile], list[str]]:
+    """walk(), refusing a folder with nothing to deploy."""
+    files, refused = walk(root, include_dotfiles)
     if not files:
         raise DeployInputError(
             f"{root} has no files to deploy (dotfiles, .git and node_modules are skipped)"
         )
-    return files
+    return files, refused
 
 
 def deploy_files(
@@ -137,6 +144,7 @@ def deploy_files(
     files: list[LocalFile],
     *,
     preview: bool = False,
+    include_dotfiles: bool = False,
     show: bool = False,
     say: Callable[[str], None] = lambda msg: None,
 ) -> dict:
@@ -147,10 +155,10 @@ def deploy_files(
     total = sum(f.size for f in files)
     say(f"Deploying {len(files)} files ({human_size(total)}) as '{name}'")
     files = _with_progress(show, "Hashing", files, hash_file, total)
-    started = client.post(
-        f"/api/apps/{name}/deployments",
-        json={"files": [{"path": f.path, "sha256": f.sha256, "size": f.size} for f in files]},
-    )
+    body: dict = {"files": [{"path": f.path, "sha256": f.sha256, "size": f.size} for f in files]}
+    if include_dotfiles:  # the server publishes dotfiles only when asked to
+        body["include_dotfiles"] = True
+    started = client.post(f"/api/apps/{name}/deployments", json=body)
     missing = set(started["missing"])
     to_send = list({f.sha256: f for f in files if f.sha256 in missing}.values())
     say(f"Uploading {len(to_send)} new file(s) of {len(files)}")
@@ -165,6 +173,7 @@ def deploy_files(
         f"/api/deployments/{started['deployment_id']}/finalize", json={"preview": preview}
     )
     result["uploaded_files"] = len(to_send)
+    result["skipped"] = started.get("skipped", [])
     return result
 
 
@@ -176,19 +185,36 @@ def deploy_files(
 @to_option
 @token_option
 @click.option("--preview", is_flag=True, help="Publish without going live; prints a preview URL.")
-@click.option("--include-dotfiles", is_flag=True, help="Also upload files starting with '.'.")
+@click.option(
+    "--include-dotfiles",
+    is_flag=True,
+    help="Also publish files starting with '.' (never .git/, .ssh/ or .env*).",
+)
 @json_option
 def deploy(directory, site, url, token, preview, include_dotfiles, as_json) -> None:
     """Deploy DIRECTORY as a site."""
     name = site_name_for(directory, site)
     try:
-        files = files_to_deploy(directory, include_dotfiles)
+        files, refused = deployable(directory, include_dotfiles)
     except DeployInputError as exc:
         fail(str(exc))
     show = sys.stderr.isatty() and not as_json
     say = (lambda msg: click.echo(msg, err=True)) if not as_json else (lambda msg: None)
+    _warn_about_secrets(files)
     with api_client(url, token) as client:
-        result = deploy_files(client, name, files, preview=preview, show=show, say=say)
+        result = deploy_files(
+            client,
+            name,
+            files,
+            preview=preview,
+            include_dotfiles=include_dotfiles,
+            show=show,
+            say=say,
+        )
+    result["skipped"] = sorted({*refused, *result["skipped"]})
+    if result["skipped"]:
+        say(f"Not published: {listing(result['skipped'])}")
+        say(SKIPPED_HINT + (")" if include_dotfiles else DOTFILES_HINT))
     if as_json:
         click.echo(json.dumps(result, indent=2))
     elif preview:
@@ -202,6 +228,19 @@ def deploy(directory, site, url, token, preview, include_dotfiles, as_json) -> N
             click.echo(
                 "HTTPS certificate: being issued (usually seconds; see `fazt server status`)"
             )
+
+
+SKIPPED_HINT = "(.git/, .ssh/ and .env* files are never published"
+DOTFILES_HINT = "; other dotfiles with --include-dotfiles)"
+
+
+def _warn_about_secrets(files: list[LocalFile]) -> None:
+    """Key and credential files are published if asked, but never silently."""
+    secrets = [f.path for f in files if secret_looking(f.path)]
+    if secrets:
+        click.echo(
+            f"Warning: these look like secrets and will be public: {listing(secrets)}", err=True
+        )
 
 
 @dataclass(frozen=True)

@@ -209,7 +209,11 @@ def apps(name, as_json) -> None:
 @click.argument("name", required=False)
 @click.option("--site", default=None, help="Site name (default: manifest.json name or folder).")
 @click.option("--preview", is_flag=True, help="Publish without going live.")
-@click.option("--include-dotfiles", is_flag=True, help="Also upload files starting with '.'.")
+@click.option(
+    "--include-dotfiles",
+    is_flag=True,
+    help="Also publish files starting with '.' (never .git/, .ssh/ or .env*).",
+)
 @json_option
 @click.pass_context
 def deploy(ctx, directory, name, site, preview, include_dotfiles, as_json) -> None:

@@ -53,10 +53,10 @@ class PublishingPolicy:
         segments = path.rstrip("/").split("/")
         if any(_matches(seg, NEVER_SEGMENTS) for seg in segments):
             return NEVER
-        if not self.include_dotfiles and any(_hidden(i, seg) for i, seg in enumerate(segments)):
-            return DOTFILE
         if path == IGNORE_FILE:
             return IGNORED
+        if not self.include_dotfiles and any(_hidden(i, seg) for i, seg in enumerate(segments)):
+            return DOTFILE
         if self.ignore.matches(path) if path.endswith("/") else self.ignore.ignores(path):
             return IGNORED
         return None

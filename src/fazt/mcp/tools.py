@@ -111,7 +111,9 @@ class FaztTools:
         with _as_tool_errors():
             site = resolve_site_name(folder, name, how_to_choose="the `name` input")
             files = files_to_deploy(folder, include_dotfiles)
-            result = deploy_files(self.client, site, files, preview=preview)
+            result = deploy_files(
+                self.client, site, files, preview=preview, include_dotfiles=include_dotfiles
+            )
         return DeployResult(**result, folder=str(folder))
 
     def rollback(
