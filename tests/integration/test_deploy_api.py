@@ -831,6 +831,20 @@ def test_declared_size_must_match_the_stored_bytes(srv, untouched_pending):
         assert dep_id not in [d["id"] for d in history]
 
 
+def test_small_declared_sizes_cannot_slip_past_the_total_limit(srv, untouched_pending):
+    # Two files of 2.5 MiB (under the 3 MiB file limit; 5 MiB together, over the total
+    # limit) declared as 1 byte each: the limit checked at start saw 2 bytes.
+    files = {f"part{i}.bin": _incompressible(5 * MiB // 2 + 1, seed=i) for i in range(2)}
+    body = {"files": [{"path": p, "sha256": sha(d), "size": 1} for p, d in files.items()]}
+    r = srv.api("POST", "/api/apps/victim/deployments", json=body)
+    assert r.status_code == 201, r.text
+    dep_id = r.json()["data"]["deployment_id"]
+    for data in files.values():
+        assert put_blob(srv, data).status_code in (200, 201)
+    assert error_of(finalize(srv, dep_id), 400) == "SIZE_MISMATCH"
+    assert srv.get("/part0.bin", host=host(srv, "victim")).status_code == 404
+
+
 def test_true_sizes_are_what_the_deploy_reports(srv):
     files = {"index.html": b"<p>sized</p>", "a.bin": LOGO[:1234]}
     started = start(srv, "sized", files)
