@@ -16,7 +16,7 @@ from typing import BinaryIO
 
 from fazt.hosting import mime
 from fazt.hosting.deployments import DeployError, FileEntry, sha256_hex
-from fazt.hosting.ignore import IGNORE_FILE, MAX_IGNORE_BYTES, IgnoreRules
+from fazt.hosting.ignore import IGNORE_FILE, MAX_IGNORE_BYTES, MAX_WORK, IgnoreRules
 from fazt.hosting.paths import UnsafePath, deployment_path
 from fazt.hosting.publishing_policy import PublishingPolicy, is_junk
 
@@ -67,9 +67,17 @@ class ZipDeploy:
             return IgnoreRules()
         try:
             with self._archive.open(info) as member:
-                return IgnoreRules.from_bytes(member.read(MAX_IGNORE_BYTES))
+                rules = IgnoreRules.from_bytes(member.read(MAX_IGNORE_BYTES))
         except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
             raise DeployError(400, "INVALID_ZIP", f"cannot read '{info.filename}': {exc}") from None
+        if rules.work(list(named)) > MAX_WORK:
+            raise DeployError(
+                400,
+                "FAZTIGNORE_TOO_LARGE",
+                f"{IGNORE_FILE} has {len(rules.patterns)} patterns for {len(named)} files: "
+                "too much to match; use fewer, broader patterns (e.g. folders)",
+            )
+        return rules
 
     def _verify(self, info: zipfile.ZipInfo, path: str, limits: DeployLimits) -> FileEntry:
         """Decompress one entry fully (CRC and real size checked) without keeping it."""

@@ -14,8 +14,9 @@ Everything refused except junk is reported back to the user as `skipped`. Separa
 them: the server cannot tell a public certificate from a private key by its name.
 """
 
+import re
 from dataclasses import dataclass, field
-from fnmatch import fnmatchcase
+from fnmatch import translate
 
 from fazt.hosting.ignore import IGNORE_FILE, IgnoreRules
 
@@ -24,19 +25,21 @@ JUNK_NAMES = frozenset({".DS_Store", "Thumbs.db"})
 WELL_KNOWN = ".well-known"
 NEVER_SEGMENTS = (".git", ".ssh", ".env*")
 SECRET_SEGMENTS = (".npmrc", ".pypirc", ".netrc", ".htpasswd", ".aws", ".docker", ".gnupg")
-SECRET_NAMES = (
-    "*.pem",
-    "*.key",
-    "*.p12",
-    "*.pfx",
-    "id_rsa*",
-    "id_dsa*",
-    "id_ecdsa*",
-    "id_ed25519*",
-)
+SECRET_NAMES = ("*.pem", "*.key", "*.p12", "*.pfx", "id_rsa*", "id_dsa*", "id_ecdsa*")
+SECRET_NAMES += ("id_ed25519*",)
 
 # Why a path is not published (None: it is).
 JUNK, NEVER, DOTFILE, IGNORED = "junk", "never", "dotfile", "ignored"
+
+
+def _any_of(globs: tuple[str, ...]) -> re.Pattern:
+    """One compiled regex for several globs: a deploy checks every segment of every path."""
+    return re.compile("|".join(f"(?:{translate(g)})" for g in globs))
+
+
+_NEVER = _any_of(NEVER_SEGMENTS)
+_SECRET_SEGMENT = _any_of(NEVER_SEGMENTS + SECRET_SEGMENTS)
+_SECRET_NAME = _any_of(SECRET_NAMES)
 
 
 @dataclass(frozen=True)
@@ -51,11 +54,12 @@ class PublishingPolicy:
         if is_junk(path):
             return JUNK
         segments = path.rstrip("/").split("/")
-        if any(_matches(seg, NEVER_SEGMENTS) for seg in segments):
+        dotted = [(i, seg) for i, seg in enumerate(segments) if seg[:1] == "."]
+        if any(_NEVER.match(seg) for _, seg in dotted):
             return NEVER
         if path == IGNORE_FILE:
             return IGNORED
-        if not self.include_dotfiles and any(_hidden(i, seg) for i, seg in enumerate(segments)):
+        if not self.include_dotfiles and any(i or seg != WELL_KNOWN for i, seg in dotted):
             return DOTFILE
         if self.ignore.matches(path) if path.endswith("/") else self.ignore.ignores(path):
             return IGNORED
@@ -84,14 +88,5 @@ def is_junk(path: str) -> bool:
 def secret_looking(path: str) -> bool:
     """Key files and credentials by name: published only after a warning (CLI)."""
     segments = path.rstrip("/").split("/")
-    return any(_matches(s, NEVER_SEGMENTS + SECRET_SEGMENTS) for s in segments) or _matches(
-        segments[-1], SECRET_NAMES
-    )
-
-
-def _hidden(index: int, segment: str) -> bool:
-    return segment.startswith(".") and not (index == 0 and segment == WELL_KNOWN)
-
-
-def _matches(segment: str, globs: tuple[str, ...]) -> bool:
-    return any(fnmatchcase(segment, glob) for glob in globs)
+    named = _SECRET_NAME.match(segments[-1])
+    return bool(named) or any(_SECRET_SEGMENT.match(seg) for seg in segments)
