@@ -16,7 +16,13 @@ from typing import BinaryIO
 
 from fazt.hosting import mime
 from fazt.hosting.deployments import DeployError, FileEntry, sha256_hex
-from fazt.hosting.ignore import IGNORE_FILE, MAX_IGNORE_BYTES, MAX_WORK, IgnoreRules
+from fazt.hosting.ignore import (
+    IGNORE_FILE,
+    MAX_IGNORE_BYTES,
+    MAX_PATTERNS,
+    MAX_WORK,
+    IgnoreRules,
+)
 from fazt.hosting.paths import UnsafePath, deployment_path
 from fazt.hosting.publishing_policy import PublishingPolicy, is_junk
 
@@ -61,21 +67,27 @@ class ZipDeploy:
         ]
 
     def _ignore_rules(self, named: dict[str, zipfile.ZipInfo]) -> IgnoreRules:
-        """The root .faztignore's rules (only its first MAX_IGNORE_BYTES are read)."""
+        """The root .faztignore's rules; one too big to apply is refused, never cut short
+        (a pattern dropped would publish what the user meant to keep private)."""
         info = named.get(IGNORE_FILE)
         if info is None:
             return IgnoreRules()
         try:
             with self._archive.open(info) as member:
-                rules = IgnoreRules.from_bytes(member.read(MAX_IGNORE_BYTES))
+                data = member.read(MAX_IGNORE_BYTES + 1)
         except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
             raise DeployError(400, "INVALID_ZIP", f"cannot read '{info.filename}': {exc}") from None
-        if rules.work(list(named)) > MAX_WORK:
+        rules = IgnoreRules.from_bytes(data)
+        if (
+            len(data) > MAX_IGNORE_BYTES
+            or len(rules.patterns) > MAX_PATTERNS
+            or rules.work(list(named)) > MAX_WORK
+        ):
             raise DeployError(
                 400,
                 "FAZTIGNORE_TOO_LARGE",
-                f"{IGNORE_FILE} has {len(rules.patterns)} patterns for {len(named)} files: "
-                "too much to match; use fewer, broader patterns (e.g. folders)",
+                f"{IGNORE_FILE} is too much to apply to {len(named)} files: at most "
+                f"{MAX_PATTERNS} patterns and {MAX_IGNORE_BYTES} bytes; prefer folder patterns",
             )
         return rules
 

@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 from fnmatch import translate
 
 IGNORE_FILE = ".faztignore"
-MAX_IGNORE_BYTES = 64 * 1024  # more than any real ignore file; bounds the server's work
-MAX_PATTERNS = 100  # real ones have a few dozen; bounds the work a hostile ZIP can ask for
+# What the server accepts in a ZIP (real ones have a few dozen lines); the CLI has no limit.
+MAX_IGNORE_BYTES = 64 * 1024
+MAX_PATTERNS = 100
 MAX_REMEMBERED = 100_000  # folder verdicts kept while one deploy is checked
 # Patterns x path characters a server-side check may cost: ~1 s of CPU for star-heavy
 # patterns; a real site (50 patterns, 10,000 paths of 80 characters) needs 40 million.
@@ -50,11 +51,11 @@ class IgnoreRules:
     def parse(cls, text: str) -> "IgnoreRules":
         lines = (ln.strip() for ln in text.splitlines())
         patterns = [ln for ln in lines if ln and not ln.startswith("#")]
-        return cls(tuple(patterns[:MAX_PATTERNS]))
+        return cls(tuple(patterns))
 
     @classmethod
     def from_bytes(cls, data: bytes) -> "IgnoreRules":
-        return cls.parse(data[:MAX_IGNORE_BYTES].decode("utf-8", errors="replace"))
+        return cls.parse(data.decode("utf-8", errors="replace"))
 
     def work(self, paths: list[str]) -> int:
         """What matching these paths costs, roughly (compare with MAX_WORK)."""

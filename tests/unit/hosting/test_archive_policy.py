@@ -46,5 +46,9 @@ def test_a_faztignore_too_costly_to_apply_is_refused():
     with pytest.raises(DeployError) as caught:
         ZipDeploy(zip_of({**files, ".faztignore": patterns}), LIMITS)
     assert caught.value.code == "FAZTIGNORE_TOO_LARGE"
+    for too_big in ("\n".join(f"p{i}" for i in range(101)), "x" * (64 * 1024 + 1)):
+        with pytest.raises(DeployError) as caught:
+            ZipDeploy(zip_of({"index.html": b"i", ".faztignore": too_big.encode()}), LIMITS)
+        assert caught.value.code == "FAZTIGNORE_TOO_LARGE"
     # the same files without the rules are fine
     assert len(ZipDeploy(zip_of(files), LIMITS).entries) == 2300
