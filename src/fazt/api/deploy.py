@@ -44,7 +44,7 @@ def check_site_name(state: ServerState, key: ApiKey, raw: str) -> str:
 
 def _deploy_result(state: ServerState, info: dict) -> dict:
     live = info["live"]
-    url = state.site_url(info["site"], None if live else info["id"])
+    url = state.site_url(info["site"], None if live else info["preview_id"])
     return {
         "site": info["site"],
         "deployment_id": info["id"],
