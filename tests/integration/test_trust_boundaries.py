@@ -105,10 +105,9 @@ def test_a_deployment_url_serves_that_deployment_as_its_own_site(srv):
 def test_deployment_urls_can_be_turned_off_per_site(srv):
     dep = history(srv, "pub")[0]
     host = f"pub--{dep['preview_id']}.localhost"
-    assert (
-        srv.api("PATCH", "/api/apps/pub", json={"previews": False}).json()["data"]["previews"]
-        is False
-    )
+    out = srv.cli("app", "previews", "pub", "off").stdout
+    assert "Deployment URLs for 'pub' are off" in out
+    assert srv.api("GET", "/api/apps/pub").json()["data"]["previews"] is False
     try:
         assert raw_get(srv, host, "/")[0] == 404
         assert history(srv, "pub")[0]["url"] is None
@@ -122,11 +121,13 @@ def test_deployment_urls_can_be_turned_off_per_site(srv):
     "body",
     [{}, {"previews": "no"}, {"previews": 0}, {"previews": True, "other": 1}, [], None],
 )
-def test_app_settings_reject_bad_bodies(srv, body):
+def test_app_settings_reject_bad_input(srv, body):
     response = srv.api("PATCH", "/api/apps/pub", json=body)
     assert response.status_code == 400
     assert response.json()["error"]["code"] in ("BAD_REQUEST", "INVALID_JSON")
     assert srv.api("GET", "/api/apps/pub").json()["data"]["previews"] is True
+    assert srv.cli("app", "previews", "pub", "maybe", check=False).returncode == 2
+    assert srv.api("PATCH", "/api/apps/nosuch", json={"previews": False}).status_code == 404
 
 
 @pytest.mark.parametrize(
