@@ -208,6 +208,7 @@ def test_the_absolute_lifetime_is_configurable(tmp_path: Path):
         b = logged_in(srv)
         try:
             assert "Max-Age=7200;" in b.login().headers["set-cookie"]
+            assert "2 h after login at the latest" in b.get("/settings").text
             backdate(srv, b.cookie, 1.5)
             assert b.get("/apps").status_code == 200
             backdate(srv, b.cookie, 2.1)
