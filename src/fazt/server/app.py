@@ -27,7 +27,7 @@ DASHBOARD_HEADERS = [
     (
         "content-security-policy",
         "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
-        "frame-ancestors 'none'",
+        "frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
     ),
 ]
 PLAIN_404 = b"404 Not Found\n"

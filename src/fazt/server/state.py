@@ -9,6 +9,7 @@ from typing import Any
 
 from fazt import __version__
 from fazt.analytics.service import Analytics
+from fazt.auth.passwords import PasswordChecker
 from fazt.auth.ratelimit import FailureLimiter
 from fazt.db import Database, settings
 from fazt.db.connection import open_connection
@@ -36,6 +37,7 @@ class ServerState:
     key_touched: dict[int, float] = field(default_factory=dict)
     # Dashboard logins: 5 failures per client IP per 15 minutes (fazt.api.session_auth).
     login_failures: FailureLimiter = field(default_factory=lambda: FailureLimiter(5, 900))
+    password_checks: PasswordChecker = field(default_factory=PasswordChecker)  # 2 at once
     auth_settings: dict[str, str] | None = None  # loaded on first use by session_auth
     # HTTPS (fazt.https): the public https port when enabled, and the certificate manager.
     https_port: int | None = None
