@@ -750,7 +750,7 @@ def test_dashboard_login_over_https_sets_a_secure_cookie(https, root_ca):
         )
     assert r.status_code == 303, r.text
     cookie = r.headers["set-cookie"]
-    assert "fazt_session=" in cookie and "Secure" in cookie
+    assert cookie.startswith("__Host-fazt_session=") and "Secure" in cookie
 
 
 def test_a_deleted_site_leaves_the_certificate(https, tmp_path):

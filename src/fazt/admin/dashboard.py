@@ -12,7 +12,7 @@ from urllib.parse import parse_qsl, quote
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from fazt.api import session_auth
-from fazt.auth import sessions
+from fazt.auth import csrf, sessions
 from fazt.auth.sessions import Session
 from fazt.server.http import HTTPError, Request, Response
 from fazt.server.router import PUBLIC, Router
@@ -62,7 +62,8 @@ def render(page: Page, template: str, status: int = 200, **context: Any) -> Resp
         _env = _environment()
     html = _env.get_template(template).render(
         session=page.session,
-        csrf_token=page.session.csrf_token if page.session else "",
+        # Masked afresh for every page (see fazt.auth.csrf: BREACH).
+        csrf_token=csrf.mask(page.session.csrf_token) if page.session else "",
         version=page.state.version,
         path=page.req.path,
         **context,
@@ -152,15 +153,18 @@ class Dashboard:
                 )
         response = await route.handler(page, **params)
         if found is not None and sessions.needs_touch(found[0]):
-            await self._refresh_cookie(req, response, found[1])
+            await self._refresh_cookie(req, response, *found)
         return response
 
-    async def _refresh_cookie(self, req: Request, response: Response, token: str) -> None:
+    async def _refresh_cookie(
+        self, req: Request, response: Response, session: Session, token: str
+    ) -> None:
         """The session's expiry just slid forward: the cookie's Max-Age follows."""
         if any(name == "set-cookie" for name, _ in response.headers):  # e.g. logout
             return
         ttl = await session_auth.session_ttl(self.state)
-        cookie = await session_auth.session_cookie(self.state, req, token, ttl)
+        left = sessions.seconds_left(session, ttl, await session_auth.session_max_age(self.state))
+        cookie = await session_auth.session_cookie(self.state, req, token, left)
         response.headers.append(("set-cookie", cookie))
 
     def _login_first(self, page: Page) -> Response:

@@ -4,7 +4,6 @@ State-changing pages are POST forms; the Dashboard has already checked their CSR
 and origin. Reads go through the same modules as the JSON API (hosting, runtime, storage).
 """
 
-import asyncio
 import secrets
 from urllib.parse import quote
 
@@ -30,6 +29,7 @@ DONE = {
     "revoked": "Key revoked.",
 }
 DAY_CHOICES = (7, 30, 90)
+BUSY_RETRY_SECONDS = 2  # no password-hashing slot came free (see PasswordChecker)
 _dummy_hash: str | None = None
 
 
@@ -85,29 +85,37 @@ async def login(page: Page) -> Response:
     if not csrf.same_origin(req.header("origin"), req.header("referer"), scheme, req.host):
         raise HTTPError(403, "CSRF_FAILED", "cross-origin login refused")
     ip = await session_auth.client_ip(state, req)
-    wait = state.login_failures.retry_after(ip)
-    if wait:
-        response = login_form(
-            page,
-            next_path,
-            f"Too many failed attempts. Try again in {max(1, wait // 60)} min.",
-            429,
-        )
-        response.headers.append(("retry-after", str(wait)))
-        return response
+    # The attempt counts as a failure before the password is checked (and is given back
+    # on success), so concurrent guesses cannot all slip under the limit.
+    stamp, wait = state.login_failures.reserve(ip)
+    if stamp is None:
+        message = f"Too many failed attempts. Try again in {max(1, wait // 60)} min."
+        return _retry_later(page, next_path, message, 429, wait)
     username, password = page.field("username").strip(), page.field("password")
-    user = await state.db.read(sessions.find_user, username)
-    # Verify even for an unknown user, so the answer's timing does not reveal names.
-    ok = await asyncio.to_thread(passwords.verify_password, user[1] if user else _dummy(), password)
+    try:
+        user = await state.db.read(sessions.find_user, username)
+        # Verify even for an unknown user, so the answer's timing does not reveal names.
+        ok = await state.password_checks.verify(user[1] if user else _dummy(), password)
+    except passwords.Busy:
+        state.login_failures.release(ip, stamp)  # not checked: it does not count
+        message = "The server is busy checking other logins. Try again in a moment."
+        return _retry_later(page, next_path, message, 503, BUSY_RETRY_SECONDS)
     if user is None or not ok:
-        state.login_failures.fail(ip)
         return login_form(page, next_path, "Wrong username or password.", 401, username)
+    state.login_failures.release(ip, stamp)
     ttl = await session_auth.session_ttl(state)
-    token = await state.db.write(sessions.create, user[0], ttl, ip, req.header("user-agent") or "")
+    max_age = await session_auth.session_max_age(state)
+    agent = req.header("user-agent") or ""
+    token = await state.db.write(sessions.create, user[0], ttl, ip, agent, max_age)
     response = redirect(next_path)
-    response.headers.append(
-        ("set-cookie", await session_auth.session_cookie(state, req, token, ttl))
-    )
+    cookie = await session_auth.session_cookie(state, req, token, min(ttl, max_age))
+    response.headers.append(("set-cookie", cookie))
+    return response
+
+
+def _retry_later(page: Page, next_path: str, message: str, status: int, wait: int) -> Response:
+    response = login_form(page, next_path, message, status)
+    response.headers.append(("retry-after", str(wait)))
     return response
 
 

@@ -3,7 +3,7 @@ and building the Set-Cookie header. Used by the dashboard pages and the JSON API
 
 import logging
 
-from fazt.auth import clientip, csrf, sessions
+from fazt.auth import clientip, cookies, csrf, sessions
 from fazt.auth.sessions import Session
 from fazt.auth.tokens import ApiKey
 from fazt.db import settings
@@ -11,26 +11,34 @@ from fazt.server.http import HTTPError, Request
 from fazt.server.state import ServerState
 
 log = logging.getLogger("fazt")
-MAX_COOKIES = 3  # values of our cookie looked up per request
+MAX_SESSION_HOURS = 24 * 365 * 10  # a sane ceiling for both lifetimes
 
 
 async def auth_settings(state: ServerState) -> dict[str, str]:
-    """Settings read once per server run (like the domain): TTL and trusted proxies."""
+    """Settings read once per server run (like the domain): lifetimes and trusted proxies."""
     if state.auth_settings is None:
         values = await state.db.read(settings.all_settings)
-        state.auth_settings = {
-            "session_ttl_seconds": values["session_ttl_seconds"],
-            "trusted_proxies": values["trusted_proxies"],
-        }
+        keys = ("session_ttl_seconds", "session_max_age_hours", "trusted_proxies")
+        state.auth_settings = {key: values[key] for key in keys}
     return state.auth_settings
 
 
-async def session_ttl(state: ServerState) -> int:
-    raw = (await auth_settings(state))["session_ttl_seconds"]
-    if raw.isdigit() and int(raw) > 0:
+async def _positive(state: ServerState, key: str, ceiling: int) -> int:
+    raw = (await auth_settings(state))[key]
+    if raw.isdigit() and 0 < int(raw) <= ceiling:
         return int(raw)
-    log.warning("session_ttl_seconds=%r is not a positive integer; using the default", raw)
-    return int(settings.DEFAULTS["session_ttl_seconds"])
+    log.warning("%s=%r is not an integer from 1 to %d; using the default", key, raw, ceiling)
+    return int(settings.DEFAULTS[key])
+
+
+async def session_ttl(state: ServerState) -> int:
+    """Seconds an unused session lives (each use slides it)."""
+    return await _positive(state, "session_ttl_seconds", MAX_SESSION_HOURS * 3600)
+
+
+async def session_max_age(state: ServerState) -> int:
+    """Seconds a session lives after its login at most, however busy."""
+    return await _positive(state, "session_max_age_hours", MAX_SESSION_HOURS) * 3600
 
 
 async def _trusted(state: ServerState) -> tuple:
@@ -55,27 +63,24 @@ async def scheme(state: ServerState, req: Request) -> str:
     return "http"
 
 
-def cookie_values(req: Request, name: str = sessions.COOKIE_NAME) -> list[str]:
-    """Every value sent for the cookie `name` (a sibling subdomain can plant a second
-    one with Domain=<parent>; it must not hide ours)."""
-    values = []
-    for part in (req.header("cookie") or "").split(";"):
-        key, sep, value = part.strip().partition("=")
-        if sep and key == name and value.strip():
-            values.append(value.strip())
-    return values[:MAX_COOKIES]
+async def cookie_name(state: ServerState, req: Request) -> str:
+    """`__Host-fazt_session` over HTTPS (only that name is read there), else `fazt_session`."""
+    return sessions.cookie_name(await scheme(state, req) == "https")
 
 
 async def session_and_token(state: ServerState, req: Request) -> tuple[Session, str] | None:
     """The live session named by the request's cookie, and that cookie value; slides the
-    session's expiry forward."""
-    for token in cookie_values(req):
-        session = await state.db.read(sessions.lookup, token)
-        if session is not None:
-            if sessions.needs_touch(session):
-                state.db.submit_write(sessions.touch, session.id, await session_ttl(state))
-            return session, token
-    return None
+    session's expiry forward. Every value sent under our name is tried (a sibling
+    subdomain can plant more, even ahead of ours), in one query."""
+    tokens = cookies.values(req.header("cookie"), await cookie_name(state, req))
+    if not tokens:
+        return None
+    max_age = await session_max_age(state)
+    found = await state.db.read(sessions.lookup_first, tokens, max_age)
+    if found is not None and sessions.needs_touch(found[0]):
+        ttl = await session_ttl(state)
+        state.db.submit_write(sessions.touch, found[0].id, ttl, max_age)
+    return found
 
 
 async def current_session(state: ServerState, req: Request) -> Session | None:
@@ -99,9 +104,9 @@ async def check_csrf(
 
 
 async def session_cookie(state: ServerState, req: Request, token: str, max_age: int) -> str:
-    """Host-only, HttpOnly, SameSite=Lax; Secure when the request came over HTTPS."""
+    """Host-only, HttpOnly, SameSite=Lax; Secure and `__Host-` named over HTTPS."""
     parts = [
-        f"{sessions.COOKIE_NAME}={token}",
+        f"{await cookie_name(state, req)}={token}",
         "Path=/",
         f"Max-Age={max_age}",
         "HttpOnly",

@@ -1,5 +1,6 @@
 """Admin users with argon2id password hashes."""
 
+import asyncio
 import secrets
 import sqlite3
 
@@ -27,6 +28,31 @@ def verify_password(password_hash: str, password: str) -> bool:
         return _hasher.verify(password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
+
+
+class Busy(Exception):
+    """No hashing slot freed up in time: answer 503 with Retry-After, do not queue."""
+
+
+class PasswordChecker:
+    """Verifies passwords in threads, at most `slots` at once. Each argon2 check costs
+    ~50 ms of CPU and 64 MiB, so a burst of logins (from many addresses: each address is
+    held to 5 attempts) is bounded instead of starving the server; a request that finds
+    no free slot within `wait` seconds raises Busy."""
+
+    def __init__(self, slots: int = 2, wait: float = 3.0) -> None:
+        self._slots = asyncio.Semaphore(slots)
+        self.wait = wait
+
+    async def verify(self, password_hash: str, password: str) -> bool:
+        try:
+            await asyncio.wait_for(self._slots.acquire(), self.wait)
+        except TimeoutError:
+            raise Busy from None
+        try:
+            return await asyncio.to_thread(verify_password, password_hash, password)
+        finally:
+            self._slots.release()
 
 
 def set_credentials(conn: sqlite3.Connection, username: str, password_hash: str) -> None:

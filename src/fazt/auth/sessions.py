@@ -2,7 +2,8 @@
 
 The cookie carries a random token; the database keeps only its SHA-256, so reading the
 database file does not let anyone log in. Expiry slides: each use pushes it forward
-(written at most once a minute per session, see `needs_touch`).
+(written at most once a minute per session, see `needs_touch`), but never past the
+absolute limit `max_age` after the login: a stolen cookie kept busy still dies then.
 """
 
 import hashlib
@@ -14,6 +15,9 @@ from datetime import UTC, datetime, timedelta
 from fazt.db.connection import utcnow
 
 COOKIE_NAME = "fazt_session"
+# Over HTTPS: browsers accept a `__Host-` cookie only with Secure, Path=/ and no Domain,
+# so a sibling subdomain can neither plant nor overwrite one for the dashboard's host.
+SECURE_COOKIE_NAME = "__Host-fazt_session"
 TOUCH_INTERVAL = timedelta(seconds=60)
 _FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 
@@ -41,12 +45,22 @@ def _parse(text: str) -> datetime:
     return datetime.strptime(text, _FORMAT).replace(tzinfo=UTC)
 
 
+def cookie_name(https: bool) -> str:
+    return SECURE_COOKIE_NAME if https else COOKIE_NAME
+
+
 def create(
-    conn: sqlite3.Connection, user_id: int, ttl: int, ip: str = "", user_agent: str = ""
+    conn: sqlite3.Connection,
+    user_id: int,
+    ttl: int,
+    ip: str = "",
+    user_agent: str = "",
+    max_age: int | None = None,
 ) -> str:
     """Start a session for `user_id`; return its token (the cookie value, never stored)."""
     token = secrets.token_urlsafe(32)
     now = datetime.now(UTC)
+    ttl = ttl if max_age is None else min(ttl, max_age)
     conn.execute(
         "INSERT INTO sessions (token_hash, user_id, csrf_token, created_at, last_seen_at,"
         " expires_at, ip, user_agent) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -64,17 +78,34 @@ def create(
     return token
 
 
-def lookup(conn: sqlite3.Connection, token: str) -> Session | None:
+def lookup(conn: sqlite3.Connection, token: str, max_age: int | None = None) -> Session | None:
     """The live session for a cookie value, or None (unknown, revoked or expired)."""
-    if not token:
+    found = lookup_first(conn, [token], max_age)
+    return found[0] if found else None
+
+
+def lookup_first(
+    conn: sqlite3.Connection, tokens: list[str], max_age: int | None = None
+) -> tuple[Session, str] | None:
+    """The first of `tokens` that names a live session (one query), with that token.
+    With `max_age`, sessions created longer ago than that many seconds are dead too."""
+    by_hash = {hash_token(t): t for t in tokens if t}
+    if not by_hash:
         return None
-    row = conn.execute(
-        "SELECT s.id, s.user_id, u.username, s.csrf_token, s.created_at, s.last_seen_at,"
-        " s.expires_at FROM sessions s JOIN users u ON u.id = s.user_id"
-        " WHERE s.token_hash = ? AND s.expires_at > ?",
-        (hash_token(token), utcnow()),
-    ).fetchone()
-    return Session(*row) if row else None
+    now = datetime.now(UTC)
+    born_after = _iso(now - timedelta(seconds=max_age)) if max_age is not None else ""
+    marks = ",".join("?" * len(by_hash))
+    rows = conn.execute(
+        "SELECT s.token_hash, s.id, s.user_id, u.username, s.csrf_token, s.created_at,"
+        " s.last_seen_at, s.expires_at FROM sessions s JOIN users u ON u.id = s.user_id"
+        f" WHERE s.token_hash IN ({marks}) AND s.expires_at > ? AND s.created_at > ?",
+        (*by_hash, _iso(now), born_after),
+    ).fetchall()
+    if not rows:
+        return None
+    order = {t: i for i, t in enumerate(tokens)}
+    row = min(rows, key=lambda r: order[by_hash[r[0]]])
+    return Session(*row[1:]), by_hash[row[0]]
 
 
 def needs_touch(session: Session) -> bool:
@@ -82,11 +113,26 @@ def needs_touch(session: Session) -> bool:
     return datetime.now(UTC) - _parse(session.last_seen_at) >= TOUCH_INTERVAL
 
 
-def touch(conn: sqlite3.Connection, session_id: int, ttl: int) -> None:
+def seconds_left(session: Session, ttl: int, max_age: int) -> int:
+    """What the cookie's Max-Age should be after this use: the idle lifetime, cut short by
+    the absolute one."""
+    deadline = _parse(session.created_at) + timedelta(seconds=max_age)
+    left = int((deadline - datetime.now(UTC)).total_seconds())
+    return max(0, min(ttl, left))
+
+
+def touch(conn: sqlite3.Connection, session_id: int, ttl: int, max_age: int | None = None) -> None:
+    """Slide the expiry `ttl` seconds past now, but not beyond `max_age` after creation."""
     now = datetime.now(UTC)
+    expires = now + timedelta(seconds=ttl)
+    if max_age is not None:
+        row = conn.execute("SELECT created_at FROM sessions WHERE id = ?", (session_id,)).fetchone()
+        if row is None:
+            return
+        expires = min(expires, _parse(row[0]) + timedelta(seconds=max_age))
     conn.execute(
         "UPDATE sessions SET last_seen_at = ?, expires_at = ? WHERE id = ? AND expires_at > ?",
-        (_iso(now), _iso(now + timedelta(seconds=ttl)), session_id, _iso(now)),
+        (_iso(now), _iso(expires), session_id, _iso(now)),
     )
 
 

@@ -81,7 +81,22 @@ def history(name, url, token, as_json) -> None:
         }
         for d in deps
     ]
-    print_table(rows, ["id", "live", "files", "size", "deployed_by", "finalized_at"])
+    print_table(rows, ["id", "live", "files", "size", "deployed_by", "finalized_at", "url"])
+
+
+@app.command()
+@click.argument("name")
+@click.argument("state", type=click.Choice(["on", "off"]))
+@remote_options
+def previews(name, state, url, token, as_json) -> None:
+    """Turn an app's deployment URLs (<name>--<preview id>) on or off."""
+    with api_client(url, token) as client:
+        site = client.request("PATCH", f"/api/apps/{name}", json={"previews": state == "on"})
+    if as_json:
+        print_json(site)
+    else:
+        word = "on" if site["previews"] else "off"
+        click.echo(f"Deployment URLs for '{name}' are {word}")
 
 
 @app.command()

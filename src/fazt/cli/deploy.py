@@ -218,7 +218,8 @@ def deploy(directory, site, url, token, preview, include_dotfiles, as_json) -> N
     if as_json:
         click.echo(json.dumps(result, indent=2))
     elif preview:
-        click.echo(f"Preview ready (deployment {result['deployment_id']}): {result['url']}")
+        where = result["url"] or f"no URL (deployment URLs are off for '{name}')"
+        click.echo(f"Preview ready (deployment {result['deployment_id']}): {where}")
         click.echo(f"Make it live with: fazt app promote {name} {result['deployment_id']}")
     else:
         click.echo(f"Live: {result['url']}  (deployment {result['deployment_id']})")

@@ -283,10 +283,24 @@ def _probe(port: int) -> tuple[bool, str | None]:
     default=None,
     help="Idle dashboard sessions end after this many hours.",
 )
+@click.option(
+    "--session-max-age-hours",
+    type=click.IntRange(1, 24 * 365),
+    default=None,
+    help="Every dashboard session ends this many hours after its login.",
+)
 @click.option("--release-url", default=None, help="The signed release index upgrades use.")
 @db_option
 def set_config(
-    domain, port, history_limit, cache_mb, trusted_proxies, session_ttl_hours, release_url, db_path
+    domain,
+    port,
+    history_limit,
+    cache_mb,
+    trusted_proxies,
+    session_ttl_hours,
+    session_max_age_hours,
+    release_url,
+    db_path,
 ) -> None:
     """Change saved settings (takes effect at the next start)."""
     changes = {
@@ -296,13 +310,14 @@ def set_config(
         "cache_max_bytes": cache_mb * 1024 * 1024 if cache_mb else None,
         "trusted_proxies": _check_proxies(trusted_proxies),
         "session_ttl_seconds": session_ttl_hours * 3600 if session_ttl_hours else None,
+        "session_max_age_hours": session_max_age_hours,
         "release_url": _check_release_url(release_url),
     }
     changes = {k: str(v) for k, v in changes.items() if v is not None}
     if not changes:
         fail(
             "nothing to change: pass --domain, --port, --history-limit, --cache-mb, "
-            "--trusted-proxies, --session-ttl-hours or --release-url"
+            "--trusted-proxies, --session-ttl-hours, --session-max-age-hours or --release-url"
         )
     with open_db(db_path, must_exist=True) as db:
         db.write_sync(lambda c: [settings.put(c, k, v) for k, v in changes.items()])

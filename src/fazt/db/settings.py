@@ -36,6 +36,8 @@ DEFAULTS: dict[str, str] = {
     # Dashboard login (fazt.auth.sessions): idle sessions end after this many seconds;
     # X-Forwarded-For is believed only from these comma-separated IPs or CIDRs.
     "session_ttl_seconds": str(7 * 24 * 3600),
+    # ...and every session ends this many hours after its login, however busy.
+    "session_max_age_hours": "168",
     "trusted_proxies": "",
     # Analytics (fazt.analytics): events, rollups and webhook payloads older are pruned.
     "analytics_retention_days": "365",

@@ -9,6 +9,7 @@ from typing import Any
 
 from fazt import __version__
 from fazt.analytics.service import Analytics
+from fazt.auth.passwords import PasswordChecker
 from fazt.auth.ratelimit import FailureLimiter
 from fazt.db import Database, settings
 from fazt.db.connection import open_connection
@@ -36,6 +37,7 @@ class ServerState:
     key_touched: dict[int, float] = field(default_factory=dict)
     # Dashboard logins: 5 failures per client IP per 15 minutes (fazt.api.session_auth).
     login_failures: FailureLimiter = field(default_factory=lambda: FailureLimiter(5, 900))
+    password_checks: PasswordChecker = field(default_factory=PasswordChecker)  # 2 at once
     auth_settings: dict[str, str] | None = None  # loaded on first use by session_auth
     # HTTPS (fazt.https): the public https port when enabled, and the certificate manager.
     https_port: int | None = None
@@ -97,9 +99,10 @@ class ServerState:
     def dashboard_url(self) -> str:
         return self.base_url("localhost" if self.domain == "localhost" else f"admin.{self.domain}")
 
-    def site_url(self, site: str, deployment_id: int | None = None) -> str:
-        label = site if deployment_id is None else f"{site}--{deployment_id}"
-        if site == "root" and deployment_id is None and self.domain != "localhost":
+    def site_url(self, site: str, preview_id: str | None = None) -> str:
+        """The site's URL, or with `preview_id` the URL of that one deployment."""
+        label = site if preview_id is None else f"{site}--{preview_id}"
+        if site == "root" and preview_id is None and self.domain != "localhost":
             return self.base_url(self.domain)
         return self.base_url(f"{label}.{self.domain}")
 
