@@ -827,7 +827,12 @@ def test_declared_size_must_match_the_stored_bytes(srv, untouched_pending):
         assert error_of(r, 400) == "SIZE_MISMATCH"
         message = r.json()["error"]["message"]
         assert "index.html" in message and f"{declared} bytes" in message and "10 bytes" in message
-        assert srv.get("/", host=host(srv, f"victim--{dep_id}")).status_code == 404
+        conn = sqlite3.connect(f"file:{srv.db}?mode=ro", uri=True)
+        try:
+            state = conn.execute("SELECT state FROM deployments WHERE id = ?", (dep_id,))
+            assert state.fetchone() == ("pending",)  # never finalized, never previewable
+        finally:
+            conn.close()
         history = srv.api("GET", "/api/apps/victim/deployments").json()["data"]
         assert dep_id not in [d["id"] for d in history]
 
