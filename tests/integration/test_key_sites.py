@@ -408,3 +408,18 @@ def test_dashboard_creates_a_site_limited_key_and_lists_its_sites(world):
         assert "agent2" not in {k["name"] for k in srv.api("GET", "/api/keys").json()["data"]}
     finally:
         b.close()
+
+
+def test_server_create_key_takes_sites_too(world):
+    srv = world.srv
+    token = srv.cli(
+        "server", "create-key", "--name", "boot", "--sites", "docs", "--db", str(srv.db)
+    ).stdout.strip()
+    row = next(k for k in srv.api("GET", "/api/keys").json()["data"] if k["name"] == "boot")
+    assert row["sites"] == ["docs"] and row["scopes"] == ["deploy"]
+    r = srv.api("GET", "/api/apps/b", token=token)
+    assert r.status_code == 403 and r.json()["error"]["code"] == "FORBIDDEN_SITE"
+    bad = srv.cli(
+        "server", "create-key", "--name", "x", "--sites", "", "--db", str(srv.db), check=False
+    )
+    assert bad.returncode != 0 and "at least one site" in bad.stderr
