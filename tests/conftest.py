@@ -3,6 +3,7 @@
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -328,3 +329,17 @@ def chromium():
             yield browser
         finally:
             browser.close()
+
+
+def preview_label(srv: FaztServer, site: str, deployment_id: int) -> str:
+    """'<site>--<preview id>': the host label of one deployment (read from the database,
+    so that it works for pending deployments too)."""
+    conn = sqlite3.connect(f"file:{srv.db}?mode=ro", uri=True)
+    try:
+        row = conn.execute(
+            "SELECT preview_id FROM deployments WHERE id = ?", (deployment_id,)
+        ).fetchone()
+    finally:
+        conn.close()
+    assert row is not None, f"no deployment {deployment_id}"
+    return f"{site}--{row[0]}"

@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import FaztServer, running_server, wait_for
+from tests.conftest import FaztServer, preview_label, running_server, wait_for
 
 SITE = "crashy"
 KiB, MiB = 1024, 1024 * 1024
@@ -190,7 +190,7 @@ def test_kill_during_incremental_upload(crashy):
     assert live_id(srv) == v1_id
     assert served(srv, V1)
     check_database(srv.db)
-    preview = srv.get("/", host=f"{SITE}--{pending}.localhost:{srv.port}")
+    preview = srv.get("/", host=f"{preview_label(srv, SITE, pending)}.localhost:{srv.port}")
     assert preview.status_code == 404
     history = srv.api("GET", f"/api/apps/{SITE}/deployments").json()["data"]
     assert [d["id"] for d in history] == [v1_id]

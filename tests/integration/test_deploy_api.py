@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from tests.conftest import FaztServer, running_server
+from tests.conftest import FaztServer, preview_label, running_server
 
 MiB = 1024 * 1024
 LIMITS = {
@@ -489,13 +489,13 @@ def test_incremental_deploy_uploads_only_missing(srv, deploy_key):
 def test_nothing_visible_before_finalize_and_blobs_missing_is_409(srv, untouched_pending):
     started = start(srv, "victim", V2)
     dep_id = started["deployment_id"]
-    preview = srv.get("/", host=host(srv, f"victim--{dep_id}"))
+    preview = srv.get("/", host=host(srv, preview_label(srv, "victim", dep_id)))
     assert preview.status_code == 404 and preview.content != V2["index.html"]
     assert error_of(finalize(srv, dep_id), 409) == "BLOBS_MISSING"
     # one of two blobs uploaded is still not enough
     assert put_blob(srv, V2["index.html"]).status_code == 201
     assert error_of(finalize(srv, dep_id), 409) == "BLOBS_MISSING"
-    assert srv.get("/", host=host(srv, f"victim--{dep_id}")).status_code == 404
+    assert srv.get("/", host=host(srv, preview_label(srv, "victim", dep_id))).status_code == 404
     history = srv.api("GET", "/api/apps/victim/deployments").json()["data"]
     assert dep_id not in [d["id"] for d in history]
 
@@ -547,11 +547,11 @@ def test_preview_finalize_leaves_live_alone_then_promote(srv):
     data = r.json()["data"]
     dep_id = started["deployment_id"]
     assert data["live"] is False
-    assert data["url"] == f"http://prev--{dep_id}.localhost:{srv.port}"
+    assert data["url"] == f"http://prev--{data['preview_id']}.localhost:{srv.port}"
     assert live_id(srv, "prev") == live_before
     assert_serves(srv, "prev", v1)
     assert srv.get("/new.txt", host=host(srv, "prev")).status_code == 404
-    assert_serves(srv, f"prev--{dep_id}", v2)
+    assert_serves(srv, f"prev--{data['preview_id']}", v2)
     # finalizing twice is a conflict, and changes nothing
     assert error_of(finalize(srv, dep_id), 409) == "CONFLICT"
     assert live_id(srv, "prev") == live_before
@@ -565,9 +565,10 @@ def test_preview_finalize_leaves_live_alone_then_promote(srv):
 def test_preview_of_another_sites_deployment_is_not_served(srv):
     assert post_zip(srv, "mine", make_zip({"index.html": b"mine"})).status_code == 200
     theirs = post_zip(srv, "theirs", make_zip({"index.html": b"theirs, secret"}))
-    other_id = theirs.json()["data"]["deployment_id"]
-    r = srv.get("/", host=host(srv, f"mine--{other_id}"))
-    assert r.status_code == 404 and b"secret" not in r.content
+    other = theirs.json()["data"]
+    for label in (other["deployment_id"], other["preview_id"]):
+        r = srv.get("/", host=host(srv, f"mine--{label}"))
+        assert r.status_code == 404 and b"secret" not in r.content
 
 
 def test_bad_manifests_for_incremental_deploy(srv, untouched_pending):
@@ -709,7 +710,7 @@ def test_unknown_app_is_404(srv):
 def test_wrong_method_is_405(srv, untouched):
     for method, path, allowed in [
         ("GET", "/api/deploy", "POST"),
-        ("PUT", "/api/apps/victim", "DELETE, GET"),
+        ("PUT", "/api/apps/victim", "DELETE, GET, PATCH"),
         ("GET", "/api/blobs/" + sha(b"x"), "PUT"),
         ("DELETE", "/api/apps", "GET"),
         ("GET", "/api/deployments/1/finalize", "POST"),
@@ -760,7 +761,7 @@ def test_zip_preview_field_and_domain_suffix(srv):
     data = r.json()["data"]
     assert data["live"] is False
     assert srv.get("/", host=host(srv, "blog")).content == b"blog v1"
-    assert srv.get("/", host=host(srv, f"blog--{data['deployment_id']}")).content == b"blog v2"
+    assert srv.get("/", host=host(srv, f"blog--{data['preview_id']}")).content == b"blog v2"
 
 
 def test_files_of_another_sites_deployment_is_404(srv, victim):

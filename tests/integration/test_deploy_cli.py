@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import FaztServer, free_port, run_cli, running_server, write_site
+from tests.conftest import FaztServer, free_port, preview_label, run_cli, running_server, write_site
 
 
 def sha(data: str | bytes) -> str:
@@ -170,10 +170,11 @@ def test_preview_then_promote(srv, tmp_path):
     out = srv.cli("deploy", str(site), "--preview").stdout
     v2 = app_json(srv, "history", "prev")[0]["id"]
     assert v2 > v1
-    assert f"http://prev--{v2}.localhost:{srv.port}" in out
+    label = preview_label(srv, "prev", v2)
+    assert f"http://{label}.localhost:{srv.port}" in out
     assert f"fazt app promote prev {v2}" in out
     assert page(srv, "prev") == (200, "prev v1")
-    assert page(srv, f"prev--{v2}") == (200, "prev v2")
+    assert page(srv, label) == (200, "prev v2")
     assert app_json(srv, "info", "prev")["live_deployment_id"] == v1
 
     promoted = app_json(srv, "promote", "prev", str(v2))
@@ -403,6 +404,6 @@ def test_history_limit_prunes_and_collects_blobs(tmp_path):
         kept = [d["id"] for d in app_json(srv, "history", "hist")]
         assert kept == [preview, ids[5], ids[4], ids[3]]
         assert page(srv, "hist") == (200, "<p>history version 3</p>")
-        assert page(srv, f"hist--{preview}") == (200, "<p>history preview</p>")
+        assert page(srv, preview_label(srv, "hist", preview)) == (200, "<p>history preview</p>")
         assert query(srv, "SELECT COUNT(*) FROM blobs")[0][0] == system_blobs + 5
         assert query(srv, "PRAGMA foreign_key_check") == []

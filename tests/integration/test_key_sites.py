@@ -114,6 +114,12 @@ PER_SITE_CASES = [
     ),
     Case("GET", "/api/apps/{name}", _path("/api/apps/b"), _path("/api/apps/a")),
     Case(
+        "PATCH",
+        "/api/apps/{name}",
+        _path("/api/apps/b", json={"previews": False}),
+        _path("/api/apps/a", json={"previews": True}),
+    ),
+    Case(
         "GET",
         "/api/apps/{name}/deployments",
         _path("/api/apps/b/deployments"),
@@ -322,6 +328,7 @@ def test_site_limited_key_is_refused_on_server_wide_routes(world, case):
 def test_refusals_changed_nothing_of_site_b(world):
     srv = world.srv
     assert srv.get("/", host="b.localhost").text == "b v2"  # no rollback, no deploy
+    assert srv.api("GET", "/api/apps/b").json()["data"]["previews"] is True
     env = srv.api("GET", "/api/apps/b/env").json()["data"]
     assert [e["name"] for e in env] == ["SECRET"]
     domains = {d["domain"] for d in srv.api("GET", "/api/domains").json()["data"]}

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.conftest import FaztServer, running_server, write_site
+from tests.conftest import FaztServer, preview_label, running_server, write_site
 
 DOMAIN = "example.test"
 SECURITY_HEADERS = ("x-frame-options", "content-security-policy")
@@ -233,12 +233,12 @@ def test_custom_domain_under_the_main_domain_is_refused(srv):
 
 
 def test_preview_host_serves_that_deployment(srv, preview):
-    dep = preview["deployment_id"]
-    assert preview["url"] == f"http://blog--{dep}.{DOMAIN}:{srv.port}"
+    pid = preview["preview_id"]
+    assert preview["url"] == f"http://blog--{pid}.{DOMAIN}:{srv.port}"
     for name in (
-        f"blog--{dep}.{DOMAIN}",
-        f"BLOG--{dep}.{DOMAIN.upper()}:99",
-        f"blog--{dep}.localhost",
+        f"blog--{pid}.{DOMAIN}",
+        f"BLOG--{pid.upper()}.{DOMAIN.upper()}:99",
+        f"blog--{pid}.localhost",
     ):
         r = srv.get("/", host=name)
         assert r.status_code == 200, name
@@ -249,15 +249,18 @@ def test_preview_host_serves_that_deployment(srv, preview):
 
 def test_preview_of_the_live_deployment(srv):
     dep = srv.api("GET", "/api/apps/blog").json()["data"]["live_deployment_id"]
-    assert srv.get("/", host=f"blog--{dep}.{DOMAIN}").text == "<h1>blog v1</h1>"
+    assert srv.get("/", host=f"{preview_label(srv, 'blog', dep)}.{DOMAIN}").text == (
+        "<h1>blog v1</h1>"
+    )
+    assert_lost(srv.get("/", host=f"blog--{dep}.{DOMAIN}"))  # never by its number
 
 
 def test_preview_id_of_another_site_is_404(srv, preview):
-    dep = preview["deployment_id"]
+    pid = preview["preview_id"]
     # served once through its own host first, so a cache cannot stand in for the check
-    assert srv.get("/", host=f"blog--{dep}.{DOMAIN}").text == "<h1>blog v2</h1>"
-    assert_lost(srv.get("/", host=f"shop--{dep}.{DOMAIN}"))
-    assert_lost(srv.get("/", host=f"nosuch--{dep}.{DOMAIN}"))
+    assert srv.get("/", host=f"blog--{pid}.{DOMAIN}").text == "<h1>blog v2</h1>"
+    assert_lost(srv.get("/", host=f"shop--{pid}.{DOMAIN}"))
+    assert_lost(srv.get("/", host=f"nosuch--{pid}.{DOMAIN}"))
 
 
 def test_unknown_preview_id_is_404(srv):
@@ -273,15 +276,16 @@ def test_pending_deployment_is_not_previewable(srv):
     )
     assert r.status_code in (200, 201), r.text
     dep = r.json()["data"]["deployment_id"]
-    assert_lost(srv.get("/", host=f"blog--{dep}.{DOMAIN}"))
+    assert_lost(srv.get("/", host=f"{preview_label(srv, 'blog', dep)}.{DOMAIN}"))
 
 
 def test_system_admin_deployment_is_not_a_preview(srv):
     """The dashboard's files are only served with the dashboard's headers."""
     dep = srv.api("GET", "/api/apps/admin").json()["data"]["live_deployment_id"]
     assert_dashboard(srv.get("/", host="localhost"))  # cached for the dashboard first
-    assert srv.get("/", host=f"root--{dep}.{DOMAIN}").status_code == 404  # not root's either
-    assert_lost(srv.get("/", host=f"admin--{dep}.{DOMAIN}"))
+    label = preview_label(srv, "admin", dep)
+    assert srv.get("/", host=f"root--{label[7:]}.{DOMAIN}").status_code == 404  # nor root's
+    assert_lost(srv.get("/", host=f"{label}.{DOMAIN}"))
 
 
 # -- domain localhost (the default) ------------------------------------------------------

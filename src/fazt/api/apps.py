@@ -40,7 +40,26 @@ async def app_info(state: ServerState, req: Request, key: ApiKey, name: str) -> 
 
 async def app_history(state: ServerState, req: Request, key: ApiKey, name: str) -> Response:
     site = await _site_or_404(state, key, name)
-    return json_response(await state.db.read(deployments.history, site["name"]))
+    history = await state.db.read(deployments.history, site["name"])
+    for dep in history:  # each deployment's own URL, while the site has them on
+        on = site["previews"] and site["name"] != "admin"
+        dep["url"] = state.site_url(site["name"], dep["preview_id"]) if on else None
+    return json_response(history)
+
+
+async def update_app(state: ServerState, req: Request, key: ApiKey, name: str) -> Response:
+    """PATCH /api/apps/{name} {"previews": false}: the site's settings."""
+    site = await _site_or_404(state, key, name)
+    if site["kind"] == "system" and not key.allows("admin"):
+        raise HTTPError(403, "SYSTEM_SITE", f"'{name}' is a system site")
+    body = await req.json()
+    if not isinstance(body, dict) or set(body) - {"previews"} or not body:
+        raise HTTPError(400, "BAD_REQUEST", 'expected {"previews": true|false}')
+    if type(body["previews"]) is not bool:
+        raise HTTPError(400, "BAD_REQUEST", "previews must be true or false")
+    await state.db.write(deployments.set_previews, site["name"], body["previews"])
+    await state.refresh_routing()
+    return json_response(await state.db.read(deployments.site_info, site["name"]))
 
 
 async def app_files(state: ServerState, req: Request, key: ApiKey, name: str) -> Response:

@@ -48,10 +48,14 @@ def check_site_name(state: ServerState, key: ApiKey, raw: str) -> str:
 
 def _deploy_result(state: ServerState, info: dict) -> dict:
     live = info["live"]
-    url = state.site_url(info["site"], None if live else info["id"])
+    url = state.site_url(info["site"])
+    if not live:  # a preview's own URL, unless the site has turned those off
+        on = info["preview_id"] in state.routing.previews
+        url = state.site_url(info["site"], info["preview_id"]) if on else None
     return {
         "site": info["site"],
         "deployment_id": info["id"],
+        "preview_id": info["preview_id"],
         "live": live,
         "file_count": info["file_count"],
         "size_bytes": info["size_bytes"],

@@ -32,6 +32,7 @@ PER_SITE = frozenset(
         deploy.finalize_deployment,
         apps.list_apps,
         apps.app_info,
+        apps.update_app,
         apps.delete_app,
         apps.app_history,
         apps.app_files,
@@ -69,6 +70,7 @@ def build_router() -> Router:
     )
     r.add("GET", "/api/apps", apps.list_apps, scope="deploy")
     r.add("GET", "/api/apps/{name}", apps.app_info, scope="deploy")
+    r.add("PATCH", "/api/apps/{name}", apps.update_app, scope="deploy")
     r.add("DELETE", "/api/apps/{name}", apps.delete_app, scope="admin")
     r.add("GET", "/api/apps/{name}/deployments", apps.app_history, scope="deploy")
     r.add("GET", "/api/apps/{name}/files", apps.app_files, scope="deploy")

@@ -8,6 +8,7 @@ the writer (for changes) or a reader.
 
 import hashlib
 import json
+import secrets
 import sqlite3
 from dataclasses import dataclass
 
@@ -155,8 +156,16 @@ def create_pending(
     ensure_site(conn, site, kind)
     cur = conn.execute(
         "INSERT INTO deployments (site, state, file_count, size_bytes, manifest, deployed_by,"
-        " created_at) VALUES (?, 'pending', ?, ?, ?, ?, ?)",
-        (site, len(files), sum(f.size for f in files), manifest.to_json(), deployed_by, utcnow()),
+        " created_at, preview_id) VALUES (?, 'pending', ?, ?, ?, ?, ?, ?)",
+        (
+            site,
+            len(files),
+            sum(f.size for f in files),
+            manifest.to_json(),
+            deployed_by,
+            utcnow(),
+            new_preview_id(),
+        ),
     )
     deployment_id = cur.lastrowid
     conn.executemany(
@@ -165,6 +174,11 @@ def create_pending(
         [(deployment_id, f.path, f.sha256, f.size, f.mime) for f in files],
     )
     return deployment_id
+
+
+def new_preview_id() -> str:
+    """80 random bits in lower-case hex: a DNS-safe label part nobody can guess."""
+    return secrets.token_hex(10)
 
 
 def finalize(conn: sqlite3.Connection, deployment_id: int, *, live: bool) -> dict:
@@ -324,6 +338,7 @@ def _deployment_dict(row: sqlite3.Row) -> dict:
         "created_at": row["created_at"],
         "finalized_at": row["finalized_at"],
         "live_at": row["live_at"],
+        "preview_id": row["preview_id"],
     }
 
 
@@ -339,7 +354,7 @@ def history(conn: sqlite3.Connection, site: str) -> list[dict]:
 # Sites with their live deployment's numbers. A site whose first deploy is still uploading
 # (or was abandoned) has no ready deployment and is not an app yet.
 _SITES = (
-    "SELECT s.name, s.kind, s.live_deployment_id, s.created_at, s.updated_at,"
+    "SELECT s.name, s.kind, s.live_deployment_id, s.created_at, s.updated_at, s.previews,"
     " d.file_count, d.size_bytes, d.live_at FROM sites s"
     " LEFT JOIN deployments d ON d.id = s.live_deployment_id"
     " WHERE EXISTS (SELECT 1 FROM deployments r WHERE r.site = s.name AND r.state = 'ready')"
@@ -366,7 +381,13 @@ def _site_dict(row: sqlite3.Row) -> dict:
         "last_deploy_at": row["live_at"],
         "created_at": row["created_at"],
         "updated_at": row["updated_at"],
+        "previews": bool(row["previews"]),
     }
+
+
+def set_previews(conn: sqlite3.Connection, name: str, enabled: bool) -> None:
+    """Turn the site's deployment URLs (<site>--<preview id>) on or off."""
+    conn.execute("UPDATE sites SET previews = ? WHERE name = ?", (int(enabled), name))
 
 
 def list_files(conn: sqlite3.Connection, deployment_id: int) -> list[dict]:

@@ -1,8 +1,10 @@
 """What a file path inside a deployment may look like."""
 
 import posixpath
+import re
 
 MAX_PATH_LENGTH = 1024
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 class UnsafePath(ValueError):
@@ -36,3 +38,38 @@ def request_candidates(url_path: str) -> list[str]:
     if "." not in clean.rsplit("/", 1)[-1]:
         candidates += [clean + ".html", clean + "/index.html"]
     return candidates
+
+
+def canonical_path(raw: str) -> str | None:
+    """The one spelling of a request path that routing, static files, the runtime and
+    analytics all use: '/'-rooted, no empty, '.' or '..' segments (a '..' above the root
+    stays at the root), the trailing slash kept. None for a path with a control character.
+
+    Granian has already percent-decoded the path, so `..%2f` arrives as `../` and is
+    resolved here like any other '..'; decoding again would turn `%252f` into a slash.
+    """
+    if "//" not in raw and "/." not in raw and raw.startswith("/"):
+        clean = raw  # the common case: already canonical, no allocation
+    else:
+        parts: list[str] = []
+        for part in raw.split("/"):
+            if part == "..":
+                if parts:
+                    parts.pop()
+            elif part not in ("", "."):
+                parts.append(part)
+        clean = "/" + "/".join(parts)
+        if parts and (raw.endswith("/") or raw.endswith("/.") or raw.endswith("/..")):
+            clean += "/"
+    if _CONTROL.search(clean):
+        return None
+    return clean
+
+
+def is_server_only(path: str) -> bool:
+    """True for deployment paths that are code run by the server, never served as files:
+    JavaScript under api/, api/ helpers (a segment starting with '_'), a root main.js and
+    anything under private/."""
+    if path.startswith("api/"):
+        return path.endswith(".js") or any(p.startswith("_") for p in path.split("/")[1:])
+    return path == "main.js" or path.startswith("private/")

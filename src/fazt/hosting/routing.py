@@ -3,7 +3,8 @@
 localhost, admin.<domain>, loopback IPs -> the dashboard and API
 <domain>, root.<domain>                 -> site `root`
 <name>.<domain>, <name>.localhost       -> site <name>
-<name>--<id>.<domain> (and .localhost)  -> preview deployment <id> of <name>
+<name>--<pid>.<domain> (and .localhost) -> the deployment of <name> whose preview id is
+                                         <pid> (random, never the sequential number)
 a custom domain                         -> the site it is mapped to
 anything else                           -> the 404 site, status 404
 """
@@ -18,7 +19,7 @@ NOT_FOUND = "not_found"
 BAD_HOST = "bad_host"
 
 _HOST_CHARS = re.compile(r"^[a-z0-9.\-]+$")
-_PREVIEW = re.compile(r"^([a-z0-9-]+?)--(\d+)$")
+_PREVIEW = re.compile(r"^([a-z0-9-]+?)--([a-z0-9]+)$")
 MEMO_SIZE = 4096
 _LOOPBACK = frozenset({"127.0.0.1", "[::1]", "::1"})
 _DIGITS = "0123456789"
@@ -59,6 +60,8 @@ class RoutingTable:
     domain: str
     live: dict[str, int | None]
     custom: dict[str, str]
+    # preview id -> (site, deployment id): ready deployments of sites with previews on.
+    previews: dict[str, tuple[str, int]] = field(default_factory=dict)
     # Host header -> Target, for this snapshot only (a reload starts a new table).
     _memo: dict[str | None, Target] = field(default_factory=dict, repr=False, compare=False)
 
@@ -66,7 +69,15 @@ class RoutingTable:
     def load(cls, conn: sqlite3.Connection, domain: str) -> "RoutingTable":
         live = {r[0]: r[1] for r in conn.execute("SELECT name, live_deployment_id FROM sites")}
         custom = {r[0]: r[1] for r in conn.execute("SELECT domain, site FROM domains")}
-        return cls(domain.lower(), live, custom)
+        previews = {
+            r[0]: (r[1], r[2])
+            for r in conn.execute(
+                "SELECT d.preview_id, d.site, d.id FROM deployments d"
+                " JOIN sites s ON s.name = d.site"
+                " WHERE d.state = 'ready' AND s.previews = 1 AND d.preview_id IS NOT NULL"
+            )
+        }
+        return cls(domain.lower(), live, custom, previews)
 
     def resolve(self, raw_host: str | None) -> Target:
         target = self._memo.get(raw_host)
@@ -98,10 +109,12 @@ class RoutingTable:
     def _label(self, label: str) -> Target:
         preview = _PREVIEW.match(label)
         if preview:
-            name, dep_id = preview.group(1), int(preview.group(2))
-            # The dashboard's own files are never served as a plain site (no security headers).
-            if name in self.live and name != "admin":
-                return Target(SITE, name, dep_id)
+            found = self.previews.get(preview.group(2))
+            # The id must belong to the named site: a deployment of one site never runs
+            # under another's name (its storage, env and sessions). The dashboard's own
+            # files are never served as a plain site (no security headers).
+            if found is not None and found[0] == preview.group(1) and found[0] != "admin":
+                return Target(SITE, found[0], found[1])
             return Target(NOT_FOUND)
         return self._site(label)
 

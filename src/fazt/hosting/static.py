@@ -20,7 +20,7 @@ from fazt.hosting import compression, deployments, mime
 from fazt.hosting.cache import ByteLRU
 from fazt.hosting.manifest import Manifest, parse
 from fazt.hosting.names import SYSTEM_SITES
-from fazt.hosting.paths import request_candidates
+from fazt.hosting.paths import is_server_only, request_candidates
 from fazt.hosting.seeding import SYSTEM_DEPLOYER
 
 STREAM_CHUNK = 256 * 1024
@@ -87,6 +87,8 @@ class StaticServer:
         manifest = parse(dep["manifest"])
         row = None
         for candidate in request_candidates(path):
+            if is_server_only(candidate):  # server-side code is never a file, by any spelling
+                continue
             row = deployments.lookup_file(conn, deployment_id, candidate)
             if row is not None:
                 break

@@ -79,6 +79,9 @@ PRELUDE = r"""
       const v = args[i], t = typeof v;
       if (v === undefined) args[i] = null;
       else if (v !== null && t !== "string" && t !== "number" && t !== "boolean") args[i] = String(v);
+      // A lone UTF-16 surrogate is not Unicode: Python could not even receive it.
+      if (typeof args[i] === "string" && !args[i].isWellFormed())
+        throw new TypeError("a string passed to fazt contains a lone UTF-16 surrogate (not valid Unicode)");
     }
     const out = HOST(method, ...args);
     const tag = out[0], rest = out.slice(1);
@@ -441,7 +444,9 @@ PRELUDE = r"""
     if (typeof status !== "number" || !Number.isFinite(status))
       throw new TypeError("response status must be a number");
     status = Math.trunc(status);
-    const [text, type] = encodeBody(body, headers);
+    let [text, type] = encodeBody(body, headers);
+    // Lone surrogates cannot be sent as UTF-8: replaced by U+FFFD, as TextEncoder does.
+    if (!text.isWellFormed()) text = text.toWellFormed();
     if (type) headers.push(["content-type", type]);
     // join() builds a flat string: the binding cannot convert quickjs-ng's string ropes
     return [JSON.stringify({ s: status, h: headers, l: takeLogs() }), text].join("\n");

@@ -25,6 +25,7 @@ from urllib.parse import parse_qsl
 
 from fazt import __version__
 from fazt.db import settings
+from fazt.hosting.paths import is_server_only
 from fazt.runtime import store
 from fazt.runtime.executor import Overloaded, WorkerPool
 from fazt.runtime.limits import Limits, RuntimeConfig
@@ -60,7 +61,7 @@ class Runtime:
             publish=self._publish,
         )
         self.logs = store.LogSink(db, self.config.log_retention)
-        self._indexes: OrderedDict[int, ApiIndex] = OrderedDict()
+        self._indexes: OrderedDict[tuple[str, int], ApiIndex] = OrderedDict()
         self._env: dict[str, tuple[float, int, str]] = {}
         self._headers: dict[tuple[str, int, str], str] = {}  # worker frame headers
 
@@ -71,15 +72,18 @@ class Runtime:
         if self.publish is not None:
             self.publish(site, channel, message)
 
-    async def index(self, deployment_id: int) -> ApiIndex:
-        found = self._indexes.get(deployment_id)
+    async def index(self, site: str, deployment_id: int) -> ApiIndex:
+        """The routes of `site`'s deployment; none if the deployment is not a finalized
+        one of that site."""
+        key = (site, deployment_id)
+        found = self._indexes.get(key)
         if found is None:
-            found = await self.db.read(load_index, deployment_id, self.config)
-            self._indexes[deployment_id] = found
+            found = await self.db.read(load_index, site, deployment_id, self.config)
+            self._indexes[key] = found
             while len(self._indexes) > INDEX_CACHE_ENTRIES:
                 self._indexes.popitem(last=False)
         else:
-            self._indexes.move_to_end(deployment_id)
+            self._indexes.move_to_end(key)
         return found
 
     async def context_json(self, app: str) -> str:
@@ -96,15 +100,14 @@ class Runtime:
 
     async def handle(self, req: Request, site: str, deployment_id: int) -> bool:
         """Answer an /api request with the site's JavaScript; False if it has none for it."""
-        index = self._indexes.get(deployment_id)  # the common case, without an await
+        index = self._indexes.get((site, deployment_id))  # the common case, without an await
         if index is None:
-            index = await self.index(deployment_id)
+            index = await self.index(site, deployment_id)
         if not index.has_js:
             return False
         found = index.route(req.path)
         if found is None:
-            rel = req.path.lstrip("/")
-            if rel in index.js_paths or rel.endswith(".js"):  # sources are never served
+            if is_server_only(req.path.lstrip("/")):  # sources are never served
                 raise HTTPError(404, "NOT_FOUND", f"no API route {req.path}")
             return False
         entry, params = found
@@ -214,7 +217,17 @@ def _check_response(outcome: Outcome, body: bytes, limits: Limits) -> str | None
             return f"invalid response header name {name!r}"
         if any(c in value for c in "\r\n\0"):
             return f"invalid value for response header {name!r}"
+        if not _encodable(value):
+            return f"response header {name!r} contains a lone UTF-16 surrogate"
     return None
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate from JavaScript
+        return False
+    return True
 
 
 def _request_json(req: Request, request_id: str, raw: bytes, params: dict[str, str]) -> str:

@@ -78,6 +78,16 @@ def _route_key(path: str) -> str | None:
     return "/".join(parts)
 
 
+def is_ready_deployment_of(conn: sqlite3.Connection, site: str, deployment_id: int) -> bool:
+    """True if the deployment belongs to `site` and is finalized: the pair every runtime
+    read is bound to, so that no host, id or header runs one app's code as another."""
+    row = conn.execute(
+        "SELECT 1 FROM deployments WHERE id = ? AND site = ? AND state = 'ready'",
+        (deployment_id, site),
+    ).fetchone()
+    return row is not None
+
+
 def _api_rows(conn: sqlite3.Connection, deployment_id: int) -> list[sqlite3.Row]:
     rows = conn.execute(
         "SELECT path, sha256, size FROM deployment_files WHERE deployment_id = ? "
@@ -87,10 +97,14 @@ def _api_rows(conn: sqlite3.Connection, deployment_id: int) -> list[sqlite3.Row]
     return [r for r in rows if r["path"].endswith((".js", ".json"))]
 
 
-def load_sources(conn: sqlite3.Connection, deployment_id: int) -> dict[str, str]:
+def load_sources(conn: sqlite3.Connection, site: str, deployment_id: int) -> dict[str, str]:
     """{"api/x.js": source, ...} as the sandbox runs them (ES forms as CommonJS, main.js's
-    `handler(request)` line marked as the response)."""
+    `handler(request)` line marked as the response); empty unless the deployment is a
+    finalized one of `site`."""
     sources: dict[str, str] = {}
+    if not is_ready_deployment_of(conn, site, deployment_id):
+        log.warning("deployment %s is not a ready deployment of %r", deployment_id, site)
+        return sources
     total = 0
     for row in _api_rows(conn, deployment_id):
         path = row["path"]
@@ -108,9 +122,17 @@ def load_sources(conn: sqlite3.Connection, deployment_id: int) -> dict[str, str]
     return sources
 
 
-def load_index(conn: sqlite3.Connection, deployment_id: int, config: RuntimeConfig) -> ApiIndex:
-    """Routes and limits of a deployment (its sources stay with the JS workers)."""
-    dep = conn.execute("SELECT manifest FROM deployments WHERE id = ?", (deployment_id,)).fetchone()
+def load_index(
+    conn: sqlite3.Connection, site: str, deployment_id: int, config: RuntimeConfig
+) -> ApiIndex:
+    """Routes and limits of a deployment (its sources stay with the JS workers); no
+    routes unless it is a finalized deployment of `site`."""
+    dep = conn.execute(
+        "SELECT manifest FROM deployments WHERE id = ? AND site = ? AND state = 'ready'",
+        (deployment_id, site),
+    ).fetchone()
+    if dep is None:
+        return ApiIndex(False, {}, [], config.for_app({}))
     try:
         manifest = parse(dep["manifest"]) if dep else parse(None)
     except InvalidManifest:

@@ -141,7 +141,7 @@ class Worker:
         self.db = LocalDB(db_path)
         self.out = out
         self.contexts: OrderedDict[tuple, Prepared] = OrderedDict()
-        self.sources: OrderedDict[int, dict[str, str]] = OrderedDict()
+        self.sources: OrderedDict[tuple[str, int], dict[str, str]] = OrderedDict()
         self.stdlib: dict[str, str] = {}
         self.headers: dict[str, dict] = {}  # frame header text -> parsed
         self.published = 0  # realtime messages sent by the current request
@@ -168,15 +168,16 @@ class Worker:
                 return None
         return self.stdlib[name]
 
-    def _sources(self, dep: int) -> dict[str, str]:
-        found = self.sources.get(dep)
+    def _sources(self, app: str, dep: int) -> dict[str, str]:
+        key = (app, dep)
+        found = self.sources.get(key)
         if found is None:
-            found = self.db.read_sync(load_sources, dep)
-            self.sources[dep] = found
+            found = self.db.read_sync(load_sources, app, dep)
+            self.sources[key] = found
             while len(self.sources) > SOURCE_SETS:
                 self.sources.popitem(last=False)
         else:
-            self.sources.move_to_end(dep)
+            self.sources.move_to_end(key)
         return found
 
     def handle(self, frame: str) -> str:
@@ -191,7 +192,7 @@ class Worker:
         deadline, fresh = timing.split(" ")
         job = Job(
             app=h["app"],
-            key=(h["dep"], h["mem"], h["stack"]),
+            key=(h["app"], h["dep"], h["mem"], h["stack"]),
             entry=h["entry"],
             request_json=request_json,
             context_json=context_json,
@@ -215,7 +216,9 @@ class Worker:
         context = None if fresh else self.contexts.pop(job.key, None)
         try:
             if context is None:
-                sources = job.sources if job.sources is not None else self._sources(job.key[0])
+                sources = (
+                    job.sources if job.sources is not None else self._sources(job.app, job.key[1])
+                )
                 context = Prepared(job, sources, self.host)
             outcome = context.run(job)
         except Exception:

@@ -10,6 +10,7 @@ from fazt.api.access import authenticate
 from fazt.api.routes import build_router
 from fazt.hosting import routing
 from fazt.hosting.compression import preferred
+from fazt.hosting.paths import canonical_path
 from fazt.hosting.static import is_missing, send_file
 from fazt.realtime.hub import Hub
 from fazt.runtime.service import Runtime
@@ -58,9 +59,10 @@ class FaztApp:
         headers = scope.headers
         host = headers.get("host") or scope.authority
         target = self.state.routing.resolve(host)
+        path = canonical_path(scope.path)
         if target.kind == routing.SITE and scope.method == "GET" and _unconditional(headers):
             # The hot path: a cached file, answered with prebuilt headers, no I/O.
-            found = self.state.static.cached(target.site, target.deployment_id, scope.path)
+            found = self.state.static.cached(target.site, target.deployment_id, path)
             if found is not None and found.full:
                 encoding = preferred(headers.get("accept-encoding"), found.variants)
                 response_headers, body = found.full[encoding]
@@ -68,6 +70,9 @@ class FaztApp:
                 return
         req = Request(scope, proto, host or "")
         try:
+            if path is None:
+                raise HTTPError(400, "BAD_PATH", "the path contains a control character")
+            req.path = path  # every consumer (static, runtime, analytics) sees this spelling
             if target.kind == routing.SITE:
                 await self.serve_site(req, target.site, target.deployment_id)
             elif target.kind == routing.DASHBOARD:

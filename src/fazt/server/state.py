@@ -97,9 +97,10 @@ class ServerState:
     def dashboard_url(self) -> str:
         return self.base_url("localhost" if self.domain == "localhost" else f"admin.{self.domain}")
 
-    def site_url(self, site: str, deployment_id: int | None = None) -> str:
-        label = site if deployment_id is None else f"{site}--{deployment_id}"
-        if site == "root" and deployment_id is None and self.domain != "localhost":
+    def site_url(self, site: str, preview_id: str | None = None) -> str:
+        """The site's URL, or with `preview_id` the URL of that one deployment."""
+        label = site if preview_id is None else f"{site}--{preview_id}"
+        if site == "root" and preview_id is None and self.domain != "localhost":
             return self.base_url(self.domain)
         return self.base_url(f"{label}.{self.domain}")
 

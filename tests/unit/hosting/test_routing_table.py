@@ -67,6 +67,13 @@ def table() -> RoutingTable:
         "example.test",
         live={"root": 1, "404": 2, "admin": 3, "blog": 10, "shop": 20, "draft": None},
         custom={"blog.custom.test": "blog", "orphan.custom.test": "draft"},
+        previews={
+            "b42b42b42b42b42b42b4": ("blog", 42),
+            "5707070707070707070s": ("shop", 7),
+            "d5d5d5d5d5d5d5d5d5d5": ("draft", 5),
+            "a3a3a3a3a3a3a3a3a3a3": ("admin", 3),
+            "r1r1r1r1r1r1r1r1r1r1": ("root", 1),
+        },
     )
 
 
@@ -130,7 +137,15 @@ def test_site_hosts(table, host, site, dep):
         "custom.test",
         "x.blog.custom.test",
         "nosuch--10.example.test",  # preview of a site that does not exist
-        "admin--3.example.test",  # the dashboard's files are never a plain site
+        "admin--a3a3a3a3a3a3a3a3a3a3.example.test",  # the dashboard's files: never a site
+        # A deployment's sequential number never names it (they can be enumerated) ...
+        "blog--42.example.test",
+        "blog--42.localhost",
+        # ... and one site's preview id never runs under another site's name.
+        "shop--b42b42b42b42b42b42b4.example.test",
+        "root--b42b42b42b42b42b42b4.example.test",
+        "blog--5707070707070707070s.localhost",
+        "blog--B42B42B42B42B42B42B4X.example.test",
     ],
 )
 def test_not_found_hosts(table, host):
@@ -145,31 +160,33 @@ def test_bad_hosts(table, host):
 @pytest.mark.parametrize(
     ("host", "site", "dep"),
     [
-        ("blog--42.example.test", "blog", 42),
-        ("BLOG--42.Example.Test:1234", "blog", 42),
-        ("blog--42.localhost", "blog", 42),
-        ("shop--7.example.test", "shop", 7),
-        ("draft--5.example.test", "draft", 5),  # previews need no live deployment
-        ("root--1.example.test", "root", 1),
+        ("blog--b42b42b42b42b42b42b4.example.test", "blog", 42),
+        ("BLOG--B42B42B42B42B42B42B4.Example.Test:1234", "blog", 42),
+        ("blog--b42b42b42b42b42b42b4.localhost", "blog", 42),
+        ("shop--5707070707070707070s.example.test", "shop", 7),
+        ("draft--d5d5d5d5d5d5d5d5d5d5.example.test", "draft", 5),  # no live deployment needed
+        ("root--r1r1r1r1r1r1r1r1r1r1.example.test", "root", 1),
     ],
 )
 def test_preview_hosts(table, host, site, dep):
-    # The table only names the deployment; the static layer checks it belongs to the site.
     assert table.resolve(host) == Target(SITE, site, dep)
 
 
-def test_preview_label_must_end_in_digits(table):
+def test_preview_label_needs_a_known_id(table):
     assert table.resolve("blog--abc.example.test") == Target(NOT_FOUND)
     assert table.resolve("blog--.example.test") == Target(NOT_FOUND)
 
 
 def test_domain_localhost():
-    table = RoutingTable("localhost", live={"root": 1, "blog": 10}, custom={})
+    table = RoutingTable(
+        "localhost", live={"root": 1, "blog": 10}, custom={}, previews={"p3": ("blog", 3)}
+    )
     assert table.resolve("localhost:4698") == Target(DASHBOARD)
     assert table.resolve("admin.localhost") == Target(DASHBOARD)
     assert table.resolve("root.localhost") == Target(SITE, "root", 1)
     assert table.resolve("blog.localhost:4698") == Target(SITE, "blog", 10)
-    assert table.resolve("blog--3.localhost") == Target(SITE, "blog", 3)
+    assert table.resolve("blog--p3.localhost") == Target(SITE, "blog", 3)
+    assert table.resolve("blog--3.localhost") == Target(NOT_FOUND)
     assert table.resolve("a.blog.localhost") == Target(NOT_FOUND)
     assert table.resolve("blog.example.test") == Target(NOT_FOUND)
 
@@ -184,14 +201,20 @@ def test_load_reads_sites_and_domains():
 
     conn = sqlite3.connect(":memory:")
     conn.executescript(
-        "CREATE TABLE sites (name TEXT, live_deployment_id INTEGER);"
+        "CREATE TABLE sites (name TEXT, live_deployment_id INTEGER, previews INTEGER);"
         "CREATE TABLE domains (domain TEXT, site TEXT);"
-        "INSERT INTO sites VALUES ('blog', 4), ('draft', NULL);"
+        "CREATE TABLE deployments (id INTEGER, site TEXT, state TEXT, preview_id TEXT);"
+        "INSERT INTO sites VALUES ('blog', 4, 1), ('draft', NULL, 1), ('quiet', 9, 0);"
         "INSERT INTO domains VALUES ('blog.custom.test', 'blog');"
+        "INSERT INTO deployments VALUES (4, 'blog', 'ready', 'aa'), (3, 'blog', 'ready', 'bb'),"
+        " (5, 'blog', 'pending', 'cc'), (9, 'quiet', 'ready', 'dd');"
     )
     table = RoutingTable.load(conn, "Example.TEST")
     assert table.domain == "example.test"
-    assert table.live == {"blog": 4, "draft": None}
+    assert table.live == {"blog": 4, "draft": None, "quiet": 9}
     assert table.resolve("blog.example.test") == Target(SITE, "blog", 4)
     assert table.resolve("blog.custom.test") == Target(SITE, "blog", 4)
     assert table.resolve("draft.example.test") == Target(NOT_FOUND)
+    assert table.resolve("blog--bb.example.test") == Target(SITE, "blog", 3)
+    assert table.resolve("blog--cc.example.test") == Target(NOT_FOUND)  # never finalized
+    assert table.resolve("quiet--dd.example.test") == Target(NOT_FOUND)  # previews off
