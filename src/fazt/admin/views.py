@@ -257,13 +257,15 @@ async def keys_page(page: Page) -> Response:
 
 async def key_create(page: Page) -> Response:
     name = page.field("name").strip()
+    sites_text = page.field("sites").strip()
     try:
         scopes = tokens.parse_scopes(",".join(page.form.get("scopes", [])))
+        sites = tokens.parse_sites(sites_text) if sites_text else None  # empty: every site
         if not name or len(name) > 100:
             raise ValueError("a key needs a name (at most 100 characters)")
     except ValueError as exc:
         return await _keys(page, 400, error=str(exc))
-    key_id, token = await page.state.db.write(tokens.create_key, name, scopes)
+    key_id, token = await page.state.db.write(tokens.create_key, name, scopes, sites)
     # Shown in this response only; the database keeps its hash.
     return await _keys(page, 201, new_key={"id": key_id, "name": name, "token": token})
 

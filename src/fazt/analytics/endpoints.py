@@ -191,10 +191,14 @@ async def _webhook(state: ServerState, req: Request, name: str) -> Response:
         signature = next((v for h in webhooks.SIGNATURE_HEADERS if (v := req.header(h))), None)
         if signature is None:
             raise HTTPError(
-                401, "MISSING_SIGNATURE", "sign the body: X-Fazt-Signature: sha256=<hmac hex>"
+                401,
+                "MISSING_SIGNATURE",
+                'sign the body: X-Fazt-Signature: t=<unix>,v1=<hmac hex of "<t>.<body>">',
             )
-        if not webhooks.verify(secret, body, signature):
-            raise HTTPError(401, "INVALID_SIGNATURE", "the signature does not match the body")
+        try:
+            webhooks.check_signature(secret, body, signature, webhook_id)
+        except webhooks.SignatureError as exc:
+            raise HTTPError(exc.status, exc.code, str(exc)) from None
     headers = {h: v[:MAX_FIELD] for h in webhooks.KEPT_HEADERS if (v := req.header(h))}
     payload = body.decode("utf-8", errors="replace")
     event = webhooks.event_name(payload, headers)

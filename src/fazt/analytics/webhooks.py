@@ -1,15 +1,28 @@
 """Inbound webhooks: POST /webhook/<name>, HMAC-SHA256 signed, payloads stored.
 
-The signature is `sha256=<hex HMAC-SHA256 of the raw body keyed with the secret>` in
-`X-Fazt-Signature` (or GitHub's `X-Hub-Signature-256`, same format).
+Two signature schemes, both keyed with the webhook's secret:
+
+- preferred, timestamped (like Stripe's): `X-Fazt-Signature: t=<unix seconds>,v1=<hex
+  HMAC-SHA256 of "<t>.<raw body>">`. Refused when t is more than TOLERANCE_SECONDS away
+  from our clock, or when the same (t, signature) was already accepted: a captured request
+  cannot be replayed. Several v1= values may be given (a sender rotating secrets).
+- legacy: `sha256=<hex HMAC-SHA256 of the raw body>` in `X-Fazt-Signature` (or GitHub's
+  `X-Hub-Signature-256`). Still accepted for existing senders; it cannot tell a replay
+  from a new delivery.
+
+The replay memory is in this process only (ReplayGuard): bounded, pruned as timestamps
+leave the tolerance window, and empty after a restart or handover, so a request captured
+within the 5 minutes before a restart could be replayed once after it.
 """
 
 import hashlib
+import heapq
 import hmac
 import json
 import re
 import secrets
 import sqlite3
+import time
 
 from fazt.db.connection import utcnow
 
@@ -26,6 +39,10 @@ KEPT_HEADERS = (
     "x-request-id",
 )
 KEEP_EVENTS = 1000  # per webhook; older payloads are deleted as new ones arrive
+TOLERANCE_SECONDS = 300  # a timestamped signature is valid this long either side of now
+REPLAY_CAPACITY = 10_000  # accepted signatures remembered at once (about 3 MB, measured)
+MAX_SIGNATURES = 8  # v1= values looked at in one header
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
 
 
 def validate_name(name: str) -> str:
@@ -54,6 +71,102 @@ def sign(secret: str, body: bytes) -> str:
 def verify(secret: str, body: bytes, header: str) -> bool:
     """Constant-time comparison of a `sha256=<hex>` header with our own HMAC."""
     return hmac.compare_digest(sign(secret, body).encode(), header.strip().lower().encode())
+
+
+def sign_timestamped(secret: str, body: bytes, timestamp: int) -> str:
+    """The timestamped header value a sender computes: `t=<unix>,v1=<hex>`."""
+    mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
+    return f"t={timestamp},v1={mac.hexdigest()}"
+
+
+class SignatureError(Exception):
+    """A delivery whose signature is refused; `code` is the API error code."""
+
+    def __init__(self, code: str, message: str, status: int = 401) -> None:
+        super().__init__(message)
+        self.code, self.status = code, status
+
+
+class ReplayGuard:
+    """The timestamped signatures accepted within the tolerance window (this process only).
+
+    Only verified signatures are recorded, so a sender without the secret cannot fill it.
+    When it is full of unexpired entries, new deliveries are refused (503, retry later)
+    rather than forgetting one that could then be replayed."""
+
+    def __init__(self, capacity: int = REPLAY_CAPACITY) -> None:
+        self.capacity = capacity
+        self._seen: set[tuple[int, int, bytes]] = set()
+        self._expiry: list[tuple[int, tuple[int, int, bytes]]] = []  # heap
+
+    def __len__(self) -> int:
+        return len(self._seen)
+
+    def accept(self, webhook_id: int, timestamp: int, mac: str, now: float) -> None:
+        """Record (webhook, t, mac); SignatureError if it was seen or there is no room."""
+        while self._expiry and self._expiry[0][0] < now:
+            self._seen.discard(heapq.heappop(self._expiry)[1])
+        entry = (webhook_id, timestamp, bytes.fromhex(mac))  # 32 bytes, not 64 characters
+        if entry in self._seen:
+            raise SignatureError(
+                "REPLAYED_SIGNATURE",
+                "this signed request was already received; sign each "
+                "delivery with a fresh timestamp",
+            )
+        if len(self._seen) >= self.capacity:
+            raise SignatureError(
+                "WEBHOOK_BUSY", "too many deliveries in the last minutes; retry later", 503
+            )
+        self._seen.add(entry)
+        heapq.heappush(self._expiry, (timestamp + TOLERANCE_SECONDS, entry))
+
+
+REPLAYS = ReplayGuard()  # one per server process (see the module docstring)
+
+
+def _parse_timestamped(header: str) -> tuple[int, list[str]]:
+    timestamp, macs = None, []
+    for part in header.split(","):
+        key, _, value = part.strip().partition("=")
+        if key == "t" and value.isdigit() and len(value) <= 12:
+            timestamp = int(value)
+        elif key == "v1" and len(macs) < MAX_SIGNATURES:
+            macs.append(value.strip().lower())
+    if timestamp is None or not macs:
+        raise SignatureError("INVALID_SIGNATURE", "expected t=<unix seconds>,v1=<hmac hex>")
+    return timestamp, macs
+
+
+def check_signature(
+    secret: str,
+    body: bytes,
+    header: str,
+    webhook_id: int,
+    now: float | None = None,
+    guard: ReplayGuard = REPLAYS,
+) -> str:
+    """Verify a delivery's signature header (either scheme); return the scheme used
+    ("timestamped" or "legacy"), or raise SignatureError."""
+    header = header.strip()
+    if not header.startswith("t="):
+        if not verify(secret, body, header):
+            raise SignatureError("INVALID_SIGNATURE", "the signature does not match the body")
+        return "legacy"
+    timestamp, macs = _parse_timestamped(header)
+    now = time.time() if now is None else now
+    if abs(now - timestamp) > TOLERANCE_SECONDS:
+        raise SignatureError(
+            "STALE_SIGNATURE",
+            f"the signature's timestamp is more than {TOLERANCE_SECONDS} s from the server's "
+            "clock; sign each delivery when sending it",
+        )
+    expected = sign_timestamped(secret, body, timestamp).split("v1=")[1].encode()
+    # Compare with every value given (no early exit on a match: constant work per value).
+    matches = [hmac.compare_digest(expected, m.encode()) for m in macs if _HEX64.match(m)]
+    if not any(matches):
+        raise SignatureError("INVALID_SIGNATURE", "the signature does not match the body")
+    guard.accept(webhook_id, timestamp, expected.decode(), now)
+    return "timestamped"
 
 
 def find(conn: sqlite3.Connection, name: str) -> tuple[int, str | None] | None:

@@ -1,7 +1,23 @@
 """Bearer-token (or dashboard session) authentication with per-route scopes and a limit on
-failed attempts."""
+failed attempts, and the checks for keys limited to named sites.
 
+A site-limited key (tokens.ApiKey.sites) may act only on its sites. The rules, the same on
+every route:
+- a route naming a site (path `{name}`, a `site` field or `?site=`) answers 403
+  FORBIDDEN_SITE for any other site, whether it exists or not (no probing of names);
+- a lookup by id or key of an object another site owns (a deployment id, a domain)
+  answers 404, as if it did not exist (no probing of ids);
+- listings show only the key's sites;
+- server-wide routes (keys, backups, upgrade, settings, certificates, sessions, system,
+  redirects, webhooks, all-sites metrics) refuse a site-limited key with 403
+  FORBIDDEN_SITE whatever its scopes. routes.py wraps every handler with `whole_server`
+  unless it declares that it does its own per-site checks: a new route is closed to
+  site-limited keys until it does.
+"""
+
+import functools
 import time
+from collections.abc import Iterable
 
 from fazt.api import session_auth
 from fazt.auth import tokens
@@ -57,3 +73,39 @@ async def _checked_lookup(state: ServerState, req: Request, token: str) -> ApiKe
         raise HTTPError(401, "INVALID_API_KEY", "invalid or revoked API key")
     state.token_failures.release(ip, stamp)
     return key
+
+
+def check_site(key: ApiKey | None, site: str) -> None:
+    """403 FORBIDDEN_SITE unless `key` may act on `site` (a normalised site name)."""
+    if key is not None and not key.allows_site(site):
+        raise HTTPError(
+            403,
+            "FORBIDDEN_SITE",
+            f"this key is limited to the sites {', '.join(sorted(key.sites or ()))}; not '{site}'",
+        )
+
+
+def owns(key: ApiKey | None, site: str) -> bool:
+    """Whether `key` may see an object of `site` (callers answer 404 when not)."""
+    return key is None or key.allows_site(site)
+
+
+def visible(key: ApiKey | None, rows: Iterable[dict], field: str = "name") -> list[dict]:
+    """The rows whose `field` names a site the key may see (all of them for other keys)."""
+    return [r for r in rows if owns(key, r[field])]
+
+
+def whole_server(handler):
+    """Wrap a server-wide route's handler: a site-limited key is refused (403)."""
+
+    @functools.wraps(handler)
+    async def guarded(state: ServerState, req: Request, key: ApiKey | None, **params):
+        if key is not None and key.sites is not None:
+            raise HTTPError(
+                403,
+                "FORBIDDEN_SITE",
+                "this key is limited to named sites; this endpoint covers every site",
+            )
+        return await handler(state, req, key, **params)
+
+    return guarded

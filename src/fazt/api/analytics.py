@@ -2,6 +2,7 @@
 for scripts and the CLI (admin scope, declared in routes.py)."""
 
 from fazt.analytics import queries, redirects, webhooks
+from fazt.api.access import check_site, visible
 from fazt.auth.tokens import ApiKey
 from fazt.server.http import HTTPError, Request, Response, json_response
 from fazt.server.state import ServerState
@@ -27,13 +28,19 @@ async def overview(state: ServerState, req: Request, key: ApiKey) -> Response:
     """?site=NAME (default: every site) &days=N (default 30)."""
     days = _int_param(req, "days", 30, 1, 3650)
     site = req.query.get("site") or None
+    if site is None and key is not None and key.sites is not None:
+        raise HTTPError(
+            403, "FORBIDDEN_SITE", "a site-limited key must name one of its sites: ?site=NAME"
+        )
+    if site is not None:
+        check_site(key, site)
     return json_response(await state.db.read(queries.overview, site, days))
 
 
 async def sites(state: ServerState, req: Request, key: ApiKey) -> Response:
     """Sites with traffic, busiest first, ?days=N (default 30)."""
     days = _int_param(req, "days", 30, 1, 3650)
-    return json_response(await state.db.read(queries.sites, days))
+    return json_response(visible(key, await state.db.read(queries.sites, days), "site"))
 
 
 async def request_metrics(state: ServerState, req: Request, key: ApiKey) -> Response:

@@ -1,5 +1,6 @@
 """/api/apps: list, inspect, roll back, promote and delete deployed sites."""
 
+from fazt.api.access import check_site, visible
 from fazt.auth.tokens import ApiKey
 from fazt.hosting import deployments
 from fazt.hosting.deployments import DeployError
@@ -12,7 +13,9 @@ def _with_url(state: ServerState, site: dict) -> dict:
     return {**site, "url": state.site_url(site["name"]) if site["live_deployment_id"] else None}
 
 
-async def _site_or_404(state: ServerState, name: str) -> dict:
+async def _site_or_404(state: ServerState, key: ApiKey, name: str) -> dict:
+    """The site `name` if the key may act on it (else 403 FORBIDDEN_SITE), or 404."""
+    check_site(key, name.lower())
     site = await state.db.read(deployments.site_info, name.lower())
     if site is None:
         raise HTTPError(404, "APP_NOT_FOUND", f"no app named '{name}'")
@@ -20,12 +23,12 @@ async def _site_or_404(state: ServerState, name: str) -> dict:
 
 
 async def list_apps(state: ServerState, req: Request, key: ApiKey) -> Response:
-    sites = await state.db.read(deployments.list_sites)
+    sites = visible(key, await state.db.read(deployments.list_sites))
     return json_response([_with_url(state, s) for s in sites])
 
 
 async def app_info(state: ServerState, req: Request, key: ApiKey, name: str) -> Response:
-    site = await _site_or_404(state, name)
+    site = await _site_or_404(state, key, name)
     live_id = site["live_deployment_id"]
     info = _with_url(state, site)
     info["live_deployment"] = (
@@ -36,7 +39,7 @@ async def app_info(state: ServerState, req: Request, key: ApiKey, name: str) -> 
 
 
 async def app_history(state: ServerState, req: Request, key: ApiKey, name: str) -> Response:
-    site = await _site_or_404(state, name)
+    site = await _site_or_404(state, key, name)
     history = await state.db.read(deployments.history, site["name"])
     for dep in history:  # each deployment's own URL, while the site has them on
         on = site["previews"] and site["name"] != "admin"
@@ -46,7 +49,7 @@ async def app_history(state: ServerState, req: Request, key: ApiKey, name: str) 
 
 async def update_app(state: ServerState, req: Request, key: ApiKey, name: str) -> Response:
     """PATCH /api/apps/{name} {"previews": false}: the site's settings."""
-    site = await _site_or_404(state, name)
+    site = await _site_or_404(state, key, name)
     if site["kind"] == "system" and not key.allows("admin"):
         raise HTTPError(403, "SYSTEM_SITE", f"'{name}' is a system site")
     body = await req.json()
@@ -60,7 +63,7 @@ async def update_app(state: ServerState, req: Request, key: ApiKey, name: str) -
 
 
 async def app_files(state: ServerState, req: Request, key: ApiKey, name: str) -> Response:
-    site = await _site_or_404(state, name)
+    site = await _site_or_404(state, key, name)
     dep = req.query.get("deployment")
     dep_id = int(dep) if dep and dep.isdigit() else site["live_deployment_id"]
     if dep_id is None:
@@ -79,7 +82,7 @@ def _files_of(conn, site: str, dep_id: int) -> list[dict] | None:
 
 
 async def _change_pointer(state: ServerState, key: ApiKey, name: str, fn, *args) -> Response:
-    site = await _site_or_404(state, name)
+    site = await _site_or_404(state, key, name)
     if site["kind"] == "system" and not key.allows("admin"):
         raise HTTPError(403, "SYSTEM_SITE", f"'{name}' is a system site")
     try:
@@ -110,7 +113,7 @@ async def promote(state: ServerState, req: Request, key: ApiKey, name: str) -> R
 
 
 async def delete_app(state: ServerState, req: Request, key: ApiKey, name: str) -> Response:
-    site = await _site_or_404(state, name)
+    site = await _site_or_404(state, key, name)
     if site["name"] in SYSTEM_SITES:
         raise HTTPError(403, "SYSTEM_APP", f"'{name}' is a system app and cannot be deleted")
     await state.db.write(deployments.delete_site, site["name"])

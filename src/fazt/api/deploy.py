@@ -8,6 +8,7 @@ from typing import Any
 import python_multipart
 from python_multipart.exceptions import FormParserError
 
+from fazt.api.access import check_site, owns
 from fazt.auth.tokens import ApiKey
 from fazt.db import Database
 from fazt.hosting import archive, blobframes, deployments, mime
@@ -36,11 +37,14 @@ def check_site_name(state: ServerState, key: ApiKey, raw: str) -> str:
             raise HTTPError(
                 403, "SYSTEM_SITE", f"'{name}' is a system site; only an admin key may replace it"
             )
+        check_site(key, name)
         return name
     try:
-        return validate_site_name(name)
+        validate_site_name(name)
     except InvalidSiteName as exc:
         raise HTTPError(400, "INVALID_SITE_NAME", str(exc)) from None
+    check_site(key, name)
+    return name
 
 
 def _deploy_result(state: ServerState, info: dict, skipped: list[str] | None) -> dict:
@@ -286,7 +290,7 @@ async def finalize_deployment(
     preview = bool(body.get("preview")) if isinstance(body, dict) else False
     dep_id = _int_id(deployment_id)
     info = await state.db.read(_pending_owner, dep_id)
-    if info is None:
+    if info is None or not owns(key, info["site"]):
         raise HTTPError(404, "DEPLOYMENT_NOT_FOUND", f"no deployment {deployment_id}")
     check_site_name(state, key, info["site"])
     try:

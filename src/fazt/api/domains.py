@@ -2,6 +2,7 @@
 
 import sqlite3
 
+from fazt.api.access import check_site, owns, visible
 from fazt.auth.tokens import ApiKey
 from fazt.db.connection import utcnow
 from fazt.hosting import deployments
@@ -14,7 +15,7 @@ async def list_domains(state: ServerState, req: Request, key: ApiKey) -> Respons
     rows = await state.db.read(
         lambda c: [dict(r) for r in c.execute("SELECT * FROM domains ORDER BY domain")]
     )
-    return json_response(rows)
+    return json_response(visible(key, rows, "site"))
 
 
 async def add_domain(state: ServerState, req: Request, key: ApiKey) -> Response:
@@ -33,6 +34,7 @@ async def add_domain(state: ServerState, req: Request, key: ApiKey) -> Response:
         raise HTTPError(
             400, "INVALID_DOMAIN", f"'{domain}' is already served as part of {state.domain}"
         )
+    check_site(key, body["site"].lower())
     result = await state.db.write(_insert, domain, body["site"].lower())
     if result == "no-site":
         raise HTTPError(404, "APP_NOT_FOUND", f"no app named '{body['site']}'")
@@ -54,11 +56,16 @@ def _insert(conn: sqlite3.Connection, domain: str, site: str) -> str:
     return "ok"
 
 
+def _remove(conn: sqlite3.Connection, domain: str, key: ApiKey) -> int:
+    row = conn.execute("SELECT site FROM domains WHERE domain = ?", (domain,)).fetchone()
+    if row is None or not owns(key, row["site"]):
+        return 0
+    return conn.execute("DELETE FROM domains WHERE domain = ?", (domain,)).rowcount
+
+
 async def remove_domain(state: ServerState, req: Request, key: ApiKey, domain: str) -> Response:
-    removed = await state.db.write(
-        lambda c: c.execute("DELETE FROM domains WHERE domain = ?", (domain.lower(),)).rowcount
-    )
-    if not removed:
+    removed = await state.db.write(_remove, domain.lower(), key)
+    if not removed:  # another site's domain looks absent to a site-limited key
         raise HTTPError(404, "DOMAIN_NOT_FOUND", f"'{domain}' is not mapped")
     await state.refresh_routing()
     return json_response({"message": "Domain removed", "domain": domain.lower()})

@@ -1,4 +1,7 @@
-"""/api/keys: create (the token is shown once), list and revoke API keys (admin scope)."""
+"""/api/keys: create (the token is shown once), list and revoke API keys (admin scope).
+
+A key may be limited to named sites ("sites": ["blog", "docs"]; omitted or null: every
+site). Listings show `sites` as that list, or null for every site."""
 
 from fazt.auth import tokens
 from fazt.auth.tokens import ApiKey
@@ -14,8 +17,9 @@ async def list_keys(state: ServerState, req: Request, key: ApiKey) -> Response:
     return json_response([_public(r) for r in await state.db.read(tokens.list_keys)])
 
 
-def parse_request(body: object) -> tuple[str, frozenset[str]]:
-    """{"name": str, "scopes": [..] or "a,b"} -> (name, scopes); ValueError says what is wrong."""
+def parse_request(body: object) -> tuple[str, frozenset[str], frozenset[str] | None]:
+    """{"name": str, "scopes": [..] or "a,b", "sites"?: [..] or "a,b" or null}
+    -> (name, scopes, sites); ValueError says what is wrong."""
     if not isinstance(body, dict):
         raise ValueError('expected {"name": "...", "scopes": ["deploy"]}')
     name = body.get("name")
@@ -28,17 +32,29 @@ def parse_request(body: object) -> tuple[str, frozenset[str]]:
         scopes = ",".join(scopes)
     if not isinstance(scopes, str):
         raise ValueError("scopes must be a list of strings")
-    return name.strip(), tokens.parse_scopes(scopes)
+    sites = body.get("sites")
+    return (
+        name.strip(),
+        tokens.parse_scopes(scopes),
+        None if sites is None else tokens.parse_sites(sites),
+    )
 
 
 async def create_key(state: ServerState, req: Request, key: ApiKey) -> Response:
     try:
-        name, scopes = parse_request(await req.json(limit=4096))
+        name, scopes, sites = parse_request(await req.json(limit=16 * 1024))
     except ValueError as exc:
         raise HTTPError(400, "BAD_REQUEST", str(exc)) from None
-    key_id, token = await state.db.write(tokens.create_key, name, scopes)
+    key_id, token = await state.db.write(tokens.create_key, name, scopes, sites)
     return json_response(
-        {"id": key_id, "name": name, "scopes": sorted(scopes), "token": token}, 201
+        {
+            "id": key_id,
+            "name": name,
+            "scopes": sorted(scopes),
+            "sites": None if sites is None else sorted(sites),
+            "token": token,
+        },
+        201,
     )
 
 

@@ -1,4 +1,7 @@
-"""Every API route with the scope it requires (declared here, never inferred from paths)."""
+"""Every API route with the scope it requires (declared here, never inferred from paths),
+and which routes a site-limited key may use (PER_SITE; see fazt.api.access)."""
+
+from dataclasses import replace
 
 from fazt.api import (
     analytics,
@@ -14,7 +17,42 @@ from fazt.api import (
     system,
     upgrade,
 )
+from fazt.api.access import whole_server
 from fazt.server.router import PUBLIC, Router
+
+# Handlers that check the key's sites themselves (access.check_site / owns / visible).
+# Every other route refuses a site-limited key: it exposes or changes every site.
+PER_SITE = frozenset(
+    {
+        health.health,
+        deploy.deploy_zip,
+        deploy.start_deployment,
+        deploy.upload_blob,  # content-addressed, owned by no site (see docs/api.md)
+        deploy.upload_blob_batch,
+        deploy.finalize_deployment,
+        apps.list_apps,
+        apps.app_info,
+        apps.update_app,
+        apps.delete_app,
+        apps.app_history,
+        apps.app_files,
+        apps.rollback,
+        apps.promote,
+        domains.list_domains,
+        domains.add_domain,
+        domains.remove_domain,
+        storage.storage_summary,
+        storage.storage_kv,
+        storage.storage_collection,
+        storage.storage_objects,
+        runtime.list_env,
+        runtime.set_env,
+        runtime.unset_env,
+        runtime.app_logs,
+        analytics.overview,
+        analytics.sites,
+    }
+)
 
 
 def build_router() -> Router:
@@ -77,4 +115,8 @@ def build_router() -> Router:
     r.add("POST", "/api/upgrade", upgrade.upgrade, scope="admin")
     r.add("GET", "/api/upgrade/{upgrade_id}", upgrade.upgrade_status, scope="admin")
     r.add("GET", "/api/certificates", certificates.certificates, scope="admin")
+    r.routes = [
+        route if route.handler in PER_SITE else replace(route, handler=whole_server(route.handler))
+        for route in r.routes
+    ]
     return r

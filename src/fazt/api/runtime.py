@@ -6,6 +6,7 @@ can already ship arbitrary code that reads every env var, so a stricter scope wo
 no protection (docs/serverless.md).
 """
 
+from fazt.api.access import check_site
 from fazt.auth.tokens import ApiKey
 from fazt.hosting import deployments
 from fazt.runtime import store
@@ -16,7 +17,8 @@ MAX_LOG_LIMIT = 1000
 DEFAULT_LOG_LIMIT = 100
 
 
-async def _app(state: ServerState, name: str) -> str:
+async def _app(state: ServerState, key: ApiKey, name: str) -> str:
+    check_site(key, name.lower())
     row = await state.db.read(deployments.site_row, name.lower())
     if row is None:
         raise HTTPError(404, "APP_NOT_FOUND", f"no app named '{name}'")
@@ -31,12 +33,12 @@ def _name(key: str) -> str:
 
 
 async def list_env(state: ServerState, req: Request, key: ApiKey, name: str) -> Response:
-    app = await _app(state, name)
+    app = await _app(state, key, name)
     return json_response(await state.db.read(store.env_names, app))
 
 
 async def set_env(state: ServerState, req: Request, key: ApiKey, name: str, env: str) -> Response:
-    app = await _app(state, name)
+    app = await _app(state, key, name)
     var = _name(env)
     body = await req.json(limit=store.ENV_VALUE_MAX + 1024)
     value = body.get("value") if isinstance(body, dict) else None
@@ -57,7 +59,7 @@ async def set_env(state: ServerState, req: Request, key: ApiKey, name: str, env:
 
 
 async def unset_env(state: ServerState, req: Request, key: ApiKey, name: str, env: str) -> Response:
-    app = await _app(state, name)
+    app = await _app(state, key, name)
     var = _name(env)
     if not await state.db.write(store.unset_env, app, var):
         raise HTTPError(404, "ENV_NOT_FOUND", f"'{app}' has no env var {var}")
@@ -65,7 +67,7 @@ async def unset_env(state: ServerState, req: Request, key: ApiKey, name: str, en
 
 
 async def app_logs(state: ServerState, req: Request, key: ApiKey, name: str) -> Response:
-    app = await _app(state, name)
+    app = await _app(state, key, name)
     limit = _int(req.query.get("limit"), DEFAULT_LOG_LIMIT, "limit")
     after = _int(req.query.get("after"), 0, "after")
     limit = max(1, min(limit, MAX_LOG_LIMIT))

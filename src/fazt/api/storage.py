@@ -47,12 +47,12 @@ async def _read(state: ServerState, fn, *args):
 
 
 async def storage_summary(state: ServerState, req: Request, key: ApiKey, name: str) -> Response:
-    site = await _site_or_404(state, name)
+    site = await _site_or_404(state, key, name)
     return json_response(await _read(state, _summary, site["name"]))
 
 
 async def storage_kv(state: ServerState, req: Request, key: ApiKey, name: str) -> Response:
-    site = await _site_or_404(state, name)
+    site = await _site_or_404(state, key, name)
     prefix = req.query.get("prefix", "")
     return json_response(await _read(state, kv.list_entries, site["name"], prefix))
 
@@ -60,13 +60,13 @@ async def storage_kv(state: ServerState, req: Request, key: ApiKey, name: str) -
 async def storage_collection(
     state: ServerState, req: Request, key: ApiKey, name: str, collection: str
 ) -> Response:
-    site = await _site_or_404(state, name)
+    site = await _site_or_404(state, key, name)
     limit = _int_param(req, "limit", DEFAULT_PAGE, documents.MAX_FIND_LIMIT)
     offset = _int_param(req, "offset", 0, documents.MAX_OFFSET)
     return json_response(await _read(state, _page, site["name"], collection, limit, offset))
 
 
 async def storage_objects(state: ServerState, req: Request, key: ApiKey, name: str) -> Response:
-    site = await _site_or_404(state, name)
+    site = await _site_or_404(state, key, name)
     prefix = req.query.get("prefix", "")
     return json_response(await _read(state, objects.list_objects, site["name"], prefix))

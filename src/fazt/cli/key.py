@@ -19,30 +19,41 @@ def key() -> None:
     show_default=True,
     help=f"Comma-separated: {', '.join(tokens.SCOPES)}.",
 )
+@click.option(
+    "--sites",
+    default=None,
+    help="Comma-separated site names the key is limited to (default: every site).",
+)
 @remote_options
-def create(name, scopes, url, token, as_json) -> None:
+def create(name, scopes, sites, url, token, as_json) -> None:
     """Create a key called NAME and print its token (only this once)."""
     try:
-        scope_list = sorted(tokens.parse_scopes(scopes))
+        body = {"name": name, "scopes": sorted(tokens.parse_scopes(scopes))}
+        if sites is not None:
+            body["sites"] = sorted(tokens.parse_sites(sites))
     except ValueError as exc:
         fail(str(exc))
     with api_client(url, token) as client:
-        result = client.post("/api/keys", json={"name": name, "scopes": scope_list})
+        result = client.post("/api/keys", json=body)
     if as_json:
         print_json(result)
         return
     click.echo(
-        f"Created key {result['id']} '{result['name']}' ({', '.join(result['scopes'])}). "
-        "Save the token now: it is not shown again.",
+        f"Created key {result['id']} '{result['name']}' ({', '.join(result['scopes'])}; "
+        f"{_sites_text(result.get('sites'))}). Save the token now: it is not shown again.",
         err=True,
     )
     click.echo(result["token"])
 
 
+def _sites_text(sites: list[str] | None) -> str:
+    return "sites: " + ", ".join(sites) if sites else "every site"
+
+
 @key.command("list")
 @remote_options
 def list_keys(url, token, as_json) -> None:
-    """List keys with their scopes and when they were last used."""
+    """List keys with their scopes, sites and when they were last used."""
     with api_client(url, token) as client:
         rows = client.get("/api/keys")
     if as_json:
@@ -50,9 +61,12 @@ def list_keys(url, token, as_json) -> None:
         return
     for row in rows:
         row["scopes"] = ",".join(row["scopes"])
+        row["sites"] = ",".join(row["sites"]) if row.get("sites") else "all"
         row["last_used_at"] = row["last_used_at"] or "never"
         row["status"] = f"revoked {row['revoked_at']}" if row["revoked"] else "active"
-    print_table(rows, ["id", "name", "prefix", "scopes", "created_at", "last_used_at", "status"])
+    print_table(
+        rows, ["id", "name", "prefix", "scopes", "sites", "created_at", "last_used_at", "status"]
+    )
 
 
 @key.command()

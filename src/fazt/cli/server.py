@@ -381,16 +381,22 @@ def set_credentials(username, password, db_path) -> None:
     show_default=True,
     help=f"Comma-separated: {', '.join(tokens.SCOPES)}.",
 )
+@click.option(
+    "--sites",
+    default=None,
+    help="Comma-separated site names the key is limited to (default: every site).",
+)
 @db_option
-def create_key(name, scopes, db_path) -> None:
+def create_key(name, scopes, sites, db_path) -> None:
     """Create an API key and print the token alone (it is not stored, only its hash)."""
     try:
         scope_set = tokens.parse_scopes(scopes)
+        site_set = None if sites is None else tokens.parse_sites(sites)
     except ValueError as exc:
         fail(str(exc))
     with open_db(db_path, must_exist=True) as db:
         try:
-            _, token = db.write_sync(tokens.create_key, name, scope_set)
+            _, token = db.write_sync(tokens.create_key, name, scope_set, site_set)
         except ValueError as exc:
             fail(str(exc))
     click.echo(token)

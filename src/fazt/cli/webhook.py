@@ -33,7 +33,10 @@ def add(name, secret, unsigned, url, token, as_json) -> None:
     if "secret" in result:
         click.echo(f"Secret (shown once): {result['secret']}")
     if result["signed"]:
-        click.echo("Senders sign the body: X-Fazt-Signature: sha256=<HMAC-SHA256 hex>")
+        click.echo(
+            "Senders sign each delivery: X-Fazt-Signature: t=<unix time>,"
+            'v1=<HMAC-SHA256 hex of "<t>.<body>"> (see docs/analytics.md)'
+        )
 
 
 @webhook.command("list")

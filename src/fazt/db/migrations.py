@@ -36,6 +36,12 @@ def current_version(conn: sqlite3.Connection) -> int:
     return conn.execute("SELECT COALESCE(MAX(version), 0) FROM schema_migrations").fetchone()[0]
 
 
+def _applied_versions(conn: sqlite3.Connection) -> set[int]:
+    if current_version(conn) == 0:
+        return set()
+    return {row[0] for row in conn.execute("SELECT version FROM schema_migrations")}
+
+
 def migrate(conn: sqlite3.Connection) -> list[str]:
     """Apply pending migrations; refuse a database newer than this program."""
     current = current_version(conn)
@@ -46,9 +52,12 @@ def migrate(conn: sqlite3.Connection) -> list[str]:
             f"{newest}: it was written by a newer fazt. Upgrade fazt, or point --db at "
             "another file."
         )
+    done = _applied_versions(conn)
     applied = []
     for version, name, sql in available():
-        if version <= current:
+        # Any number not applied yet runs, not only those above the newest: migrations
+        # written side by side may land in either order.
+        if version in done:
             continue
         conn.execute("BEGIN IMMEDIATE")
         try:

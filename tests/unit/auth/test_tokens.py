@@ -55,3 +55,54 @@ def test_passwords_argon2id_and_minimum_length():
     assert passwords.hash_password("correct horse") != hashed  # salted
     with pytest.raises(ValueError, match="at least 8"):
         passwords.hash_password("short")
+
+
+def test_site_limited_key_round_trips_and_allows_only_its_sites(db):
+    sites = tokens.parse_sites("Blog, docs,blog")
+    assert sites == {"blog", "docs"}
+    _, token = db.write_sync(tokens.create_key, "ci", frozenset({"deploy"}), sites)
+    key = db.read_sync(tokens.lookup, token)
+    assert key.sites == {"blog", "docs"}
+    assert key.allows_site("blog") and not key.allows_site("other")
+    _, everywhere = db.write_sync(tokens.create_key, "me", frozenset({"deploy"}))
+    assert db.read_sync(tokens.lookup, everywhere).sites is None
+    listed = {k["name"]: k["sites"] for k in db.read_sync(tokens.list_keys)}
+    assert listed == {"ci": ["blog", "docs"], "me": None}
+
+
+@pytest.mark.parametrize(
+    "value", ["", " , ", [], ["-bad"], ["a--b"], ["www"], [1], "x" * 64, {"blog": 1}]
+)
+def test_parse_sites_rejects_bad_or_empty_lists(value):
+    with pytest.raises(ValueError):
+        tokens.parse_sites(value)
+
+
+def test_parse_sites_accepts_system_sites_and_caps_the_count():
+    assert tokens.parse_sites(["root", "404"]) == {"root", "404"}
+    with pytest.raises(ValueError, match="at most"):
+        tokens.parse_sites([f"s{i}" for i in range(tokens.MAX_SITES + 1)])
+
+
+def test_keys_made_before_migration_009_keep_every_site(tmp_path):
+    import sqlite3
+
+    from fazt.db import migrations
+
+    conn = sqlite3.connect(tmp_path / "old.db", isolation_level=None)
+    conn.row_factory = sqlite3.Row
+    for version, name, sql in migrations.available():
+        if version >= 9:
+            break
+        for statement in migrations._statements(sql):
+            conn.execute(statement)
+        conn.execute("INSERT INTO schema_migrations VALUES (?, ?, 'x')", (version, name))
+    conn.execute(
+        "INSERT INTO api_keys (name, token_hash, prefix, scopes, created_at) "
+        "VALUES ('old', ?, 'fazt_old', 'deploy', 'x')",
+        (tokens.hash_token("fazt_old-token"),),
+    )
+    assert "009_key_sites.sql" in migrations.migrate(conn)
+    key = tokens.lookup(conn, "fazt_old-token")
+    conn.close()
+    assert key.sites is None and key.allows_site("anything")

@@ -116,3 +116,20 @@ def test_monthly_page_counts_are_filled_from_existing_daily_rows(tmp_path):
         ("2026-02", "blog", "/", 7),
         ("2026-02", "shop", "/", 1),
     ]
+
+
+def test_a_migration_that_landed_after_a_higher_number_still_runs(tmp_path):
+    """Two migrations written side by side (009 and 010) may reach a database in either
+    order: one migrated to 010 without 009 gets 009 on its next start."""
+    from fazt.db.connection import open_connection
+
+    path = tmp_path / "gap.db"
+    conn = open_connection(path)
+    migrations.migrate(conn)
+    conn.execute("ALTER TABLE api_keys DROP COLUMN sites")
+    conn.execute("DELETE FROM schema_migrations WHERE version = 9")
+    assert migrations.migrate(conn) == ["009_key_sites.sql"]
+    columns = [row[1] for row in conn.execute("PRAGMA table_info(api_keys)")]
+    assert "sites" in columns
+    assert migrations.migrate(conn) == []
+    conn.close()
