@@ -24,6 +24,9 @@ CLOSE_NORMAL = 1000
 CLOSE_TOO_BIG = 1009
 CLOSE_TRY_LATER = 1013
 CLOSE_IDLE = 4000  # application range: closed for inactivity
+# Granian's RSGI close(status) sets the status of a refused handshake only: an accepted
+# socket gets a close frame without a code (the client sees 1005), so these codes are
+# what we mean, not yet what the client receives.
 
 
 @dataclass(frozen=True)
@@ -140,9 +143,11 @@ class Hub:
         limits = self.limits
         while True:
             try:
-                message = await asyncio.wait_for(
-                    client.transport.receive(), timeout=limits.idle_seconds
-                )
+                # Await receive() in this task: wrapped in another task (asyncio.wait_for),
+                # a connection Granian failed for a protocol error (bad frame, invalid
+                # UTF-8) was never closed, leaking its socket in CLOSE-WAIT.
+                async with asyncio.timeout(limits.idle_seconds):
+                    message = await client.transport.receive()
             except TimeoutError:
                 return CLOSE_IDLE
             if message.kind == WebsocketMessageType.close:
