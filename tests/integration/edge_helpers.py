@@ -70,3 +70,20 @@ def closed_by_server(sock: socket.socket, deadline: float) -> bool:
         except TimeoutError:
             return False
     return False
+
+
+def read_text(sock: socket.socket, deadline: float = 5) -> str:
+    """One small unmasked text frame from the server (what the hub broadcasts here)."""
+    sock.settimeout(deadline)
+
+    def exactly(n: int) -> bytes:
+        data = b""
+        while len(data) < n:
+            chunk = sock.recv(n - len(data))
+            assert chunk, "the server closed the connection"
+            data += chunk
+        return data
+
+    first, size = exactly(2)
+    assert first == 0x81 and size < 126, (first, size)
+    return exactly(size).decode()
