@@ -29,6 +29,7 @@ from fazt.auth.ratelimit import TokenBuckets, retry_after_header
 from fazt.server.http import HTTPError, error_response, peer_ip
 
 log = logging.getLogger("fazt.edge")
+PEER_CACHE = 4096  # "ip:port" -> address: the requests of one keep-alive connection
 
 
 @dataclass(frozen=True)
@@ -95,6 +96,7 @@ class EdgeGuard:
         self.track = _buckets(limits.track_per_second, limits.track_burst)
         self.cap = limits.edge_connections_per_address
         self.in_progress: dict[str, int] = {}
+        self._peers: dict[str, str | None] = {}  # only without trusted proxies
         # False: the hot path skips the guard entirely.
         self.enabled = self.requests is not None or self.cap > 0
 
@@ -112,14 +114,24 @@ class EdgeGuard:
 
     def address(self, scope: Any) -> str | None:
         """The client address the limits count against; None when it is exempt."""
-        address = peer_ip(scope.client or "")
-        if self.trusted:
+        client = scope.client or ""
+        if self.trusted:  # X-Forwarded-For may differ from one request to the next
             address = clientip.client_ip(
-                address, scope.headers.get("x-forwarded-for"), self.trusted
+                peer_ip(client), scope.headers.get("x-forwarded-for"), self.trusted
             )
-        if self.limits.edge_exempt_loopback and _is_loopback(address):
-            return None
-        return address
+            return None if self._exempt(address) else address
+        try:  # the hot path: the same peer as this connection's previous request
+            return self._peers[client]
+        except KeyError:
+            pass
+        address = peer_ip(client)
+        if len(self._peers) >= PEER_CACHE:
+            self._peers.clear()
+        found = self._peers[client] = None if self._exempt(address) else address
+        return found
+
+    def _exempt(self, address: str) -> bool:
+        return self.limits.edge_exempt_loopback and _is_loopback(address)
 
     def admit(self, scope: Any, proto: Any) -> bool:
         """The per-request check: False (after answering 429) when over the rate."""
@@ -165,9 +177,7 @@ class EdgeGuard:
         """Seconds until this address may send another beacon; 0.0 when it may now."""
         if self.track is None:
             return 0.0
-        if self.limits.edge_exempt_loopback and _is_loopback(address):
-            return 0.0
-        return self.track.take(address)
+        return 0.0 if self._exempt(address) else self.track.take(address)
 
 
 def refuse(scope: Any, proto: Any, wait: float, message: str) -> None:
