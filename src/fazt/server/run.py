@@ -11,7 +11,6 @@ import signal
 
 import uvloop
 from granian.constants import Interfaces
-from granian.http import HTTP1Settings
 from granian.server.embed import Server
 
 from fazt.backup.service import start_services
@@ -19,6 +18,7 @@ from fazt.db import Database
 from fazt.https import service as https_service
 from fazt.https.steer import steer_to_newest
 from fazt.server.app import FaztApp
+from fazt.server.edge import http1_settings
 from fazt.server.readiness import prove_serving, report_ready
 from fazt.server.state import ServerState
 from fazt.storage import kv
@@ -62,7 +62,7 @@ async def _serve(db: Database, host: str, port: int, on_ready, ready_fd: int | N
         backlog=1024,
         # Slowloris: Granian closes a connection whose request headers take longer than
         # this; it also caps requests in progress (backpressure, backlog/workers = 1024).
-        http1_settings=http1_settings(app.edge.limits.http_header_timeout_seconds),
+        http1_settings=http1_settings(app),
     )
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -91,11 +91,6 @@ async def _serve(db: Database, host: str, port: int, on_ready, ready_fd: int | N
         sweeper.cancel()
         await state.analytics.close()  # in-flight requests are done: write every last hit
         await services.stop()
-
-
-def http1_settings(header_timeout_seconds: float) -> HTTP1Settings:
-    """Granian's HTTP/1 settings with our header read timeout."""
-    return HTTP1Settings(header_read_timeout=max(1, int(header_timeout_seconds * 1000)))
 
 
 SWEEP_SECONDS = 300
