@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 from fazt.analytics import redirects, script, useragent, webhooks
 from fazt.analytics.store import Event
 from fazt.auth import clientip
+from fazt.auth.ratelimit import retry_after_header
 from fazt.db import settings
 from fazt.hosting import routing
 from fazt.server.http import HTTPError, Request, Response, json_response
@@ -54,6 +55,7 @@ async def serve_site(state: ServerState, req: Request, site: str) -> Response:
         return Response(200, script.SOURCE, list(script.HEADERS))
     if path == script.TRACK_PATH:
         _method(req, "POST")
+        await _limit_beacons(state, req)
         body = await _beacon(req)
         await _record(state, req, site, _host(req.host), body)
         return Response(204)
@@ -71,6 +73,7 @@ async def serve_dashboard(state: ServerState, req: Request) -> Response:
         if req.method == "OPTIONS":  # a fetch() with a JSON content type asks first
             return Response(204, b"", _cors([("access-control-max-age", "86400")]))
         _method(req, "POST")
+        await _limit_beacons(state, req)
         body = await _beacon(req)
         host = _text(body, "d") or _text(body, "h") or _host_of(req.header("referer"))
         page_host = _text(body, "h") or host
@@ -88,6 +91,22 @@ async def serve_dashboard(state: ServerState, req: Request) -> Response:
 
 
 # -- tracking ---------------------------------------------------------------------------------
+
+
+async def _limit_beacons(state: ServerState, req: Request) -> None:
+    """429 with Retry-After when the client address sends beacons faster than the
+    track_per_second / track_burst settings (fazt.server.edge); nothing is stored."""
+    edge = state.edge
+    if edge is None or edge.track is None:
+        return
+    wait = edge.track_wait(await _client_ip(state, req))
+    if wait:
+        raise HTTPError(
+            429,
+            "RATE_LIMITED",
+            "too many tracking beacons from your address",
+            [("retry-after", retry_after_header(wait))],
+        )
 
 
 async def _beacon(req: Request) -> dict[str, Any]:

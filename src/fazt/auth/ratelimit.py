@@ -1,12 +1,15 @@
-"""In-memory sliding-window counters keyed by client IP (see fazt.auth.clientip).
+"""In-memory rate limits keyed by client address (see fazt.auth.clientip): sliding-window
+failure counters and token buckets.
 
 An attempt takes its slot *before* the expensive check it guards (`reserve`), so a burst
 of concurrent requests cannot all pass the "under the limit?" test before any of them has
 failed; a success gives its slot back (`release`).
 """
 
+import math
 import time
 from collections import defaultdict, deque
+from collections.abc import Hashable
 
 MAX_KEYS = 100_000  # beyond this many addresses, forget the ones whose window has passed
 
@@ -59,3 +62,60 @@ class FailureLimiter:
         excess = len(self._failures) - MAX_KEYS * 9 // 10
         for key in list(self._failures)[: max(0, excess)]:
             del self._failures[key]
+
+
+class TokenBuckets:
+    """A token bucket per key (`rate` tokens a second, at most `burst`), in a table of at
+    most `max_keys` entries, so a flood of addresses cannot grow memory without bound.
+
+    take() is O(1) on the hot path: one dict lookup and a few float operations.
+    """
+
+    __slots__ = ("_table", "burst", "max_keys", "rate")
+
+    def __init__(self, rate: float, burst: float, max_keys: int = 20_000) -> None:
+        self.rate, self.burst, self.max_keys = rate, max(burst, 1.0), max_keys
+        # key -> [tokens, time of the last update]; a list, so it is updated in place
+        self._table: dict[Hashable, list[float]] = {}
+
+    def __len__(self) -> int:
+        return len(self._table)
+
+    def take(self, key: Hashable, now: float | None = None) -> float:
+        """Take one token: 0.0 when allowed, else the seconds until one is there."""
+        if now is None:
+            now = time.monotonic()
+        bucket = self._table.get(key)
+        if bucket is None:
+            if len(self._table) >= self.max_keys:
+                self._make_room(now)
+            self._table[key] = [self.burst - 1.0, now]
+            return 0.0
+        tokens = bucket[0] + (now - bucket[1]) * self.rate
+        if tokens > self.burst:
+            tokens = self.burst
+        bucket[1] = now
+        if tokens < 1.0:
+            bucket[0] = tokens
+            return (1.0 - tokens) / self.rate if self.rate > 0 else 3600.0
+        bucket[0] = tokens - 1.0
+        return 0.0
+
+    def forget(self, key: Hashable) -> None:
+        self._table.pop(key, None)
+
+    def _make_room(self, now: float) -> None:
+        """Forget the keys whose bucket is full again (the same as no entry); if every key
+        is still busy, forget the oldest tenth (they get a fresh, full bucket)."""
+        rate, burst = self.rate, self.burst
+        table = self._table
+        for key in [k for k, (t, at) in table.items() if t + (now - at) * rate >= burst]:
+            del table[key]
+        if len(table) >= self.max_keys:
+            for key in list(table)[: max(1, self.max_keys // 10)]:
+                del table[key]
+
+
+def retry_after_header(seconds: float) -> str:
+    """Retry-After in whole seconds, at least 1."""
+    return str(max(1, math.ceil(seconds)))

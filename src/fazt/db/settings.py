@@ -39,6 +39,20 @@ DEFAULTS: dict[str, str] = {
     # ...and every session ends this many hours after its login, however busy.
     "session_max_age_hours": "168",
     "trusted_proxies": "",
+    # Edge limits per client address (fazt.server.edge); a rate or cap of 0 is off.
+    "edge_requests_per_second": "1000",
+    "edge_requests_burst": "2000",
+    "edge_connections_per_address": "256",
+    "edge_exempt_loopback": "1",
+    "http_header_timeout_seconds": "10",
+    "http_body_timeout_seconds": "30",
+    "track_per_second": "10",
+    "track_burst": "50",
+    # /ws messages (fazt.realtime.hub): per connection, and per client address.
+    "ws_messages_per_second": "20",
+    "ws_messages_burst": "40",
+    "ws_address_messages_per_second": "100",
+    "ws_address_messages_burst": "200",
     # Analytics (fazt.analytics): events, rollups and webhook payloads older are pruned.
     "analytics_retention_days": "365",
 }

@@ -20,6 +20,7 @@ from fazt.https import certs
 from fazt.https.config import HttpsConfig
 from fazt.https.redirect import RedirectApp
 from fazt.https.steer import steer_to_newest
+from fazt.server.edge import http1_settings
 
 log = logging.getLogger("fazt")
 HSTS = ("strict-transport-security", "max-age=31536000; includeSubDomains")
@@ -54,6 +55,7 @@ class HttpsListeners:
             interface=Interfaces.RSGI,
             log_enabled=False,
             backlog=1024,
+            http1_settings=http1_settings(self.app),  # the slowloris header timeout
         )
         self._plain = (plain, asyncio.ensure_future(plain.serve()))
         self._tls = self._start_tls(cert_pem, key_pem)
@@ -73,6 +75,7 @@ class HttpsListeners:
             interface=Interfaces.RSGI,
             log_enabled=False,
             backlog=1024,
+            http1_settings=http1_settings(self.app),
             ssl_cert=cert_path,
             ssl_key=key_path,
             # TLS 1.2 too: older clients (and many HTTP libraries) still need it.

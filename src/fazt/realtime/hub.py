@@ -4,6 +4,12 @@ Every message a client sends goes to the site's *other* clients. Limits keep one
 from hurting the server: connections per site, message size, an idle timeout, and a
 bounded outgoing queue per client (a client too slow to keep up loses messages rather
 than slowing everyone else).
+
+Message rates are token buckets, one per connection and one per client address (all its
+connections together). A client over either is closed (1008, policy violation), with a
+logged warning, rather than having messages dropped: a flooding client then stops
+costing anything, and a real app sees the close (onclose) instead of losing messages
+silently.
 """
 
 import asyncio
@@ -16,14 +22,19 @@ from urllib.parse import urlsplit
 
 from granian.rsgi import ProtocolClosed, ProtocolError, WebsocketMessageType
 
+from fazt.auth.ratelimit import TokenBuckets
 from fazt.hosting.routing import normalise_host
 
 log = logging.getLogger("fazt.realtime")
 
 CLOSE_NORMAL = 1000
+CLOSE_POLICY = 1008
 CLOSE_TOO_BIG = 1009
 CLOSE_TRY_LATER = 1013
 CLOSE_IDLE = 4000  # application range: closed for inactivity
+# Granian's RSGI close(status) sets the status of a refused handshake only: an accepted
+# socket gets a close frame without a code (the client sees 1005), so these codes are
+# what we mean, not yet what the client receives.
 
 
 @dataclass(frozen=True)
@@ -32,28 +43,40 @@ class Limits:
     message_bytes: int = 64 * 1024
     idle_seconds: float = 300.0
     queue_messages: int = 256
+    messages_per_second: float = 20.0  # per connection; 0 is no limit
+    messages_burst: float = 40.0
+    address_messages_per_second: float = 100.0  # per client address
+    address_messages_burst: float = 200.0
 
     @classmethod
     def from_settings(cls, values: dict[str, str]) -> "Limits":
-        """Settings ws_max_connections_per_site and ws_idle_seconds (bad values: defaults)."""
+        """Settings ws_max_connections_per_site, ws_idle_seconds and the ws_*messages_*
+        rates (bad values: defaults; a rate of 0 turns it off)."""
 
-        def num(key: str, default: float) -> float:
+        def num(key: str, default: float, zero: bool = False) -> float:
             try:
                 value = float(values.get(key, default))
             except (TypeError, ValueError):
                 return default
-            return value if value > 0 else default
+            return value if value > 0 or (zero and value == 0) else default
 
         base = cls()
         return cls(
             connections_per_site=int(num("ws_max_connections_per_site", base.connections_per_site)),
             idle_seconds=num("ws_idle_seconds", base.idle_seconds),
+            messages_per_second=num("ws_messages_per_second", base.messages_per_second, True),
+            messages_burst=num("ws_messages_burst", base.messages_burst),
+            address_messages_per_second=num(
+                "ws_address_messages_per_second", base.address_messages_per_second, True
+            ),
+            address_messages_burst=num("ws_address_messages_burst", base.address_messages_burst),
         )
 
 
 class Client:
-    def __init__(self, transport: Any, queue_size: int) -> None:
+    def __init__(self, transport: Any, queue_size: int, address: str | None = None) -> None:
         self.transport = transport
+        self.address = address  # None: exempt from the per-address rate (fazt.server.edge)
         self.queue: asyncio.Queue = asyncio.Queue(queue_size)
         self.dropped = 0
 
@@ -77,6 +100,19 @@ class Hub:
     def __init__(self, limits: Limits | None = None) -> None:
         self.limits = limits or Limits()
         self.sites: dict[str, set[Client]] = {}
+        limits = self.limits
+        # Per connection: forgotten when it closes, so no cap is needed. Per address: the
+        # table is capped (and swept) by TokenBuckets.
+        self.connection_rate = None
+        if limits.messages_per_second > 0:
+            self.connection_rate = TokenBuckets(
+                limits.messages_per_second, limits.messages_burst, max_keys=1 << 30
+            )
+        self.address_rate = None
+        if limits.address_messages_per_second > 0:
+            self.address_rate = TokenBuckets(
+                limits.address_messages_per_second, limits.address_messages_burst
+            )
 
     @classmethod
     def from_db(cls, db: Any) -> "Hub":
@@ -109,7 +145,14 @@ class Hub:
             client.offer(message)
         return len(receivers)
 
-    async def serve(self, site: str, proto: Any, host: str | None, origin: str | None) -> None:
+    async def serve(
+        self,
+        site: str,
+        proto: Any,
+        host: str | None,
+        origin: str | None,
+        address: str | None = None,
+    ) -> None:
         if origin is not None and not same_origin_host(origin, host):
             proto.close(403)
             return
@@ -117,7 +160,7 @@ class Hub:
             proto.close(503)
             return
         transport = await proto.accept()
-        client = Client(transport, self.limits.queue_messages)
+        client = Client(transport, self.limits.queue_messages, address)
         self.sites.setdefault(site, set()).add(client)
         pump = asyncio.ensure_future(client.pump())
         code = CLOSE_NORMAL
@@ -129,6 +172,8 @@ class Hub:
             pump.cancel()
             with contextlib.suppress(asyncio.CancelledError, ProtocolClosed, ProtocolError):
                 await pump
+            if self.connection_rate is not None:
+                self.connection_rate.forget(client)
             clients = self.sites.get(site)
             if clients is not None:
                 clients.discard(client)
@@ -140,16 +185,32 @@ class Hub:
         limits = self.limits
         while True:
             try:
-                message = await asyncio.wait_for(
-                    client.transport.receive(), timeout=limits.idle_seconds
-                )
+                # Await receive() in this task: wrapped in another task (asyncio.wait_for),
+                # a connection Granian failed for a protocol error (bad frame, invalid
+                # UTF-8) was never closed, leaking its socket in CLOSE-WAIT.
+                async with asyncio.timeout(limits.idle_seconds):
+                    message = await client.transport.receive()
             except TimeoutError:
                 return CLOSE_IDLE
             if message.kind == WebsocketMessageType.close:
                 return CLOSE_NORMAL
             if len(message.data) > limits.message_bytes:
                 return CLOSE_TOO_BIG
+            if self._over_rate(client):
+                log.warning("%s: /ws client %s over the message rate: closed", site, client.address)
+                return CLOSE_POLICY
             self.publish(site, message.data, sender=client)
+
+    def _over_rate(self, client: Client) -> bool:
+        """Take a token from the connection's and the address's buckets."""
+        if self.connection_rate is not None and self.connection_rate.take(client):
+            return True
+        address = client.address
+        return (
+            address is not None
+            and self.address_rate is not None
+            and self.address_rate.take(address) > 0
+        )
 
 
 def same_origin_host(origin: str, host: str | None) -> bool:

@@ -14,6 +14,7 @@ from fazt.hosting.paths import canonical_path
 from fazt.hosting.static import is_missing, send_file
 from fazt.realtime.hub import Hub
 from fazt.runtime.service import Runtime
+from fazt.server.edge import EdgeGuard
 from fazt.server.http import HTTPError, Request, Response, error_response, send
 from fazt.server.state import ServerState
 
@@ -38,6 +39,8 @@ class FaztApp:
         self.state = state
         self.router = build_router()
         self.hub = Hub.from_db(state.db)
+        self.edge = state.edge = EdgeGuard.from_db(state.db)  # per-address limits
+        Request.body_timeout = self.edge.limits.http_body_timeout_seconds
         self.runtime = Runtime(state.db, publish=self.hub.publish_channel)
         self.dashboard = Dashboard(state)
         self.analytics = state.analytics  # its request/error counters, bumped below
@@ -53,6 +56,9 @@ class FaztApp:
 
     async def __rsgi__(self, scope: Any, proto: Any) -> None:
         self.analytics.requests += 1  # hourly request metrics: one int, even on the hot path
+        edge = self.edge
+        if edge.enabled and not edge.admit(scope, proto):  # O(1): a dict lookup, some floats
+            return  # over the address's request rate: answered 429
         if scope.proto != "http":
             await self.serve_websocket(scope, proto)
             return
@@ -68,6 +74,8 @@ class FaztApp:
                 response_headers, body = found.full[encoding]
                 proto.response_bytes(found.status, response_headers, body)
                 return
+        if edge.enabled and not edge.hold(scope, proto):  # requests in progress per address
+            return
         req = Request(scope, proto, host or "")
         try:
             if path is None:
@@ -100,12 +108,15 @@ class FaztApp:
 
     async def serve_websocket(self, scope: Any, proto: Any) -> None:
         """`/ws` on a site host is that site's broadcast channel; nothing else upgrades."""
+        if self.edge.enabled and not self.edge.hold(scope, proto):  # per-address cap
+            return
         host = scope.headers.get("host") or scope.authority
         target = self.state.routing.resolve(host)
         if target.kind != routing.SITE or scope.path != "/ws":
             proto.close(404)
             return
-        await self.hub.serve(target.site, proto, host, scope.headers.get("origin"))
+        origin = scope.headers.get("origin")
+        await self.hub.serve(target.site, proto, host, origin, self.edge.address(scope))
 
     async def serve_site(self, req: Request, site: str, deployment_id: int) -> None:
         # /api and /api/* run the site's JavaScript when its live deployment has some for

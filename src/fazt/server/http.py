@@ -1,5 +1,6 @@
 """Small request/response helpers over Granian's RSGI protocol."""
 
+import asyncio
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -41,6 +42,9 @@ def _dumps(value: Any) -> bytes:
     return json.dumps(value, separators=(",", ":")).encode() + b"\n"
 
 
+CLOSE = [("connection", "close")]
+
+
 def peer_ip(client: str) -> str:
     """'1.2.3.4:5678' -> '1.2.3.4'; '[::1]:5678' -> '::1'."""
     if client.startswith("["):
@@ -52,6 +56,9 @@ class Request:
     """One HTTP request: method, path, host, headers, query and a size-limited body."""
 
     __slots__ = ("_query", "host", "method", "path", "proto", "scope")
+    # Seconds a request body may stall between two chunks (slowloris); set at start from
+    # the http_body_timeout_seconds setting (fazt.server.edge).
+    body_timeout: float = 30.0
 
     def __init__(self, scope: Any, proto: Any, host: str) -> None:
         self.scope, self.proto, self.host = scope, proto, host
@@ -79,7 +86,17 @@ class Request:
         if declared and declared.isdigit() and int(declared) > limit:
             raise HTTPError(413, "PAYLOAD_TOO_LARGE", f"the request body exceeds {limit} bytes")
         chunks, size = [], 0
-        async for chunk in self.proto:
+        stream = aiter(self.proto)
+        while True:
+            try:
+                async with asyncio.timeout(self.body_timeout):
+                    chunk = await anext(stream)
+            except StopAsyncIteration:
+                break
+            except TimeoutError:
+                raise HTTPError(
+                    408, "REQUEST_TIMEOUT", "the request body stopped arriving", CLOSE
+                ) from None
             size += len(chunk)
             if size > limit:
                 raise HTTPError(413, "PAYLOAD_TOO_LARGE", f"the request body exceeds {limit} bytes")

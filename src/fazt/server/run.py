@@ -18,6 +18,7 @@ from fazt.db import Database
 from fazt.https import service as https_service
 from fazt.https.steer import steer_to_newest
 from fazt.server.app import FaztApp
+from fazt.server.edge import http1_settings
 from fazt.server.readiness import prove_serving, report_ready
 from fazt.server.state import ServerState
 from fazt.storage import kv
@@ -59,6 +60,9 @@ async def _serve(db: Database, host: str, port: int, on_ready, ready_fd: int | N
         interface=Interfaces.RSGI,
         log_enabled=False,
         backlog=1024,
+        # Slowloris: Granian closes a connection whose request headers take longer than
+        # this; it also caps requests in progress (backpressure, backlog/workers = 1024).
+        http1_settings=http1_settings(app),
     )
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

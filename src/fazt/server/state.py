@@ -42,6 +42,7 @@ class ServerState:
     # HTTPS (fazt.https): the public https port when enabled, and the certificate manager.
     https_port: int | None = None
     tls: Any = None
+    edge: Any = None  # fazt.server.edge.EdgeGuard, set by FaztApp: per-address limits
     _data_version: int = -1
     _watch: sqlite3.Connection | None = None
     _routing_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
