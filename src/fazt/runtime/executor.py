@@ -158,6 +158,8 @@ class WorkerPool:
         self.pipeline = pipeline
         self.publish = publish  # (site, channel, message JSON)
         self._workers: set[_Worker] = set()
+        self._idle: set[_Worker] = set()  # up, running nothing
+        self._held: dict[str, int] = {}  # app -> workers running its requests (> 0)
         # Requests not yet sent, one queue per app; `_ring` holds the apps that have some,
         # in the order they are served (round-robin); `_queued` counts them all.
         self._queues: dict[str, collections.deque[_Run]] = {}
@@ -260,27 +262,15 @@ class WorkerPool:
         if not ring:
             return
         now = time.monotonic()
-        idle: list[_Worker] = []
-        held: dict[str, int] = {}  # app -> workers running its requests
-        for worker in self._workers:
-            if not worker.alive:
-                continue
-            if not worker.inflight:
-                idle.append(worker)
-                continue
-            site = worker.inflight[0].site
-            held[site] = held.get(site, 0) + 1
-            if now - worker.head_since > SLOW_SECONDS:
-                self._slow_until[site] = now + SLOW_MEMORY_SECONDS
+        idle, held = self._idle, self._held
         frames: dict[_Worker, list[bytes]] = {}
         skipped = 0  # apps in a row that could not be served: all of them ends the round
         while ring and skipped < len(ring):
             site = ring[0]
-            if idle and held.get(site, 0) < self._share(site, now, held):
-                worker: _Worker | None = idle.pop()
-                held[site] = held.get(site, 0) + 1
+            if idle and held.get(site, 0) < self._share(site, now):
+                worker: _Worker | None = next(iter(idle))
             else:
-                worker = self._behind(site, now, held)
+                worker = self._behind(site, now)
             if worker is None:
                 ring.rotate(-1)
                 skipped += 1
@@ -294,19 +284,15 @@ class WorkerPool:
             else:
                 ring.popleft()
                 del self._queues[site]
-            if run.future.done():  # timed out or gone while queued
-                if not worker.inflight:
-                    idle.append(worker)
-                    held[site] -= 1
-                continue
-            frames.setdefault(worker, []).append(self._frame(worker, run, now))
+            if not run.future.done():  # else timed out or gone while queued
+                frames.setdefault(worker, []).append(self._frame(worker, run, now))
         for worker, batch in frames.items():
             try:
                 worker.send(batch)
             except RuntimeError:  # its pipe is closed: the process is gone
                 self._lost(worker, "the function's worker process died")
 
-    def _share(self, site: str, now: float, held: dict[str, int]) -> int:
+    def _share(self, site: str, now: float) -> int:
         """How many workers `site` may hold. A slow app gets `app_workers` (all but one)
         while other apps are about: the worker it leaves is what lets their requests
         start within milliseconds instead of after one of its slow requests (which may
@@ -322,22 +308,23 @@ class WorkerPool:
             return self.size
         other = self._last_at if self._last_site != site else self._other_at
         alone = now - other >= ALONE_SECONDS and len(self._ring) <= 1
-        if alone and all(s == site for s in held):
+        if alone and all(s == site for s in self._held):
             return self.size
         # A worker being replaced (most likely killed at one of this app's deadlines)
         # comes out of this app's share, not out of the one left for the others: down to
         # none, until the replacement is up.
         return max(0, self.app_workers - (self.size - len(self._workers)))
 
-    def _behind(self, site: str, now: float, held: dict[str, int]) -> "_Worker | None":
+    def _behind(self, site: str, now: float) -> "_Worker | None":
         """A worker running `site`'s requests to queue one more behind (in its pipe), or
         None. Not while another app waits for a worker: a pipe kept full would never
         free the worker for it."""
-        if held.get(site, 0) == 0:
+        held = self._held
+        if site not in held:
             return None
         if len(self._ring) > 1:
             for other in self._ring:
-                if other != site and held.get(other, 0) < self._share(other, now, held):
+                if other != site and held.get(other, 0) < self._share(other, now):
                     return None
         best = None
         for worker in self._workers:
@@ -350,6 +337,19 @@ class WorkerPool:
                 best = worker
         return best
 
+    def _taken(self, worker: _Worker, site: str) -> None:
+        """An idle worker gets a request of `site`."""
+        self._idle.discard(worker)
+        self._held[site] = self._held.get(site, 0) + 1
+
+    def _released(self, site: str) -> None:
+        """A worker running `site`'s requests has none left (idle now, or gone)."""
+        left = self._held[site] - 1
+        if left:
+            self._held[site] = left
+        else:
+            del self._held[site]
+
     def _frame(self, worker: _Worker, run: _Run, now: float) -> bytes:
         """Hand `run` to `worker` (in flight from now on) and return its frame."""
         if run.budget:
@@ -357,6 +357,7 @@ class WorkerPool:
             run.budget = 0.0
         if not worker.inflight:
             worker.head_since = now
+            self._taken(worker, run.site)
         run.worker = worker
         worker.inflight.append(run)
         fresh = "1" if self.fresh else "0"
@@ -381,6 +382,7 @@ class WorkerPool:
                 worker.stop()
                 return
             self._workers.add(worker)
+            self._idle.add(worker)
         elif kind == "P":
             if worker.inflight and self.publish is not None:
                 channel, message = json.loads(text[1:])
@@ -397,6 +399,9 @@ class WorkerPool:
             self._finish(run, decode_outcome(text[1:]))
             if worker.inflight:
                 worker.head_since = now
+            else:
+                self._idle.add(worker)
+                self._released(run.site)
 
     def _watch(self) -> None:
         """The watchdog: answer every request past its deadline; kill a worker running
@@ -404,6 +409,10 @@ class WorkerPool:
         self._watchdog = None
         now = time.monotonic()
         for worker in list(self._workers):
+            if worker.inflight and now - worker.head_since > SLOW_SECONDS:
+                # (checked here, not per dispatch: an app is known slow while its first
+                # slow request still runs, at most WATCH_SECONDS late)
+                self._slow_until[worker.inflight[0].site] = now + SLOW_MEMORY_SECONDS
             if worker.inflight and worker.inflight[0].deadline <= now:
                 self._expire(worker.inflight[0])
             for run in worker.inflight:
@@ -447,7 +456,10 @@ class WorkerPool:
         """The worker is gone: fail its running request (if `crash`), requeue the ones
         behind it that it never started, start a replacement."""
         worker.alive = False
+        self._idle.discard(worker)
         runs, worker.inflight = list(worker.inflight), collections.deque()
+        if runs:
+            self._released(runs[0].site)
         if runs and crash is not None:
             self._finish(runs.pop(0), Outcome(error=FUNCTION_ERROR, message=crash))
         for run in reversed(runs):
@@ -555,6 +567,8 @@ class WorkerPool:
             else:
                 worker.stop()
         self._workers.clear()
+        self._idle.clear()
+        self._held.clear()
         for worker in self._unready:  # it exits once it has started and reads the end
             worker.stop()
         if self._watchdog is not None:
