@@ -236,12 +236,11 @@ class WorkerPool:
         """Requests admitted but not running (of one app, or of all): in the queues or in
         a worker's pipe."""
         if site is None:
-            queued = self._queued
-            workers = self._workers
-        else:
-            queued = len(self._queues.get(site, ()))
-            workers = {w for w in self._workers if w.inflight and w.inflight[0].site == site}
-        return queued + sum(max(0, len(w.inflight) - 1) for w in workers)
+            return self._queued + sum(max(0, len(w.inflight) - 1) for w in self._workers)
+        piped = sum(
+            len(w.inflight) - 1 for w in self._workers if w.inflight and w.inflight[0].site == site
+        )
+        return len(self._queues.get(site, ())) + piped
 
     def _requeue(self, run: _Run) -> None:
         """Put an admitted request back at the head of its app's queue."""
