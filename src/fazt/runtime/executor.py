@@ -4,9 +4,17 @@ A small pool of `python -m fazt.runtime.worker` processes (worker.py), started o
 first request that needs one, each running one request at a time. The event loop talks
 to them over pipes (no extra threads). A request that passes its deadline gets its
 worker killed (SIGKILL) and replaced: that is what stops a runaway loop, while every
-other request keeps being served by the other workers. Requests wait for a free worker
-in a bounded queue; when it is full the caller gets `Overloaded` at once (503 with
-Retry-After) instead of an ever-growing backlog.
+other request keeps being served by the other workers.
+
+Fair between apps: requests wait for a worker in one queue per app, and the apps that
+have requests waiting are served in turn (round-robin), so a thousand requests of one
+app do not stand in front of another app's one. An app whose requests are slow may hold
+at most `app_workers` workers (by default all but one), so another app always finds a
+worker within one of its own requests' time; a request is never queued in the pipe of a
+worker running another app's requests. Each app's queue is bounded (`queue_size`), and
+so are all of them together (`total_queue`): past a bound the caller gets `Overloaded` at
+once (503 with Retry-After) instead of an ever-growing backlog, and an app filling its
+own queue gets it only for itself.
 
 Why processes and not threads: docs/decisions/005-js-isolation.md.
 """
@@ -43,6 +51,13 @@ RETIRED_SECONDS = 1.0
 # SLOW_SECONDS ago, which bounds how long a slow request can hold others up.
 PIPELINE_DEPTH = 4
 SLOW_SECONDS = 0.02
+# An app with a request that ran longer than SLOW_SECONDS in the last SLOW_MEMORY_SECONDS
+# (or is running longer now) counts as slow: it may hold at most `app_workers` workers.
+SLOW_MEMORY_SECONDS = 1.0
+# ... unless no other app has sent a request for this long: then it may use every worker.
+ALONE_SECONDS = 10.0
+# All apps' waiting requests together, by default: this many times one app's bound.
+TOTAL_QUEUE_FACTOR = 4
 # Deadlines are checked by one periodic watchdog instead of a timer per request (a timer
 # was a visible part of the event loop's cost per request); a request that passes its
 # deadline is answered at most this late.
@@ -128,15 +143,31 @@ class WorkerPool:
         fresh: bool = False,
         publish: Callable[[str, str, str], None] | None = None,
         pipeline: int = PIPELINE_DEPTH,
+        total_queue: int | None = None,
+        app_workers: int | None = None,
     ) -> None:
+        """`queue_size` bounds the requests one app has waiting, `total_queue` (default
+        TOTAL_QUEUE_FACTOR times it) all apps' together; `app_workers` (default all
+        workers but one) is the most workers one slow app may hold."""
         self.db_path = str(db_path)
         self.size = workers
         self.queue_size = queue_size
+        self.total_queue = total_queue or TOTAL_QUEUE_FACTOR * queue_size
+        self.app_workers = min(workers, max(1, app_workers or workers - 1))
         self.fresh = fresh
         self.pipeline = pipeline
         self.publish = publish  # (site, channel, message JSON)
         self._workers: set[_Worker] = set()
-        self._queue: collections.deque[_Run] = collections.deque()  # not yet sent
+        self._idle: set[_Worker] = set()  # up, running nothing
+        self._held: dict[str, int] = {}  # app -> workers running its requests (> 0)
+        # Requests not yet sent, one queue per app; `_ring` holds the apps that have some,
+        # in the order they are served (round-robin); `_queued` counts them all.
+        self._queues: dict[str, collections.deque[_Run]] = {}
+        self._ring: collections.deque[str] = collections.deque()
+        self._queued = 0
+        self._slow_until: dict[str, float] = {}  # app -> until when it counts as slow
+        self._last_site = ""  # the app of the latest request, and when it came
+        self._last_at = self._other_at = -ALONE_SECONDS  # (and the latest of another app)
         self._starting = 0
         self._tasks: set[asyncio.Future] = set()
         self._quick_exits = 0
@@ -156,16 +187,20 @@ class WorkerPool:
         context_json: str,
         deadline: float,
     ) -> Outcome:
-        """Run one request in a worker; `deadline` is time.monotonic() based. `header` is
-        a dict or, precomputed by the caller, its JSON text."""
+        """Run one request of app `site` in a worker; `deadline` is time.monotonic()
+        based. `header` is a dict or, precomputed by the caller, its JSON text."""
         if self._closed:
             raise Overloaded("the runtime is shutting down")
         if len(self._workers) + self._starting < self.size:
             for _ in range(self.size - len(self._workers) - self._starting):
                 self._spawn()
-        # (the sum over the workers' pipes only when the queue alone is near the bound)
-        near = len(self._queue) + self.size * (self.pipeline - 1) >= self.queue_size
-        if near and self._waiting() >= self.queue_size:
+        queue = self._queues.get(site)
+        # (the sums over the workers' pipes only when the queues alone are near a bound)
+        slack = self.size * (self.pipeline - 1)
+        near = (len(queue) if queue else 0) + slack >= self.queue_size
+        if near and self._waiting(site) >= self.queue_size:
+            raise Overloaded(f"all JavaScript workers are busy with {site}'s requests")
+        if self._queued + slack >= self.total_queue and self._waiting() >= self.total_queue:
             raise Overloaded("all JavaScript workers are busy")
         loop = self._loop
         if loop is None:  # asyncio.get_running_loop() is a getpid() syscall: once
@@ -173,7 +208,11 @@ class WorkerPool:
         if isinstance(header, dict):
             header = json.dumps(header)
         run = _Run(loop.create_future(), site, header, request_json + "\0" + context_json)
-        budget = deadline - time.monotonic()
+        now = time.monotonic()
+        if site != self._last_site:
+            self._other_at, self._last_site = self._last_at, site
+        self._last_at = now
+        budget = deadline - now
         if budget <= 0:
             return timed_out()
         run.deadline = deadline
@@ -182,52 +221,133 @@ class WorkerPool:
             # wait is the server's, so the function's budget starts when one is.
             run.budget = budget
             run.deadline = time.monotonic() + STARTUP_SECONDS + budget
-        self._queue.append(run)
+        if queue is None:
+            queue = self._queues[site] = collections.deque()
+            self._ring.append(site)
+        queue.append(run)
+        self._queued += 1
         self._start_watchdog()
         self._dispatch()
         # If the caller is cancelled (the client went away), the request still runs to
         # its end (or is killed at its deadline); only its answer is dropped.
         return await run.future
 
-    def _waiting(self) -> int:
-        """Requests admitted but not running: in the queue or in a worker's pipe."""
-        return len(self._queue) + sum(max(0, len(w.inflight) - 1) for w in self._workers)
+    def _waiting(self, site: str | None = None) -> int:
+        """Requests admitted but not running (of one app, or of all): in the queues or in
+        a worker's pipe."""
+        if site is None:
+            return self._queued + sum(max(0, len(w.inflight) - 1) for w in self._workers)
+        piped = sum(
+            len(w.inflight) - 1 for w in self._workers if w.inflight and w.inflight[0].site == site
+        )
+        return len(self._queues.get(site, ())) + piped
+
+    def _requeue(self, run: _Run) -> None:
+        """Put an admitted request back at the head of its app's queue."""
+        run.worker = None
+        queue = self._queues.get(run.site)
+        if queue is None:
+            queue = self._queues[run.site] = collections.deque()
+            self._ring.appendleft(run.site)
+        queue.appendleft(run)
+        self._queued += 1
 
     def _dispatch(self) -> None:
-        """Send queued requests to workers, one write per worker: an idle worker first;
-        else, up to `pipeline`, behind the least busy worker whose running request is
-        not slow."""
-        queue = self._queue
-        if not queue:
+        """Send queued requests to workers, one write per worker, taking the apps with
+        requests waiting in turn: an idle worker first, if the app may take one more;
+        else, up to `pipeline`, behind the least busy worker running that app's requests
+        whose running request is not slow, and only if no other app waits for a worker."""
+        ring = self._ring
+        if not ring:
             return
-        frames: dict[_Worker, list[bytes]] = {}
         now = time.monotonic()
-        while queue:
-            worker = self._pick(now)
+        idle, held = self._idle, self._held
+        frames: dict[_Worker, list[bytes]] = {}
+        skipped = 0  # apps in a row that could not be served: all of them ends the round
+        while ring and skipped < len(ring):
+            site = ring[0]
+            if idle and held.get(site, 0) < self._share(site, now):
+                worker: _Worker | None = next(iter(idle))
+            else:
+                worker = self._behind(site, now)
             if worker is None:
-                break
-            run = queue.popleft()
-            if run.future.done():  # timed out or gone while queued
+                ring.rotate(-1)
+                skipped += 1
                 continue
-            frames.setdefault(worker, []).append(self._frame(worker, run, now))
+            skipped = 0
+            queue = self._queues[site]
+            run = queue.popleft()
+            self._queued -= 1
+            if queue:
+                ring.rotate(-1)  # the next app's turn
+            else:
+                ring.popleft()
+                del self._queues[site]
+            if not run.future.done():  # else timed out or gone while queued
+                frames.setdefault(worker, []).append(self._frame(worker, run, now))
         for worker, batch in frames.items():
             try:
                 worker.send(batch)
             except RuntimeError:  # its pipe is closed: the process is gone
                 self._lost(worker, "the function's worker process died")
 
-    def _pick(self, now: float) -> "_Worker | None":
+    def _share(self, site: str, now: float) -> int:
+        """How many workers `site` may hold. A slow app gets `app_workers` (all but one)
+        while other apps are about: the worker it leaves is what lets their requests
+        start within milliseconds instead of after one of its slow requests (which may
+        last up to its timeout). An app whose requests are quick may use every worker,
+        since each frees up within SLOW_SECONDS; so may a slow app alone (no other app's
+        request for ALONE_SECONDS), since leaving a worker idle would only cost it (a
+        newcomer then waits for one of its requests, once)."""
+        until = self._slow_until.get(site)
+        if until is None:
+            return self.size
+        if until <= now:
+            del self._slow_until[site]
+            return self.size
+        other = self._last_at if self._last_site != site else self._other_at
+        alone = now - other >= ALONE_SECONDS and len(self._ring) <= 1
+        if alone and all(s == site for s in self._held):
+            return self.size
+        # A worker being replaced (most likely killed at one of this app's deadlines)
+        # comes out of this app's share, not out of the one left for the others: down to
+        # none, until the replacement is up.
+        return max(0, self.app_workers - (self.size - len(self._workers)))
+
+    def _behind(self, site: str, now: float) -> "_Worker | None":
+        """A worker running `site`'s requests to queue one more behind (in its pipe), or
+        None. Not while another app waits for a worker: a pipe kept full would never
+        free the worker for it."""
+        held = self._held
+        if site not in held:
+            return None
+        if len(self._ring) > 1:
+            for other in self._ring:
+                if other != site and held.get(other, 0) < self._share(other, now):
+                    return None
         best = None
         for worker in self._workers:
-            if not worker.alive:
+            inflight = worker.inflight
+            if not inflight or inflight[0].site != site or not worker.alive:
                 continue
-            if not worker.inflight:
-                return worker
-            if len(worker.inflight) >= self.pipeline or now - worker.head_since > SLOW_SECONDS:
+            if len(inflight) >= self.pipeline or now - worker.head_since > SLOW_SECONDS:
                 continue
-            if best is None or len(worker.inflight) < len(best.inflight):
+            if best is None or len(inflight) < len(best.inflight):
                 best = worker
         return best
+
+    def _taken(self, worker: _Worker, site: str) -> None:
+        """An idle worker gets a request of `site`."""
+        self._idle.discard(worker)
+        self._held[site] = self._held.get(site, 0) + 1
+
+    def _released(self, site: str) -> None:
+        """A worker running `site`'s requests has none left (idle now, or gone)."""
+        left = self._held[site] - 1
+        if left:
+            self._held[site] = left
+        else:
+            del self._held[site]
 
     def _frame(self, worker: _Worker, run: _Run, now: float) -> bytes:
         """Hand `run` to `worker` (in flight from now on) and return its frame."""
@@ -236,6 +356,7 @@ class WorkerPool:
             run.budget = 0.0
         if not worker.inflight:
             worker.head_since = now
+            self._taken(worker, run.site)
         run.worker = worker
         worker.inflight.append(run)
         fresh = "1" if self.fresh else "0"
@@ -260,6 +381,7 @@ class WorkerPool:
                 worker.stop()
                 return
             self._workers.add(worker)
+            self._idle.add(worker)
         elif kind == "P":
             if worker.inflight and self.publish is not None:
                 channel, message = json.loads(text[1:])
@@ -269,9 +391,16 @@ class WorkerPool:
                     log.exception("publishing for %s failed", worker.inflight[0].site)
         elif kind == "D" and worker.inflight:
             self._quick_exits = 0
-            self._finish(worker.inflight.popleft(), decode_outcome(text[1:]))
+            run = worker.inflight.popleft()
+            now = time.monotonic()
+            if now - worker.head_since > SLOW_SECONDS:
+                self._slow_until[run.site] = now + SLOW_MEMORY_SECONDS
+            self._finish(run, decode_outcome(text[1:]))
             if worker.inflight:
-                worker.head_since = time.monotonic()
+                worker.head_since = now
+            else:
+                self._idle.add(worker)
+                self._released(run.site)
 
     def _watch(self) -> None:
         """The watchdog: answer every request past its deadline; kill a worker running
@@ -279,18 +408,33 @@ class WorkerPool:
         self._watchdog = None
         now = time.monotonic()
         for worker in list(self._workers):
+            if worker.inflight and now - worker.head_since > SLOW_SECONDS:
+                # (checked here, not per dispatch: an app is known slow while its first
+                # slow request still runs, at most WATCH_SECONDS late)
+                self._slow_until[worker.inflight[0].site] = now + SLOW_MEMORY_SECONDS
             if worker.inflight and worker.inflight[0].deadline <= now:
                 self._expire(worker.inflight[0])
             for run in worker.inflight:
                 if run.deadline <= now:  # waiting in its pipe: the worker will skip it
                     self._finish(run, timed_out())
-        if any(run.deadline <= now for run in self._queue):
-            for run in self._queue:
-                if run.deadline <= now:
-                    self._finish(run, timed_out())
-            self._queue = collections.deque(r for r in self._queue if not r.future.done())
-        if self._queue or any(w.inflight for w in self._workers):
+        for site, queue in list(self._queues.items()):
+            if any(run.deadline <= now for run in queue):
+                self._drop_expired(site, queue, now)
+        if self._queued or any(w.inflight for w in self._workers):
             self._start_watchdog()
+
+    def _drop_expired(self, site: str, queue: collections.deque[_Run], now: float) -> None:
+        """Answer the requests of `site` that passed their deadline while queued."""
+        for run in queue:
+            if run.deadline <= now:
+                self._finish(run, timed_out())
+        kept = collections.deque(r for r in queue if not r.future.done())
+        self._queued -= len(queue) - len(kept)
+        if kept:
+            self._queues[site] = kept
+        else:
+            del self._queues[site]
+            self._ring.remove(site)
 
     def _start_watchdog(self) -> None:
         """Schedule the watchdog, unless it is scheduled already or the pool is closed."""
@@ -303,6 +447,7 @@ class WorkerPool:
         worker = run.worker
         assert worker is not None
         worker.kill()
+        self._slow_until[run.site] = time.monotonic() + SLOW_MEMORY_SECONDS
         self._finish(run, timed_out())
         self._lost(worker, None)
 
@@ -310,16 +455,18 @@ class WorkerPool:
         """The worker is gone: fail its running request (if `crash`), requeue the ones
         behind it that it never started, start a replacement."""
         worker.alive = False
+        self._idle.discard(worker)
         runs, worker.inflight = list(worker.inflight), collections.deque()
+        if runs:
+            self._released(runs[0].site)
         if runs and crash is not None:
             self._finish(runs.pop(0), Outcome(error=FUNCTION_ERROR, message=crash))
         for run in reversed(runs):
             if not run.future.done():
-                run.worker = None
-                self._queue.appendleft(run)
+                self._requeue(run)
         self._replace(worker)
         self._dispatch()
-        if self._queue:
+        if self._queued:
             self._start_watchdog()
 
     def _on_exit(self, worker: _Worker) -> None:
@@ -411,7 +558,7 @@ class WorkerPool:
     def close(self) -> None:
         """Stop every worker (an idle one exits at once, a busy one is killed)."""
         self._closed = True
-        runs = list(self._queue)
+        runs = [run for queue in self._queues.values() for run in queue]
         for worker in list(self._workers):
             if worker.inflight:
                 worker.kill()
@@ -419,6 +566,8 @@ class WorkerPool:
             else:
                 worker.stop()
         self._workers.clear()
+        self._idle.clear()
+        self._held.clear()
         for worker in self._unready:  # it exits once it has started and reads the end
             worker.stop()
         if self._watchdog is not None:
@@ -428,4 +577,6 @@ class WorkerPool:
         for run in runs:
             if not run.future.done():
                 run.future.set_exception(stopped)
-        self._queue.clear()
+        self._queues.clear()
+        self._ring.clear()
+        self._queued = 0

@@ -3,7 +3,7 @@
 Server-wide values come from rows of the `settings` table (all optional):
 runtime_timeout_ms, runtime_max_timeout_ms, runtime_memory_mb, runtime_max_memory_mb,
 runtime_max_body_bytes, runtime_max_response_bytes, runtime_workers, runtime_queue,
-runtime_log_retention, runtime_fresh_contexts.
+runtime_queue_total, runtime_app_workers, runtime_log_retention, runtime_fresh_contexts.
 """
 
 import os
@@ -33,7 +33,11 @@ class RuntimeConfig:
     # to another), at least 2 and at most 4: on 2 cores, 3 measured +4-6% (trivial) and
     # +1-5% (kv) over 2 in alternating A/B runs (docs/benchmarks.md).
     workers: int = min(4, max(2, (os.cpu_count() or 1) + 1))
-    queue: int = 64
+    queue: int = 64  # requests of one app waiting for a worker (more: 503)
+    queue_total: int = 4 * 64  # of all apps together (a backstop)
+    # The most workers one app with slow requests may hold while other apps are about:
+    # the one left over is what keeps their answers quick (executor.py).
+    app_workers: int = max(1, workers - 1)
     log_retention: int = 1000
     fresh_contexts: bool = False  # a new context per request (slow; for measurements)
 
@@ -46,6 +50,8 @@ class RuntimeConfig:
                 return default
 
         base = cls()
+        workers = num("runtime_workers", base.workers)
+        queue = num("runtime_queue", base.queue)
         defaults = Limits(
             timeout_ms=num("runtime_timeout_ms", base.defaults.timeout_ms),
             memory_mb=num("runtime_memory_mb", base.defaults.memory_mb),
@@ -57,8 +63,10 @@ class RuntimeConfig:
             max_timeout_ms=max(defaults.timeout_ms, num("runtime_max_timeout_ms", 30_000)),
             max_memory_mb=max(defaults.memory_mb, num("runtime_max_memory_mb", 256)),
             max_body_bytes=max(defaults.max_body_bytes, 10 * MiB),
-            workers=num("runtime_workers", base.workers),
-            queue=num("runtime_queue", base.queue),
+            workers=workers,
+            queue=queue,
+            queue_total=max(queue, num("runtime_queue_total", 4 * queue)),
+            app_workers=min(workers, num("runtime_app_workers", max(1, workers - 1))),
             log_retention=num("runtime_log_retention", base.log_retention),
             fresh_contexts=values.get("runtime_fresh_contexts", "0") == "1",
         )

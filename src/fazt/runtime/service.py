@@ -59,6 +59,8 @@ class Runtime:
             self.config.queue,
             fresh=self.config.fresh_contexts,
             publish=self._publish,
+            total_queue=self.config.queue_total,
+            app_workers=self.config.app_workers,
         )
         self.logs = store.LogSink(db, self.config.log_retention)
         self._indexes: OrderedDict[tuple[str, int], ApiIndex] = OrderedDict()
