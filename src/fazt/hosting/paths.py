@@ -57,6 +57,8 @@ def canonical_path(raw: str) -> str | None:
     Granian has already percent-decoded the path, so `..%2f` arrives as `../` and is
     resolved here like any other '..'; decoding again would turn `%252f` into a slash.
     """
+    if _CONTROL.search(raw):  # also one a '..' would remove: no spelling games
+        return None
     if "//" not in raw and "/." not in raw and raw.startswith("/"):
         clean = raw  # the common case: already canonical, no allocation
     else:
@@ -70,8 +72,6 @@ def canonical_path(raw: str) -> str | None:
         clean = "/" + "/".join(parts)
         if parts and (raw.endswith("/") or raw.endswith("/.") or raw.endswith("/..")):
             clean += "/"
-    if _CONTROL.search(clean):
-        return None
     return clean
 
 
