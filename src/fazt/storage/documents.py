@@ -53,6 +53,13 @@ FIND_OPTIONS = {"sort", "limit", "offset"}
 _NUMERIC = "IFNULL(json_type(d.data, ?), '') IN ('integer', 'real')"
 _TYPE_IS = "IFNULL(json_type(d.data, ?), '') = ?"
 _INT64 = 2**63 - 1
+# Sort rank by JSON type (docs/storage.md): missing/null, then booleans and numbers, then
+# strings, then arrays/objects. json_extract alone would sort an object's JSON text among
+# the strings ('{"b":1}' before "~").
+_SORT_RANK = (
+    "CASE IFNULL(json_type(d.data, ?), 'null') WHEN 'null' THEN 0 WHEN 'text' THEN 2 "
+    "WHEN 'object' THEN 3 WHEN 'array' THEN 3 ELSE 1 END"
+)
 
 
 def collection_name(collection: Any) -> str:
@@ -262,8 +269,9 @@ def compile_options(options: Any) -> tuple[str, list[Any], int, int]:
             if field in COLUMNS:
                 order.append(f"{COLUMNS[field]} {word}")
             else:
-                params.append(json_path(field))
-                order.append(f"json_extract(d.data, ?) {word}")
+                path = json_path(field)
+                params += [path, path]
+                order.append(f"{_SORT_RANK} {word}, json_extract(d.data, ?) {word}")
     order.append("d.seq ASC")
     return ", ".join(order), params, limit, offset
 
