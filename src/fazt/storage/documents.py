@@ -26,6 +26,7 @@ from fazt.storage.common import (
     check_depth,
     check_size,
     check_text,
+    check_unicode,
     dumps,
     now,
 )
@@ -237,7 +238,11 @@ def compile_query(query: Any) -> tuple[str, list[Any]]:
         return "1", []
     check_depth("query", query)
     compiler = _Compiler()
-    return compiler.query(query), compiler.params
+    sql = compiler.query(query)
+    for param in compiler.params:  # sqlite3 would raise UnicodeEncodeError while binding
+        if isinstance(param, str):
+            check_unicode("query value", param)
+    return sql, compiler.params
 
 
 def compile_options(options: Any) -> tuple[str, list[Any], int, int]:
