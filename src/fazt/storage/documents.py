@@ -360,8 +360,24 @@ def collections(conn: sqlite3.Connection, app: str) -> list[dict]:
 # -- writing ------------------------------------------------------------------------------
 
 
+def _check_no_nul(doc: dict) -> None:
+    """SQLite's JSON functions cut a string at NUL ("x\\u0000y" reads as "x"), so such a
+    value would match queries it does not equal: refuse it."""
+    stack: list[Any] = [doc]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                raise StorageError("strings in a document must not contain NUL characters")
+        elif isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+
+
 def _encode(doc: dict) -> str:
     check_depth("document", doc)
+    _check_no_nul(doc)
     data = dumps(doc)
     check_size("document", data, MAX_DOCUMENT_BYTES)
     return data
