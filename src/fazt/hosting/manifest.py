@@ -54,6 +54,8 @@ def parse(raw: bytes | str | None) -> Manifest:
         data = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise InvalidManifest(f"manifest.json is not valid JSON: {exc}") from None
+    except RecursionError:  # b"[" * 100_000
+        raise InvalidManifest("manifest.json is nested too deeply") from None
     if not isinstance(data, dict):
         raise InvalidManifest("manifest.json must be a JSON object")
     name = data.get("name")
