@@ -33,7 +33,7 @@ class Manifest:
 
     def to_json(self) -> str:
         data: dict = {}
-        if self.name:
+        if self.name is not None:  # "" too: parse(to_json(m)) == m
             data["name"] = self.name
         if self.spa:
             data["spa"] = True
