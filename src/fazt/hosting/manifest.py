@@ -46,6 +46,11 @@ class Manifest:
         return json.dumps(data)
 
 
+def _header_safe(value: str) -> bool:
+    """A Cache-Control value we can send: printable ASCII (no CR/LF, no non-ASCII)."""
+    return value.isascii() and value.isprintable()
+
+
 def parse(raw: bytes | str | None) -> Manifest:
     """Parse manifest bytes; raise InvalidManifest with a readable reason."""
     if raw is None or raw in (b"", ""):
@@ -66,7 +71,7 @@ def parse(raw: bytes | str | None) -> Manifest:
         raise InvalidManifest("manifest.json: 'spa' must be true or false")
     cache = data.get("cache", {})
     if not isinstance(cache, dict) or not all(
-        isinstance(k, str) and isinstance(v, str) and v.isprintable() for k, v in cache.items()
+        isinstance(k, str) and isinstance(v, str) and _header_safe(v) for k, v in cache.items()
     ):
         raise InvalidManifest(
             "manifest.json: 'cache' must map path patterns to Cache-Control strings"
