@@ -6,8 +6,10 @@ and compression ratios only a zip bomb has.
 """
 
 import hashlib
+import lzma
 import stat
 import zipfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
@@ -19,6 +21,18 @@ from fazt.hosting.paths import UnsafePath, validate_path
 IGNORED_PREFIXES = ("__MACOSX/",)
 IGNORED_NAMES = (".DS_Store", "Thumbs.db")
 RATIO_CHECK_MIN_BYTES = 1024 * 1024  # small files may legitimately compress very well
+# What reading a broken member can raise: the decompressors' own errors (zlib.error and
+# lzma.LZMAError are no OSError), and RuntimeError (encrypted entry) and its subclass
+# NotImplementedError (unknown compression method or zip version).
+_READ_ERRORS = (
+    zipfile.BadZipFile,
+    OSError,
+    ValueError,
+    EOFError,
+    zlib.error,
+    lzma.LZMAError,
+    RuntimeError,
+)
 
 
 @dataclass(frozen=True)
@@ -37,7 +51,7 @@ class ZipDeploy:
     def __init__(self, fileobj: BinaryIO, limits: DeployLimits) -> None:
         try:
             self._archive = zipfile.ZipFile(fileobj)
-        except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        except _READ_ERRORS as exc:
             raise DeployError(
                 400, "INVALID_ZIP", f"the upload is not a valid ZIP file: {exc}"
             ) from None
@@ -55,7 +69,7 @@ class ZipDeploy:
                     if size > limits.max_file_bytes:
                         raise DeployError(413, "FILE_TOO_LARGE", f"'{info.filename}' is too large")
                     digest.update(chunk)
-        except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+        except _READ_ERRORS as exc:
             raise DeployError(400, "INVALID_ZIP", f"cannot read '{info.filename}': {exc}") from None
         path = info.filename[len(strip) :]
         return FileEntry(path, digest.hexdigest(), size, mime.guess(path))
