@@ -366,7 +366,7 @@ def found_ids(storage, collection, query, options=None):
 SLOW_OK = settings(suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 
-@SLOW_OK
+@settings(SLOW_OK, max_examples=settings.default.max_examples * 2)  # the one that matters most
 @given(
     docs=st.lists(documents, min_size=2, max_size=8),
     query=query_templates,
