@@ -72,6 +72,10 @@ class ZipDeploy:
         except _READ_ERRORS as exc:
             raise DeployError(400, "INVALID_ZIP", f"cannot read '{info.filename}': {exc}") from None
         path = info.filename[len(strip) :]
+        try:  # again without the folder: "site/C:x" becomes "C:x"
+            validate_path(path)
+        except UnsafePath as exc:
+            raise DeployError(400, "UNSAFE_PATH", str(exc)) from None
         return FileEntry(path, digest.hexdigest(), size, mime.guess(path))
 
     def files(self) -> Iterator[tuple[FileEntry, bytes]]:

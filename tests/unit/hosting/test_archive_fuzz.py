@@ -152,6 +152,8 @@ def test_mutated_archives(data):
 @example(files=[("a\\..\\b", b"x")])
 @example(files=[("C:/x", b"x")])
 @example(files=[("evil.html\x00.png", b"x")])
+@example(files=[("a/a:", b"")])  # found: "a:" after the common folder "a/" was stripped
+@example(files=[("site/C:x", b""), ("site/index.html", b"")])
 def test_archives_with_hostile_names(files):
     result = open_deploy(make_zip(files))
     assert_within_bounds(result)
