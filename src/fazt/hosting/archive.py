@@ -8,8 +8,10 @@ lists) are never extracted; their paths are kept in `skipped` for the deploy's a
 """
 
 import hashlib
+import lzma
 import stat
 import zipfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
@@ -27,6 +29,18 @@ from fazt.hosting.paths import UnsafePath, deployment_path
 from fazt.hosting.publishing_policy import PublishingPolicy, is_junk
 
 RATIO_CHECK_MIN_BYTES = 1024 * 1024  # small files may legitimately compress very well
+# What reading a broken member can raise: the decompressors' own errors (zlib.error and
+# lzma.LZMAError are no OSError), and RuntimeError (encrypted entry) and its subclass
+# NotImplementedError (unknown compression method or zip version).
+_READ_ERRORS = (
+    zipfile.BadZipFile,
+    OSError,
+    ValueError,
+    EOFError,
+    zlib.error,
+    lzma.LZMAError,
+    RuntimeError,
+)
 
 
 @dataclass(frozen=True)
@@ -47,7 +61,7 @@ class ZipDeploy:
     ) -> None:
         try:
             self._archive = zipfile.ZipFile(fileobj)
-        except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        except _READ_ERRORS as exc:
             raise DeployError(
                 400, "INVALID_ZIP", f"the upload is not a valid ZIP file: {exc}"
             ) from None
@@ -101,7 +115,7 @@ class ZipDeploy:
                     if size > limits.max_file_bytes:
                         raise DeployError(413, "FILE_TOO_LARGE", f"'{info.filename}' is too large")
                     digest.update(chunk)
-        except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+        except _READ_ERRORS as exc:
             raise DeployError(400, "INVALID_ZIP", f"cannot read '{info.filename}': {exc}") from None
         return FileEntry(path, digest.hexdigest(), size, mime.guess(path))
 
@@ -152,7 +166,10 @@ def _named_entries(archive: zipfile.ZipFile, limits: DeployLimits) -> dict[str, 
     strip = _common_folder([i.filename for i in files])
     named: dict[str, zipfile.ZipInfo] = {}
     for info in files:
-        path = deployment_path(info.filename[len(strip) :])
+        try:  # again without the folder: "site/C:x" becomes "C:x"
+            path = deployment_path(info.filename[len(strip) :])
+        except UnsafePath as exc:
+            raise DeployError(400, "UNSAFE_PATH", str(exc)) from None
         if path in named:
             raise DeployError(400, "DUPLICATE_PATH", f"'{path}' appears twice in the archive")
         named[path] = info

@@ -33,7 +33,7 @@ class Manifest:
 
     def to_json(self) -> str:
         data: dict = {}
-        if self.name:
+        if self.name is not None:  # "" too: parse(to_json(m)) == m
             data["name"] = self.name
         if self.spa:
             data["spa"] = True
@@ -46,6 +46,11 @@ class Manifest:
         return json.dumps(data)
 
 
+def _header_safe(value: str) -> bool:
+    """A Cache-Control value we can send: printable ASCII (no CR/LF, no non-ASCII)."""
+    return value.isascii() and value.isprintable()
+
+
 def parse(raw: bytes | str | None) -> Manifest:
     """Parse manifest bytes; raise InvalidManifest with a readable reason."""
     if raw is None or raw in (b"", ""):
@@ -54,6 +59,8 @@ def parse(raw: bytes | str | None) -> Manifest:
         data = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise InvalidManifest(f"manifest.json is not valid JSON: {exc}") from None
+    except RecursionError:  # b"[" * 100_000
+        raise InvalidManifest("manifest.json is nested too deeply") from None
     if not isinstance(data, dict):
         raise InvalidManifest("manifest.json must be a JSON object")
     name = data.get("name")
@@ -64,7 +71,7 @@ def parse(raw: bytes | str | None) -> Manifest:
         raise InvalidManifest("manifest.json: 'spa' must be true or false")
     cache = data.get("cache", {})
     if not isinstance(cache, dict) or not all(
-        isinstance(k, str) and isinstance(v, str) and v.isprintable() for k, v in cache.items()
+        isinstance(k, str) and isinstance(v, str) and _header_safe(v) for k, v in cache.items()
     ):
         raise InvalidManifest(
             "manifest.json: 'cache' must map path patterns to Cache-Control strings"

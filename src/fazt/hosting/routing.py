@@ -9,6 +9,7 @@ a custom domain                         -> the site it is mapped to
 anything else                           -> the 404 site, status 404
 """
 
+import ipaddress
 import re
 import sqlite3
 from dataclasses import dataclass, field
@@ -18,11 +19,23 @@ SITE = "site"
 NOT_FOUND = "not_found"
 BAD_HOST = "bad_host"
 
-_HOST_CHARS = re.compile(r"^[a-z0-9.\-]+$")
+_HOST_CHARS = re.compile(r"[a-z0-9.\-]+")  # fullmatch: "$" would allow a final newline
+_IPV6_CHARS = frozenset("0123456789abcdef:.")
 _PREVIEW = re.compile(r"^([a-z0-9-]+?)--([a-z0-9]+)$")
 MEMO_SIZE = 4096
 _LOOPBACK = frozenset({"127.0.0.1", "[::1]", "::1"})
 _DIGITS = "0123456789"
+
+
+def _is_ipv6(text: str) -> bool:
+    """An IPv6 address as written inside brackets (no zone id)."""
+    if not text or not set(text) <= _IPV6_CHARS:
+        return False
+    try:
+        ipaddress.IPv6Address(text)
+    except ValueError:
+        return False
+    return True
 
 
 @dataclass(frozen=True)
@@ -34,13 +47,16 @@ class Target:
 
 def normalise_host(raw: str | None) -> str | None:
     """Lower-case host without port or trailing dot; None if the header is malformed."""
-    if not raw:
+    # ASCII only: str.lower() maps some non-ASCII letters to ASCII (KELVIN SIGN -> 'k').
+    if not raw or not raw.isascii():
         return None
-    host = raw.strip().lower()
+    host = raw.strip(" \t").lower()  # HTTP's optional whitespace is spaces and tabs only
     if host.startswith("["):  # IPv6 literal
         end = host.find("]")
         rest = host[end + 1 :]
         if end <= 0 or (rest and (rest[0] != ":" or rest[1:].strip(_DIGITS))):
+            return None
+        if not _is_ipv6(host[1:end]):
             return None
         return host[: end + 1]
     if ":" in host:
@@ -48,7 +64,7 @@ def normalise_host(raw: str | None) -> str | None:
         if port.strip(_DIGITS):  # the port, if any, is digits only
             return None
     host = host.rstrip(".")
-    if not host or len(host) > 253 or not _HOST_CHARS.match(host):
+    if not host or len(host) > 253 or not _HOST_CHARS.fullmatch(host):
         return None
     return host
 

@@ -26,6 +26,7 @@ from fazt.storage.common import (
     check_depth,
     check_size,
     check_text,
+    check_unicode,
     dumps,
     now,
 )
@@ -53,6 +54,13 @@ FIND_OPTIONS = {"sort", "limit", "offset"}
 _NUMERIC = "IFNULL(json_type(d.data, ?), '') IN ('integer', 'real')"
 _TYPE_IS = "IFNULL(json_type(d.data, ?), '') = ?"
 _INT64 = 2**63 - 1
+# Sort rank by JSON type (docs/storage.md): missing/null, then booleans and numbers, then
+# strings, then arrays/objects. json_extract alone would sort an object's JSON text among
+# the strings ('{"b":1}' before "~").
+_SORT_RANK = (
+    "CASE IFNULL(json_type(d.data, ?), 'null') WHEN 'null' THEN 0 WHEN 'text' THEN 2 "
+    "WHEN 'object' THEN 3 WHEN 'array' THEN 3 ELSE 1 END"
+)
 
 
 def collection_name(collection: Any) -> str:
@@ -230,7 +238,11 @@ def compile_query(query: Any) -> tuple[str, list[Any]]:
         return "1", []
     check_depth("query", query)
     compiler = _Compiler()
-    return compiler.query(query), compiler.params
+    sql = compiler.query(query)
+    for param in compiler.params:  # sqlite3 would raise UnicodeEncodeError while binding
+        if isinstance(param, str):
+            check_unicode("query value", param)
+    return sql, compiler.params
 
 
 def compile_options(options: Any) -> tuple[str, list[Any], int, int]:
@@ -262,8 +274,9 @@ def compile_options(options: Any) -> tuple[str, list[Any], int, int]:
             if field in COLUMNS:
                 order.append(f"{COLUMNS[field]} {word}")
             else:
-                params.append(json_path(field))
-                order.append(f"json_extract(d.data, ?) {word}")
+                path = json_path(field)
+                params += [path, path]
+                order.append(f"{_SORT_RANK} {word}, json_extract(d.data, ?) {word}")
     order.append("d.seq ASC")
     return ", ".join(order), params, limit, offset
 
@@ -347,8 +360,24 @@ def collections(conn: sqlite3.Connection, app: str) -> list[dict]:
 # -- writing ------------------------------------------------------------------------------
 
 
+def _check_no_nul(doc: dict) -> None:
+    """SQLite's JSON functions cut a string at NUL ("x\\u0000y" reads as "x"), so such a
+    value would match queries it does not equal: refuse it."""
+    stack: list[Any] = [doc]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                raise StorageError("strings in a document must not contain NUL characters")
+        elif isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+
+
 def _encode(doc: dict) -> str:
     check_depth("document", doc)
+    _check_no_nul(doc)
     data = dumps(doc)
     check_size("document", data, MAX_DOCUMENT_BYTES)
     return data
