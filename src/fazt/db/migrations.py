@@ -42,8 +42,9 @@ def _applied_versions(conn: sqlite3.Connection) -> set[int]:
     return {row[0] for row in conn.execute("SELECT version FROM schema_migrations")}
 
 
-def migrate(conn: sqlite3.Connection) -> list[str]:
-    """Apply pending migrations; refuse a database newer than this program."""
+def migrate(conn: sqlite3.Connection, before: int | None = None) -> list[str]:
+    """Apply pending migrations; refuse a database newer than this program. With
+    `before`, only those numbered below it (a database as an older fazt left it)."""
     current = current_version(conn)
     newest = latest_version()
     if current > newest:
@@ -57,7 +58,7 @@ def migrate(conn: sqlite3.Connection) -> list[str]:
     for version, name, sql in available():
         # Any number not applied yet runs, not only those above the newest: migrations
         # written side by side may land in either order.
-        if version in done:
+        if version in done or (before is not None and version >= before):
             continue
         conn.execute("BEGIN IMMEDIATE")
         try:

@@ -91,12 +91,7 @@ def test_keys_made_before_migration_009_keep_every_site(tmp_path):
 
     conn = sqlite3.connect(tmp_path / "old.db", isolation_level=None)
     conn.row_factory = sqlite3.Row
-    for version, name, sql in migrations.available():
-        if version >= 9:
-            break
-        for statement in migrations._statements(sql):
-            conn.execute(statement)
-        conn.execute("INSERT INTO schema_migrations VALUES (?, ?, 'x')", (version, name))
+    migrations.migrate(conn, before=9)
     conn.execute(
         "INSERT INTO api_keys (name, token_hash, prefix, scopes, created_at) "
         "VALUES ('old', ?, 'fazt_old', 'deploy', 'x')",

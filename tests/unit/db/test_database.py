@@ -90,12 +90,7 @@ def test_close_finishes_queued_writes(tmp_path):
 
 def test_monthly_page_counts_are_filled_from_existing_daily_rows(tmp_path):
     conn = sqlite3.connect(tmp_path / "data.db", isolation_level=None)
-    for version, name, sql in migrations.available():
-        if version >= 8:
-            break
-        for statement in migrations._statements(sql):
-            conn.execute(statement)
-        conn.execute("INSERT INTO schema_migrations VALUES (?, ?, 'x')", (version, name))
+    migrations.migrate(conn, before=8)
     conn.executemany(
         "INSERT INTO analytics_daily_dims (dim, day, site, value, count) VALUES (?, ?, ?, ?, ?)",
         [
