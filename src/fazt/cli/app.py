@@ -223,7 +223,13 @@ def env_unset(name, keys, url, token, as_json) -> None:
 
 @app.command()
 @click.argument("name")
-@click.option("--limit", type=click.IntRange(1, 1000), default=100, show_default=True)
+@click.option(
+    "--limit",
+    type=click.IntRange(1, 1000),
+    default=100,
+    show_default=True,
+    help="Newest log lines shown.",
+)
 @click.option("--follow", "-f", is_flag=True, help="Keep printing new lines (Ctrl-C to stop).")
 @click.option("--interval", type=float, default=1.0, hidden=True)
 @remote_options

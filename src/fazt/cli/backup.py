@@ -1,5 +1,6 @@
 """`fazt backup ...`: snapshots of the database, verify, restore, schedule."""
 
+import os
 import sqlite3
 import sys
 from pathlib import Path
@@ -49,18 +50,25 @@ def _folder(db_path: Path | None) -> Path:
 @click.option(
     "--to",
     "to",
-    type=click.Path(path_type=Path),
+    # A plain string: Path() would drop the trailing "/" that marks a folder.
+    type=click.Path(),
     default=None,
-    help="A file or folder (default: $FAZT_HOME/backups/).",
+    help="A file, or a folder: an existing one, or any path ending in / (created if "
+    "missing). Default: $FAZT_HOME/backups/.",
 )
 @db_option
 @json_option
-def create(to: Path | None, db_path: Path | None, as_json: bool) -> None:
+def create(to: str | None, db_path: Path | None, as_json: bool) -> None:
     """Take an online snapshot (a running server keeps serving and writing)."""
     path = resolve_db_path(db_path)
     if not path.exists():
         fail(f"no database at {path}")
     folder = _folder(db_path)
+    target = Path(to) if to is not None else None
+    if to is not None and to.endswith(("/", os.sep)):
+        # `--to new-folder/`: a backup with its default name inside a (new) folder,
+        # never a file called `new-folder`.
+        folder, target = Path(to).expanduser(), None
     try:
         if sys.stdout.isatty() and not as_json:
             from rich.progress import Progress
@@ -69,12 +77,12 @@ def create(to: Path | None, db_path: Path | None, as_json: bool) -> None:
                 task = bar.add_task("Backing up", total=None)
                 manifest = snapshot.create_snapshot(
                     path,
-                    to,
+                    target,
                     folder=folder,
                     progress=lambda done, total: bar.update(task, completed=done, total=total),
                 )
         else:
-            manifest = snapshot.create_snapshot(path, to, folder=folder)
+            manifest = snapshot.create_snapshot(path, target, folder=folder)
     except snapshot.BackupError as exc:
         fail(str(exc))
     if as_json:
@@ -90,7 +98,13 @@ def create(to: Path | None, db_path: Path | None, as_json: bool) -> None:
 
 
 @backup.command("list")
-@click.option("--dir", "folder", type=click.Path(path_type=Path), default=None)
+@click.option(
+    "--dir",
+    "folder",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Folder to list (default: the scheduled backups' folder, else $FAZT_HOME/backups/).",
+)
 @db_option
 @json_option
 def list_(folder: Path | None, db_path: Path | None, as_json: bool) -> None:
@@ -194,7 +208,13 @@ def restore(file: Path, yes: bool, db_path: Path | None, as_json: bool) -> None:
 @backup.command()
 @click.option("--every", default=None, help="Interval: e.g. 6h, 24h, 7d.")
 @click.option("--keep", type=click.IntRange(1, 1000), default=None, help="Scheduled backups kept.")
-@click.option("--dir", "folder", type=click.Path(path_type=Path), default=None)
+@click.option(
+    "--dir",
+    "folder",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Folder for scheduled backups (default: $FAZT_HOME/backups/).",
+)
 @click.option("--off", is_flag=True, help="Stop scheduled backups.")
 @db_option
 @json_option

@@ -1,6 +1,7 @@
 """Shared CLI plumbing: opening the database, reaching a server, printing results."""
 
 import json
+import logging
 import os
 import sqlite3
 import sys
@@ -20,8 +21,23 @@ from fazt.remote.client import ApiError, FaztClient
 if TYPE_CHECKING:
     from fazt.db import Database
 
-console = Console()
-errors = Console(stderr=True)
+log = logging.getLogger("fazt.cli")
+
+# Wide enough that nothing is ever cut: any longer line would not fit a log viewer either.
+PIPE_WIDTH = 10_000
+
+
+def _console(stderr: bool = False) -> Console:
+    """A terminal gets rich's usual layout; a pipe or CI log gets lines that never wrap
+    (rich would assume 80 columns and split URLs and table rows across lines)."""
+    stream = sys.stderr if stderr else sys.stdout
+    if stream.isatty():
+        return Console(stderr=stderr)
+    return Console(stderr=stderr, width=PIPE_WIDTH, soft_wrap=True)
+
+
+console = _console()
+errors = _console(stderr=True)
 
 db_option = click.option(
     "--db",
@@ -83,6 +99,7 @@ def open_db(db_path: Path | None, *, must_exist: bool = False) -> Iterator["Data
 @contextmanager
 def api_client(url: str | None, token: str | None) -> Iterator[FaztClient]:
     """A client for --to/--token, else the default saved peer."""
+    source = _token_source(token)
     if url is None:
         peer = peers.find()
         if peer is None:
@@ -91,19 +108,46 @@ def api_client(url: str | None, token: str | None) -> Iterator[FaztClient]:
                 "--token T"
             )
         url, token = peer.url, token or peer.token
+        source = source or f"saved peer {peer.name!r}"
     elif token is None:
         # Never send one server's token to another: only a saved peer with this URL counts.
         peer = peers.find_by_url(url)
         if peer is None:
             fail(f"no token for {url}: pass --token T (or set FAZT_TOKEN)")
         token = peer.token
+        source = f"saved peer {peer.name!r}"
+    log.debug("server %s, token from %s", url, source)
     client = FaztClient(url, token)
     try:
         yield client
     except ApiError as exc:
-        fail(str(exc))
+        fail(str(exc) + next_step(exc, client.url, source or "--token"))
     finally:
         client.close()
+
+
+def _token_source(token: str | None) -> str | None:
+    """Where a token given on the command line came from, for error messages."""
+    if token is None:
+        return None
+    return "$FAZT_TOKEN" if os.environ.get("FAZT_TOKEN") == token else "--token"
+
+
+def next_step(exc: ApiError, url: str, source: str) -> str:
+    """What to do about a server that does not answer or refuses the token ("" otherwise)."""
+    if exc.unreachable:
+        return (
+            f"\n  next: nothing answers at {url}. If it is this machine's server, start it with "
+            "`fazt server start` (and check `fazt server status`); if it is another server, "
+            "check its URL with `fazt remote list`."
+        )
+    if exc.status == 401:
+        return (
+            f"\n  next: the server refused the token from {source}. Make a key on that server "
+            "with `fazt key create NAME --scopes deploy`, then save it with "
+            f"`fazt remote add NAME --url {url} --token KEY --replace` (or pass --token KEY)."
+        )
+    return ""
 
 
 def print_json(value: Any) -> None:

@@ -1,7 +1,9 @@
 """The `fazt` command. Command groups are imported only when used, so that quick commands
 (`fazt deploy` on a one-file change) do not pay for every module's imports."""
 
+import difflib
 import importlib
+import logging
 
 import click
 
@@ -26,6 +28,18 @@ COMMANDS = {
 
 
 class LazyGroup(click.Group):
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        try:
+            return super().resolve_command(ctx, args)
+        except click.UsageError as exc:
+            # click suggests from `self.commands`, empty here (commands load lazily), so
+            # `fazt deplo` got no "Did you mean" while `fazt app lsit` did.
+            if exc.message.startswith("No such command") and "Did you mean" not in exc.message:
+                exc.message += _suggestion(click.utils.make_str(args[0]), self.list_commands(ctx))
+            raise
+
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(COMMANDS)
 
@@ -36,12 +50,39 @@ class LazyGroup(click.Group):
         return getattr(importlib.import_module(module), attr)
 
 
+def _suggestion(name: str, choices: list[str]) -> str:
+    """ " Did you mean 'x'?" worded as click words it for its own groups, or ""."""
+    matches = difflib.get_close_matches(name, choices)
+    if not matches:
+        return ""
+    if len(matches) == 1:
+        return f" Did you mean {matches[0]!r}?"
+    return " (Did you mean one of: " + ", ".join(repr(m) for m in sorted(matches)) + "?)"
+
+
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(
-    __version__, "--version", "-v", prog_name="fazt", message="%(prog)s %(version)s"
+    __version__,
+    "-V",
+    "--version",
+    prog_name="fazt",
+    message="%(prog)s %(version)s",
+    help="Print `fazt <version>` and exit.",
 )
-def cli() -> None:
+@click.option("-v", "--verbose", is_flag=True, help="Log what the command does (debug) on stderr.")
+def cli(verbose: bool) -> None:
     """fazt: a personal cloud in one program and one SQLite file."""
+    if verbose:
+        _log_debug()
+
+
+def _log_debug() -> None:
+    """Debug logging for the CLI's own logger only (a server started with -v stays as is)."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    log = logging.getLogger("fazt.cli")
+    log.addHandler(handler)
+    log.setLevel(logging.DEBUG)
 
 
 def main() -> None:

@@ -13,7 +13,13 @@ def release() -> None:
 
 
 @release.command()
-@click.option("--out", "key_path", type=click.Path(path_type=Path), required=True)
+@click.option(
+    "--out",
+    "key_path",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="Where to write the private key (PEM, mode 0600); keep it off the servers.",
+)
 def keygen(key_path: Path) -> None:
     """Create an Ed25519 signing key (private, mode 0600); print its public key."""
     from fazt.release import signing

@@ -236,7 +236,13 @@ def deploy(ctx, directory, name, site, preview, include_dotfiles, as_json) -> No
 @remote.command()
 @click.argument("app_name", metavar="APP")
 @click.argument("name", required=False)
-@click.option("--limit", type=click.IntRange(1, 1000), default=100, show_default=True)
+@click.option(
+    "--limit",
+    type=click.IntRange(1, 1000),
+    default=100,
+    show_default=True,
+    help="Newest log lines shown.",
+)
 @click.option("--follow", "-f", is_flag=True, help="Keep printing new lines (Ctrl-C to stop).")
 @json_option
 @click.pass_context

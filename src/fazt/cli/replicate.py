@@ -39,7 +39,12 @@ def replicate() -> None:
     envvar="LITESTREAM_SECRET_ACCESS_KEY",
     help="S3 secret (or env LITESTREAM_SECRET_ACCESS_KEY); stored 0600, never printed.",
 )
-@click.option("--sync-interval", default="1s", show_default=True)
+@click.option(
+    "--sync-interval",
+    default="1s",
+    show_default=True,
+    help="How often changes are shipped to the replica (Litestream duration, e.g. 1s, 10s).",
+)
 @db_option
 @json_option
 def enable(

@@ -181,7 +181,14 @@ def status(as_json) -> None:
 
 @service.command()
 @click.option("--follow", "-f", is_flag=True, help="Keep printing new lines.")
-@click.option("--lines", "-n", type=click.IntRange(1), default=100, show_default=True)
+@click.option(
+    "--lines",
+    "-n",
+    type=click.IntRange(1),
+    default=100,
+    show_default=True,
+    help="Newest log lines shown.",
+)
 def logs(follow, lines) -> None:
     """Show the service's log (journalctl -u fazt)."""
     if not shutil.which("journalctl"):
@@ -194,7 +201,14 @@ def logs(follow, lines) -> None:
 
 @service.command()
 @click.option("--purge", is_flag=True, help="Also delete the data, the releases and the user.")
-@click.option("--root", "install_root", type=click.Path(path_type=Path), default=INSTALL_ROOT)
+@click.option(
+    "--root",
+    "install_root",
+    type=click.Path(path_type=Path),
+    default=INSTALL_ROOT,
+    show_default=True,
+    help="Install root the service was installed into (see `service install --root`).",
+)
 @click.option("--yes", is_flag=True, help="Do not ask before --purge deletes data.")
 @click.option("--dry-run", is_flag=True, help="Print the steps; change nothing.")
 @json_option

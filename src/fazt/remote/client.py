@@ -9,9 +9,18 @@ import httpx
 class ApiError(Exception):
     """A failed API call; `str()` names the server, the call and the reason."""
 
-    def __init__(self, message: str, status: int | None = None, code: str | None = None):
+    def __init__(
+        self,
+        message: str,
+        status: int | None = None,
+        code: str | None = None,
+        *,
+        unreachable: bool = False,
+    ):
         super().__init__(message)
         self.status, self.code = status, code
+        # True when no HTTP answer came back at all (refused, DNS, timeout, TLS).
+        self.unreachable = unreachable
 
 
 class FaztClient:
@@ -36,7 +45,10 @@ class FaztClient:
         try:
             response = self.http.request(method, path, **kwargs)
         except httpx.HTTPError as exc:
-            raise ApiError(f"cannot reach {self.url} ({method} {path}): {exc}") from None
+            raise ApiError(
+                f"cannot reach {self.url} ({method} {path}): {exc}",
+                unreachable=isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout),
+            ) from None
         try:
             body = response.json()
         except ValueError:
