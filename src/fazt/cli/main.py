@@ -36,7 +36,9 @@ class LazyGroup(click.Group):
         except click.UsageError as exc:
             # click suggests from `self.commands`, empty here (commands load lazily), so
             # `fazt deplo` got no "Did you mean" while `fazt app lsit` did.
-            if exc.message.startswith("No such command") and "Did you mean" not in exc.message:
+            # (click >= 8.4 raises NoSuchCommand with `possibilities`; older ones do not.)
+            unsuggested = not getattr(exc, "possibilities", None)
+            if exc.message.startswith("No such command") and unsuggested:
                 exc.message += _suggestion(click.utils.make_str(args[0]), self.list_commands(ctx))
             raise
 
@@ -51,7 +53,7 @@ class LazyGroup(click.Group):
 
 
 def _suggestion(name: str, choices: list[str]) -> str:
-    """ " Did you mean 'x'?" worded as click words it for its own groups, or ""."""
+    """The "Did you mean" clause, worded as click words it for its own groups, or ""."""
     matches = difflib.get_close_matches(name, choices)
     if not matches:
         return ""
