@@ -329,14 +329,22 @@ def _running_info(path: Path, saved_port: int) -> dict:
 
     pid = running_pid(path)
     port = (control.served_port(pid) if pid else None) or saved_port
-    version = control.health(port).get("version")
+    running, version = _probe(port)
     return {
-        "running": version is not None,
+        "running": running,
         "running_version": version,
         "pid": pid,
         "serving_port": port if pid else None,
         "uptime_seconds": control.uptime_seconds(pid) if pid else None,
     }
+
+
+def _probe(port: int) -> tuple[bool, str | None]:
+    """(whether a server answers /health on the loopback port, its version)."""
+    from fazt.server import control
+
+    version = control.health(port).get("version")
+    return version is not None, version
 
 
 def _running_line(info: dict) -> str:
