@@ -329,7 +329,8 @@ def _running_info(path: Path, saved_port: int) -> dict:
 
     pid = running_pid(path)
     port = (control.served_port(pid) if pid else None) or saved_port
-    running, version = _probe(port)
+    host = control.served_host(pid) if pid else "127.0.0.1"
+    running, version = _probe(port, host)
     return {
         "running": running,
         "running_version": version,
@@ -339,11 +340,11 @@ def _running_info(path: Path, saved_port: int) -> dict:
     }
 
 
-def _probe(port: int) -> tuple[bool, str | None]:
-    """(whether a server answers /health on the loopback port, its version)."""
+def _probe(port: int, host: str = "127.0.0.1") -> tuple[bool, str | None]:
+    """(whether a server answers /health on host:port, its version)."""
     from fazt.server import control
 
-    version = control.health(port).get("version")
+    version = control.health(port, host).get("version")
     return version is not None, version
 
 

@@ -49,8 +49,9 @@ def restart(db_path: Path, timeout: float = RESTART_DEADLINE) -> dict:
     port = served_port(pid)
     if port is None:
         raise ControlError(f"cannot tell which port the server (pid {pid}) serves")
+    host = served_host(pid)
     old_workers = set(children(pid))
-    old_instance = health(port).get("instance")
+    old_instance = health(port, host).get("instance")
     seen_new: set[int] = set()
     _signal(pid, signal.SIGHUP)
 
@@ -62,7 +63,7 @@ def restart(db_path: Path, timeout: float = RESTART_DEADLINE) -> dict:
         if seen_new and not (now - old_workers) and now & old_workers:
             # The supervisor killed the new worker and kept the old one.
             raise ControlError("the new worker failed to start; the old one keeps serving")
-        instance = health(port).get("instance")
+        instance = health(port, host).get("instance")
         return bool(now) and not (now & old_workers) and instance not in (None, old_instance)
 
     if not _until(done, timeout):
@@ -71,27 +72,39 @@ def restart(db_path: Path, timeout: float = RESTART_DEADLINE) -> dict:
         "pid": pid,
         "port": port,
         "workers": sorted(children(pid)),
-        "instance": health(port).get("instance"),
+        "instance": health(port, host).get("instance"),
     }
 
 
 def served_port(pid: int) -> int | None:
     """The port the supervisor was started with (its --port argument), from /proc."""
+    value = _argument(pid, "--port")
+    return int(value) if value and value.isdigit() else None
+
+
+def served_host(pid: int) -> str:
+    """An address to reach the supervisor's --host on (loopback for a wildcard)."""
+    host = _argument(pid, "--host") or "127.0.0.1"
+    return {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)
+
+
+def _argument(pid: int, flag: str) -> str | None:
     try:
         with open(f"/proc/{pid}/cmdline", "rb") as f:
             args = f.read().decode(errors="replace").split("\0")
     except OSError:
         return None
-    for flag, value in itertools.pairwise(args):
-        if flag == "--port" and value.isdigit():
-            return int(value)
+    for name, value in itertools.pairwise(args):
+        if name == flag:
+            return value
     return None
 
 
-def health(port: int) -> dict:
-    """The data of GET /health on the loopback port, or {} when nothing answers."""
+def health(port: int, host: str = "127.0.0.1") -> dict:
+    """The data of GET /health on host:port, or {} when nothing answers."""
+    netloc = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
     try:
-        r = httpx.get(f"http://127.0.0.1:{port}/health", headers={"host": "localhost"}, timeout=2)
+        r = httpx.get(f"http://{netloc}/health", headers={"host": "localhost"}, timeout=2)
         return r.json()["data"]
     except (httpx.HTTPError, ValueError, KeyError, TypeError):
         return {}
