@@ -1,11 +1,11 @@
 """`fazt server ...`: run, initialise and configure a server and its database."""
 
 import os
+import sqlite3
 import sys
 from pathlib import Path
 
 import click
-import httpx
 
 from fazt import __version__
 from fazt.auth import passwords, tokens
@@ -94,20 +94,49 @@ def start(
         if not allow_unsafe_fs:
             fail(unsafe_message(path, unsafe))
         click.echo(f"warning: {unsafe_message(path, unsafe)}", err=True)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    # The port is known before anything is created: a busy port must leave no database,
+    # printed password or saved peer behind.
+    port = port or _saved_port(path) or DEFAULT_PORT
     lock = ServerLock(path)
     try:
-        if port is not None:  # refuse before touching the database
-            check_port_free(host, port)
+        check_port_free(host, port)
+        path.parent.mkdir(parents=True, exist_ok=True)
         lock.acquire()
         with open_db(db_path) as db:
-            port = _prepare(db, domain, port)
+            _prepare(db, domain, port)
             save_https_options(db, https, port)  # fazt.https: saved in the settings
-        check_port_free(host, port)
+            _point_local_peer(db, port)
+        check_port_free(host, port)  # taken while we prepared
     except AlreadyServing as exc:
         lock.release()
         fail(f"cannot start: {exc}")
     exec_supervisor(host, port, path, lock.fd)
+
+
+def _saved_port(path: Path) -> int | None:
+    """The port setting of an existing database, read without creating or migrating it."""
+    if not path.exists():
+        return None
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            row = conn.execute("SELECT value FROM settings WHERE key = 'port'").fetchone()
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return None  # not initialised yet: the default
+    return int(row[0]) if row and str(row[0]).isdigit() else None
+
+
+def _point_local_peer(db, port: int) -> None:
+    """Keep the CLI's `local` peer on the port this start serves, if its key is this
+    database's (a `local` peer of another database is left alone)."""
+    peer = peers.find(peers.LOCAL_PEER)
+    url = f"http://localhost:{port}"
+    if peer is None or peer.url == url or db.read_sync(tokens.lookup, peer.token) is None:
+        return
+    peers.save(peers.LOCAL_PEER, url, peer.token)
+    click.echo(f"The local CLI peer now points at {url}.")
 
 
 @server.command(hidden=True)
@@ -123,8 +152,13 @@ def worker(host: str, port: int, ready_fd: int | None, db_path: Path | None) -> 
     sys.stdout.reconfigure(line_buffering=True)
     path = resolve_db_path(db_path)
 
+    from fazt.server.handover import supervisor_pid
+
     def ready(state) -> None:
-        click.echo(f"fazt {__version__} serving (pid {os.getpid()})")
+        # The supervisor's pid is the one to signal: killing a worker only makes the
+        # supervisor start another.
+        owner = supervisor_pid() or os.getpid()
+        click.echo(f"fazt {__version__} serving (pid {owner}, worker {os.getpid()})")
         click.echo(f"  Dashboard: {state.dashboard_url()}")
         click.echo(f"  Sites:     {state.site_url('<name>')}")
         click.echo(f"  Database:  {path}")
@@ -140,18 +174,15 @@ def worker(host: str, port: int, ready_fd: int | None, db_path: Path | None) -> 
         fail(f"cannot serve on {host}:{port}: {exc}")
 
 
-def _prepare(db, domain: str | None, port: int | None) -> int:
-    """Initialise an empty database or refresh system sites; return the port to use."""
+def _prepare(db, domain: str | None, port: int) -> None:
+    """Initialise an empty database or refresh system sites."""
     if not db.read_sync(settings.is_initialised):
-        result = db.write_sync(
-            lambda c: initialise(c, domain=domain or "localhost", port=port or DEFAULT_PORT)
-        )
-        _announce_init(result, port or DEFAULT_PORT)
+        result = db.write_sync(lambda c: initialise(c, domain=domain or "localhost", port=port))
+        _announce_init(result, port)
     else:
         db.write_sync(seeding.seed)
     if domain:
         db.write_sync(settings.put, "domain", domain)
-    return port or db.read_sync(settings.get_int, "port")
 
 
 @server.command()
@@ -208,7 +239,7 @@ def status(db_path, as_json) -> None:
         info["https"] = db.read_sync(https_report.describe)
     info["database"] = str(path)
     info["database_bytes"] = os.path.getsize(path)
-    info["running"], info["running_version"] = _probe(int(info["port"]))
+    info.update(_running_info(path, int(info["port"])))
     from fazt.backup import replicate
 
     info["replication"] = replicate.describe(path, info.pop("_settings"))
@@ -224,7 +255,7 @@ def status(db_path, as_json) -> None:
         ("Admin user", info["admin_user"]),
         ("Sites", info["sites"]),
         ("API keys", info["api_keys"]),
-        ("Running", f"yes (version {info['running_version']})" if info["running"] else "no"),
+        ("Running", _running_line(info)),
         ("HTTPS", https_report.summary(info["https"])),
     ]:
         console.print(f"  {label + ':':16} {value}", highlight=False)
@@ -237,6 +268,107 @@ def status(db_path, as_json) -> None:
             console.print(f"  {'Replication err:':16} {rep['last_error']}", highlight=False)
     else:
         console.print(f"  {'Replication:':16} off", highlight=False)
+
+
+@server.command()
+@click.option(
+    "--timeout",
+    type=click.FloatRange(1, 3600),
+    default=None,
+    help="Seconds to wait for in-flight requests to finish (default: 40).",
+)
+@db_option
+@json_option
+def stop(timeout: float | None, db_path: Path | None, as_json: bool) -> None:
+    """Stop the server serving this database (its requests in flight finish first)."""
+    from fazt.server import control
+
+    path = resolve_db_path(db_path)
+    try:
+        pid = control.stop(path, timeout or control.STOP_DEADLINE)
+    except control.ControlError as exc:
+        fail(f"cannot stop: {exc}")
+    if as_json:
+        print_json({"stopped": True, "pid": pid, "database": str(path)})
+    else:
+        click.echo(f"Stopped the fazt server (pid {pid}) of {path}.")
+
+
+@server.command()
+@click.option(
+    "--timeout",
+    type=click.FloatRange(1, 3600),
+    default=None,
+    help="Seconds to wait for the new worker to take over (default: 100).",
+)
+@db_option
+@json_option
+def restart(timeout: float | None, db_path: Path | None, as_json: bool) -> None:
+    """Restart without downtime: a fresh worker takes over, then the old one drains."""
+    from fazt.server import control
+
+    path = resolve_db_path(db_path)
+    try:
+        result = control.restart(path, timeout or control.RESTART_DEADLINE)
+    except control.ControlError as exc:
+        fail(f"cannot restart: {exc}")
+    if as_json:
+        print_json({"restarted": True, **result, "database": str(path)})
+    else:
+        workers = ", ".join(str(w) for w in result["workers"])
+        click.echo(
+            f"Restarted: worker {workers} now serves port {result['port']} "
+            f"(supervisor pid {result['pid']})."
+        )
+
+
+def _running_info(path: Path, saved_port: int) -> dict:
+    """Whether a server serves this database, and its supervisor pid, port and uptime."""
+    from fazt.server import control
+    from fazt.server.guard import running_pid
+
+    pid = running_pid(path)
+    port = (control.served_port(pid) if pid else None) or saved_port
+    host = control.served_host(pid) if pid else "127.0.0.1"
+    running, version = _probe(port, host)
+    return {
+        "running": running,
+        "running_version": version,
+        "pid": pid,
+        "serving_port": port if pid else None,
+        "uptime_seconds": control.uptime_seconds(pid) if pid else None,
+    }
+
+
+def _probe(port: int, host: str = "127.0.0.1") -> tuple[bool, str | None]:
+    """(whether a server answers /health on host:port, its version)."""
+    from fazt.server import control
+
+    version = control.health(port, host).get("version")
+    return version is not None, version
+
+
+def _running_line(info: dict) -> str:
+    if info["pid"] is None:
+        return "yes (not started by `fazt server start`?)" if info["running"] else "no"
+    state = f"version {info['running_version']}" if info["running"] else "not answering"
+    return (
+        f"yes, pid {info['pid']}, port {info['serving_port']}, {state}, "
+        f"up {_duration(info['uptime_seconds'])}"
+    )
+
+
+def _duration(seconds: int | None) -> str:
+    if seconds is None:
+        return "?"
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days}d {hours}h"
+    if hours:
+        return f"{hours}h {minutes}m"
+    return f"{minutes}m {secs}s" if minutes else f"{secs}s"
 
 
 def _status_info(conn) -> dict:
@@ -253,14 +385,6 @@ def _status_info(conn) -> dict:
             "SELECT COUNT(*) FROM api_keys WHERE revoked_at IS NULL"
         ).fetchone()[0],
     }
-
-
-def _probe(port: int) -> tuple[bool, str | None]:
-    try:
-        r = httpx.get(f"http://127.0.0.1:{port}/health", headers={"host": "localhost"}, timeout=1.0)
-        return True, r.json()["data"]["version"]
-    except (httpx.HTTPError, ValueError, KeyError, TypeError):
-        return False, None
 
 
 @server.command("set-config")
