@@ -105,3 +105,37 @@ def test_api_template_counts_visits(server: FaztServer, tmp_path: Path) -> None:
     assert server.request("POST", "/api/visits", host=host).json() == {"visits": 1}
     assert server.request("POST", "/api/visits", host=host).json() == {"visits": 2}
     assert server.get("/api/visits", host=host).json() == {"visits": 2}
+
+
+MCP_FROM_CLONE = ".venv/bin/pip install '.[mcp]'"
+
+
+def test_readme_and_docs_say_how_to_get_fazt_mcp() -> None:
+    # The quick start installs `.` without the mcp extra: the docs must say how to add it.
+    assert MCP_FROM_CLONE in README.read_text("utf-8")
+    assert MCP_FROM_CLONE in (REPO / "docs" / "mcp.md").read_text("utf-8")
+
+
+def test_fazt_mcp_without_the_sdk_prints_the_clone_command(tmp_path: Path) -> None:
+    # sys.modules["mcp"] = None makes `import mcp` fail, as if the extra were not installed.
+    code = (
+        "import sys; sys.modules['mcp'] = None; sys.argv = ['fazt', 'mcp'];"
+        "from fazt.cli.main import main; main()"
+    )
+    env = {**os.environ, "FAZT_HOME": str(tmp_path), "NO_COLOR": "1", "COLUMNS": "300"}
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=30
+    )
+    assert done.returncode == 1 and done.stdout == ""
+    assert MCP_FROM_CLONE in " ".join(done.stderr.split())
+
+
+def test_docs_say_which_fazt_v0_9_means() -> None:
+    # "fazt 0.9" read as this fazt's version to a newcomer: every mention names the original.
+    pages = [README, REPO / "examples" / "README.md", *(REPO / "docs").glob("*.md")]
+    for page in pages:
+        for number, line in enumerate(page.read_text("utf-8").splitlines(), 1):
+            if re.search(r"fazt v?0\.9\b", line):
+                assert "original" in line, f"{page.name}:{number}: {line}"
+    serverless = (REPO / "docs" / "serverless.md").read_text("utf-8")
+    assert '"v0.9" on this page means the original fazt' in serverless
