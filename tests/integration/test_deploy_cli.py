@@ -268,7 +268,7 @@ def test_app_json_shapes(srv, tmp_path):
     assert entry["live_deployment_id"] == dep["deployment_id"]
     assert (entry["file_count"], entry["size_bytes"]) == (2, size)
     assert entry["last_deploy_at"].endswith("Z")
-    assert {"root", "404", "admin"} <= {a["name"] for a in apps}
+    assert {"root", "404", "admin"} <= {a["name"] for a in app_json(srv, "list", "--all")}
 
     info = app_json(srv, "info", "shapes")
     assert info["name"] == "shapes" and info["url"] == entry["url"]

@@ -1,11 +1,12 @@
 // GET /api/scores: the top ten. POST /api/scores {player, score}: record a score.
 // Scores are documents; kv with a TTL limits each player to one score every 2 seconds.
+// Storage calls are synchronous (docs/storage.md): no await.
 const MAX_SCORE = 1000;
 
-module.exports = async function (req) {
+module.exports = function (req) {
   const { ds, kv } = fazt.storage;
   if (req.method === "GET") {
-    const top = await ds.find("scores", {}, { sort: { score: -1 }, limit: 10 });
+    const top = ds.find("scores", {}, { sort: { score: -1 }, limit: 10 });
     return top.map((s) => ({ player: s.player, score: s.score }));
   }
   if (req.method !== "POST") {
@@ -18,10 +19,10 @@ module.exports = async function (req) {
     return respond(400, { error: "send {player: text, score: integer 0-1000}" });
   }
   const limitKey = "recent:" + player;
-  if ((await kv.get(limitKey)) !== undefined) {
+  if (kv.get(limitKey) !== undefined) {
     return respond(429, { error: "one score every 2 seconds, please" });
   }
-  await kv.set(limitKey, true, 2000);
-  const saved = await ds.insert("scores", { player, score });
+  kv.set(limitKey, true, 2000);
+  const saved = ds.insert("scores", { player, score });
   return respond(201, { id: saved.id, player, score });
 };

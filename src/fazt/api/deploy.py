@@ -241,8 +241,11 @@ def _file_list(state: ServerState, body: Any) -> list[FileEntry]:
             raise HTTPError(400, "UNSAFE_PATH", str(exc)) from None
         if not _SHA256.match(sha):
             raise HTTPError(400, "BAD_REQUEST", f"'{path}': sha256 must be 64 hex digits")
-        if not 0 <= size <= limits.max_file_bytes:
-            raise HTTPError(413, "FILE_TOO_LARGE", f"'{path}' is too large")
+        if size < 0:
+            raise HTTPError(413, "FILE_TOO_LARGE", f"'{path}': size must not be negative")
+        if size > limits.max_file_bytes:
+            error = archive.file_too_large(path, size, limits.max_file_bytes)
+            raise HTTPError(error.status, error.code, error.message)
         if path in seen:
             raise HTTPError(400, "BAD_REQUEST", f"'{path}' is listed twice")
         seen.add(path)

@@ -26,11 +26,16 @@ app.add_command(create)
 
 
 @app.command("list")
+@click.option(
+    "--all", "show_all", is_flag=True, help="Also list the system sites (root, 404, admin)."
+)
 @remote_options
-def list_apps(url, token, as_json) -> None:
+def list_apps(show_all, url, token, as_json) -> None:
     """List apps with their live URL, size and last deploy."""
     with api_client(url, token) as client:
         apps = client.get("/api/apps")
+    if not show_all:  # the API lists every site with its kind; the user's are what matter
+        apps = [a for a in apps if a.get("kind") != "system"]
     if as_json:
         print_json(apps)
         return

@@ -52,6 +52,27 @@ class DeployLimits:
     max_ratio: int
 
 
+def size_text(n: int) -> str:
+    """A byte count as people read it: '512 bytes', '150 MB', '1.5 MB'."""
+    if n < 1024 * 1024:
+        return f"{n:,} bytes"
+    return f"{n / (1024 * 1024):.1f}".removesuffix(".0") + " MB"
+
+
+def file_too_large(path: str, size: int | None, limit: int) -> DeployError:
+    """413 FILE_TOO_LARGE naming the size, the limit and the setting that holds it."""
+    shown, cap = (size_text(size), size_text(limit)) if size is not None else ("", "")
+    if shown == cap:  # rounded alike (100 MB + 1 byte): exact counts make the point
+        shown, cap = f"{size:,} bytes" if size is not None else "", f"{limit:,} bytes"
+    what = f"is {shown}" if size is not None else f"is larger than {cap}"
+    return DeployError(
+        413,
+        "FILE_TOO_LARGE",
+        f"'{path}' {what}; the limit per file is {cap} "
+        "(setting deploy_max_file_bytes, docs/configuration.md)",
+    )
+
+
 class ZipDeploy:
     """A validated deploy archive: every entry checked and hashed before anything is
     stored, so a bad archive changes nothing; then read one file at a time."""
@@ -113,7 +134,7 @@ class ZipDeploy:
                 while chunk := member.read(1024 * 1024):
                     size += len(chunk)
                     if size > limits.max_file_bytes:
-                        raise DeployError(413, "FILE_TOO_LARGE", f"'{info.filename}' is too large")
+                        raise file_too_large(info.filename, None, limits.max_file_bytes)
                     digest.update(chunk)
         except _READ_ERRORS as exc:
             raise DeployError(400, "INVALID_ZIP", f"cannot read '{info.filename}': {exc}") from None
@@ -182,11 +203,7 @@ def _checked_entries(infos: list[zipfile.ZipInfo], limits: DeployLimits) -> list
     for info in infos:
         name = info.filename
         if info.file_size > limits.max_file_bytes:
-            raise DeployError(
-                413,
-                "FILE_TOO_LARGE",
-                f"'{name}' is {info.file_size} bytes; the limit is {limits.max_file_bytes}",
-            )
+            raise file_too_large(name, info.file_size, limits.max_file_bytes)
         if info.file_size >= RATIO_CHECK_MIN_BYTES and info.file_size > limits.max_ratio * max(
             info.compress_size, 1
         ):
