@@ -78,7 +78,7 @@ def test_the_local_peer_follows_the_port_actually_served(fazt_home):
     srv = FaztServer(home=fazt_home, port=second, db=db)
     with srv.serving():
         assert _local_peer_url(fazt_home) == normalise_url(f"http://localhost:{second}")
-        listed = srv.cli("app", "list", "--json")
+        listed = srv.cli("app", "list", "--all", "--json")
         assert "root" in listed.stdout
 
 
