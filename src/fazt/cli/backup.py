@@ -31,19 +31,8 @@ def backup() -> None:
 
 def _folder(db_path: Path | None) -> Path:
     """The backup folder: the `backup_dir` setting if the database has one, else default."""
-    path = resolve_db_path(db_path)
-    if path.exists():
-        try:
-            conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
-            try:
-                row = conn.execute("SELECT value FROM settings WHERE key='backup_dir'").fetchone()
-            finally:
-                conn.close()
-            if row and row[0]:
-                return Path(row[0]).expanduser()
-        except sqlite3.Error:
-            pass
-    return snapshot.default_backup_dir()
+    folder = settings.saved(resolve_db_path(db_path), "backup_dir")
+    return Path(folder).expanduser() if folder else snapshot.default_backup_dir()
 
 
 @backup.command()

@@ -1,7 +1,6 @@
 """`fazt server ...`: run, initialise and configure a server and its database."""
 
 import os
-import sqlite3
 import sys
 from pathlib import Path
 
@@ -115,17 +114,8 @@ def start(
 
 def _saved_port(path: Path) -> int | None:
     """The port setting of an existing database, read without creating or migrating it."""
-    if not path.exists():
-        return None
-    try:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-        try:
-            row = conn.execute("SELECT value FROM settings WHERE key = 'port'").fetchone()
-        finally:
-            conn.close()
-    except sqlite3.Error:
-        return None  # not initialised yet: the default
-    return int(row[0]) if row and str(row[0]).isdigit() else None
+    value = settings.saved(path, "port")
+    return int(value) if value is not None and str(value).isdigit() else None
 
 
 def _point_local_peer(db, port: int) -> None:

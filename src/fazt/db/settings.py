@@ -1,6 +1,7 @@
 """Server settings stored in the `settings` table (never secrets)."""
 
 import sqlite3
+from pathlib import Path
 
 DEFAULTS: dict[str, str] = {
     "domain": "localhost",
@@ -65,6 +66,22 @@ def get(conn: sqlite3.Connection, key: str) -> str:
 
 def get_int(conn: sqlite3.Connection, key: str) -> int:
     return int(get(conn, key))
+
+
+def saved(path: Path, key: str) -> str | None:
+    """The value stored for `key` in an existing database file, read without creating,
+    migrating or writing it; None if the file, its settings or the key is missing."""
+    if not path.exists():
+        return None
+    try:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            row = conn.execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()
+        finally:
+            conn.close()
+    except sqlite3.Error:  # not initialised yet, or not a database
+        return None
+    return row[0] if row else None
 
 
 def all_settings(conn: sqlite3.Connection) -> dict[str, str]:

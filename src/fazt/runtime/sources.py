@@ -7,7 +7,7 @@ deployment tables, once per deployment: deployments are immutable.
 import logging
 import re
 import sqlite3
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from fazt.hosting import deployments
 from fazt.hosting.manifest import InvalidManifest, parse
@@ -36,7 +36,6 @@ class ApiIndex:
     routes: dict[str, str]  # "hello" / "users" / "" -> "api/hello.js" ...
     dynamic: list[tuple[re.Pattern, str, list[str]]]
     limits: Limits
-    js_paths: frozenset[str] = field(default_factory=frozenset)
 
     @property
     def has_js(self) -> bool:
@@ -163,5 +162,4 @@ def load_index(
         routes=routes,
         dynamic=dynamic,
         limits=limits,
-        js_paths=frozenset(p for p in paths if p.endswith(".js")),
     )
