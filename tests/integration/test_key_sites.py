@@ -262,7 +262,7 @@ def _route_of(route) -> tuple[str, str]:
 
 def _declared(method: str, path: str) -> tuple[str, str]:
     """The (method, regex) routes.py builds for `path`, to compare with the table."""
-    from fazt.server.router import Router
+    from fazt.web.router import Router
 
     r = Router()
     r.add(method, path, lambda: None, scope=None)

@@ -1,6 +1,6 @@
 import pytest
 
-from fazt.server.http import peer_ip
+from fazt.web.http import peer_ip
 
 
 @pytest.mark.parametrize(

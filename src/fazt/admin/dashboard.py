@@ -14,9 +14,9 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from fazt.api import session_auth
 from fazt.auth import csrf, sessions
 from fazt.auth.sessions import Session
-from fazt.server.http import HTTPError, Request, Response
-from fazt.server.router import PUBLIC, Router
-from fazt.server.state import ServerState
+from fazt.state import ServerState
+from fazt.web.http import HTTPError, Request, Response
+from fazt.web.router import PUBLIC, Router
 
 HTML_TYPE = "text/html; charset=utf-8"
 FORM_LIMIT = 256 * 1024

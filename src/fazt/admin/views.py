@@ -16,8 +16,8 @@ from fazt.hosting import deployments
 from fazt.hosting.deployments import DeployError
 from fazt.hosting.names import SYSTEM_SITES
 from fazt.runtime import store
-from fazt.server.http import HTTPError, Response
-from fazt.server.router import PUBLIC, Router
+from fazt.web.http import HTTPError, Response
+from fazt.web.router import PUBLIC, Router
 
 # Messages shown after a redirect, by code: the URL never carries free text.
 DONE = {

@@ -23,8 +23,8 @@ from fazt.auth import clientip
 from fazt.auth.ratelimit import retry_after_header
 from fazt.db import settings
 from fazt.hosting import routing
-from fazt.server.http import HTTPError, Request, Response, json_response
-from fazt.server.state import ServerState
+from fazt.state import ServerState
+from fazt.web.http import HTTPError, Request, Response, json_response
 
 SITE_PREFIX = "/_fazt/"
 TRACK_MAX_BYTES = 8 * 1024

@@ -22,8 +22,8 @@ from collections.abc import Iterable
 from fazt.api import session_auth
 from fazt.auth import tokens
 from fazt.auth.tokens import ApiKey
-from fazt.server.http import HTTPError, Request
-from fazt.server.state import ServerState
+from fazt.state import ServerState
+from fazt.web.http import HTTPError, Request
 
 TOUCH_INTERVAL = 60.0  # write last_used_at at most once a minute per key
 

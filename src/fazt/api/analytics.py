@@ -4,8 +4,8 @@ for scripts and the CLI (admin scope, declared in routes.py)."""
 from fazt.analytics import queries, redirects, webhooks
 from fazt.api.access import check_site, visible
 from fazt.auth.tokens import ApiKey
-from fazt.server.http import HTTPError, Request, Response, json_response
-from fazt.server.state import ServerState
+from fazt.state import ServerState
+from fazt.web.http import HTTPError, Request, Response, json_response
 
 
 def _int_param(req: Request, name: str, default: int, low: int, high: int) -> int:

@@ -5,8 +5,8 @@ from fazt.auth.tokens import ApiKey
 from fazt.hosting import deployments
 from fazt.hosting.deployments import DeployError
 from fazt.hosting.names import SYSTEM_SITES
-from fazt.server.http import HTTPError, Request, Response, json_response
-from fazt.server.state import ServerState
+from fazt.state import ServerState
+from fazt.web.http import HTTPError, Request, Response, json_response
 
 
 def _with_url(state: ServerState, site: dict) -> dict:

@@ -13,8 +13,8 @@ from fazt.auth.tokens import ApiKey
 from fazt.backup import snapshot
 from fazt.backup.service import backup_folder
 from fazt.db import settings
-from fazt.server.http import HTTPError, Request, Response, json_response
-from fazt.server.state import ServerState
+from fazt.state import ServerState
+from fazt.web.http import HTTPError, Request, Response, json_response
 
 
 def _folder(conn: sqlite3.Connection) -> Path:

@@ -2,8 +2,8 @@
 
 from fazt.auth.tokens import ApiKey
 from fazt.https.report import describe
-from fazt.server.http import Request, Response, json_response
-from fazt.server.state import ServerState
+from fazt.state import ServerState
+from fazt.web.http import Request, Response, json_response
 
 
 async def certificates(state: ServerState, req: Request, key: ApiKey) -> Response:

@@ -18,8 +18,8 @@ from fazt.hosting.names import InvalidSiteName, validate_site_name
 from fazt.hosting.paths import UnsafePath, deployment_path
 from fazt.hosting.publishing_policy import PublishingPolicy
 from fazt.https.names import site_host
-from fazt.server.http import HTTPError, Request, Response, json_response
-from fazt.server.state import ServerState
+from fazt.state import ServerState
+from fazt.web.http import HTTPError, Request, Response, json_response
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 SPOOL_BYTES = 8 * 1024 * 1024

@@ -7,8 +7,8 @@ from fazt.auth.tokens import ApiKey
 from fazt.db.connection import utcnow
 from fazt.hosting import deployments
 from fazt.hosting.names import validate_domain
-from fazt.server.http import HTTPError, Request, Response, json_response
-from fazt.server.state import ServerState
+from fazt.state import ServerState
+from fazt.web.http import HTTPError, Request, Response, json_response
 
 
 async def list_domains(state: ServerState, req: Request, key: ApiKey) -> Response:

@@ -2,8 +2,8 @@
 
 import time
 
-from fazt.server.http import Request, Response, json_response
-from fazt.server.state import ServerState
+from fazt.state import ServerState
+from fazt.web.http import Request, Response, json_response
 
 
 async def health(state: ServerState, req: Request, key: object) -> Response:

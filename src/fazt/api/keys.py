@@ -5,8 +5,8 @@ site). Listings show `sites` as that list, or null for every site."""
 
 from fazt.auth import tokens
 from fazt.auth.tokens import ApiKey
-from fazt.server.http import HTTPError, Request, Response, json_response
-from fazt.server.state import ServerState
+from fazt.state import ServerState
+from fazt.web.http import HTTPError, Request, Response, json_response
 
 
 def _public(row: dict) -> dict:

@@ -18,7 +18,7 @@ from fazt.api import (
     upgrade,
 )
 from fazt.api.access import whole_server
-from fazt.server.router import PUBLIC, Router
+from fazt.web.router import PUBLIC, Router
 
 # Handlers that check the key's sites themselves (access.check_site / owns / visible).
 # Every other route refuses a site-limited key: it exposes or changes every site.

@@ -10,8 +10,8 @@ from fazt.api.access import check_site
 from fazt.auth.tokens import ApiKey
 from fazt.hosting import deployments
 from fazt.runtime import store
-from fazt.server.http import HTTPError, Request, Response, json_response
-from fazt.server.state import ServerState
+from fazt.state import ServerState
+from fazt.web.http import HTTPError, Request, Response, json_response
 
 MAX_LOG_LIMIT = 1000
 DEFAULT_LOG_LIMIT = 100

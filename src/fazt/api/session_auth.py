@@ -7,8 +7,8 @@ from fazt.auth import clientip, cookies, csrf, sessions
 from fazt.auth.sessions import Session
 from fazt.auth.tokens import ApiKey
 from fazt.db import settings
-from fazt.server.http import HTTPError, Request
-from fazt.server.state import ServerState
+from fazt.state import ServerState
+from fazt.web.http import HTTPError, Request
 
 log = logging.getLogger("fazt")
 MAX_SESSION_HOURS = 24 * 365 * 10  # a sane ceiling for both lifetimes

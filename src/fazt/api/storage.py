@@ -2,10 +2,10 @@
 
 from fazt.api.apps import _site_or_404
 from fazt.auth.tokens import ApiKey
-from fazt.server.http import HTTPError, Request, Response, json_response
-from fazt.server.state import ServerState
+from fazt.state import ServerState
 from fazt.storage import documents, kv, objects
 from fazt.storage.errors import StorageError
+from fazt.web.http import HTTPError, Request, Response, json_response
 
 DEFAULT_PAGE = 50
 

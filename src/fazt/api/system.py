@@ -12,8 +12,8 @@ from fazt.auth import sessions
 from fazt.auth.tokens import ApiKey
 from fazt.db import settings
 from fazt.hosting import deployments
-from fazt.server.http import Request, Response, json_response
-from fazt.server.state import ServerState
+from fazt.state import ServerState
+from fazt.web.http import Request, Response, json_response
 
 RECENT_DEPLOYS = 10
 

@@ -4,10 +4,10 @@ import asyncio
 
 from fazt.auth.tokens import ApiKey
 from fazt.release.index import ReleaseError
-from fazt.server import handover
-from fazt.server.http import HTTPError, Request, Response, json_response
-from fazt.server.state import ServerState
+from fazt.state import ServerState
 from fazt.upgrade import records, service
+from fazt.web import handover
+from fazt.web.http import HTTPError, Request, Response, json_response
 
 STATUS_OF = {
     "RELEASE_SOURCE_ERROR": 502,

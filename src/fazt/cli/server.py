@@ -142,7 +142,7 @@ def worker(host: str, port: int, ready_fd: int | None, db_path: Path | None) -> 
     sys.stdout.reconfigure(line_buffering=True)
     path = resolve_db_path(db_path)
 
-    from fazt.server.handover import supervisor_pid
+    from fazt.web.handover import supervisor_pid
 
     def ready(state) -> None:
         # The supervisor's pid is the one to signal: killing a worker only makes the

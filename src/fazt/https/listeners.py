@@ -19,8 +19,8 @@ from granian.server.embed import Server
 from fazt.https import certs
 from fazt.https.config import HttpsConfig
 from fazt.https.redirect import RedirectApp
-from fazt.https.steer import steer_to_newest
-from fazt.server.edge import http1_settings
+from fazt.web.http import http1_settings
+from fazt.web.steer import steer_to_newest
 
 log = logging.getLogger("fazt")
 HSTS = ("strict-transport-security", "max-age=31536000; includeSubDomains")
@@ -34,6 +34,8 @@ class HttpsListeners:
         self.files = certs.RuntimeFiles(runtime_dir)
         # Only __rsgi__: the app's init/del hooks already run with the main listener.
         self.app = app
+        # The app's slowloris header timeout, as on its plain listener.
+        self.http1 = http1_settings(app.edge.limits.http_header_timeout_seconds)
         self.target = HstsApp(app).__rsgi__ if cfg.hsts else app.__rsgi__
         self.covered: Callable[[str], bool] = lambda host: False  # set by the manager
         self._tls: tuple[Server, asyncio.Future, tuple[Path, Path]] | None = None
@@ -55,7 +57,7 @@ class HttpsListeners:
             interface=Interfaces.RSGI,
             log_enabled=False,
             backlog=1024,
-            http1_settings=http1_settings(self.app),  # the slowloris header timeout
+            http1_settings=self.http1,  # the slowloris header timeout
         )
         self._plain = (plain, asyncio.ensure_future(plain.serve()))
         self._tls = self._start_tls(cert_pem, key_pem)
@@ -75,7 +77,7 @@ class HttpsListeners:
             interface=Interfaces.RSGI,
             log_enabled=False,
             backlog=1024,
-            http1_settings=http1_settings(self.app),
+            http1_settings=self.http1,
             ssl_cert=cert_path,
             ssl_key=key_path,
             # TLS 1.2 too: older clients (and many HTTP libraries) still need it.

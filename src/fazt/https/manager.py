@@ -23,7 +23,7 @@ from fazt.https import acme, certs, store
 from fazt.https.config import HttpsConfig
 from fazt.https.listeners import HttpsListeners
 from fazt.https.names import WantedNames, wanted_names
-from fazt.server import handover
+from fazt.web import handover
 
 log = logging.getLogger("fazt")
 POLL_SECONDS = 1.0

@@ -31,7 +31,7 @@ from fazt.runtime.executor import Overloaded, WorkerPool
 from fazt.runtime.limits import Limits, RuntimeConfig
 from fazt.runtime.sandbox import FUNCTION_MEMORY, FUNCTION_TIMEOUT, Outcome
 from fazt.runtime.sources import ApiIndex, es_module_to_commonjs, load_index
-from fazt.server.http import HTTPError, Request
+from fazt.web.http import HTTPError, Request
 
 __all__ = ["Runtime", "es_module_to_commonjs"]
 log = logging.getLogger("fazt.runtime")

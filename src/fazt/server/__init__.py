@@ -1,1 +1,1 @@
-"""The RSGI application, its request/response helpers and the Granian listener."""
+"""The server root: the app and its routes per host kind, the lifespan, the supervisor."""

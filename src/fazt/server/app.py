@@ -15,8 +15,8 @@ from fazt.hosting.static import is_missing, send_file
 from fazt.realtime.hub import Hub
 from fazt.runtime.service import Runtime
 from fazt.server.edge import EdgeGuard
-from fazt.server.http import HTTPError, Request, Response, error_response, send
-from fazt.server.state import ServerState
+from fazt.state import ServerState
+from fazt.web.http import HTTPError, Request, Response, error_response, send
 
 log = logging.getLogger("fazt")
 

@@ -24,11 +24,9 @@ import logging
 from dataclasses import dataclass, fields
 from typing import Any
 
-from granian.http import HTTP1Settings
-
 from fazt.auth import clientip
 from fazt.auth.ratelimit import TokenBuckets, retry_after_header
-from fazt.server.http import HTTPError, error_response, peer_ip
+from fazt.web.http import HTTPError, error_response, peer_ip
 
 log = logging.getLogger("fazt.edge")
 PEER_CACHE = 4096  # "ip:port" -> address: the requests of one keep-alive connection
@@ -190,16 +188,6 @@ def refuse(scope: Any, proto: Any, wait: float, message: str) -> None:
     error = HTTPError(429, "RATE_LIMITED", message, [("retry-after", retry_after_header(wait))])
     response = error_response(error)
     proto.response_bytes(response.status, response.headers, response.body)
-
-
-def http1_settings(app: Any) -> HTTP1Settings | None:
-    """Granian's HTTP/1 settings with the app's header read timeout (None: Granian's own),
-    for every listener that serves the app."""
-    guard = getattr(app, "edge", None)
-    if guard is None:
-        return None
-    timeout_ms = max(1, int(guard.limits.http_header_timeout_seconds * 1000))
-    return HTTP1Settings(header_read_timeout=timeout_ms)
 
 
 def _is_loopback(address: str) -> bool:

@@ -16,12 +16,12 @@ from granian.server.embed import Server
 from fazt.backup.service import start_services
 from fazt.db import Database
 from fazt.https import service as https_service
-from fazt.https.steer import steer_to_newest
 from fazt.server.app import FaztApp
-from fazt.server.edge import http1_settings
-from fazt.server.readiness import prove_serving, report_ready
-from fazt.server.state import ServerState
+from fazt.state import ServerState
 from fazt.storage import kv
+from fazt.web.http import http1_settings
+from fazt.web.readiness import prove_serving, report_ready
+from fazt.web.steer import steer_to_newest
 
 log = logging.getLogger("fazt")
 M_ARENA_MAX = -8  # mallopt parameter number in glibc's malloc.h
@@ -62,7 +62,7 @@ async def _serve(db: Database, host: str, port: int, on_ready, ready_fd: int | N
         backlog=1024,
         # Slowloris: Granian closes a connection whose request headers take longer than
         # this; it also caps requests in progress (backpressure, backlog/workers = 1024).
-        http1_settings=http1_settings(app),
+        http1_settings=http1_settings(app.edge.limits.http_header_timeout_seconds),
     )
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -75,7 +75,7 @@ async def _serve(db: Database, host: str, port: int, on_ready, ready_fd: int | N
     try:
         await _wait_listening(host, port, serving)
         await prove_serving(host, port, state.instance)
-        steer_to_newest(port)  # a worker we replace gets no new connections (fazt.https.steer)
+        steer_to_newest(port)  # a worker we replace gets no new connections (fazt.web.steer)
         # HTTPS mode: the TLS and http->https listeners and the certificate manager.
         state.tls = await https_service.start(state, app)
         report_ready(ready_fd)

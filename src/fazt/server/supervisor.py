@@ -25,8 +25,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from fazt.server.handover import SUPERVISOR_ENV
 from fazt.server.sdnotify import notify
+from fazt.web.handover import SUPERVISOR_ENV
 
 READY_DEADLINE = 60.0  # a worker must serve within this (imports, migrations, self-check)
 DRAIN_DEADLINE = 30.0  # in-flight requests of a retiring worker get this long

@@ -10,8 +10,8 @@ import urllib.request
 from pathlib import Path
 
 from fazt.release.install import point, pointed_version
-from fazt.server.readiness import loopback_for
 from fazt.upgrade.records import step_standalone
+from fazt.web.readiness import loopback_for
 
 VERIFY_DEADLINE = 10.0
 

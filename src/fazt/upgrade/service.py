@@ -14,8 +14,8 @@ from fazt.db import settings
 from fazt.release import index
 from fazt.release.index import Release, ReleaseError
 from fazt.release.install import download, install_artifact, install_root
-from fazt.server import handover
 from fazt.upgrade import records
+from fazt.web import handover
 
 log = logging.getLogger("fazt")
 _running: set[asyncio.Task] = set()  # keeps background upgrades referenced

@@ -8,7 +8,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from fazt.api.deploy import _parse_form
-from fazt.server.http import HTTPError
+from fazt.web.http import HTTPError
 
 
 def parse(ctype: str, body: bytes):

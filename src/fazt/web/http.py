@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
 
+from granian.http import HTTP1Settings
+
 JSON_TYPE = "application/json"
 
 
@@ -124,3 +126,9 @@ def send(proto: Any, response: Response, head: bool = False) -> None:
         proto.response_empty(response.status, headers)
     else:
         proto.response_bytes(response.status, response.headers, response.body)
+
+
+def http1_settings(header_timeout_seconds: float) -> HTTP1Settings:
+    """Granian's HTTP/1 settings for every listener of the app: a connection whose request
+    headers take longer than this is closed (slowloris)."""
+    return HTTP1Settings(header_read_timeout=max(1, int(header_timeout_seconds * 1000)))

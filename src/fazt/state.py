@@ -31,7 +31,7 @@ class ServerState:
     analytics: Analytics  # buffered hits and request counters (fazt.analytics)
     version: str = __version__
     started: float = field(default_factory=time.time)
-    # Tells workers sharing the port apart (see fazt.server.readiness).
+    # Tells workers sharing the port apart (see fazt.web.readiness).
     instance: str = field(default_factory=lambda: secrets.token_hex(8))
     token_failures: FailureLimiter = field(default_factory=lambda: FailureLimiter(20, 300))
     key_touched: dict[int, float] = field(default_factory=dict)

@@ -5,7 +5,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from fazt.server.http import HTTPError, Response
+from fazt.web.http import HTTPError, Response
 
 PUBLIC = None  # a route with this scope needs no token
 
