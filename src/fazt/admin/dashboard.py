@@ -7,16 +7,14 @@ tailing, the upgrade check and small conveniences. Every asset ships in this pac
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
-from urllib.parse import parse_qsl, quote
+from urllib.parse import parse_qsl
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from fazt.api import session_auth
-from fazt.auth import csrf, sessions
+from fazt.auth import csrf
 from fazt.auth.sessions import Session
 from fazt.state import ServerState
 from fazt.web.http import HTTPError, Request, Response
-from fazt.web.router import PUBLIC, Router
 
 HTML_TYPE = "text/html; charset=utf-8"
 FORM_LIMIT = 256 * 1024
@@ -111,66 +109,3 @@ async def read_form(req: Request) -> dict[str, list[str]]:
     for key, value in pairs:
         form.setdefault(key, []).append(value)
     return form
-
-
-class Dashboard:
-    def __init__(self, state: ServerState) -> None:
-        from fazt.admin import views
-
-        self.state = state
-        self.pages = Router()
-        views.register(self.pages)
-
-    async def handle(self, req: Request) -> Response:
-        path = req.path
-        if path.startswith("/static/"):
-            if req.method not in ("GET", "HEAD"):
-                raise HTTPError(
-                    405,
-                    "METHOD_NOT_ALLOWED",
-                    "static files answer GET and HEAD",
-                    [("allow", "GET, HEAD")],
-                )
-            return static_file(path[len("/static/") :])
-        try:
-            route, params = self.pages.match(req.method, path)
-        except HTTPError as exc:
-            if exc.status == 404:
-                raise HTTPError(404, "NOT_FOUND", f"nothing at {path}") from None
-            allowed = dict(exc.headers).get("allow", "")
-            if "GET" in allowed.split(", "):  # HEAD is always answered where GET is
-                exc.headers = [("allow", f"{allowed}, HEAD")]
-            raise
-        found = await session_auth.session_and_token(self.state, req)
-        page = Page(self.state, req, found[0] if found else None)
-        if route.scope is not PUBLIC and page.session is None:
-            return self._login_first(page)
-        if req.method == "POST":
-            page.form = await read_form(req)
-            if route.scope is not PUBLIC:  # the login form checks its own origin
-                await session_auth.check_csrf(
-                    self.state, req, page.session, page.field("csrf_token") or None
-                )
-        response = await route.handler(page, **params)
-        if found is not None and sessions.needs_touch(found[0]):
-            await self._refresh_cookie(req, response, *found)
-        return response
-
-    async def _refresh_cookie(
-        self, req: Request, response: Response, session: Session, token: str
-    ) -> None:
-        """The session's expiry just slid forward: the cookie's Max-Age follows."""
-        if any(name == "set-cookie" for name, _ in response.headers):  # e.g. logout
-            return
-        ttl = await session_auth.session_ttl(self.state)
-        left = sessions.seconds_left(session, ttl, await session_auth.session_max_age(self.state))
-        cookie = await session_auth.session_cookie(self.state, req, token, left)
-        response.headers.append(("set-cookie", cookie))
-
-    def _login_first(self, page: Page) -> Response:
-        from fazt.admin import views
-
-        if page.req.path == "/" and page.req.method in ("GET", "HEAD"):
-            return views.login_form(page, next_path="/")
-        target = page.req.path if page.req.method in ("GET", "HEAD") else "/"
-        return redirect("/login?next=" + quote(target, safe="/"))

@@ -8,8 +8,9 @@ import secrets
 from urllib.parse import quote
 
 from fazt.admin import stats
-from fazt.admin.dashboard import LOGGED_IN, Page, redirect, render, safe_next
+from fazt.admin.dashboard import Page, redirect, render, safe_next
 from fazt.api import session_auth, system
+from fazt.api.errors import status_of
 from fazt.auth import csrf, passwords, sessions, tokens
 from fazt.db import settings
 from fazt.hosting import deployments
@@ -17,7 +18,6 @@ from fazt.hosting.deployments import DeployError
 from fazt.hosting.names import SYSTEM_SITES
 from fazt.runtime import store
 from fazt.web.http import HTTPError, Response
-from fazt.web.router import PUBLIC, Router
 
 # Messages shown after a redirect, by code: the URL never carries free text.
 DONE = {
@@ -31,27 +31,6 @@ DONE = {
 DAY_CHOICES = (7, 30, 90)
 BUSY_RETRY_SECONDS = 2  # no password-hashing slot came free (see PasswordChecker)
 _dummy_hash: str | None = None
-
-
-def register(r: Router) -> None:
-    r.add("GET", "/login", login_page, scope=PUBLIC)
-    r.add("POST", "/login", login, scope=PUBLIC)
-    r.add("POST", "/logout", logout, scope=LOGGED_IN)
-    r.add("POST", "/logout-all", logout_everywhere, scope=LOGGED_IN)
-    r.add("GET", "/", overview, scope=LOGGED_IN)
-    r.add("GET", "/apps", apps_list, scope=LOGGED_IN)
-    r.add("GET", "/apps/{name}", app_page, scope=LOGGED_IN)
-    r.add("POST", "/apps/{name}/rollback", app_rollback, scope=LOGGED_IN)
-    r.add("POST", "/apps/{name}/promote", app_promote, scope=LOGGED_IN)
-    r.add("POST", "/apps/{name}/delete", app_delete, scope=LOGGED_IN)
-    r.add("POST", "/apps/{name}/env", env_set, scope=LOGGED_IN)
-    r.add("POST", "/apps/{name}/env/{env}/delete", env_unset, scope=LOGGED_IN)
-    r.add("GET", "/keys", keys_page, scope=LOGGED_IN)
-    r.add("POST", "/keys", key_create, scope=LOGGED_IN)
-    r.add("POST", "/keys/{key_id}/revoke", key_revoke, scope=LOGGED_IN)
-    r.add("GET", "/analytics", analytics_page, scope=LOGGED_IN)
-    r.add("GET", "/settings", settings_page, scope=LOGGED_IN)
-    r.add("GET", "/upgrade", upgrade_page, scope=LOGGED_IN)
 
 
 # -- login and logout ---------------------------------------------------------------------
@@ -188,7 +167,7 @@ async def _change_pointer(page: Page, name: str, fn, required: bool, done: str) 
     except ValueError as exc:
         return await _app_page(page, name, str(exc), 400)
     except DeployError as exc:
-        return await _app_page(page, name, exc.message, exc.status)
+        return await _app_page(page, name, exc.message, status_of(exc))
     await page.state.refresh_routing()
     return redirect(f"/apps/{quote(name.lower())}?done={done}")
 

@@ -25,6 +25,7 @@ import sqlite3
 import time
 
 from fazt.db.connection import utcnow
+from fazt.errors import FaztError
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 SIGNATURE_HEADERS = ("x-fazt-signature", "x-hub-signature-256")
@@ -79,12 +80,8 @@ def sign_timestamped(secret: str, body: bytes, timestamp: int) -> str:
     return f"t={timestamp},v1={mac.hexdigest()}"
 
 
-class SignatureError(Exception):
-    """A delivery whose signature is refused; `code` is the API error code."""
-
-    def __init__(self, code: str, message: str, status: int = 401) -> None:
-        super().__init__(message)
-        self.code, self.status = code, status
+class SignatureError(FaztError):
+    """A delivery whose signature is refused."""
 
 
 class ReplayGuard:
@@ -115,7 +112,7 @@ class ReplayGuard:
             )
         if len(self._seen) >= self.capacity:
             raise SignatureError(
-                "WEBHOOK_BUSY", "too many deliveries in the last minutes; retry later", 503
+                "WEBHOOK_BUSY", "too many deliveries in the last minutes; retry later"
             )
         self._seen.add(entry)
         heapq.heappush(self._expiry, (timestamp + TOLERANCE_SECONDS, entry))

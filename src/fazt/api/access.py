@@ -10,20 +10,22 @@ every route:
 - listings show only the key's sites;
 - server-wide routes (keys, backups, upgrade, settings, certificates, sessions, system,
   redirects, webhooks, all-sites metrics) refuse a site-limited key with 403
-  FORBIDDEN_SITE whatever its scopes. routes.py wraps every handler with `whole_server`
-  unless it declares that it does its own per-site checks: a new route is closed to
-  site-limited keys until it does.
+  FORBIDDEN_SITE whatever its scopes. The route table (fazt.server.routes) marks each
+  route PER_SITE or WHOLE_SERVER, and `api_endpoint` refuses site-limited keys on the
+  latter: a route is per-site only when its handler does the per-site checks itself.
 """
 
-import functools
 import time
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
 
 from fazt.api import session_auth
 from fazt.auth import tokens
 from fazt.auth.tokens import ApiKey
 from fazt.state import ServerState
-from fazt.web.http import HTTPError, Request
+from fazt.web.http import HTTPError, Request, Response
+
+Handler = Callable[..., Awaitable[Response]]
 
 TOUCH_INTERVAL = 60.0  # write last_used_at at most once a minute per key
 
@@ -95,12 +97,17 @@ def visible(key: ApiKey | None, rows: Iterable[dict], field: str = "name") -> li
     return [r for r in rows if owns(key, r[field])]
 
 
-def whole_server(handler):
-    """Wrap a server-wide route's handler: a site-limited key is refused (403)."""
+PUBLIC = None  # the scope of a route that needs no key
 
-    @functools.wraps(handler)
-    async def guarded(state: ServerState, req: Request, key: ApiKey | None, **params):
-        if key is not None and key.sites is not None:
+
+def api_endpoint(state: ServerState, handler: Handler, scope: str | None, per_site: bool):
+    """Adapt an API handler `(state, req, key, **params) -> Response` to the router: the
+    request's key must grant `scope` (PUBLIC: no key), and a route that is not `per_site`
+    (server-wide) refuses a site-limited key with 403, whatever its scopes."""
+
+    async def endpoint(req: Request, **params: Any) -> Response:
+        key = None if scope is PUBLIC else await authenticate(state, req, scope)
+        if not per_site and key is not None and key.sites is not None:
             raise HTTPError(
                 403,
                 "FORBIDDEN_SITE",
@@ -108,4 +115,5 @@ def whole_server(handler):
             )
         return await handler(state, req, key, **params)
 
-    return guarded
+    endpoint.__qualname__ = f"api:{handler.__module__}.{handler.__qualname__}"
+    return endpoint

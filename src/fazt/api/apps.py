@@ -3,7 +3,6 @@
 from fazt.api.access import check_site, visible
 from fazt.auth.tokens import ApiKey
 from fazt.hosting import deployments
-from fazt.hosting.deployments import DeployError
 from fazt.hosting.names import SYSTEM_SITES
 from fazt.state import ServerState
 from fazt.web.http import HTTPError, Request, Response, json_response
@@ -85,10 +84,7 @@ async def _change_pointer(state: ServerState, key: ApiKey, name: str, fn, *args)
     site = await _site_or_404(state, key, name)
     if site["kind"] == "system" and not key.allows("admin"):
         raise HTTPError(403, "SYSTEM_SITE", f"'{name}' is a system site")
-    try:
-        info = await state.db.write(fn, site["name"], *args)
-    except DeployError as exc:
-        raise HTTPError(exc.status, exc.code, exc.message) from None
+    info = await state.db.write(fn, site["name"], *args)
     await state.refresh_routing()
     return json_response(info)
 

@@ -12,7 +12,7 @@ from fazt.api.access import check_site, owns
 from fazt.auth.tokens import ApiKey
 from fazt.db import Database
 from fazt.hosting import archive, blobframes, deployments, mime
-from fazt.hosting.deployments import DeployError, FileEntry, sha256_hex
+from fazt.hosting.deployments import FileEntry, sha256_hex
 from fazt.hosting.manifest import InvalidManifest, parse
 from fazt.hosting.names import InvalidSiteName, validate_site_name
 from fazt.hosting.paths import UnsafePath, deployment_path
@@ -119,8 +119,6 @@ async def deploy_zip(state: ServerState, req: Request, key: ApiKey) -> Response:
                 await state.db.run(_store_blobs, state.db, zipped)
             finally:
                 zipped.close()
-        except DeployError as exc:
-            raise HTTPError(exc.status, exc.code, exc.message) from None
         finally:
             upload.close()
     preview = _flag(fields.get("preview", ""))
@@ -244,8 +242,7 @@ def _file_list(state: ServerState, body: Any) -> list[FileEntry]:
         if size < 0:
             raise HTTPError(413, "FILE_TOO_LARGE", f"'{path}': size must not be negative")
         if size > limits.max_file_bytes:
-            error = archive.file_too_large(path, size, limits.max_file_bytes)
-            raise HTTPError(error.status, error.code, error.message)
+            raise archive.file_too_large(path, size, limits.max_file_bytes)
         if path in seen:
             raise HTTPError(400, "BAD_REQUEST", f"'{path}' is listed twice")
         seen.add(path)
@@ -296,12 +293,9 @@ async def finalize_deployment(
     if info is None or not owns(key, info["site"]):
         raise HTTPError(404, "DEPLOYMENT_NOT_FOUND", f"no deployment {deployment_id}")
     check_site_name(state, key, info["site"])
-    try:
-        raw_manifest = await state.db.read(_manifest_bytes, dep_id)
-        manifest = _manifest_from(raw_manifest)
-        info = await state.db.write(_finalize, dep_id, manifest.to_json(), not preview)
-    except DeployError as exc:
-        raise HTTPError(exc.status, exc.code, exc.message) from None
+    raw_manifest = await state.db.read(_manifest_bytes, dep_id)
+    manifest = _manifest_from(raw_manifest)
+    info = await state.db.write(_finalize, dep_id, manifest.to_json(), not preview)
     return await _published(state, info)
 
 

@@ -3,18 +3,10 @@
 import asyncio
 
 from fazt.auth.tokens import ApiKey
-from fazt.release.index import ReleaseError
 from fazt.state import ServerState
 from fazt.upgrade import records, service
 from fazt.web import handover
 from fazt.web.http import HTTPError, Request, Response, json_response
-
-STATUS_OF = {
-    "RELEASE_SOURCE_ERROR": 502,
-    "SIGNATURE_INVALID": 502,
-    "VERSION_NOT_FOUND": 404,
-    "ASSET_NOT_FOUND": 404,
-}
 
 
 async def upgrade(state: ServerState, req: Request, key: ApiKey) -> Response:
@@ -22,10 +14,7 @@ async def upgrade(state: ServerState, req: Request, key: ApiKey) -> Response:
     body = await _body(req)
     version, url = body.get("version"), body.get("url")
     url = await service.release_url(state.db, url)
-    try:
-        plan = await asyncio.to_thread(service.plan, url, state.version, version)
-    except ReleaseError as exc:
-        raise HTTPError(STATUS_OF.get(exc.code, 502), exc.code, str(exc)) from None
+    plan = await asyncio.to_thread(service.plan, url, state.version, version)  # ReleaseError
     data = {
         "current_version": state.version,
         "latest_version": plan.latest,

@@ -66,7 +66,6 @@ def file_too_large(path: str, size: int | None, limit: int) -> DeployError:
         shown, cap = f"{size:,} bytes" if size is not None else "", f"{limit:,} bytes"
     what = f"is {shown}" if size is not None else f"is larger than {cap}"
     return DeployError(
-        413,
         "FILE_TOO_LARGE",
         f"'{path}' {what}; the limit per file is {cap} "
         "(setting deploy_max_file_bytes, docs/configuration.md)",
@@ -83,15 +82,12 @@ class ZipDeploy:
         try:
             self._archive = zipfile.ZipFile(fileobj)
         except _READ_ERRORS as exc:
-            raise DeployError(
-                400, "INVALID_ZIP", f"the upload is not a valid ZIP file: {exc}"
-            ) from None
+            raise DeployError("INVALID_ZIP", f"the upload is not a valid ZIP file: {exc}") from None
         named = _named_entries(self._archive, limits)
         policy = PublishingPolicy(include_dotfiles, self._ignore_rules(named))
         published, self.skipped = policy.split(list(named))
         if named and not published:
             raise DeployError(
-                400,
                 "EMPTY_DEPLOY",
                 f"nothing to publish: every file is skipped ({', '.join(self.skipped[:10])})",
             )
@@ -111,7 +107,7 @@ class ZipDeploy:
             with self._archive.open(info) as member:
                 data = member.read(MAX_IGNORE_BYTES + 1)
         except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
-            raise DeployError(400, "INVALID_ZIP", f"cannot read '{info.filename}': {exc}") from None
+            raise DeployError("INVALID_ZIP", f"cannot read '{info.filename}': {exc}") from None
         rules = IgnoreRules.from_bytes(data)
         if (
             len(data) > MAX_IGNORE_BYTES
@@ -119,7 +115,6 @@ class ZipDeploy:
             or rules.work(list(named)) > MAX_WORK
         ):
             raise DeployError(
-                400,
                 "FAZTIGNORE_TOO_LARGE",
                 f"{IGNORE_FILE} is too much to apply to {len(named)} files: at most "
                 f"{MAX_PATTERNS} patterns and {MAX_IGNORE_BYTES} bytes; prefer folder patterns",
@@ -137,7 +132,7 @@ class ZipDeploy:
                         raise file_too_large(info.filename, None, limits.max_file_bytes)
                     digest.update(chunk)
         except _READ_ERRORS as exc:
-            raise DeployError(400, "INVALID_ZIP", f"cannot read '{info.filename}': {exc}") from None
+            raise DeployError("INVALID_ZIP", f"cannot read '{info.filename}': {exc}") from None
         return FileEntry(path, digest.hexdigest(), size, mime.guess(path))
 
     def files(self) -> Iterator[tuple[FileEntry, bytes]]:
@@ -145,7 +140,7 @@ class ZipDeploy:
         for info, entry in zip(self._infos, self.entries, strict=True):
             data = self._archive.read(info)
             if sha256_hex(data) != entry.sha256:  # the upload changed under us
-                raise DeployError(400, "INVALID_ZIP", f"'{info.filename}' changed while read")
+                raise DeployError("INVALID_ZIP", f"'{info.filename}' changed while read")
             yield entry, data
 
     def read(self, path: str) -> bytes | None:
@@ -164,25 +159,21 @@ def _named_entries(archive: zipfile.ZipFile, limits: DeployLimits) -> dict[str, 
     for safety: an unsafe or duplicate path anywhere rejects the archive."""
     infos = archive.infolist()
     if len(infos) > limits.max_files * 2 + 100:
-        raise DeployError(413, "TOO_MANY_FILES", f"the archive has {len(infos)} entries")
+        raise DeployError("TOO_MANY_FILES", f"the archive has {len(infos)} entries")
     files = []
     for info in infos:
         # zipfile cuts names at the first NUL ("evil.html\0.png" -> "evil.html"): check the
         # name as stored in the archive.
         if "\x00" in info.orig_filename:
-            raise DeployError(
-                400, "UNSAFE_PATH", f"entry name contains NUL: {info.orig_filename!r}"
-            )
+            raise DeployError("UNSAFE_PATH", f"entry name contains NUL: {info.orig_filename!r}")
         if stat.S_ISLNK(info.external_attr >> 16):
-            raise DeployError(
-                400, "UNSAFE_PATH", f"symbolic links are not allowed: {info.filename}"
-            )
+            raise DeployError("UNSAFE_PATH", f"symbolic links are not allowed: {info.filename}")
         if info.is_dir() or is_junk(info.filename):
             continue
         try:
             deployment_path(info.filename)
         except UnsafePath as exc:
-            raise DeployError(400, "UNSAFE_PATH", str(exc)) from None
+            raise DeployError("UNSAFE_PATH", str(exc)) from None
         files.append(info)
     strip = _common_folder([i.filename for i in files])
     named: dict[str, zipfile.ZipInfo] = {}
@@ -190,9 +181,9 @@ def _named_entries(archive: zipfile.ZipFile, limits: DeployLimits) -> dict[str, 
         try:  # again without the folder: "site/C:x" becomes "C:x"
             path = deployment_path(info.filename[len(strip) :])
         except UnsafePath as exc:
-            raise DeployError(400, "UNSAFE_PATH", str(exc)) from None
+            raise DeployError("UNSAFE_PATH", str(exc)) from None
         if path in named:
-            raise DeployError(400, "DUPLICATE_PATH", f"'{path}' appears twice in the archive")
+            raise DeployError("DUPLICATE_PATH", f"'{path}' appears twice in the archive")
         named[path] = info
     return named
 
@@ -208,25 +199,22 @@ def _checked_entries(infos: list[zipfile.ZipInfo], limits: DeployLimits) -> list
             info.compress_size, 1
         ):
             raise DeployError(
-                400,
                 "SUSPICIOUS_COMPRESSION",
                 f"'{name}' expands more than {limits.max_ratio}x: refusing a possible zip bomb",
             )
         total += info.file_size
     if len(infos) > limits.max_files:
         raise DeployError(
-            413,
             "TOO_MANY_FILES",
             f"the archive has {len(infos)} files; the limit is {limits.max_files}",
         )
     if total > limits.max_total_bytes:
         raise DeployError(
-            413,
             "DEPLOY_TOO_LARGE",
             f"the archive expands to {total} bytes; the limit is {limits.max_total_bytes}",
         )
     if not infos:
-        raise DeployError(400, "EMPTY_DEPLOY", "the archive contains no files to publish")
+        raise DeployError("EMPTY_DEPLOY", "the archive contains no files to publish")
     return infos
 
 

@@ -14,18 +14,15 @@ from dataclasses import dataclass
 
 from fazt.db import settings
 from fazt.db.connection import utcnow
+from fazt.errors import FaztError
 from fazt.hosting.manifest import Manifest
 
 PENDING_TTL_SECONDS = 3600
 ORPHAN_BLOB_GRACE_SECONDS = 3600
 
 
-class DeployError(Exception):
-    """A deploy request that cannot be carried out; `status` and `code` map to HTTP."""
-
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status, self.code, self.message = status, code, message
+class DeployError(FaztError):
+    """A deploy request that cannot be carried out."""
 
 
 @dataclass(frozen=True)
@@ -185,9 +182,9 @@ def finalize(conn: sqlite3.Connection, deployment_id: int, *, live: bool) -> dic
     """Mark a pending deployment ready (all its blobs must be present) and maybe go live."""
     dep = conn.execute("SELECT * FROM deployments WHERE id = ?", (deployment_id,)).fetchone()
     if dep is None:
-        raise DeployError(404, "DEPLOYMENT_NOT_FOUND", f"no deployment {deployment_id}")
+        raise DeployError("DEPLOYMENT_NOT_FOUND", f"no deployment {deployment_id}")
     if dep["state"] != "pending":
-        raise DeployError(409, "CONFLICT", f"deployment {deployment_id} is already finalized")
+        raise DeployError("CONFLICT", f"deployment {deployment_id} is already finalized")
     lacking = conn.execute(
         "SELECT COUNT(*) FROM deployment_files f WHERE f.deployment_id = ? AND NOT EXISTS "
         "(SELECT 1 FROM blobs b WHERE b.sha256 = f.sha256)",
@@ -195,7 +192,7 @@ def finalize(conn: sqlite3.Connection, deployment_id: int, *, live: bool) -> dic
     ).fetchone()[0]
     if lacking:
         raise DeployError(
-            409, "BLOBS_MISSING", f"{lacking} file(s) of this deployment were not uploaded"
+            "BLOBS_MISSING", f"{lacking} file(s) of this deployment were not uploaded"
         )
     _check_sizes(conn, deployment_id)
     conn.execute(
@@ -219,7 +216,6 @@ def _check_sizes(conn: sqlite3.Connection, deployment_id: int) -> None:
     ).fetchone()
     if wrong is not None:
         raise DeployError(
-            400,
             "SIZE_MISMATCH",
             f"'{wrong['path']}' was declared as {wrong['size']} bytes but its content is "
             f"{wrong['real']} bytes; nothing was published",
@@ -274,7 +270,7 @@ def prune_history(conn: sqlite3.Connection, site: str, keep: int) -> list[int]:
 def rollback(conn: sqlite3.Connection, site: str, to_id: int | None = None) -> dict:
     row = site_row(conn, site)
     if row is None:
-        raise DeployError(404, "APP_NOT_FOUND", f"no app named '{site}'")
+        raise DeployError("APP_NOT_FOUND", f"no app named '{site}'")
     live_id = row["live_deployment_id"]
     if to_id is None:
         prev = conn.execute(
@@ -283,9 +279,7 @@ def rollback(conn: sqlite3.Connection, site: str, to_id: int | None = None) -> d
             (site, live_id or 0),
         ).fetchone()
         if prev is None:
-            raise DeployError(
-                409, "NO_PREVIOUS_DEPLOYMENT", f"'{site}' has nothing to roll back to"
-            )
+            raise DeployError("NO_PREVIOUS_DEPLOYMENT", f"'{site}' has nothing to roll back to")
         to_id = prev[0]
     return promote(conn, site, to_id)
 
@@ -295,11 +289,9 @@ def promote(conn: sqlite3.Connection, site: str, deployment_id: int) -> dict:
         "SELECT site, state FROM deployments WHERE id = ?", (deployment_id,)
     ).fetchone()
     if dep is None or dep["site"] != site:
-        raise DeployError(
-            404, "DEPLOYMENT_NOT_FOUND", f"'{site}' has no deployment {deployment_id}"
-        )
+        raise DeployError("DEPLOYMENT_NOT_FOUND", f"'{site}' has no deployment {deployment_id}")
     if dep["state"] != "ready":
-        raise DeployError(409, "CONFLICT", f"deployment {deployment_id} is not finalized")
+        raise DeployError("CONFLICT", f"deployment {deployment_id} is not finalized")
     make_live(conn, site, deployment_id)
     return deployment_info(conn, deployment_id)
 

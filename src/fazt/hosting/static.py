@@ -7,12 +7,11 @@ miss resolves the file in a reader thread, including its compressed variants.
 
 import hashlib
 import sqlite3
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.utils import format_datetime, parsedate_to_datetime
 from typing import Any
-
-from granian.rsgi import ProtocolClosed
 
 from fazt.analytics.script import inject
 from fazt.db import Database
@@ -22,6 +21,7 @@ from fazt.hosting.manifest import Manifest, parse
 from fazt.hosting.names import SYSTEM_SITES
 from fazt.hosting.paths import is_server_only, request_candidates
 from fazt.hosting.seeding import SYSTEM_DEPLOYER
+from fazt.web.http import Request, Response
 
 STREAM_CHUNK = 256 * 1024
 
@@ -180,9 +180,8 @@ def is_missing(found: StaticFile) -> bool:
     return found is _MISSING
 
 
-async def send_file(server: StaticServer, req: Any, found: StaticFile) -> None:
-    """Answer GET/HEAD for a resolved file: 304, 206, compressed or plain."""
-    proto, head = req.proto, req.method == "HEAD"
+def file_response(server: StaticServer, req: Request, found: StaticFile) -> Response:
+    """The answer to GET/HEAD for a resolved file: 304, 206, compressed or plain."""
     etag = found.etag
     # A range request gets the identity bytes (like nginx), so partial fetches of text
     # files work even though browsers always accept compression.
@@ -193,51 +192,37 @@ async def send_file(server: StaticServer, req: Any, found: StaticFile) -> None:
         etag = _etag(found.sha256, encoding)
     if found.status == 200 and _not_modified(req, found, etag):
         headers = [("etag", etag), *[h for h in found.headers if h[0] != "content-type"]]
-        proto.response_empty(304, headers)
-        return
+        return Response(304, None, headers)
     if encoding:
         headers, body = found.full[encoding]
-        _reply(proto, found.status, headers, body, head)
-        return
+        return Response(found.status, body, headers)
     headers = [*found.headers, ("etag", etag)]
     byte_range = _range(req, found, etag) if found.status == 200 else None
     if byte_range == "unsatisfiable":
-        proto.response_empty(416, [("content-range", f"bytes */{found.size}"), *headers])
-        return
+        return Response(416, None, [("content-range", f"bytes */{found.size}"), *headers])
     start, end, status = 0, found.size, found.status
     if byte_range:
         start, end = byte_range
         status = 206
         headers.append(("content-range", f"bytes {start}-{end - 1}/{found.size}"))
     if found.body is not None:
-        _reply(proto, status, headers, found.body[start:end], head)
-        return
+        return Response(status, found.body[start:end], headers)
     headers.append(("content-length", str(end - start)))
-    if head:
-        proto.response_empty(status, headers)
-        return
     # Large files are streamed chunk by chunk: memory stays flat whatever their size.
-    transport = proto.response_stream(status, headers)
-    try:
-        for offset in range(start, end, STREAM_CHUNK):
-            stop = min(offset + STREAM_CHUNK, end)
-            chunk = await server.db.read(server.read_range, found.sha256, offset, stop)
-            if not chunk:
-                return
-            await transport.send_bytes(chunk)
-    except ProtocolClosed:
-        return  # the client went away (a cancelled download, a seek): not an error
+    return Response(status, headers=headers, stream=_chunks(server, found.sha256, start, end))
+
+
+async def _chunks(server: StaticServer, sha256: str, start: int, end: int) -> AsyncIterator[bytes]:
+    for offset in range(start, end, STREAM_CHUNK):
+        stop = min(offset + STREAM_CHUNK, end)
+        chunk = await server.db.read(server.read_range, sha256, offset, stop)
+        if not chunk:
+            return
+        yield chunk
 
 
 def _etag(sha256: str, encoding: str) -> str:
     return f'"{sha256[:40]}-{encoding}"'
-
-
-def _reply(proto: Any, status: int, headers: list, body: bytes, head: bool) -> None:
-    if head:
-        proto.response_empty(status, [*headers, ("content-length", str(len(body)))])
-    else:
-        proto.response_bytes(status, headers, body)
 
 
 def _not_modified(req: Any, found: StaticFile, etag: str) -> bool:

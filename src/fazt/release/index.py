@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urljoin, urlparse
 
+from fazt.errors import FaztError
 from fazt.release import keys, signing
 
 DEFAULT_URL = "https://fazt.sh/releases/releases.json"
@@ -18,12 +19,8 @@ FETCH_TIMEOUT = 30.0
 MAX_INDEX_BYTES = 1024 * 1024
 
 
-class ReleaseError(Exception):
-    """Something about a release is wrong; `code` is the API error code."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
+class ReleaseError(FaztError):
+    """Something about a release is wrong."""
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,7 @@ from fazt.runtime.executor import Overloaded, WorkerPool
 from fazt.runtime.limits import Limits, RuntimeConfig
 from fazt.runtime.sandbox import FUNCTION_MEMORY, FUNCTION_TIMEOUT, Outcome
 from fazt.runtime.sources import ApiIndex, es_module_to_commonjs, load_index
-from fazt.web.http import HTTPError, Request
+from fazt.web.http import HTTPError, Request, Response
 
 __all__ = ["Runtime", "es_module_to_commonjs"]
 log = logging.getLogger("fazt.runtime")
@@ -100,18 +100,18 @@ class Runtime:
         self._env[app] = (now + ENV_TTL_SECONDS, generation, text)
         return text
 
-    async def handle(self, req: Request, site: str, deployment_id: int) -> bool:
-        """Answer an /api request with the site's JavaScript; False if it has none for it."""
+    async def handle(self, req: Request, site: str, deployment_id: int) -> Response | None:
+        """Answer an /api request with the site's JavaScript; None if it has none for it."""
         index = self._indexes.get((site, deployment_id))  # the common case, without an await
         if index is None:
             index = await self.index(site, deployment_id)
         if not index.has_js:
-            return False
+            return None
         found = index.route(req.path)
         if found is None:
             if is_server_only(req.path.lstrip("/")):  # sources are never served
                 raise HTTPError(404, "NOT_FOUND", f"no API route {req.path}")
-            return False
+            return None
         entry, params = found
         limits = index.limits
         request_id = _next_request_id()
@@ -152,18 +152,11 @@ class Runtime:
                 "the server is busy running other functions; retry shortly",
                 [("retry-after", "1"), *rid],
             ) from None
-        self._answer(req, site, request_id, entry, limits, outcome)
-        return True
+        return self._answer(site, request_id, entry, limits, outcome)
 
     def _answer(
-        self,
-        req: Request,
-        site: str,
-        request_id: str,
-        entry: str,
-        limits: Limits,
-        outcome: Outcome,
-    ) -> None:
+        self, site: str, request_id: str, entry: str, limits: Limits, outcome: Outcome
+    ) -> Response:
         rid = [("x-request-id", request_id)]
         logs = list(outcome.logs)
         error = outcome.error
@@ -190,15 +183,7 @@ class Runtime:
                 message = "the function exceeded its memory limit"
             raise HTTPError(status, error, message, rid)
         status = outcome.status
-        if status in (204, 304) or req.method == "HEAD":
-            if status in (204, 304):
-                req.proto.response_empty(status, [*headers, *rid])
-            else:
-                req.proto.response_empty(
-                    status, [*headers, *rid, ("content-length", str(len(body)))]
-                )
-            return
-        req.proto.response_bytes(status, [*headers, *rid], body)
+        return Response(status, None if status in (204, 304) else body, [*headers, *rid])
 
 
 _REQUEST_IDS = itertools.count(1)

@@ -1,22 +1,18 @@
 """The RSGI application: route by Host, then serve the API, a site, or a 404 page."""
 
-import asyncio
 import logging
 from typing import Any
 
-from fazt.admin.dashboard import Dashboard
-from fazt.analytics import endpoints as analytics_endpoints
-from fazt.api.access import authenticate
-from fazt.api.routes import build_router
 from fazt.hosting import routing
 from fazt.hosting.compression import preferred
 from fazt.hosting.paths import canonical_path
-from fazt.hosting.static import is_missing, send_file
+from fazt.hosting.static import file_response, is_missing
 from fazt.realtime.hub import Hub
 from fazt.runtime.service import Runtime
+from fazt.server import routes
 from fazt.server.edge import EdgeGuard
 from fazt.state import ServerState
-from fazt.web.http import HTTPError, Request, Response, error_response, send
+from fazt.web.http import HTTPError, Request, Response, error_response, respond
 
 log = logging.getLogger("fazt")
 
@@ -37,22 +33,13 @@ PLAIN_404 = b"404 Not Found\n"
 class FaztApp:
     def __init__(self, state: ServerState) -> None:
         self.state = state
-        self.router = build_router()
+        self.dashboard_routes = routes.dashboard_routes(state)
+        self.site_routes = routes.site_routes(state)
         self.hub = Hub.from_db(state.db)
         self.edge = state.edge = EdgeGuard.from_db(state.db)  # per-address limits
         Request.body_timeout = self.edge.limits.http_body_timeout_seconds
         self.runtime = Runtime(state.db, publish=self.hub.publish_channel)
-        self.dashboard = Dashboard(state)
         self.analytics = state.analytics  # its request/error counters, bumped below
-        self._tasks: list[asyncio.Task] = []
-
-    def __rsgi_init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._tasks.append(loop.create_task(self.state.watch_database()))
-
-    def __rsgi_del__(self, loop: asyncio.AbstractEventLoop) -> None:
-        for task in self._tasks:
-            task.cancel()
-        self.runtime.close()
 
     async def __rsgi__(self, scope: Any, proto: Any) -> None:
         self.analytics.requests += 1  # hourly request metrics: one int, even on the hot path
@@ -67,7 +54,8 @@ class FaztApp:
         target = self.state.routing.resolve(host)
         path = canonical_path(scope.path)
         if target.kind == routing.SITE and scope.method == "GET" and _unconditional(headers):
-            # The hot path: a cached file, answered with prebuilt headers, no I/O.
+            # The hot path: a cached file, answered with prebuilt headers, no I/O and no
+            # Response object (the same bytes `respond` would send).
             found = self.state.static.cached(target.site, target.deployment_id, path)
             if found is not None and found.full:
                 encoding = preferred(headers.get("accept-encoding"), found.variants)
@@ -81,29 +69,31 @@ class FaztApp:
             if path is None:
                 raise HTTPError(400, "BAD_PATH", "the path contains a control character")
             req.path = path  # every consumer (static, runtime, analytics) sees this spelling
-            if target.kind == routing.SITE:
-                await self.serve_site(req, target.site, target.deployment_id)
-            elif target.kind == routing.DASHBOARD:
-                await self.serve_dashboard(req)
-            elif target.kind == routing.BAD_HOST:
-                raise HTTPError(400, "BAD_HOST", "missing or malformed Host header")
-            else:
-                await self.serve_not_found(req)
-        except HTTPError as exc:
-            if exc.status >= 500:
-                self.analytics.errors += 1
-            send(proto, self._error(target, exc), req.method == "HEAD")
-        except Exception:
-            self.analytics.errors += 1
-            log.exception("unhandled error for %s %s", scope.method, scope.path)
-            error = HTTPError(500, "INTERNAL_ERROR", "unexpected error")
-            send(proto, self._error(target, error), req.method == "HEAD")
-
-    @staticmethod
-    def _error(target: routing.Target, exc: HTTPError) -> Response:
-        response = error_response(exc)
-        if target.kind == routing.DASHBOARD:  # its errors get the security headers too
+            response = await self.serve(req, target)
+        except Exception as exc:
+            response = self.error_response(exc, scope)
+        if target.kind == routing.DASHBOARD:  # every dashboard answer, errors included
             response.headers.extend(DASHBOARD_HEADERS)
+        await respond(proto, response, req.method == "HEAD")
+
+    async def serve(self, req: Request, target: routing.Target) -> Response:
+        if target.kind == routing.SITE:
+            return await self.serve_site(req, target.site, target.deployment_id)
+        if target.kind == routing.DASHBOARD:
+            return await self.dashboard_routes.dispatch(req)
+        if target.kind == routing.BAD_HOST:
+            raise HTTPError(400, "BAD_HOST", "missing or malformed Host header")
+        return await self.not_found(req)
+
+    def error_response(self, exc: Exception, scope: Any) -> Response:
+        """The answer for an exception, from the one table (routes.EXCEPTION_HANDLERS);
+        anything it does not know is a logged 500."""
+        response = routes.EXCEPTION_HANDLERS.response_for(exc)
+        if response is None:
+            log.exception("unhandled error for %s %s", scope.method, scope.path)
+            response = error_response(HTTPError(500, "INTERNAL_ERROR", "unexpected error"))
+        if response.status >= 500:
+            self.analytics.errors += 1
         return response
 
     async def serve_websocket(self, scope: Any, proto: Any) -> None:
@@ -118,18 +108,16 @@ class FaztApp:
         origin = scope.headers.get("origin")
         await self.hub.serve(target.site, proto, host, origin, self.edge.address(scope))
 
-    async def serve_site(self, req: Request, site: str, deployment_id: int) -> None:
-        # /api and /api/* run the site's JavaScript when its live deployment has some for
-        # the path (any method); everything else is static, as before.
+    async def serve_site(self, req: Request, site: str, deployment_id: int) -> Response:
+        # /_fazt/* are ours; /api and /api/* run the site's JavaScript when its live
+        # deployment has some for the path (any method); everything else is static.
         path = req.path
-        if path.startswith(analytics_endpoints.SITE_PREFIX):  # /_fazt/t.js, /_fazt/track
-            response = await analytics_endpoints.serve_site(self.state, req, site)
-            send(req.proto, response, req.method == "HEAD")
-            return
-        if (path == "/api" or path.startswith("/api/")) and await self.runtime.handle(
-            req, site, deployment_id
-        ):
-            return
+        if path.startswith("/_fazt/"):
+            return await self.site_routes.dispatch(req, site=site)
+        if path == "/api" or path.startswith("/api/"):
+            response = await self.runtime.handle(req, site, deployment_id)
+            if response is not None:
+                return response
         if req.method not in ("GET", "HEAD"):
             raise HTTPError(
                 405,
@@ -139,40 +127,18 @@ class FaztApp:
             )
         found = await self.state.static.lookup(site, deployment_id, req.path)
         if found is None or is_missing(found):
-            await self.serve_not_found(req)
-            return
-        await send_file(self.state.static, req, found)
+            return await self.not_found(req)
+        return file_response(self.state.static, req, found)
 
-    async def serve_not_found(self, req: Request) -> None:
+    async def not_found(self, req: Request) -> Response:
         """The `404` system site's page with status 404, whatever the path."""
         dep_id = self.state.routing.live.get("404")
         found = None
         if dep_id is not None:
             found = await self.state.static.lookup("404", dep_id, "/", force_status=404)
         if found is None or is_missing(found):
-            req.proto.response_bytes(404, [("content-type", "text/plain")], PLAIN_404)
-            return
-        await send_file(self.state.static, req, found)
-
-    async def serve_dashboard(self, req: Request) -> None:
-        path = req.path
-        if analytics_endpoints.is_dashboard_path(path):  # /track, /pixel.gif, /r/, /webhook/
-            response = await analytics_endpoints.serve_dashboard(self.state, req)
-            send(req.proto, response, req.method == "HEAD")
-            return
-        if path == "/health" or path.startswith("/api/") or path == "/api":
-            route, params = self.router.match(req.method, path)
-            key = None
-            if route.scope is not None:
-                key = await authenticate(self.state, req, route.scope)
-            response = await route.handler(self.state, req, key, **params)
-            response.headers.extend(DASHBOARD_HEADERS)
-            send(req.proto, response, req.method == "HEAD")
-            return
-        # Everything else is a dashboard page (fazt.admin), with the same headers.
-        response = await self.dashboard.handle(req)
-        response.headers.extend(DASHBOARD_HEADERS)
-        send(req.proto, response, req.method == "HEAD")
+            return Response(404, PLAIN_404, [("content-type", "text/plain")])
+        return file_response(self.state.static, req, found)
 
 
 def _unconditional(headers: Any) -> bool:

@@ -2,11 +2,13 @@
 
 import asyncio
 import json
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
 
 from granian.http import HTTP1Settings
+from granian.rsgi import ProtocolClosed
 
 JSON_TYPE = "application/json"
 
@@ -24,10 +26,15 @@ class HTTPError(Exception):
 
 @dataclass
 class Response:
+    """What every handler returns; `respond` writes it. The body is one of: `body` bytes
+    (None: no body at all, e.g. 304), a `file` on disk (sent by Granian), or a `stream` of
+    chunks (its headers then carry the content-length)."""
+
     status: int = 200
-    body: bytes = b""
+    body: bytes | None = b""
     headers: list[tuple[str, str]] = field(default_factory=list)
-    file: str | None = None  # a file on disk, sent by Granian instead of `body`
+    file: str | None = None
+    stream: AsyncIterator[bytes] | None = None
 
 
 def json_response(data: Any, status: int = 200) -> Response:
@@ -117,15 +124,27 @@ class Request:
             raise HTTPError(400, "INVALID_JSON", "the request body is not valid JSON") from None
 
 
-def send(proto: Any, response: Response, head: bool = False) -> None:
-    if response.file is not None and not head:
-        proto.response_file(response.status, response.headers, response.file)
-        return
-    if head:
-        headers = [*response.headers, ("content-length", str(len(response.body)))]
-        proto.response_empty(response.status, headers)
+async def respond(proto: Any, response: Response, head: bool = False) -> None:
+    """Write `response` to Granian's protocol: the one place a response is sent."""
+    status, headers = response.status, response.headers
+    if response.body is None or (head and response.stream is not None):
+        proto.response_empty(status, headers)
+    elif response.stream is not None:
+        await _send_stream(proto.response_stream(status, headers), response.stream)
+    elif response.file is not None and not head:
+        proto.response_file(status, headers, response.file)
+    elif head:
+        proto.response_empty(status, [*headers, ("content-length", str(len(response.body)))])
     else:
-        proto.response_bytes(response.status, response.headers, response.body)
+        proto.response_bytes(status, headers, response.body)
+
+
+async def _send_stream(transport: Any, chunks: AsyncIterator[bytes]) -> None:
+    try:
+        async for chunk in chunks:
+            await transport.send_bytes(chunk)
+    except ProtocolClosed:
+        return  # the client went away (a cancelled download, a seek): not an error
 
 
 def http1_settings(header_timeout_seconds: float) -> HTTP1Settings:

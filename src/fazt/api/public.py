@@ -1,4 +1,5 @@
-"""The public analytics endpoints. None needs a token; none sets a cookie.
+"""The public endpoints: analytics beacons, short links, inbound webhooks. None needs a
+token; none sets a cookie. Their routes are declared in fazt.server.routes.
 
 On every user site (same origin as its pages, so no CORS):
     GET  /_fazt/t.js        the tracking script
@@ -26,7 +27,6 @@ from fazt.hosting import routing
 from fazt.state import ServerState
 from fazt.web.http import HTTPError, Request, Response, json_response
 
-SITE_PREFIX = "/_fazt/"
 TRACK_MAX_BYTES = 8 * 1024
 WEBHOOK_MAX_BYTES = 256 * 1024
 MAX_FIELD = 500
@@ -40,54 +40,50 @@ NO_STORE = [
 ]
 
 
-def is_dashboard_path(path: str) -> bool:
-    """Whether this dashboard-host path is one of ours."""
-    return path in ("/track", "/pixel.gif") or path.startswith(("/r/", "/webhook/"))
+# -- on every user site (the route table in fazt.server.routes passes `site`) ----------------
 
 
-async def serve_site(state: ServerState, req: Request, site: str) -> Response:
-    """/_fazt/* on a user site's host."""
-    path = req.path
-    if path == script.SCRIPT_PATH:
-        _method(req, "GET", "HEAD")
-        if req.header("if-none-match") == script.ETAG:
-            return Response(304, b"", [("etag", script.ETAG)])
-        return Response(200, script.SOURCE, list(script.HEADERS))
-    if path == script.TRACK_PATH:
-        _method(req, "POST")
-        await _limit_beacons(state, req)
-        body = await _beacon(req)
-        await _record(state, req, site, _host(req.host), body)
-        return Response(204)
-    if path == "/_fazt/pixel.gif":
-        _method(req, "GET", "HEAD")
-        await _pixel(state, req, site)
-        return _gif()
-    raise HTTPError(404, "NOT_FOUND", f"nothing at {path}")
+async def tracking_script(state: ServerState, req: Request, site: str) -> Response:
+    if req.header("if-none-match") == script.ETAG:
+        return Response(304, None, [("etag", script.ETAG)])
+    return Response(200, script.SOURCE, list(script.HEADERS))
 
 
-async def serve_dashboard(state: ServerState, req: Request) -> Response:
-    """/track, /pixel.gif, /r/<slug> and /webhook/<name> on the dashboard host."""
-    path = req.path
-    if path == "/track":
-        if req.method == "OPTIONS":  # a fetch() with a JSON content type asks first
-            return Response(204, b"", _cors([("access-control-max-age", "86400")]))
-        _method(req, "POST")
-        await _limit_beacons(state, req)
-        body = await _beacon(req)
-        host = _text(body, "d") or _text(body, "h") or _host_of(req.header("referer"))
-        page_host = _text(body, "h") or host
-        await _record(state, req, _site_for(state, host), _host(page_host), body)
-        return Response(204, b"", _cors([]))
-    if path == "/pixel.gif":
-        _method(req, "GET", "HEAD")
-        q = req.query
-        site = q.get("site") or q.get("domain") or _host_of(req.header("referer"))
-        await _pixel(state, req, _site_for(state, site))
-        return _gif()
-    if path.startswith("/r/"):
-        return await _redirect(state, req, path[3:])
-    return await _webhook(state, req, path[len("/webhook/") :])
+async def site_beacon(state: ServerState, req: Request, site: str) -> Response:
+    await _limit_beacons(state, req)
+    body = await _beacon(req)
+    await _record(state, req, site, _host(req.host), body)
+    return Response(204, None)
+
+
+async def site_pixel(state: ServerState, req: Request, site: str) -> Response:
+    await _pixel(state, req, site)
+    return _gif()
+
+
+# -- on the dashboard host ------------------------------------------------------------------
+
+
+async def beacon_preflight(state: ServerState, req: Request) -> Response:
+    """A fetch() with a JSON content type asks first."""
+    return Response(204, None, _cors([("access-control-max-age", "86400")]))
+
+
+async def beacon(state: ServerState, req: Request) -> Response:
+    """A beacon naming its site: "d" (site or host), "h" or the Referer."""
+    await _limit_beacons(state, req)
+    body = await _beacon(req)
+    host = _text(body, "d") or _text(body, "h") or _host_of(req.header("referer"))
+    page_host = _text(body, "h") or host
+    await _record(state, req, _site_for(state, host), _host(page_host), body)
+    return Response(204, None, _cors([]))
+
+
+async def pixel(state: ServerState, req: Request) -> Response:
+    q = req.query
+    site = q.get("site") or q.get("domain") or _host_of(req.header("referer"))
+    await _pixel(state, req, _site_for(state, site))
+    return _gif()
 
 
 # -- tracking ---------------------------------------------------------------------------------
@@ -187,8 +183,8 @@ async def _client_ip(state: ServerState, req: Request) -> str:
 # -- redirects and webhooks -------------------------------------------------------------------
 
 
-async def _redirect(state: ServerState, req: Request, slug: str) -> Response:
-    _method(req, "GET", "HEAD")
+async def redirect(state: ServerState, req: Request, slug: str) -> Response:
+    """302 to the short link's URL, counting a click."""
     url = await state.db.read(redirects.target, slug) if slug else None
     if url is None:
         raise HTTPError(404, "REDIRECT_NOT_FOUND", f"no redirect '{slug}'")
@@ -199,8 +195,8 @@ async def _redirect(state: ServerState, req: Request, slug: str) -> Response:
     return Response(302, b"", [("location", url), ("cache-control", "no-store")])
 
 
-async def _webhook(state: ServerState, req: Request, name: str) -> Response:
-    _method(req, "POST")
+async def webhook(state: ServerState, req: Request, name: str) -> Response:
+    """An inbound webhook, stored as an event; verified when it has a secret."""
     found = await state.db.read(webhooks.find, name) if name else None
     if found is None:
         raise HTTPError(404, "WEBHOOK_NOT_FOUND", f"no webhook '{name}'")
@@ -214,10 +210,7 @@ async def _webhook(state: ServerState, req: Request, name: str) -> Response:
                 "MISSING_SIGNATURE",
                 'sign the body: X-Fazt-Signature: t=<unix>,v1=<hmac hex of "<t>.<body>">',
             )
-        try:
-            webhooks.check_signature(secret, body, signature, webhook_id)
-        except webhooks.SignatureError as exc:
-            raise HTTPError(exc.status, exc.code, str(exc)) from None
+        webhooks.check_signature(secret, body, signature, webhook_id)  # or SignatureError
     headers = {h: v[:MAX_FIELD] for h in webhooks.KEPT_HEADERS if (v := req.header(h))}
     payload = body.decode("utf-8", errors="replace")
     event = webhooks.event_name(payload, headers)
@@ -230,16 +223,6 @@ async def _webhook(state: ServerState, req: Request, name: str) -> Response:
 
 
 # -- helpers ----------------------------------------------------------------------------------
-
-
-def _method(req: Request, *allowed: str) -> None:
-    if req.method not in allowed:
-        raise HTTPError(
-            405,
-            "METHOD_NOT_ALLOWED",
-            f"{req.method} is not allowed here",
-            [("allow", ", ".join(allowed))],
-        )
 
 
 def _gif() -> Response:

@@ -1,0 +1,67 @@
+"""Dashboard pages as router endpoints: login gating, form parsing, CSRF, session refresh.
+
+A view is `async (page, **params) -> Response`; `page_endpoint` adapts it to the router
+(fazt.server.routes declares which view answers which path, and whether it needs a login).
+"""
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+from urllib.parse import quote
+
+from fazt.admin import views
+from fazt.admin.dashboard import LOGGED_IN, Page, read_form, redirect, static_file
+from fazt.api import session_auth
+from fazt.auth import sessions
+from fazt.auth.sessions import Session
+from fazt.state import ServerState
+from fazt.web.http import Request, Response
+
+View = Callable[..., Awaitable[Response]]
+
+
+def page_endpoint(state: ServerState, view: View, scope: str | None) -> Callable:
+    """The endpoint for `view`: scope LOGGED_IN sends visitors without a session to the
+    login form, and checks the CSRF token of every POST; None (the login form) does not."""
+
+    async def endpoint(req: Request, **params: Any) -> Response:
+        found = await session_auth.session_and_token(state, req)
+        page = Page(state, req, found[0] if found else None)
+        if scope == LOGGED_IN and page.session is None:
+            return _login_first(page)
+        if req.method == "POST":
+            page.form = await read_form(req)
+            if scope == LOGGED_IN:  # the login form checks its own origin
+                await session_auth.check_csrf(
+                    state, req, page.session, page.field("csrf_token") or None
+                )
+        response = await view(page, **params)
+        if found is not None and sessions.needs_touch(found[0]):
+            await _refresh_cookie(state, req, response, *found)
+        return response
+
+    endpoint.__qualname__ = f"page:{view.__qualname__}"
+    return endpoint
+
+
+async def static_endpoint(req: Request, name: str) -> Response:
+    """/static/<name>: the dashboard's CSS and JavaScript, shipped in this package."""
+    return static_file(name)
+
+
+async def _refresh_cookie(
+    state: ServerState, req: Request, response: Response, session: Session, token: str
+) -> None:
+    """The session's expiry just slid forward: the cookie's Max-Age follows."""
+    if any(name == "set-cookie" for name, _ in response.headers):  # e.g. logout
+        return
+    ttl = await session_auth.session_ttl(state)
+    left = sessions.seconds_left(session, ttl, await session_auth.session_max_age(state))
+    cookie = await session_auth.session_cookie(state, req, token, left)
+    response.headers.append(("set-cookie", cookie))
+
+
+def _login_first(page: Page) -> Response:
+    if page.req.path == "/" and page.req.method in ("GET", "HEAD"):
+        return views.login_form(page, next_path="/")
+    target = page.req.path if page.req.method in ("GET", "HEAD") else "/"
+    return redirect("/login?next=" + quote(target, safe="/"))

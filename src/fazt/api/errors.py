@@ -1,0 +1,42 @@
+"""The one table from the product's error codes (fazt.errors.FaztError) to HTTP statuses.
+
+A code not listed is a client mistake (400). The server's exception handlers use
+`http_error` for every FaztError a handler lets through; the dashboard uses `status_of`
+to show the same refusal on a page.
+"""
+
+from fazt.errors import FaztError
+from fazt.web.http import HTTPError
+
+STATUS = {
+    # Deploys (fazt.hosting.deployments, fazt.hosting.archive)
+    "APP_NOT_FOUND": 404,
+    "DEPLOYMENT_NOT_FOUND": 404,
+    "CONFLICT": 409,
+    "BLOBS_MISSING": 409,
+    "NO_PREVIOUS_DEPLOYMENT": 409,
+    "FILE_TOO_LARGE": 413,
+    "TOO_MANY_FILES": 413,
+    "DEPLOY_TOO_LARGE": 413,
+    # Inbound webhook signatures (fazt.analytics.webhooks)
+    "INVALID_SIGNATURE": 401,
+    "REPLAYED_SIGNATURE": 401,
+    "STALE_SIGNATURE": 401,
+    "WEBHOOK_BUSY": 503,
+    # Releases and upgrades (fazt.release): the release source failed, not the caller.
+    "RELEASE_SOURCE_ERROR": 502,
+    "SIGNATURE_INVALID": 502,
+    "CHECKSUM_MISMATCH": 502,
+    "DOWNLOAD_ERROR": 502,
+    "INSTALL_ERROR": 502,
+    "VERSION_NOT_FOUND": 404,
+    "ASSET_NOT_FOUND": 404,
+}
+
+
+def status_of(exc: FaztError) -> int:
+    return STATUS.get(exc.code, 400)
+
+
+def http_error(exc: FaztError) -> HTTPError:
+    return HTTPError(status_of(exc), exc.code, exc.message)

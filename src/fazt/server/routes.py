@@ -1,0 +1,179 @@
+"""Every route of the server, per kind of host, in one place.
+
+- The dashboard host (admin.<domain>, or localhost): the public endpoints (analytics
+  beacons, short links, inbound webhooks), the JSON API (each route with the key scope it
+  needs, declared here and never inferred from paths, and whether a site-limited key may
+  use it: see fazt.api.access), and the dashboard's pages.
+- A user site's host: /_fazt/* (the tracking script and beacons); everything else is the
+  site's JavaScript (/api) or its files (fazt.server.app).
+
+Handlers come in three shapes, each adapted to the router's one endpoint shape here:
+public endpoints `(state, req, **params)`, API handlers `(state, req, key, **params)`,
+pages `(page, **params)`.
+"""
+
+from collections.abc import Callable
+from typing import Any
+
+from fazt.admin import views
+from fazt.admin.dashboard import LOGGED_IN
+from fazt.admin.pages import page_endpoint, static_endpoint
+from fazt.api import (
+    analytics,
+    apps,
+    backups,
+    certificates,
+    deploy,
+    domains,
+    health,
+    keys,
+    public,
+    runtime,
+    storage,
+    system,
+    upgrade,
+)
+from fazt.api.access import PUBLIC, api_endpoint
+from fazt.api.errors import http_error
+from fazt.errors import FaztError
+from fazt.state import ServerState
+from fazt.web.http import HTTPError, Request, Response, error_response
+from fazt.web.router import ExceptionHandlers, Router
+
+PER_SITE = True  # the handler checks the key's sites itself (fazt.api.access)
+WHOLE_SERVER = False  # a site-limited key is refused: the route covers every site
+
+PUBLIC_ENDPOINTS = [  # on the dashboard host; compatible with fazt 0.9
+    ("OPTIONS", "/track", public.beacon_preflight),
+    ("POST", "/track", public.beacon),
+    ("GET", "/pixel.gif", public.pixel),
+    ("GET", "/r/{slug:path}", public.redirect),
+    ("POST", "/webhook/{name:path}", public.webhook),
+]
+
+SITE_ENDPOINTS = [  # on every user site, same origin as its pages
+    ("GET", "/_fazt/t.js", public.tracking_script),
+    ("POST", "/_fazt/track", public.site_beacon),
+    ("GET", "/_fazt/pixel.gif", public.site_pixel),
+]
+
+API_ROUTES = [
+    ("GET", "/health", health.health, PUBLIC, PER_SITE),
+    ("POST", "/api/deploy", deploy.deploy_zip, "deploy", PER_SITE),
+    ("POST", "/api/apps/{name}/deployments", deploy.start_deployment, "deploy", PER_SITE),
+    ("PUT", "/api/blobs/{sha256}", deploy.upload_blob, "deploy", PER_SITE),
+    ("POST", "/api/blobs", deploy.upload_blob_batch, "deploy", PER_SITE),
+    (
+        "POST",
+        "/api/deployments/{deployment_id}/finalize",
+        deploy.finalize_deployment,
+        "deploy",
+        PER_SITE,
+    ),
+    ("GET", "/api/apps", apps.list_apps, "deploy", PER_SITE),
+    ("GET", "/api/apps/{name}", apps.app_info, "deploy", PER_SITE),
+    ("PATCH", "/api/apps/{name}", apps.update_app, "deploy", PER_SITE),
+    ("DELETE", "/api/apps/{name}", apps.delete_app, "admin", PER_SITE),
+    ("GET", "/api/apps/{name}/deployments", apps.app_history, "deploy", PER_SITE),
+    ("GET", "/api/apps/{name}/files", apps.app_files, "deploy", PER_SITE),
+    ("POST", "/api/apps/{name}/rollback", apps.rollback, "deploy", PER_SITE),
+    ("POST", "/api/apps/{name}/promote", apps.promote, "deploy", PER_SITE),
+    ("GET", "/api/domains", domains.list_domains, "admin", PER_SITE),
+    ("POST", "/api/domains", domains.add_domain, "admin", PER_SITE),
+    ("DELETE", "/api/domains/{domain}", domains.remove_domain, "admin", PER_SITE),
+    ("GET", "/api/apps/{name}/storage", storage.storage_summary, "deploy", PER_SITE),
+    ("GET", "/api/apps/{name}/storage/kv", storage.storage_kv, "deploy", PER_SITE),
+    (
+        "GET",
+        "/api/apps/{name}/storage/collections/{collection}",
+        storage.storage_collection,
+        "deploy",
+        PER_SITE,
+    ),
+    ("GET", "/api/apps/{name}/storage/objects", storage.storage_objects, "deploy", PER_SITE),
+    ("GET", "/api/backups", backups.list_backups, "admin", WHOLE_SERVER),
+    ("POST", "/api/backups", backups.create_backup, "admin", WHOLE_SERVER),
+    ("GET", "/api/backups/{file}", backups.download_backup, "admin", WHOLE_SERVER),
+    ("GET", "/api/apps/{name}/env", runtime.list_env, "deploy", PER_SITE),
+    ("PUT", "/api/apps/{name}/env/{env}", runtime.set_env, "deploy", PER_SITE),
+    ("DELETE", "/api/apps/{name}/env/{env}", runtime.unset_env, "deploy", PER_SITE),
+    ("GET", "/api/apps/{name}/logs", runtime.app_logs, "deploy", PER_SITE),
+    ("GET", "/api/keys", keys.list_keys, "admin", WHOLE_SERVER),
+    ("POST", "/api/keys", keys.create_key, "admin", WHOLE_SERVER),
+    ("DELETE", "/api/keys/{key_id}", keys.revoke_key, "admin", WHOLE_SERVER),
+    ("GET", "/api/system", system.system, "admin", WHOLE_SERVER),
+    ("GET", "/api/sessions", system.list_sessions, "admin", WHOLE_SERVER),
+    ("DELETE", "/api/sessions", system.end_sessions, "admin", WHOLE_SERVER),
+    ("GET", "/api/analytics", analytics.overview, "admin", PER_SITE),
+    ("GET", "/api/analytics/requests", analytics.request_metrics, "admin", WHOLE_SERVER),
+    ("GET", "/api/analytics/sites", analytics.sites, "admin", PER_SITE),
+    ("GET", "/api/redirects", analytics.list_redirects, "admin", WHOLE_SERVER),
+    ("POST", "/api/redirects", analytics.add_redirect, "admin", WHOLE_SERVER),
+    ("DELETE", "/api/redirects/{slug}", analytics.remove_redirect, "admin", WHOLE_SERVER),
+    ("GET", "/api/webhooks", analytics.list_webhooks, "admin", WHOLE_SERVER),
+    ("POST", "/api/webhooks", analytics.add_webhook, "admin", WHOLE_SERVER),
+    ("DELETE", "/api/webhooks/{name}", analytics.remove_webhook, "admin", WHOLE_SERVER),
+    ("GET", "/api/webhook-events", analytics.webhook_events, "admin", WHOLE_SERVER),
+    ("POST", "/api/upgrade", upgrade.upgrade, "admin", WHOLE_SERVER),
+    ("GET", "/api/upgrade/{upgrade_id}", upgrade.upgrade_status, "admin", WHOLE_SERVER),
+    ("GET", "/api/certificates", certificates.certificates, "admin", WHOLE_SERVER),
+]
+
+PAGES = [
+    ("GET", "/login", views.login_page, PUBLIC),
+    ("POST", "/login", views.login, PUBLIC),
+    ("POST", "/logout", views.logout, LOGGED_IN),
+    ("POST", "/logout-all", views.logout_everywhere, LOGGED_IN),
+    ("GET", "/", views.overview, LOGGED_IN),
+    ("GET", "/apps", views.apps_list, LOGGED_IN),
+    ("GET", "/apps/{name}", views.app_page, LOGGED_IN),
+    ("POST", "/apps/{name}/rollback", views.app_rollback, LOGGED_IN),
+    ("POST", "/apps/{name}/promote", views.app_promote, LOGGED_IN),
+    ("POST", "/apps/{name}/delete", views.app_delete, LOGGED_IN),
+    ("POST", "/apps/{name}/env", views.env_set, LOGGED_IN),
+    ("POST", "/apps/{name}/env/{env}/delete", views.env_unset, LOGGED_IN),
+    ("GET", "/keys", views.keys_page, LOGGED_IN),
+    ("POST", "/keys", views.key_create, LOGGED_IN),
+    ("POST", "/keys/{key_id}/revoke", views.key_revoke, LOGGED_IN),
+    ("GET", "/analytics", views.analytics_page, LOGGED_IN),
+    ("GET", "/settings", views.settings_page, LOGGED_IN),
+    ("GET", "/upgrade", views.upgrade_page, LOGGED_IN),
+]
+
+
+# Exceptions a handler lets through -> the response: the product's refusals (FaztError)
+# by their code (fazt.api.errors), HTTP errors as they are.
+EXCEPTION_HANDLERS = ExceptionHandlers(
+    {
+        HTTPError: error_response,
+        FaztError: lambda exc: error_response(http_error(exc)),
+    }
+)
+
+
+def dashboard_routes(state: ServerState) -> Router:
+    r = Router()
+    for method, path, handler in PUBLIC_ENDPOINTS:
+        r.add(method, path, _public(state, handler))
+    for method, path, handler, scope, per_site in API_ROUTES:
+        r.add(method, path, api_endpoint(state, handler, scope, per_site))
+    for method, path, view, scope in PAGES:
+        r.add(method, path, page_endpoint(state, view, scope))
+    r.add("GET", "/static/{name:path}", static_endpoint)
+    return r
+
+
+def site_routes(state: ServerState) -> Router:
+    """/_fazt/* on a user site; the endpoints get the site's name as `site`."""
+    r = Router()
+    for method, path, handler in SITE_ENDPOINTS:
+        r.add(method, path, _public(state, handler))
+    return r
+
+
+def _public(state: ServerState, handler: Callable) -> Callable:
+    async def endpoint(req: Request, **params: Any) -> Response:
+        return await handler(state, req, **params)
+
+    endpoint.__qualname__ = f"public:{handler.__qualname__}"
+    return endpoint
