@@ -73,17 +73,13 @@ class ServerState:
         async with self._routing_lock:
             self.routing = await self.db.read(RoutingTable.load, self.domain)
 
-    async def watch_database(self) -> None:
-        """Pick up changes made by other processes (e.g. the CLI) within a second."""
-        while True:
-            await asyncio.sleep(ROUTING_POLL_SECONDS)
-            try:
-                version = await self.db.run(_data_version, self._watch_conn())
-                if version != self._data_version:
-                    self._data_version = version
-                    await self.refresh_routing()
-            except Exception:  # a transient read error must not kill the watcher
-                continue
+    async def pick_up_changes(self) -> None:
+        """Reload the routing table when another connection (our writer, or another
+        process such as the CLI) has committed; run every ROUTING_POLL_SECONDS."""
+        version = await self.db.run(_data_version, self._watch_conn())
+        if version != self._data_version:
+            self._data_version = version
+            await self.refresh_routing()
 
     def _watch_conn(self) -> sqlite3.Connection:
         if self._watch is None:

@@ -17,6 +17,7 @@ from collections import Counter
 from fazt.analytics import store
 from fazt.analytics.store import Event
 from fazt.db import Database, settings
+from fazt.periodic import cancel_and_wait, periodic
 
 log = logging.getLogger("fazt")
 
@@ -74,16 +75,15 @@ class Analytics:
         self._flushing = asyncio.Lock()
         self._tasks = [
             asyncio.ensure_future(self._flush_loop()),
-            asyncio.ensure_future(self._prune_loop()),
+            asyncio.ensure_future(
+                periodic(PRUNE_SECONDS, self._prune, "pruning old analytics", now=True)
+            ),
         ]
 
     async def close(self) -> None:
         """Stop the tasks and write everything still buffered."""
         for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await cancel_and_wait(task)
         self._tasks = []
         await self.flush()
 
@@ -116,13 +116,8 @@ class Analytics:
             self._wake.clear()
             await self.flush()
 
-    async def _prune_loop(self) -> None:
-        while True:
-            try:
-                await self.prune()
-            except Exception:  # a busy database must not end the loop
-                log.exception("pruning old analytics failed")
-            await asyncio.sleep(PRUNE_SECONDS)
+    async def _prune(self) -> None:
+        await self.prune()
 
     async def prune(self) -> int:
         """Delete what is older than the `analytics_retention_days` setting; the count of

@@ -6,7 +6,6 @@ Both run as asyncio tasks but do their blocking work off the event loop (`db.run
 """
 
 import asyncio
-import contextlib
 import logging
 import re
 import time
@@ -15,6 +14,7 @@ from pathlib import Path
 
 from fazt.backup import replicate, snapshot
 from fazt.db import settings
+from fazt.periodic import cancel_and_wait, periodic
 
 log = logging.getLogger("fazt")
 SCHEDULE_POLL = 5.0  # how soon `fazt backup schedule` changes are noticed
@@ -69,35 +69,28 @@ class Services:
 
     def start(self) -> "Services":
         loop = asyncio.get_running_loop()
+        schedule = periodic(SCHEDULE_POLL, self._backup_if_due, "scheduled backup", now=True)
         self.tasks = [
-            loop.create_task(self._schedule(), name="fazt-backup-schedule"),
+            loop.create_task(schedule, name="fazt-backup-schedule"),
             loop.create_task(self.supervisor.run(), name="fazt-litestream"),
         ]
         return self
 
-    async def _schedule(self) -> None:
-        while True:
-            poll = SCHEDULE_POLL
-            try:
-                values = await self._settings()
-                if values.get("backup_every"):
-                    poll = min(SCHEDULE_POLL, max(1.0, parse_every(values["backup_every"]) / 4))
-                made = await self.state.db.run(run_scheduled_if_due, self.state.db.path, values)
-                if made:
-                    log.info("scheduled backup: %s", made["path"])
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # a failed backup must not stop the schedule
-                log.exception("scheduled backup failed")
-            await asyncio.sleep(poll)
+    async def _backup_if_due(self) -> float:
+        """Make the scheduled backup when it is due; the seconds until the next look."""
+        values = await self._settings()
+        poll = SCHEDULE_POLL
+        if values.get("backup_every"):
+            poll = min(SCHEDULE_POLL, max(1.0, parse_every(values["backup_every"]) / 4))
+        made = await self.state.db.run(run_scheduled_if_due, self.state.db.path, values)
+        if made:
+            log.info("scheduled backup: %s", made["path"])
+        return poll
 
     async def stop(self) -> None:
         await self.supervisor.stop()
         for task in self.tasks:
-            task.cancel()
-        for task in self.tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+            await cancel_and_wait(task)
 
 
 def start_services(state) -> Services:

@@ -8,6 +8,7 @@ import asyncio
 import ctypes
 import logging
 import signal
+from contextlib import AsyncExitStack
 
 import uvloop
 from granian.constants import Interfaces
@@ -16,8 +17,9 @@ from granian.server.embed import Server
 from fazt.backup.service import start_services
 from fazt.db import Database
 from fazt.https import service as https_service
+from fazt.periodic import cancel_and_wait, periodic
 from fazt.server.app import FaztApp
-from fazt.state import ServerState
+from fazt.state import ROUTING_POLL_SECONDS, ServerState
 from fazt.storage import kv
 from fazt.web.http import http1_settings
 from fazt.web.readiness import prove_serving, report_ready
@@ -67,43 +69,53 @@ async def _serve(db: Database, host: str, port: int, on_ready, ready_fd: int | N
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, server.stop)
-    serving = asyncio.ensure_future(server.serve())
-    # Scheduled backups and the Litestream supervisor (fazt.backup.service).
-    services = start_services(state)
-    sweeper = asyncio.ensure_future(_sweep_expired_keys(state))
-    state.analytics.start()  # buffered analytics writes (fazt.analytics.service)
-    try:
+    async with AsyncExitStack() as lifespan:  # stops everything in reverse order
+        await _start_background(lifespan, state, app)
+        serving = asyncio.ensure_future(server.serve())
         await _wait_listening(host, port, serving)
         await prove_serving(host, port, state.instance)
         steer_to_newest(port)  # a worker we replace gets no new connections (fazt.web.steer)
         # HTTPS mode: the TLS and http->https listeners and the certificate manager.
         state.tls = await https_service.start(state, app)
+        if state.tls is not None:
+            lifespan.push_async_callback(_stop_quietly, state.tls.stop, "the HTTPS listeners")
         report_ready(ready_fd)
         if on_ready is not None:
             on_ready(state)
-        await serving
-    finally:
-        if state.tls is not None:
-            try:
-                await state.tls.stop()
-            except Exception:  # the analytics flush below must still run
-                log.exception("stopping the HTTPS listeners failed")
-        sweeper.cancel()
-        await state.analytics.close()  # in-flight requests are done: write every last hit
-        await services.stop()
+        await serving  # until a stop signal; in-flight requests are done after it
+
+
+async def _start_background(lifespan: AsyncExitStack, state: ServerState, app: FaztApp) -> None:
+    """Every background job of a worker, each stopped by `lifespan` (last started, first
+    stopped): the JS workers, backups and Litestream, the analytics buffer, the periodic
+    jobs."""
+    lifespan.callback(app.runtime.close)
+    services = start_services(state)  # scheduled backups, Litestream (fazt.backup.service)
+    lifespan.push_async_callback(services.stop)
+    state.analytics.start()  # buffered analytics writes (fazt.analytics.service)
+    # Closed after the server stops: every last hit of in-flight requests is written.
+    lifespan.push_async_callback(state.analytics.close)
+    jobs = [
+        periodic(ROUTING_POLL_SECONDS, state.pick_up_changes, "watching the database"),
+        periodic(SWEEP_SECONDS, lambda: _sweep_expired(state), "sweeping expired keys"),
+    ]
+    for job in jobs:
+        lifespan.push_async_callback(cancel_and_wait, asyncio.ensure_future(job))
 
 
 SWEEP_SECONDS = 300
 
 
-async def _sweep_expired_keys(state: ServerState) -> None:
+async def _sweep_expired(state: ServerState) -> None:
     """Expired kv keys are invisible at once; this deletes them for apps that went quiet."""
-    while True:
-        await asyncio.sleep(SWEEP_SECONDS)
-        try:
-            await state.db.write(kv.sweep_expired)
-        except Exception:  # a busy database must not end the loop
-            log.exception("sweeping expired keys failed")
+    await state.db.write(kv.sweep_expired)
+
+
+async def _stop_quietly(stop, what: str) -> None:
+    try:
+        await stop()
+    except Exception:  # what is stopped after it must still stop (analytics flush...)
+        log.exception("stopping %s failed", what)
 
 
 async def _wait_listening(host: str, port: int, serving: asyncio.Future) -> None:
