@@ -158,8 +158,12 @@ def dashboard_routes(state: ServerState) -> Router:
     for method, path, handler, scope, per_site in API_ROUTES:
         r.add(method, path, api_endpoint(state, handler, scope, per_site))
     for method, path, view, scope in PAGES:
-        r.add(method, path, page_endpoint(state, view, scope))
+        endpoint = page_endpoint(state, view, scope)
+        r.add(method, path, endpoint)
+        if method == "GET":  # pages name HEAD in their Allow header, as static files do
+            r.add("HEAD", path, endpoint)
     r.add("GET", "/static/{name:path}", static_endpoint)
+    r.add("HEAD", "/static/{name:path}", static_endpoint)
     return r
 
 

@@ -46,7 +46,8 @@ class Router:
         self.routes.append(Route(method, _compile(path), endpoint))
 
     def match(self, method: str, path: str) -> tuple[Route, dict[str, Any]]:
-        """The route for this request, or HTTPError 404 / 405 (HEAD is answered by GET)."""
+        """The route for this request, or HTTPError 404 / 405. A GET route answers HEAD too;
+        Allow lists HEAD only where a route declares it."""
         allowed: set[str] = set()
         for route in self.routes:
             m = route.pattern.match(path)
@@ -56,8 +57,6 @@ class Router:
                 return route, m.groupdict()
             allowed.add(route.method)
         if allowed:
-            if "GET" in allowed:
-                allowed.add("HEAD")
             raise HTTPError(
                 405,
                 "METHOD_NOT_ALLOWED",
