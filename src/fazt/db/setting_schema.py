@@ -163,7 +163,7 @@ DESCRIBE = {
     "int": "an integer",
     "float": "a number",
     "bool": "0 or 1",
-    "text": "any text",
+    "text": "text",
     "duration": "an interval such as 30m, 6h, 24h, 7d",
     "domain": "localhost or a DNS name with a dot",
     "networks": "comma-separated IPs or CIDRs",

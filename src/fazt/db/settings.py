@@ -63,3 +63,20 @@ def put(conn: sqlite3.Connection, key: str, value: str) -> None:
 
 def is_initialised(conn: sqlite3.Connection) -> bool:
     return conn.execute("SELECT 1 FROM users LIMIT 1").fetchone() is not None
+
+
+def describe(conn: sqlite3.Connection) -> list[dict]:
+    """Every setting with its value, default, what it allows, doc and restart need."""
+    values = all_settings(conn)
+    return [
+        {
+            "name": s.name,
+            "value": values[s.name],
+            "default": s.default,
+            "type": s.type,
+            "allowed": s.allowed(),
+            "restart": s.restart,
+            "doc": s.doc,
+        }
+        for s in SETTINGS
+    ]
