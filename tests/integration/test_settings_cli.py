@@ -2,6 +2,7 @@
 schema, against a real database and a real running server."""
 
 import json
+import re
 import sqlite3
 from pathlib import Path
 
@@ -78,6 +79,17 @@ def post(url: str, site: str, body: bytes) -> httpx.Response:
     return httpx.post(f"{url}/api", content=body, headers={"host": f"{site}.localhost"}, timeout=30)
 
 
+def dashboard_settings(srv) -> str:
+    from tests.integration.test_auth_sessions import Browser
+
+    browser = Browser(srv)
+    try:
+        assert browser.login().status_code == 303
+        return browser.get("/settings").text
+    finally:
+        browser.close()
+
+
 def test_a_running_server_sees_live_settings_now_and_restart_ones_after_a_restart(tmp_path):
     with running_server(tmp_path / "home") as srv:
         site = js_site(tmp_path / "site")
@@ -93,6 +105,12 @@ def test_a_running_server_sees_live_settings_now_and_restart_ones_after_a_restar
         srv.deploy(site, "fn")
         history = srv.api("GET", "/api/apps/fn/deployments").json()["data"]
         assert len(history) == 1
+        # The dashboard lists every setting with its stored value, default and when applied.
+        page = dashboard_settings(srv)
+        for s in SETTINGS:
+            assert f"<code>{s.name}</code>" in page, s.name
+        row = re.search(r"<code>runtime_max_body_bytes</code>.*?</tr>", page).group(0)
+        assert "<strong>100</strong>" in row and ">1048576<" in row and ">restart<" in row
         # runtime_max_body_bytes needs a restart: still the old limit until then.
         assert post(srv.url, "fn", b"x" * 1000).status_code == 200
         srv.cli("server", "restart", "--db", str(srv.db), timeout=120)
