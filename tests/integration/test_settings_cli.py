@@ -38,6 +38,9 @@ def test_set_config_takes_any_schema_key_and_config_lists_them(fazt_home):
     assert "A running server picks up history_limit, backup_keep by itself." in out
     assert "runtime_timeout_ms, ws_idle_seconds: applied at the next start" in out
     assert "fazt server restart" in out
+    port = run_cli(fazt_home, "server", "set-config", "port=4711", "--db", str(db)).stdout
+    assert "port: applied at the next `fazt server start`" in port  # a handover keeps it
+    assert "restart a running server" not in port
     listed = json.loads(run_cli(fazt_home, "server", "config", "--json", "--db", str(db)).stdout)
     assert [row["name"] for row in listed] == [s.name for s in SETTINGS]
     rows = {row["name"]: row for row in listed}

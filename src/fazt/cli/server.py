@@ -467,8 +467,8 @@ def _parse_pairs(pairs: tuple[str, ...]) -> dict[str, str]:
 
 def _say_when_applied(keys: list[str]) -> None:
     """Which of the changed settings a running server picks up, and which need a restart."""
-    later = [k for k in keys if setting_schema.lookup(k).restart]
-    live = [k for k in keys if k not in later]
+    later = [k for k in keys if setting_schema.lookup(k).restart and k != "port"]
+    live = [k for k in keys if not setting_schema.lookup(k).restart]
     if live:
         click.echo(f"A running server picks up {', '.join(live)} by itself.")
     if later:
@@ -476,6 +476,8 @@ def _say_when_applied(keys: list[str]) -> None:
             f"{', '.join(later)}: applied at the next start; "
             "restart a running server to apply (`fazt server restart`)."
         )
+    if "port" in keys:  # the supervisor holds the port: a handover keeps it
+        click.echo("port: applied at the next `fazt server start` (`server restart` keeps it).")
 
 
 @server.command("config")
