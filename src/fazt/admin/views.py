@@ -278,12 +278,14 @@ async def settings_page(page: Page) -> Response:
     values = await page.state.db.read(settings.all_settings)
     active = await page.state.db.read(sessions.list_active)
     https = await page.state.db.read(system.https_status, values)
+    schema = await page.state.db.read(settings.describe)  # every setting (fazt.db.setting_schema)
     return render(
         page,
         "settings.html",
         values=values,
         https=https,
         sessions=active,
+        schema=schema,
         dashboard_url=page.state.dashboard_url(),
     )
 

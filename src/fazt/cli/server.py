@@ -16,9 +16,10 @@ from fazt.cli.common import (
     json_option,
     open_db,
     print_json,
+    print_table,
     resolve_db_path,
 )
-from fazt.db import migrations, settings
+from fazt.db import migrations, setting_schema, settings
 from fazt.hosting import deployments, seeding
 from fazt.hosting.names import validate_domain
 from fazt.https import report as https_report
@@ -378,6 +379,7 @@ def _status_info(conn) -> dict:
 
 
 @server.command("set-config")
+@click.argument("pairs", nargs=-1, metavar="[KEY=VALUE]...")
 @click.option("--domain", default=None, help="The domain sites are served under.")
 @click.option("--port", type=click.IntRange(1, 65535), default=None, help="Listening port.")
 @click.option(
@@ -406,6 +408,7 @@ def _status_info(conn) -> dict:
 @click.option("--release-url", default=None, help="The signed release index upgrades use.")
 @db_option
 def set_config(
+    pairs,
     domain,
     port,
     history_limit,
@@ -416,7 +419,8 @@ def set_config(
     release_url,
     db_path,
 ) -> None:
-    """Change saved settings (takes effect at the next start)."""
+    """Change saved settings: the options below, or any KEY=VALUE of `fazt server config`
+    (e.g. runtime_timeout_ms=10000). Most apply at the next start; it says which."""
     changes = {
         "domain": _check_domain(domain),
         "port": port,
@@ -428,15 +432,65 @@ def set_config(
         "release_url": _check_release_url(release_url),
     }
     changes = {k: str(v) for k, v in changes.items() if v is not None}
+    changes.update(_parse_pairs(pairs))
     if not changes:
         fail(
-            "nothing to change: pass --domain, --port, --history-limit, --cache-mb, "
-            "--trusted-proxies, --session-ttl-hours, --session-max-age-hours or --release-url"
+            "nothing to change: pass KEY=VALUE (see `fazt server config`) or --domain, --port, "
+            "--history-limit, --cache-mb, --trusted-proxies, --session-ttl-hours, "
+            "--session-max-age-hours or --release-url"
         )
+    try:  # all checked before anything is written: a bad value changes nothing
+        changes = {k: setting_schema.check(k, v) for k, v in changes.items()}
+    except settings.SettingError as exc:
+        fail(str(exc))
     with open_db(db_path, must_exist=True) as db:
         db.write_sync(lambda c: [settings.put(c, k, v) for k, v in changes.items()])
     for key, value in changes.items():
         click.echo(f"{key} = {value}")
+    _say_when_applied(list(changes))
+
+
+def _parse_pairs(pairs: tuple[str, ...]) -> dict[str, str]:
+    """KEY=VALUE arguments -> {key: value} (checked against the schema by the caller)."""
+    found: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            fail(f"expected KEY=VALUE, got {pair!r} (`fazt server config` lists the keys)")
+        found[key.strip()] = value
+    return found
+
+
+def _say_when_applied(keys: list[str]) -> None:
+    """Which of the changed settings a running server picks up, and which need a restart."""
+    later = [k for k in keys if setting_schema.lookup(k).restart and k != "port"]
+    live = [k for k in keys if not setting_schema.lookup(k).restart]
+    if live:
+        click.echo(f"A running server picks up {', '.join(live)} by itself.")
+    if later:
+        click.echo(
+            f"{', '.join(later)}: applied at the next start; "
+            "restart a running server to apply (`fazt server restart`)."
+        )
+    if "port" in keys:  # the supervisor holds the port: a handover keeps it
+        click.echo("port: applied at the next `fazt server start` (`server restart` keeps it).")
+
+
+@server.command("config")
+@db_option
+@json_option
+def config(db_path, as_json) -> None:
+    """List every setting: its value, default, whether a change needs a restart, and doc."""
+    with open_db(db_path, must_exist=True) as db:
+        rows = db.read_sync(settings.describe)
+    if as_json:
+        print_json(rows)
+        return
+    for row in rows:
+        row["restart"] = "restart" if row["restart"] else "live"
+        row["default"] = row["default"] or "(empty)"
+        row["doc"] = f"{row['doc']}; {row['allowed']}"
+    print_table(rows, ["name", "value", "default", "restart", "doc"])
 
 
 def _check_proxies(text: str | None) -> str | None:
