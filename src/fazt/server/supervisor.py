@@ -25,6 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from fazt.backoff import Backoff
 from fazt.server.sdnotify import notify
 from fazt.web.handover import SUPERVISOR_ENV
 
@@ -33,6 +34,7 @@ DRAIN_DEADLINE = 30.0  # in-flight requests of a retiring worker get this long
 HANDLED = {signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR2, signal.SIGCHLD}
 PR_SET_PDEATHSIG = 1
 MAX_QUICK_CRASHES = 5
+RESTART_BACKOFF = Backoff(base=0.5, cap=5.0)  # between restarts of a crashing worker
 
 
 class WorkerFailed(RuntimeError):
@@ -219,7 +221,7 @@ class Supervisor:
                 self.say(f"the worker keeps exiting (last code {code}); giving up")
                 return False
             self.say(f"worker {self.worker.pid} exited with code {code}; starting a new one")
-            time.sleep(min(2 ** (len(crashes) - 1), 10) * 0.5)
+            time.sleep(RESTART_BACKOFF.delay(len(crashes)))
             if self._stop_requested():
                 return True
             try:
