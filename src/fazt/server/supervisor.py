@@ -8,13 +8,12 @@ accepting and drain. If the new worker does not become ready, it is killed and t
 one keeps serving. The supervisor imports almost nothing, so it stays small.
 
 Signals: SIGTERM/SIGINT stop (the worker drains first); SIGHUP hands over to a fresh
-worker of the same release; SIGUSR2 performs an upgrade requested by the worker (see
-fazt.upgrade.activate).
+worker of the same release; SIGUSR2 performs an upgrade requested by the worker
+(run_upgrade: this module owns the sequence, fazt.upgrade.activate its steps).
 """
 
 import contextlib
 import ctypes
-import json
 import os
 import select
 import signal
@@ -27,6 +26,7 @@ from pathlib import Path
 
 from fazt.backoff import Backoff
 from fazt.server.sdnotify import notify
+from fazt.upgrade.request import RequestError, UpgradeRequest, request_path, take
 from fazt.web.handover import SUPERVISOR_ENV
 
 READY_DEADLINE = 60.0  # a worker must serve within this (imports, migrations, self-check)
@@ -105,7 +105,7 @@ class Supervisor:
         self.host, self.port, self.db, self.lock_fd = host, port, db, lock_fd
         # What follows `python -m fazt` to start a worker.
         self.worker_args = ["server", "worker", "--host", host, "--port", str(port), "--db", db]
-        self.upgrade_request = Path(f"{db}.upgrade-request")
+        self.upgrade_request = request_path(db)
         self.say = say
         self.python = python
         self.worker: Worker | None = None
@@ -250,18 +250,44 @@ class Supervisor:
         return self.retire(self.worker.proc)
 
     # -- upgrades -------------------------------------------------------------------
+    # The whole sequence is here; fazt.upgrade.activate provides its steps, imported only
+    # when an upgrade comes (the supervisor stays small).
 
     def run_upgrade(self) -> None:
         """Hand over to the release named in the upgrade request; roll back on failure."""
-        from fazt.upgrade.activate import perform_handover_upgrade
-
         try:
-            request = json.loads(self.upgrade_request.read_text())
-            self.upgrade_request.unlink()
-        except (OSError, ValueError) as exc:
-            self.say(f"ignoring upgrade signal: no readable request ({exc})")
+            request = take(self.upgrade_request)
+        except RequestError as exc:
+            self.say(f"ignoring upgrade signal: {exc}")
             return
-        perform_handover_upgrade(self, request)
+        self._upgrade_to(request)
+
+    def _upgrade_to(self, request: UpgradeRequest) -> None:
+        """Switch `current`, hand over, verify /health; commit (and re-exec) or roll back."""
+        from fazt.upgrade import activate
+
+        version, old = request.version, self.worker
+        links = activate.switch_links(request.root, version)
+        try:
+            self.handover(request.python, f"upgrade to {version}")
+        except WorkerFailed as exc:
+            activate.restore_links(request.root, links)
+            activate.record(request, "rolled_back", f"{version} did not start: {exc}")
+            return
+        reported = activate.served_version(self.host, self.port, version)
+        if reported == version:
+            message = f"{version} serves (verified: /health reports {version})"
+            activate.record(request, "committed", message)
+            self.reexec(request.python)  # returns only if that failed
+            return
+        why = f"after the handover /health reported {reported or 'nothing'}, not {version}"
+        try:
+            self.handover(old.python, f"rollback from {version}")
+        except WorkerFailed as exc:
+            activate.record(request, "failed", f"{why}; rolling back failed too: {exc}")
+            return
+        activate.restore_links(request.root, links)
+        activate.record(request, "rolled_back", why)
 
 
 # -- the lean entry point ---------------------------------------------------------------
