@@ -109,7 +109,6 @@ class Supervisor:
         self.say = say
         self.python = python
         self.worker: Worker | None = None
-        self.stopping = False
 
     # -- running workers ------------------------------------------------------------
 
@@ -185,8 +184,8 @@ class Supervisor:
 
     # -- the main loop --------------------------------------------------------------
 
-    def run(self, adopt: int | None = None) -> int:
-        signal.pthread_sigmask(signal.SIG_BLOCK, HANDLED)
+    def start(self, adopt: int | None = None) -> bool:
+        """The first worker: a new one, or the running `adopt` (after a re-exec)."""
         if adopt is not None:
             self.worker = Worker(AdoptedProcess(adopt), self.python)
         else:
@@ -194,8 +193,22 @@ class Supervisor:
                 self.worker = self.spawn(self.python)
             except WorkerFailed as exc:
                 self.say(f"cannot start: {exc}")
-                return 1
+                return False
         notify("READY=1", "STATUS=serving")
+        return True
+
+    def stop(self) -> int:
+        """Retire the worker (it drains first); its exit code."""
+        notify("STOPPING=1")
+        if self.worker is None or self.worker.proc.poll() is not None:
+            return 0  # nothing left to drain
+        return self.retire(self.worker.proc)
+
+    def run(self, adopt: int | None = None) -> int:
+        """Start a worker (or adopt `adopt`), act on signals until told to stop; exit code."""
+        signal.pthread_sigmask(signal.SIG_BLOCK, HANDLED)
+        if not self.start(adopt):
+            return 1
         crashes: list[float] = []
         while True:
             info = signal.sigtimedwait(HANDLED, 1.0)
@@ -241,13 +254,6 @@ class Supervisor:
             )
         except OSError as exc:
             self.say(f"staying on the old supervisor: cannot exec {python}: {exc}")
-
-    def stop(self) -> int:
-        notify("STOPPING=1")
-        self.stopping = True
-        if self.worker is None or self.worker.proc.poll() is not None:
-            return 0  # nothing left to drain
-        return self.retire(self.worker.proc)
 
     # -- upgrades -------------------------------------------------------------------
     # The whole sequence is here; fazt.upgrade.activate provides its steps, imported only
