@@ -59,3 +59,15 @@ def _finished(db: Path, upgrade_id: str) -> dict | None:
     finally:
         conn.close()
     return record if record["finished"] else None
+
+
+def test_a_step_that_raises_does_not_end_the_supervisor(server, tmp_path):
+    # The request names a database that cannot be opened: recording the outcome fails.
+    python = str(tmp_path / "nowhere" / "bin" / "python")
+    request = UpgradeRequest("up_1", "9.9.9", python, tmp_path, str(tmp_path / "no/such.db"))
+    request.write(request_path(server.db))
+    server.proc.send_signal(signal.SIGUSR2)
+    wait_for(lambda: "upgrade up_1 to 9.9.9 stopped: " in server.output(), 30, what="the log")
+    assert server.proc.poll() is None, server.output()
+    assert server.get("/health").status_code == 200
+    assert server.stop() == 0

@@ -266,7 +266,10 @@ class Supervisor:
         except RequestError as exc:
             self.say(f"ignoring upgrade signal: {exc}")
             return
-        self._upgrade_to(request)
+        try:
+            self._upgrade_to(request)
+        except Exception as exc:  # e.g. the database cannot record a step: keep supervising
+            self.say(f"upgrade {request.id} to {request.version} stopped: {exc!r}")
 
     def _upgrade_to(self, request: UpgradeRequest) -> None:
         """Switch `current`, hand over, verify /health; commit (and re-exec) or roll back."""
