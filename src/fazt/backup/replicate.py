@@ -27,10 +27,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlparse
 
+from fazt.backoff import Backoff
 from fazt.paths import fazt_home
 
 log = logging.getLogger("fazt")
-BACKOFF_MAX = 30.0
+RESTART_BACKOFF = Backoff(base=1.0, cap=30.0)  # between restarts of litestream
 SETTINGS_POLL = 2.0
 STABLE_SECONDS = 60.0  # a run this long resets the restart backoff
 
@@ -267,7 +268,7 @@ class Supervisor:
         self._stopping = False
 
     async def run(self) -> None:
-        backoff, started = 1.0, time.monotonic()
+        failures, started = 0, time.monotonic()  # failed starts or runs in a row
         try:
             while not self._stopping:
                 values = await self.read_settings()
@@ -289,8 +290,8 @@ class Supervisor:
                     await self._start(values, wanted)
                     started = time.monotonic()
                 if self.proc is None:
-                    backoff = min(backoff * 2, BACKOFF_MAX)
-                    await asyncio.sleep(backoff)
+                    failures += 1
+                    await asyncio.sleep(RESTART_BACKOFF.delay(failures))
                     continue
                 done, _ = await asyncio.wait({self._waiter}, timeout=SETTINGS_POLL)
                 if not done:
@@ -301,12 +302,13 @@ class Supervisor:
                 self.proc = None
                 self.restarts += 1
                 if time.monotonic() - started > STABLE_SECONDS:
-                    backoff = 1.0  # it had been running fine: restart quickly
+                    failures = 0  # it had been running fine: restart quickly
+                failures += 1
+                delay = RESTART_BACKOFF.delay(failures)
                 self.last_error = f"litestream exited with {code}: {self._tail or '(no output)'}"
-                log.error("replication: %s; restarting in %.0fs", self.last_error, backoff)
+                log.error("replication: %s; restarting in %.0fs", self.last_error, delay)
                 self._status(values)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, BACKOFF_MAX)
+                await asyncio.sleep(delay)
         finally:
             await self._terminate()
 

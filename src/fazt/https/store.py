@@ -8,6 +8,7 @@ import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from fazt.backoff import Backoff
 from fazt.db.connection import utcnow
 
 KEEP_CERTIFICATES = 3
@@ -204,7 +205,7 @@ MAX_BACKOFF_SECONDS = 6 * 3600
 
 def backoff(base: float, failures: int) -> float:
     """base, 2*base, 4*base ... capped at six hours."""
-    return min(base * 2 ** max(failures - 1, 0), MAX_BACKOFF_SECONDS)
+    return Backoff(base, MAX_BACKOFF_SECONDS).delay(max(failures, 1))
 
 
 def acquire_lease(conn: sqlite3.Connection, owner: str, seconds: int = LEASE_SECONDS) -> bool:

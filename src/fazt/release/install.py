@@ -39,33 +39,43 @@ def python_of(root: Path, version: str) -> Path:
     return release_dir(root, version) / "bin" / "python"
 
 
-def download(release: Release, dest_dir: Path) -> Path:
-    """Fetch the artifact and check its size and sha256; ReleaseError if they differ."""
+def fetch(release: Release, dest_dir: Path) -> Path:
+    """Fetch the artifact, not yet trusted: `verify` it before use.
+
+    Stops one byte past the size the index gives, so an oversized artifact cannot fill
+    the disk and still fails the size check."""
     import httpx  # only when upgrading
 
     dest_dir.mkdir(parents=True, exist_ok=True)
     target = dest_dir / release.file
-    digest = hashlib.sha256()
     size = 0
     try:
         with target.open("wb") as out:
             for chunk in _chunks(release.url):
+                chunk = chunk[: release.size + 1 - size]
                 size += len(chunk)
+                out.write(chunk)
                 if size > release.size:
                     break
-                digest.update(chunk)
-                out.write(chunk)
     except (OSError, httpx.HTTPError) as exc:
         target.unlink(missing_ok=True)
         raise ReleaseError("DOWNLOAD_ERROR", f"cannot download {release.url}: {exc}") from None
-    if size != release.size or digest.hexdigest() != release.sha256:
-        target.unlink(missing_ok=True)
+    return target
+
+
+def verify(release: Release, artifact: Path) -> None:
+    """Check size and sha256 against the signed index; ReleaseError (and the file is
+    removed) if they differ."""
+    size = artifact.stat().st_size
+    with artifact.open("rb") as f:
+        digest = hashlib.file_digest(f, "sha256").hexdigest()
+    if size != release.size or digest != release.sha256:
+        artifact.unlink(missing_ok=True)
         raise ReleaseError(
             "CHECKSUM_MISMATCH",
             f"{release.file} does not match the signed index (size {size} vs {release.size}, "
             "or sha256 differs); not installing it",
         )
-    return target
 
 
 def _chunks(url: str):

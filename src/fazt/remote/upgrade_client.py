@@ -141,26 +141,29 @@ def upgrade(
         return _confirm(client, outcome, UPGRADED, outcome.to_version, deadline)
     if status == "rolled_back":
         outcome.result = ROLLED_BACK
-        running = _wait_for_health(client, deadline)
-        outcome.running_version = running if not running.startswith("!") else None
-        if outcome.running_version:
+        try:
+            outcome.running_version = _wait_for_health(client, deadline)
             outcome.message = f"{why}; still running {outcome.running_version}"
-        else:
-            outcome.message = f"{why}; and /health does not answer: {running[1:]}"
+        except HealthUnreachable as exc:
+            outcome.message = f"{why}; and /health does not answer: {exc}"
         return outcome
     outcome.message = why if status == "failed" else f"unexpected final status {status!r}: {why}"
     return outcome
 
 
+class HealthUnreachable(Exception):
+    """/health did not answer before the deadline; the message is the last error."""
+
+
 def _wait_for_health(client: FaztClient, deadline: float) -> str:
-    """The version /health reports, retrying until the deadline; '!reason' if never."""
+    """The version /health reports, retrying until the deadline; HealthUnreachable if never."""
     while True:
         try:
             data, _ = client.health()
             return str(data.get("version"))
         except ApiError as exc:
             if time.monotonic() >= deadline:
-                return f"!{exc}"
+                raise HealthUnreachable(str(exc)) from None
         time.sleep(POLL_INTERVAL)
 
 
@@ -172,9 +175,10 @@ def _confirm(
     window = min(deadline, time.monotonic() + CONFIRM_WINDOW)
     claim = "the upgrade committed" if result == UPGRADED else "it already runs the latest"
     while True:
-        running = _wait_for_health(client, deadline)
-        if running.startswith("!"):
-            outcome.message = f"the server said {claim}, but /health does not answer: {running[1:]}"
+        try:
+            running = _wait_for_health(client, deadline)
+        except HealthUnreachable as exc:
+            outcome.message = f"the server said {claim}, but /health does not answer: {exc}"
             return outcome
         outcome.running_version = running
         if not expected or running == expected:

@@ -32,6 +32,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from fazt.backoff import Backoff
 from fazt.runtime.sandbox import FUNCTION_ERROR, Outcome
 from fazt.runtime.worker import decode_outcome, timed_out
 
@@ -39,6 +40,7 @@ log = logging.getLogger("fazt.runtime")
 _LENGTH = struct.Struct(">I")
 _PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])  # the folder holding fazt/
 QUICK_EXIT_SECONDS = 2.0  # a worker dying sooner than this after start slows respawns
+RESPAWN_BACKOFF = Backoff(base=0.2, cap=5.0)  # after 1, 2, ... quick exits in a row
 STARTUP_SECONDS = 15.0  # how long the first request waits for the first worker to start
 # A worker that left the pool (died, or failed a write) keeps its transport this long, so
 # that what its stdout still held is read; then the transport (its stdin pipe) is closed.
@@ -496,7 +498,7 @@ class WorkerPool:
 
     def _spawn(self) -> None:
         self._starting += 1
-        delay = min(5.0, 0.1 * 2**self._quick_exits) if self._quick_exits else 0.0
+        delay = RESPAWN_BACKOFF.delay(self._quick_exits)
         task = asyncio.ensure_future(self._start_worker(delay))
         self._tasks.add(task)  # a reference, so the task is not collected while it runs
         task.add_done_callback(self._tasks.discard)

@@ -8,13 +8,12 @@ accepting and drain. If the new worker does not become ready, it is killed and t
 one keeps serving. The supervisor imports almost nothing, so it stays small.
 
 Signals: SIGTERM/SIGINT stop (the worker drains first); SIGHUP hands over to a fresh
-worker of the same release; SIGUSR2 performs an upgrade requested by the worker (see
-fazt.upgrade.activate).
+worker of the same release; SIGUSR2 performs an upgrade requested by the worker
+(run_upgrade: this module owns the sequence, fazt.upgrade.activate its steps).
 """
 
 import contextlib
 import ctypes
-import json
 import os
 import select
 import signal
@@ -25,7 +24,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from fazt.backoff import Backoff
 from fazt.server.sdnotify import notify
+from fazt.upgrade.request import RequestError, UpgradeRequest, request_path, take
 from fazt.web.handover import SUPERVISOR_ENV
 
 READY_DEADLINE = 60.0  # a worker must serve within this (imports, migrations, self-check)
@@ -33,6 +34,7 @@ DRAIN_DEADLINE = 30.0  # in-flight requests of a retiring worker get this long
 HANDLED = {signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR2, signal.SIGCHLD}
 PR_SET_PDEATHSIG = 1
 MAX_QUICK_CRASHES = 5
+RESTART_BACKOFF = Backoff(base=0.5, cap=5.0)  # between restarts of a crashing worker
 
 
 class WorkerFailed(RuntimeError):
@@ -103,11 +105,10 @@ class Supervisor:
         self.host, self.port, self.db, self.lock_fd = host, port, db, lock_fd
         # What follows `python -m fazt` to start a worker.
         self.worker_args = ["server", "worker", "--host", host, "--port", str(port), "--db", db]
-        self.upgrade_request = Path(f"{db}.upgrade-request")
+        self.upgrade_request = request_path(db)
         self.say = say
         self.python = python
         self.worker: Worker | None = None
-        self.stopping = False
 
     # -- running workers ------------------------------------------------------------
 
@@ -183,8 +184,8 @@ class Supervisor:
 
     # -- the main loop --------------------------------------------------------------
 
-    def run(self, adopt: int | None = None) -> int:
-        signal.pthread_sigmask(signal.SIG_BLOCK, HANDLED)
+    def start(self, adopt: int | None = None) -> bool:
+        """The first worker: a new one, or the running `adopt` (after a re-exec)."""
         if adopt is not None:
             self.worker = Worker(AdoptedProcess(adopt), self.python)
         else:
@@ -192,8 +193,22 @@ class Supervisor:
                 self.worker = self.spawn(self.python)
             except WorkerFailed as exc:
                 self.say(f"cannot start: {exc}")
-                return 1
+                return False
         notify("READY=1", "STATUS=serving")
+        return True
+
+    def stop(self) -> int:
+        """Retire the worker (it drains first); its exit code."""
+        notify("STOPPING=1")
+        if self.worker is None or self.worker.proc.poll() is not None:
+            return 0  # nothing left to drain
+        return self.retire(self.worker.proc)
+
+    def run(self, adopt: int | None = None) -> int:
+        """Start a worker (or adopt `adopt`), act on signals until told to stop; exit code."""
+        signal.pthread_sigmask(signal.SIG_BLOCK, HANDLED)
+        if not self.start(adopt):
+            return 1
         crashes: list[float] = []
         while True:
             info = signal.sigtimedwait(HANDLED, 1.0)
@@ -219,7 +234,7 @@ class Supervisor:
                 self.say(f"the worker keeps exiting (last code {code}); giving up")
                 return False
             self.say(f"worker {self.worker.pid} exited with code {code}; starting a new one")
-            time.sleep(min(2 ** (len(crashes) - 1), 10) * 0.5)
+            time.sleep(RESTART_BACKOFF.delay(len(crashes)))
             if self._stop_requested():
                 return True
             try:
@@ -240,26 +255,48 @@ class Supervisor:
         except OSError as exc:
             self.say(f"staying on the old supervisor: cannot exec {python}: {exc}")
 
-    def stop(self) -> int:
-        notify("STOPPING=1")
-        self.stopping = True
-        if self.worker is None or self.worker.proc.poll() is not None:
-            return 0  # nothing left to drain
-        return self.retire(self.worker.proc)
-
     # -- upgrades -------------------------------------------------------------------
+    # The whole sequence is here; fazt.upgrade.activate provides its steps, imported only
+    # when an upgrade comes (the supervisor stays small).
 
     def run_upgrade(self) -> None:
         """Hand over to the release named in the upgrade request; roll back on failure."""
-        from fazt.upgrade.activate import perform_handover_upgrade
-
         try:
-            request = json.loads(self.upgrade_request.read_text())
-            self.upgrade_request.unlink()
-        except (OSError, ValueError) as exc:
-            self.say(f"ignoring upgrade signal: no readable request ({exc})")
+            request = take(self.upgrade_request)
+        except RequestError as exc:
+            self.say(f"ignoring upgrade signal: {exc}")
             return
-        perform_handover_upgrade(self, request)
+        try:
+            self._upgrade_to(request)
+        except Exception as exc:  # e.g. the database cannot record a step: keep supervising
+            self.say(f"upgrade {request.id} to {request.version} stopped: {exc!r}")
+
+    def _upgrade_to(self, request: UpgradeRequest) -> None:
+        """Switch `current`, hand over, verify /health; commit (and re-exec) or roll back."""
+        from fazt.upgrade import activate
+
+        version, old = request.version, self.worker
+        links = activate.switch_links(request.root, version)
+        try:
+            self.handover(request.python, f"upgrade to {version}")
+        except WorkerFailed as exc:
+            activate.restore_links(request.root, links)
+            activate.record(request, "rolled_back", f"{version} did not start: {exc}")
+            return
+        reported = activate.served_version(self.host, self.port, version)
+        if reported == version:
+            message = f"{version} serves (verified: /health reports {version})"
+            activate.record(request, "committed", message)
+            self.reexec(request.python)  # returns only if that failed
+            return
+        why = f"after the handover /health reported {reported or 'nothing'}, not {version}"
+        try:
+            self.handover(old.python, f"rollback from {version}")
+        except WorkerFailed as exc:
+            activate.record(request, "failed", f"{why}; rolling back failed too: {exc}")
+            return
+        activate.restore_links(request.root, links)
+        activate.record(request, "rolled_back", why)
 
 
 # -- the lean entry point ---------------------------------------------------------------

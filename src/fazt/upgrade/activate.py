@@ -1,73 +1,59 @@
-"""The supervisor's side of an upgrade: activate, hand over, verify, commit or roll back.
+"""The steps of activating an installed release, for the supervisor to run in order.
 
-Runs in the supervisor (old code) with a request the worker wrote; keep this module
-small and its request format stable, since supervisors of older releases read it.
+The sequence itself (hand over, verify, commit or roll back) is the supervisor's
+(fazt.server.supervisor.Supervisor.run_upgrade); this module knows the install layout, the
+health check and the upgrades table, and nothing of processes. The supervisor runs old
+code with a request a worker wrote, so keep this small and stable (fazt.upgrade.request).
 """
 
 import json
 import time
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 
 from fazt.release.install import point, pointed_version
 from fazt.upgrade.records import step_standalone
+from fazt.upgrade.request import UpgradeRequest
 from fazt.web.readiness import loopback_for
 
 VERIFY_DEADLINE = 10.0
 
 
-def perform_handover_upgrade(supervisor, request: dict) -> None:
-    from fazt.server.supervisor import WorkerFailed
+@dataclass(frozen=True)
+class Links:
+    """Where `current` and `previous` pointed before the switch (None: no such link)."""
 
-    db, upgrade_id, version = request["db"], request["id"], request["version"]
-    root = Path(request["root"])
-    old = supervisor.worker
-    links = _switch_links(root, version)
-    try:
-        supervisor.handover(request["python"], f"upgrade to {version}")
-    except WorkerFailed as exc:
-        _restore_links(root, links)
-        step_standalone(db, upgrade_id, "rolled_back", f"{version} did not start: {exc}")
-        return
-    reported = _served_version(supervisor.host, supervisor.port, version)
-    if reported == version:
-        step_standalone(
-            db, upgrade_id, "committed", f"{version} serves (verified: /health reports {version})"
-        )
-        supervisor.reexec(request["python"])  # returns only if that failed
-        return
-    why = f"after the handover /health reported {reported or 'nothing'}, not {version}"
-    try:
-        supervisor.handover(old.python, f"rollback from {version}")
-    except WorkerFailed as exc:
-        step_standalone(db, upgrade_id, "failed", f"{why}; rolling back failed too: {exc}")
-        return
-    _restore_links(root, links)
-    step_standalone(db, upgrade_id, "rolled_back", why)
+    current: str | None
+    previous: str | None
 
 
-def _switch_links(root: Path, version: str) -> tuple[str | None, str | None] | None:
-    """Point `current` at the new release (service installs); remember the old targets."""
+def record(request: UpgradeRequest, status: str, message: str) -> None:
+    """Append a step to the upgrade's row (the supervisor has no Database object)."""
+    step_standalone(request.db, request.id, status, message)
+
+
+def switch_links(root: Path, version: str) -> Links | None:
+    """Point `current` at the new release (service installs); the old targets, to restore."""
     if not (root / "current").is_symlink():
         return None
-    before = (pointed_version(root, "current"), pointed_version(root, "previous"))
-    if before[0] and before[0] != version:
-        point(root, "previous", before[0])
+    before = Links(pointed_version(root, "current"), pointed_version(root, "previous"))
+    if before.current and before.current != version:
+        point(root, "previous", before.current)
     point(root, "current", version)
     return before
 
 
-def _restore_links(root: Path, links: tuple[str | None, str | None] | None) -> None:
+def restore_links(root: Path, links: Links | None) -> None:
     if links is None:
         return
-    current, previous = links
-    if current:
-        point(root, "current", current)
-    if previous:
-        point(root, "previous", previous)
+    if links.current:
+        point(root, "current", links.current)
+    if links.previous:
+        point(root, "previous", links.previous)
 
 
-def _served_version(host: str, port: int, expected: str) -> str | None:
+def served_version(host: str, port: int, expected: str) -> str | None:
     """The version /health reports, polled until it is `expected` or the deadline."""
     deadline = time.monotonic() + VERIFY_DEADLINE
     seen = None

@@ -1,20 +1,18 @@
 """The worker's side of an upgrade: check, download, verify, install, snapshot, then ask
-the supervisor to hand over (fazt.upgrade.activate does the rest)."""
+the supervisor to hand over (fazt.server.supervisor runs the rest, fazt.upgrade.activate
+provides its steps). Each step is recorded before it runs; its outcome is the next step."""
 
 import asyncio
-import json
 import logging
-import os
-import sys
 from dataclasses import dataclass
-from pathlib import Path
 
 from fazt.backup.snapshot import BackupError, backup_before
-from fazt.db import settings
+from fazt.db import Database, settings
 from fazt.release import index
 from fazt.release.index import Release, ReleaseError
-from fazt.release.install import download, install_artifact, install_root
+from fazt.release.install import fetch, install_artifact, install_root, verify
 from fazt.upgrade import records
+from fazt.upgrade.request import UpgradeRequest, request_path
 from fazt.web import handover
 
 log = logging.getLogger("fazt")
@@ -50,23 +48,24 @@ async def release_url(db, override: str | None) -> str:
 
 def start(state, upgrade_id: str, release: Release) -> None:
     """Run the upgrade in the background; progress goes to the upgrades table."""
-    task = asyncio.get_running_loop().create_task(_run(state, upgrade_id, release))
+    task = asyncio.get_running_loop().create_task(_run(state.db, upgrade_id, release))
     _running.add(task)
     task.add_done_callback(_running.discard)
 
 
-async def _run(state, upgrade_id: str, release: Release) -> None:
-    db = state.db
-
+async def _run(db: Database, upgrade_id: str, release: Release) -> None:
     async def step(status: str, message: str) -> None:
         await db.write(records.step, upgrade_id, status, message)
 
     try:
         root = install_root()
         await step("downloading", f"downloading {release.url}")
-        artifact = await asyncio.to_thread(download, release, root / "downloads")
-        await step("verifying", f"size and sha256 match the signed index ({release.sha256})")
-        await step("installing", f"installing into {root / 'releases' / release.version}")
+        artifact = await asyncio.to_thread(fetch, release, root / "downloads")
+        expected = f"the signed index ({release.sha256})"
+        await step("verifying", f"checking size and sha256 against {expected}")
+        await asyncio.to_thread(verify, release, artifact)
+        target = root / "releases" / release.version
+        await step("installing", f"size and sha256 match; installing into {target}")
         python = await asyncio.to_thread(
             install_artifact, artifact, root, release.version, lambda _line: None
         )
@@ -75,7 +74,8 @@ async def _run(state, upgrade_id: str, release: Release) -> None:
         snapshot = await asyncio.to_thread(backup_before, f"upgrade to {release.version}", db.path)
         where = snapshot["file"] if snapshot else "nothing to back up"
         await step("restarting", f"snapshot: {where}; handing over to {release.version}")
-        _request_handover(db.path, upgrade_id, release.version, python, root)
+        request = UpgradeRequest(upgrade_id, release.version, str(python), root, str(db.path))
+        _request_handover(request)
     except (ReleaseError, BackupError, OSError) as exc:
         await step("failed", f"{exc}; nothing was changed")
     except Exception as exc:  # an unexpected bug must still end the upgrade record
@@ -83,19 +83,9 @@ async def _run(state, upgrade_id: str, release: Release) -> None:
         await step("failed", f"unexpected error: {exc}; nothing was changed")
 
 
-def _request_handover(db_path, upgrade_id: str, version: str, python: Path, root: Path) -> None:
-    request = {
-        "id": upgrade_id,
-        "version": version,
-        "python": str(python),
-        "root": str(root),
-        "db": str(db_path),
-        "previous_python": sys.executable,
-    }
-    path = Path(f"{db_path}.upgrade-request")
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(request))
-    os.replace(tmp, path)
+def _request_handover(request: UpgradeRequest) -> None:
+    path = request_path(request.db)
+    request.write(path)
     if not handover.request_upgrade():
         path.unlink(missing_ok=True)
         raise OSError("this server is not running under `fazt server start`'s supervisor")

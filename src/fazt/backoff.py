@@ -1,0 +1,28 @@
+"""Exponential backoff: how long to wait before retry number n (base, 2*base, 4*base ...).
+
+One rule for every retry loop (worker restarts, JavaScript worker processes, Litestream,
+certificate orders); the loops keep their own counting of failures and their own sleep.
+"""
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+
+# 2**64 times any base is past every cap in use; stopping the exponent there keeps a long
+# run of failures (a certificate failing for months) from overflowing a float.
+MAX_DOUBLINGS = 64
+
+
+@dataclass(frozen=True)
+class Backoff:
+    base: float  # the wait after the first failure
+    cap: float  # no wait is longer than this
+    jitter: float = 0.0  # up to this fraction of a wait is taken off at random (0: none)
+
+    def delay(self, attempt: int, rand: Callable[[], float] = random.random) -> float:
+        """Seconds to wait before retry `attempt` (1, 2, 3 ...); 0 before the first try."""
+        if attempt < 1:
+            return 0.0
+        wait = min(self.base * 2.0 ** min(attempt - 1, MAX_DOUBLINGS), self.cap)
+        # Jitter only shortens a wait, so `cap` stays the longest one.
+        return wait * (1.0 - self.jitter * rand()) if self.jitter else wait

@@ -1,0 +1,58 @@
+"""The one backoff rule, and the four retry loops that use it keep their waits."""
+
+import pytest
+
+from fazt.backoff import Backoff
+from fazt.backup import replicate
+from fazt.https import store
+from fazt.runtime import executor
+from fazt.server import supervisor
+
+
+def test_doubles_from_base_up_to_the_cap():
+    policy = Backoff(base=0.5, cap=5.0)
+    assert [policy.delay(n) for n in range(7)] == [0.0, 0.5, 1.0, 2.0, 4.0, 5.0, 5.0]
+
+
+def test_a_long_run_of_failures_stays_at_the_cap():
+    # A name failing validation every six hours for a year or more: 2.0 ** 1100 overflowed
+    # a float (the base comes from a float setting), and the certificate manager with it.
+    assert Backoff(base=30.0, cap=6 * 3600).delay(100_000) == 6 * 3600
+    assert store.backoff(30.0, 1100) == store.MAX_BACKOFF_SECONDS
+
+
+def test_jitter_only_shortens_and_stays_within_its_fraction():
+    policy = Backoff(base=10, cap=60, jitter=0.25)
+    assert policy.delay(2, rand=lambda: 0.0) == 20.0
+    assert policy.delay(2, rand=lambda: 1.0) == 15.0
+    assert policy.delay(9, rand=lambda: 0.5) == 60 * 0.875
+    waits = {policy.delay(3) for _ in range(200)}
+    assert all(30 <= w <= 40 for w in waits) and len(waits) > 1
+
+
+def test_no_jitter_is_deterministic():
+    assert Backoff(base=1, cap=30).delay(3, rand=lambda: 0.9) == 4.0
+
+
+# The waits each loop had before it used Backoff (written out from the old formulas).
+
+
+@pytest.mark.parametrize("crashes", range(1, supervisor.MAX_QUICK_CRASHES + 1))
+def test_worker_restarts_wait_as_before(crashes):
+    assert supervisor.RESTART_BACKOFF.delay(crashes) == min(2 ** (crashes - 1), 10) * 0.5
+
+
+@pytest.mark.parametrize("quick_exits", range(12))
+def test_javascript_worker_respawns_wait_as_before(quick_exits):
+    old = min(5.0, 0.1 * 2**quick_exits) if quick_exits else 0.0
+    assert executor.RESPAWN_BACKOFF.delay(quick_exits) == old
+
+
+def test_litestream_restarts_wait_as_before():
+    assert [replicate.RESTART_BACKOFF.delay(n) for n in range(1, 8)] == [1, 2, 4, 8, 16, 30, 30]
+
+
+@pytest.mark.parametrize("failures", range(0, 40))
+def test_certificate_retries_wait_as_before(failures):
+    old = min(30 * 2 ** max(failures - 1, 0), store.MAX_BACKOFF_SECONDS)
+    assert store.backoff(30, failures) == old
