@@ -138,8 +138,19 @@ def revoke_all(conn: sqlite3.Connection, user_id: int | None = None) -> int:
     return conn.execute("DELETE FROM sessions WHERE user_id = ?", (user_id,)).rowcount
 
 
-def prune_expired(conn: sqlite3.Connection) -> int:
-    return conn.execute("DELETE FROM sessions WHERE expires_at <= ?", (utcnow(),)).rowcount
+def prune_expired(conn: sqlite3.Connection, max_age: int | None = None) -> int:
+    """Delete the sessions `lookup` no longer accepts; return how many.
+
+    Dead are those idle past their sliding expiry (the idle ttl is written into
+    `expires_at` at each use) and, with `max_age`, those created more than that many
+    seconds ago however busy: the same two tests as `lookup_first`, so nothing it would
+    still accept is deleted.
+    """
+    now = datetime.now(UTC)
+    born_by = stamp(now - timedelta(seconds=max_age)) if max_age is not None else ""
+    return conn.execute(
+        "DELETE FROM sessions WHERE expires_at <= ? OR created_at <= ?", (stamp(now), born_by)
+    ).rowcount
 
 
 def list_active(conn: sqlite3.Connection) -> list[dict]:

@@ -13,6 +13,8 @@ import uvloop
 from granian.constants import Interfaces
 from granian.server.embed import Server
 
+from fazt.api.session_auth import session_max_age
+from fazt.auth import sessions
 from fazt.backup.service import start_services
 from fazt.db import Database
 from fazt.https import service as https_service
@@ -102,6 +104,7 @@ async def _sweep_expired_keys(state: ServerState) -> None:
         await asyncio.sleep(SWEEP_SECONDS)
         try:
             await state.db.write(kv.sweep_expired)
+            await state.db.write(sessions.prune_expired, await session_max_age(state))
         except Exception:  # a busy database must not end the loop
             log.exception("sweeping expired keys failed")
 
