@@ -35,10 +35,6 @@ def release_dir(root: Path, version: str) -> Path:
     return root / "releases" / version
 
 
-def python_of(root: Path, version: str) -> Path:
-    return release_dir(root, version) / "bin" / "python"
-
-
 def download(release: Release, dest_dir: Path) -> Path:
     """Fetch the artifact and check its size and sha256; ReleaseError if they differ."""
     import httpx  # only when upgrading

@@ -32,7 +32,6 @@ MAX_SORT_FIELDS = 8
 # Fields that are columns rather than JSON inside `data` (column names are constants).
 COLUMNS = {"id": "d.id", "_createdAt": "d.created_at", "_updatedAt": "d.updated_at"}
 COMPARISONS = {"$gt": ">", "$gte": ">=", "$lt": "<", "$lte": "<="}
-FIELD_OPERATORS = {"$eq", "$ne", "$in", "$nin", "$contains", "$exists", *COMPARISONS}
 FIND_OPTIONS = {"sort", "limit", "offset"}
 
 _NUMERIC = "IFNULL(json_type(d.data, ?), '') IN ('integer', 'real')"
