@@ -14,11 +14,11 @@ from typing import NamedTuple
 from fazt.db.clock import stamp
 
 PAGE_KINDS = ("pageview", "pixel")  # what counts as a pageview in the rollups
-PRUNE_CHUNK = 5000
+PRUNE_CHUNK = 5000  # events deleted per transaction, so pruning never stalls other writes
 # Rollup rows for "all sites" of the small dimensions (referrer, browser, os, device), so
 # the all-sites overview reads one row per value and day instead of one per site. Not a
 # valid site name, and never counted in analytics_daily.
-ALL_SITES = "*"  # events deleted per transaction, so pruning never stalls other writes
+ALL_SITES = "*"
 
 
 class Event(NamedTuple):
