@@ -205,10 +205,10 @@ def in_process_costs(n: int = 200) -> dict[str, float]:
 
     from fazt.runtime.prelude import PRELUDE
     from fazt.runtime.sandbox import Prepared
-    from fazt.runtime.worker import Worker
+    from fazt.runtime.worker import JsWorker
 
     results: dict[str, float] = {}
-    host = Worker("/nonexistent.db", lambda _: None).host  # stdlib from the package
+    host = JsWorker("/nonexistent.db", lambda _: None).host  # stdlib from the package
     started = time.perf_counter()
     for _ in range(n):
         quickjs.Context()
@@ -240,9 +240,9 @@ def context_memory(n: int = 16) -> dict[str, float]:
     trivial handler and with lodash required, and this process's RSS growth per context
     with `n` of them kept (a worker keeps up to CONTEXTS)."""
     from fazt.runtime.sandbox import Prepared
-    from fazt.runtime.worker import CONTEXTS, Worker
+    from fazt.runtime.worker import CONTEXTS, JsWorker
 
-    host = Worker("/nonexistent.db", lambda _: None).host
+    host = JsWorker("/nonexistent.db", lambda _: None).host
 
     def prepared(key: int, main: str) -> Prepared:
         context = Prepared(_job(key), {"api/main.js": main}, host)

@@ -7,7 +7,7 @@ from types import ModuleType
 from typing import Any
 
 from fazt.api import system
-from fazt.db.connection import utcnow
+from fazt.db.clock import utcnow
 from fazt.hosting import deployments
 from fazt.runtime import store
 from fazt.storage import documents, kv, objects

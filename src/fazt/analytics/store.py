@@ -8,14 +8,17 @@ import secrets
 import sqlite3
 import time
 from collections import Counter
+from datetime import UTC, datetime
 from typing import NamedTuple
 
+from fazt.db.clock import stamp
+
 PAGE_KINDS = ("pageview", "pixel")  # what counts as a pageview in the rollups
-PRUNE_CHUNK = 5000
+PRUNE_CHUNK = 5000  # events deleted per transaction, so pruning never stalls other writes
 # Rollup rows for "all sites" of the small dimensions (referrer, browser, os, device), so
 # the all-sites overview reads one row per value and day instead of one per site. Not a
 # valid site name, and never counted in analytics_daily.
-ALL_SITES = "*"  # events deleted per transaction, so pruning never stalls other writes
+ALL_SITES = "*"
 
 
 class Event(NamedTuple):
@@ -177,7 +180,7 @@ def prune_rest(conn: sqlite3.Connection, before: int) -> None:
     ).rowcount
     _prune_monthly_pages(conn, day, recount=pruned > 0)
     conn.execute("DELETE FROM request_metrics WHERE hour < ?", (hour,))
-    received = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(before))
+    received = stamp(datetime.fromtimestamp(before, UTC))  # received_at's own format
     conn.execute("DELETE FROM webhook_events WHERE received_at < ?", (received,))
     yesterday = day_of(int(time.time()) - 86400)
     conn.execute("DELETE FROM analytics_visitors WHERE day < ?", (yesterday,))

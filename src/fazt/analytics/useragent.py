@@ -61,7 +61,3 @@ def parse(user_agent: str | None) -> tuple[str, str, str]:
     else:
         device = "Desktop"
     return browser, system, device
-
-
-def is_bot(user_agent: str | None) -> bool:
-    return parse(user_agent)[0] == BOT

@@ -24,7 +24,7 @@ import secrets
 import sqlite3
 import time
 
-from fazt.db.connection import utcnow
+from fazt.db.clock import utcnow
 from fazt.errors import FaztError
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")

@@ -4,7 +4,7 @@ import sqlite3
 
 from fazt.api.access import check_site, owns, visible
 from fazt.auth.tokens import ApiKey
-from fazt.db.connection import utcnow
+from fazt.db.clock import utcnow
 from fazt.hosting import deployments
 from fazt.hosting.names import validate_domain
 from fazt.state import ServerState

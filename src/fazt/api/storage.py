@@ -3,7 +3,7 @@
 from fazt.api.apps import _site_or_404
 from fazt.auth.tokens import ApiKey
 from fazt.state import ServerState
-from fazt.storage import documents, kv, objects
+from fazt.storage import document_query, documents, kv, objects
 from fazt.storage.errors import StorageError
 from fazt.web.http import HTTPError, Request, Response, json_response
 
@@ -62,7 +62,7 @@ async def storage_collection(
 ) -> Response:
     site = await _site_or_404(state, key, name)
     limit = _int_param(req, "limit", DEFAULT_PAGE, documents.MAX_FIND_LIMIT)
-    offset = _int_param(req, "offset", 0, documents.MAX_OFFSET)
+    offset = _int_param(req, "offset", 0, document_query.MAX_OFFSET)
     return json_response(await _read(state, _page, site["name"], collection, limit, offset))
 
 

@@ -18,7 +18,6 @@ from urllib.parse import urlsplit
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 HEADER = "x-csrf-token"
-FIELD = "csrf_token"
 _DEFAULT_PORTS = {"http": ":80", "https": ":443"}
 
 

@@ -12,14 +12,13 @@ import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from fazt.db.connection import utcnow
+from fazt.db.clock import parse, stamp, utcnow
 
 COOKIE_NAME = "fazt_session"
 # Over HTTPS: browsers accept a `__Host-` cookie only with Secure, Path=/ and no Domain,
 # so a sibling subdomain can neither plant nor overwrite one for the dashboard's host.
 SECURE_COOKIE_NAME = "__Host-fazt_session"
 TOUCH_INTERVAL = timedelta(seconds=60)
-_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 
 
 @dataclass(frozen=True)
@@ -35,14 +34,6 @@ class Session:
 
 def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
-
-
-def _iso(moment: datetime) -> str:
-    return moment.strftime(_FORMAT)
-
-
-def _parse(text: str) -> datetime:
-    return datetime.strptime(text, _FORMAT).replace(tzinfo=UTC)
 
 
 def cookie_name(https: bool) -> str:
@@ -68,9 +59,9 @@ def create(
             hash_token(token),
             user_id,
             secrets.token_urlsafe(32),
-            _iso(now),
-            _iso(now),
-            _iso(now + timedelta(seconds=ttl)),
+            stamp(now),
+            stamp(now),
+            stamp(now + timedelta(seconds=ttl)),
             ip,
             user_agent[:300],
         ),
@@ -93,13 +84,13 @@ def lookup_first(
     if not by_hash:
         return None
     now = datetime.now(UTC)
-    born_after = _iso(now - timedelta(seconds=max_age)) if max_age is not None else ""
+    born_after = stamp(now - timedelta(seconds=max_age)) if max_age is not None else ""
     marks = ",".join("?" * len(by_hash))
     rows = conn.execute(
         "SELECT s.token_hash, s.id, s.user_id, u.username, s.csrf_token, s.created_at,"
         " s.last_seen_at, s.expires_at FROM sessions s JOIN users u ON u.id = s.user_id"
         f" WHERE s.token_hash IN ({marks}) AND s.expires_at > ? AND s.created_at > ?",
-        (*by_hash, _iso(now), born_after),
+        (*by_hash, stamp(now), born_after),
     ).fetchall()
     if not rows:
         return None
@@ -110,13 +101,13 @@ def lookup_first(
 
 def needs_touch(session: Session) -> bool:
     """True when the sliding expiry should be written again (at most once a minute)."""
-    return datetime.now(UTC) - _parse(session.last_seen_at) >= TOUCH_INTERVAL
+    return datetime.now(UTC) - parse(session.last_seen_at) >= TOUCH_INTERVAL
 
 
 def seconds_left(session: Session, ttl: int, max_age: int) -> int:
     """What the cookie's Max-Age should be after this use: the idle lifetime, cut short by
     the absolute one."""
-    deadline = _parse(session.created_at) + timedelta(seconds=max_age)
+    deadline = parse(session.created_at) + timedelta(seconds=max_age)
     left = int((deadline - datetime.now(UTC)).total_seconds())
     return max(0, min(ttl, left))
 
@@ -129,10 +120,10 @@ def touch(conn: sqlite3.Connection, session_id: int, ttl: int, max_age: int | No
         row = conn.execute("SELECT created_at FROM sessions WHERE id = ?", (session_id,)).fetchone()
         if row is None:
             return
-        expires = min(expires, _parse(row[0]) + timedelta(seconds=max_age))
+        expires = min(expires, parse(row[0]) + timedelta(seconds=max_age))
     conn.execute(
         "UPDATE sessions SET last_seen_at = ?, expires_at = ? WHERE id = ? AND expires_at > ?",
-        (_iso(now), _iso(expires), session_id, _iso(now)),
+        (stamp(now), stamp(expires), session_id, stamp(now)),
     )
 
 
@@ -147,8 +138,19 @@ def revoke_all(conn: sqlite3.Connection, user_id: int | None = None) -> int:
     return conn.execute("DELETE FROM sessions WHERE user_id = ?", (user_id,)).rowcount
 
 
-def prune_expired(conn: sqlite3.Connection) -> int:
-    return conn.execute("DELETE FROM sessions WHERE expires_at <= ?", (utcnow(),)).rowcount
+def prune_expired(conn: sqlite3.Connection, max_age: int | None = None) -> int:
+    """Delete the sessions `lookup` no longer accepts; return how many.
+
+    Dead are those idle past their sliding expiry (the idle ttl is written into
+    `expires_at` at each use) and, with `max_age`, those created more than that many
+    seconds ago however busy: the same two tests as `lookup_first`, so nothing it would
+    still accept is deleted.
+    """
+    now = datetime.now(UTC)
+    born_by = stamp(now - timedelta(seconds=max_age)) if max_age is not None else ""
+    return conn.execute(
+        "DELETE FROM sessions WHERE expires_at <= ? OR created_at <= ?", (stamp(now), born_by)
+    ).rowcount
 
 
 def list_active(conn: sqlite3.Connection) -> list[dict]:

@@ -12,7 +12,7 @@ import secrets
 import sqlite3
 from dataclasses import dataclass
 
-from fazt.db.connection import utcnow
+from fazt.db.clock import utcnow
 from fazt.hosting.names import InvalidSiteName, validate_site_name
 
 SCOPES = ("deploy", "admin")

@@ -244,7 +244,7 @@ def restore(url: str, to: Path, timestamp: str | None = None, values: dict | Non
     return str(to)
 
 
-# -- supervisor ------------------------------------------------------------------------
+# -- the litestream process ------------------------------------------------------------
 
 
 def _die_with_parent() -> None:  # pragma: no cover - runs in the child
@@ -255,7 +255,7 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child
         ctypes.CDLL("libc.so.6").prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
-class Supervisor:
+class LitestreamProcess:
     """Keeps `litestream replicate` running while replication is enabled."""
 
     def __init__(self, db, read_settings) -> None:

@@ -1,4 +1,4 @@
-"""Background work of a running server: scheduled backups and the Litestream supervisor.
+"""Background work of a running server: scheduled backups and the Litestream process.
 
 Both run as asyncio tasks but do their blocking work off the event loop (`db.run`,
 `db.read`, subprocesses), and both re-read their settings while running, so
@@ -61,7 +61,7 @@ def run_scheduled_if_due(db_path: Path, values: dict[str, str]) -> dict | None:
 class Services:
     def __init__(self, state) -> None:
         self.state = state
-        self.supervisor = replicate.Supervisor(state.db, self._settings)
+        self.litestream = replicate.LitestreamProcess(state.db, self._settings)
         self.tasks: list[asyncio.Task] = []
 
     async def _settings(self) -> dict[str, str]:
@@ -72,7 +72,7 @@ class Services:
         schedule = periodic(SCHEDULE_POLL, self._backup_if_due, "scheduled backup", now=True)
         self.tasks = [
             loop.create_task(schedule, name="fazt-backup-schedule"),
-            loop.create_task(self.supervisor.run(), name="fazt-litestream"),
+            loop.create_task(self.litestream.run(), name="fazt-litestream"),
         ]
         return self
 
@@ -88,7 +88,7 @@ class Services:
         return poll
 
     async def stop(self) -> None:
-        await self.supervisor.stop()
+        await self.litestream.stop()
         for task in self.tasks:
             await cancel_and_wait(task)
 

@@ -27,6 +27,7 @@ from pathlib import Path
 
 from fazt import __version__
 from fazt.db import migrations
+from fazt.db.clock import stamp
 from fazt.db.connection import BUSY_TIMEOUT_MS
 from fazt.paths import fazt_home
 
@@ -56,7 +57,7 @@ def default_backup_dir() -> Path:
 
 def _utc_stamp() -> tuple[str, str]:
     now = datetime.now(UTC)
-    return now.strftime("%Y-%m-%dT%H:%M:%S.%fZ"), now.strftime("%Y%m%dT%H%M%S%fZ")
+    return stamp(now), now.strftime("%Y%m%dT%H%M%S%fZ")  # stored, and for file names
 
 
 def sha256_file(path: Path) -> str:
@@ -356,9 +357,7 @@ def list_backups(folder: Path | None = None) -> list[dict]:
         except (OSError, ValueError):
             match = _NAME.match(path.name)
             entry["reason"] = match.group(2) if match else None
-            entry["created_at"] = datetime.fromtimestamp(path.stat().st_mtime, UTC).strftime(
-                "%Y-%m-%dT%H:%M:%S.%fZ"
-            )
+            entry["created_at"] = stamp(datetime.fromtimestamp(path.stat().st_mtime, UTC))
             entry["manifest"] = False
         found.append(entry)
     found.sort(key=lambda e: e.get("created_at") or "", reverse=True)

@@ -1,7 +1,6 @@
 """Opening SQLite connections with the pragmas fazt relies on."""
 
 import sqlite3
-from datetime import UTC, datetime
 from pathlib import Path
 
 BUSY_TIMEOUT_MS = 10_000
@@ -21,8 +20,3 @@ def open_connection(path: Path, *, readonly: bool = False) -> sqlite3.Connection
         conn.execute("PRAGMA journal_mode = WAL")
     conn.execute("PRAGMA synchronous = NORMAL")
     return conn
-
-
-def utcnow() -> str:
-    """Current UTC time as ISO-8601 with a trailing Z (how every timestamp is stored)."""
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

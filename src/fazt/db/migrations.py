@@ -4,7 +4,7 @@ import re
 import sqlite3
 from importlib import resources
 
-from fazt.db.connection import utcnow
+from fazt.db.clock import utcnow
 
 _NAME = re.compile(r"^(\d{3})_[a-z0-9_]+\.sql$")
 

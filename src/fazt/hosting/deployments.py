@@ -11,9 +11,10 @@ import json
 import secrets
 import sqlite3
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from fazt.db import settings
-from fazt.db.connection import utcnow
+from fazt.db.clock import stamp, utcnow
 from fazt.errors import FaztError
 from fazt.hosting.manifest import Manifest
 
@@ -420,6 +421,4 @@ def lookup_file(conn: sqlite3.Connection, deployment_id: int, path: str) -> sqli
 
 
 def _seconds_ago(seconds: int) -> str:
-    from datetime import UTC, datetime, timedelta
-
-    return (datetime.now(UTC) - timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return stamp(datetime.now(UTC) - timedelta(seconds=seconds))

@@ -65,9 +65,6 @@ class PublishingPolicy:
             return IGNORED
         return None
 
-    def publishes(self, path: str) -> bool:
-        return self.refusal(path) is None
-
     def split(self, paths: list[str]) -> tuple[list[str], list[str]]:
         """(published, skipped): junk appears in neither; skipped is sorted."""
         published, skipped = [], []

@@ -3,6 +3,7 @@
 import sqlite3
 from datetime import UTC, datetime
 
+from fazt.db.clock import stamp
 from fazt.https import certs, store
 from fazt.https.config import HttpsConfig
 from fazt.https.names import wanted_names
@@ -21,9 +22,9 @@ def describe(conn: sqlite3.Connection) -> dict:
         info = certs.CertInfo(cert.names, cert.not_before, cert.not_after, 0)
         certificate = {
             "names": cert.names,
-            "not_before": store.format_time(cert.not_before),
-            "not_after": store.format_time(cert.not_after),
-            "renew_after": store.format_time(info.renewal_due()),
+            "not_before": stamp(cert.not_before),
+            "not_after": stamp(cert.not_after),
+            "renew_after": stamp(info.renewal_due()),
             "issued_at": cert.issued_at,
             "expired": cert.not_after <= datetime.now(UTC),
         }

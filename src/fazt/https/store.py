@@ -9,20 +9,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from fazt.backoff import Backoff
-from fazt.db.connection import utcnow
+from fazt.db.clock import parse, stamp, utcnow
 
 KEEP_CERTIFICATES = 3
 LEASE_SECONDS = 300
 
 
 def parse_time(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
-
-
-def format_time(value: datetime) -> str:
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """A nullable timestamp column as a datetime."""
+    return parse(value) if value else None
 
 
 # -- account --------------------------------------------------------------------------------
@@ -93,8 +88,8 @@ def save_certificate(
             json.dumps(names),
             cert_pem,
             key_pem,
-            format_time(not_before),
-            format_time(not_after),
+            stamp(not_before),
+            stamp(not_after),
             directory,
             utcnow(),
         ),
@@ -171,7 +166,7 @@ def record_failure(conn: sqlite3.Connection, error: str, base: float, retry_at=N
     conn.execute(
         "UPDATE certificate_status SET failures = ?, last_error = ?, last_error_at = ?, "
         "next_attempt_at = ? WHERE id = 1",
-        (failures, error, utcnow(), format_time(when)),
+        (failures, error, utcnow(), stamp(when)),
     )
     return status(conn)
 
@@ -187,7 +182,7 @@ def record_name_failures(conn: sqlite3.Connection, errors: dict[str, str], base:
         conn.execute(
             "INSERT OR REPLACE INTO certificate_name_failures "
             "(name, error, failures, next_attempt_at, updated_at) VALUES (?, ?, ?, ?, ?)",
-            (name, error, failures, format_time(when), utcnow()),
+            (name, error, failures, stamp(when), utcnow()),
         )
 
 
@@ -220,7 +215,7 @@ def acquire_lease(conn: sqlite3.Connection, owner: str, seconds: int = LEASE_SEC
         return False
     conn.execute(
         "UPDATE certificate_status SET lease_owner = ?, lease_until = ? WHERE id = 1",
-        (owner, format_time(now + timedelta(seconds=seconds))),
+        (owner, stamp(now + timedelta(seconds=seconds))),
     )
     return True
 

@@ -30,7 +30,6 @@ log = logging.getLogger("fazt.realtime")
 CLOSE_NORMAL = 1000
 CLOSE_POLICY = 1008
 CLOSE_TOO_BIG = 1009
-CLOSE_TRY_LATER = 1013
 CLOSE_IDLE = 4000  # application range: closed for inactivity
 # Granian's RSGI close(status) sets the status of a refused handshake only: an accepted
 # socket gets a close frame without a code (the client sees 1005), so these codes are

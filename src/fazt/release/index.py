@@ -14,7 +14,6 @@ from urllib.parse import urljoin, urlparse
 from fazt.errors import FaztError
 from fazt.release import keys, signing
 
-DEFAULT_URL = "https://fazt.sh/releases/releases.json"
 FETCH_TIMEOUT = 30.0
 MAX_INDEX_BYTES = 1024 * 1024
 

@@ -35,10 +35,6 @@ def release_dir(root: Path, version: str) -> Path:
     return root / "releases" / version
 
 
-def python_of(root: Path, version: str) -> Path:
-    return release_dir(root, version) / "bin" / "python"
-
-
 def fetch(release: Release, dest_dir: Path) -> Path:
     """Fetch the artifact, not yet trusted: `verify` it before use.
 

@@ -40,14 +40,6 @@ def public_key_b64(key: Ed25519PrivateKey) -> str:
     return base64.b64encode(raw).decode()
 
 
-def public_key_pem(key_b64: str) -> bytes:
-    """The PEM form of a public key (what openssl wants, e.g. in install.sh)."""
-    public = Ed25519PublicKey.from_public_bytes(base64.b64decode(key_b64))
-    return public.public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-
-
 def sign(data: bytes, key: Ed25519PrivateKey) -> bytes:
     """The signature file's content: base64 of the 64-byte signature, one line."""
     return base64.b64encode(key.sign(data)) + b"\n"

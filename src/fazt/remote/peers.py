@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from fazt.db.connection import utcnow
+from fazt.db.clock import utcnow
 from fazt.paths import client_db_path
 
 LOCAL_PEER = "local"

@@ -1,1 +1,2 @@
-"""Serverless JavaScript: QuickJS contexts on dedicated worker threads (docs/serverless.md)."""
+"""Serverless JavaScript: QuickJS contexts in a small pool of JS worker processes
+(docs/serverless.md, docs/decisions/005-js-isolation.md)."""

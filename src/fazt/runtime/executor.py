@@ -82,11 +82,11 @@ class _Run:
         self.request = request  # REQUEST_JSON \0 CONTEXT_JSON
         self.deadline = 0.0
         self.budget = 0.0  # > 0: its budget starts when the first worker is up
-        self.worker: _Worker | None = None  # None while queued in the pool
+        self.worker: _JsProcess | None = None  # None while queued in the pool
 
 
 class _Pipes(asyncio.SubprocessProtocol):
-    def __init__(self, worker: "_Worker") -> None:
+    def __init__(self, worker: "_JsProcess") -> None:
         self.worker = worker
         self.buffer = bytearray()
 
@@ -109,7 +109,9 @@ class _Pipes(asyncio.SubprocessProtocol):
         self.worker.pool._on_exit(self.worker)
 
 
-class _Worker:
+class _JsProcess:
+    """The pool's handle on one JS worker process: its pipes and the requests sent to it."""
+
     def __init__(self, pool: "WorkerPool") -> None:
         self.pool = pool
         self.transport: Any = None
@@ -159,8 +161,8 @@ class WorkerPool:
         self.fresh = fresh
         self.pipeline = pipeline
         self.publish = publish  # (site, channel, message JSON)
-        self._workers: set[_Worker] = set()
-        self._idle: set[_Worker] = set()  # up, running nothing
+        self._workers: set[_JsProcess] = set()
+        self._idle: set[_JsProcess] = set()  # up, running nothing
         self._held: dict[str, int] = {}  # app -> workers running its requests (> 0)
         # Requests not yet sent, one queue per app; `_ring` holds the apps that have some,
         # in the order they are served (round-robin); `_queued` counts them all.
@@ -173,8 +175,8 @@ class WorkerPool:
         self._starting = 0
         self._tasks: set[asyncio.Future] = set()
         self._quick_exits = 0
-        self._retired: set[_Worker] = set()  # left the pool; transport closed soon
-        self._unready: set[_Worker] = set()  # started, "R" not received yet
+        self._retired: set[_JsProcess] = set()  # left the pool; transport closed soon
+        self._unready: set[_JsProcess] = set()  # started, "R" not received yet
         self._closed = False
         self._watchdog: asyncio.TimerHandle | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -264,12 +266,12 @@ class WorkerPool:
             return
         now = time.monotonic()
         idle, held = self._idle, self._held
-        frames: dict[_Worker, list[bytes]] = {}
+        frames: dict[_JsProcess, list[bytes]] = {}
         skipped = 0  # apps in a row that could not be served: all of them ends the round
         while ring and skipped < len(ring):
             site = ring[0]
             if idle and held.get(site, 0) < self._share(site, now):
-                worker: _Worker | None = next(iter(idle))
+                worker: _JsProcess | None = next(iter(idle))
             else:
                 worker = self._behind(site, now)
             if worker is None:
@@ -316,7 +318,7 @@ class WorkerPool:
         # none, until the replacement is up.
         return max(0, self.app_workers - (self.size - len(self._workers)))
 
-    def _behind(self, site: str, now: float) -> "_Worker | None":
+    def _behind(self, site: str, now: float) -> "_JsProcess | None":
         """A worker running `site`'s requests to queue one more behind (in its pipe), or
         None. Not while another app waits for a worker: a pipe kept full would never
         free the worker for it."""
@@ -338,7 +340,7 @@ class WorkerPool:
                 best = worker
         return best
 
-    def _taken(self, worker: _Worker, site: str) -> None:
+    def _taken(self, worker: _JsProcess, site: str) -> None:
         """An idle worker gets a request of `site`."""
         self._idle.discard(worker)
         self._held[site] = self._held.get(site, 0) + 1
@@ -351,7 +353,7 @@ class WorkerPool:
         else:
             del self._held[site]
 
-    def _frame(self, worker: _Worker, run: _Run, now: float) -> bytes:
+    def _frame(self, worker: _JsProcess, run: _Run, now: float) -> bytes:
         """Hand `run` to `worker` (in flight from now on) and return its frame."""
         if run.budget:
             run.deadline = now + run.budget
@@ -370,7 +372,7 @@ class WorkerPool:
         if not run.future.done():
             run.future.set_result(outcome)
 
-    def _on_frame(self, worker: _Worker, text: str) -> None:
+    def _on_frame(self, worker: _JsProcess, text: str) -> None:
         """One frame from a worker; the caller dispatches afterwards."""
         kind = text[:1]
         if kind == "R":
@@ -453,7 +455,7 @@ class WorkerPool:
         self._finish(run, timed_out())
         self._lost(worker, None)
 
-    def _lost(self, worker: _Worker, crash: str | None) -> None:
+    def _lost(self, worker: _JsProcess, crash: str | None) -> None:
         """The worker is gone: fail its running request (if `crash`), requeue the ones
         behind it that it never started, start a replacement."""
         worker.alive = False
@@ -471,7 +473,7 @@ class WorkerPool:
         if self._queued:
             self._start_watchdog()
 
-    def _on_exit(self, worker: _Worker) -> None:
+    def _on_exit(self, worker: _JsProcess) -> None:
         self._unready.discard(worker)
         if not worker.ready:
             self._starting -= 1
@@ -484,7 +486,7 @@ class WorkerPool:
 
     # -- processes ------------------------------------------------------------------------
 
-    def _replace(self, worker: _Worker) -> None:
+    def _replace(self, worker: _JsProcess) -> None:
         self._workers.discard(worker)
         if worker.transport is not None and worker not in self._retired:
             self._retired.add(worker)
@@ -492,7 +494,7 @@ class WorkerPool:
         if not self._closed:
             self._spawn()
 
-    def _close_retired(self, worker: _Worker) -> None:
+    def _close_retired(self, worker: _JsProcess) -> None:
         self._retired.discard(worker)
         worker.transport.close()
 
@@ -509,7 +511,7 @@ class WorkerPool:
                 await asyncio.sleep(delay)
             if self._closed:
                 return
-            worker = _Worker(self)
+            worker = _JsProcess(self)
             env = dict(os.environ)
             env["PYTHONPATH"] = os.pathsep.join(
                 p for p in (_PACKAGE_ROOT, env.get("PYTHONPATH")) if p

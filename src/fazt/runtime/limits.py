@@ -20,7 +20,8 @@ class Limits:
     memory_mb: int = 64
     max_body_bytes: int = 1 * MiB
     max_response_bytes: int = 8 * MiB
-    stack_bytes: int = 1 * MiB  # JS stack; worker threads have 8 MB of C stack
+    # JS stack; the JS runs on a worker process's main thread, with 8 MB of C stack
+    stack_bytes: int = 1 * MiB
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ import threading
 from datetime import UTC, datetime
 
 from fazt.db import Database
-from fazt.db.connection import utcnow
+from fazt.db.clock import stamp, utcnow
 
 ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
 ENV_NAME_MAX = 128
@@ -131,7 +131,7 @@ class LogSink:
         rows = []
         for level, message, epoch_ms in entries:
             level = level if level in LEVELS else "info"
-            when = datetime.fromtimestamp(epoch_ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+            when = stamp(datetime.fromtimestamp(epoch_ms / 1000, UTC))
             rows.append((app, level, str(message)[:LOG_MESSAGE_MAX], request_id, when))
         if not rows:
             return

@@ -136,7 +136,10 @@ class LocalDB:
                         fcntl.flock(turn, fcntl.LOCK_UN)
 
 
-class Worker:
+class JsWorker:
+    """The state of one JS worker process: its contexts, cached sources and storage
+    connection; `handle` runs one frame from the server."""
+
     def __init__(self, db_path: str, out: Callable[[str], None]) -> None:
         self.db = LocalDB(db_path)
         self.out = out
@@ -286,7 +289,7 @@ def main(argv: list[str]) -> int:
         while view:
             view = view[os.write(out_fd, view) :]
 
-    worker = Worker(argv[0], write)
+    worker = JsWorker(argv[0], write)
     write("R")  # ready: what the server counts a request's time budget from
     buffer = bytearray()
     while True:

@@ -14,6 +14,8 @@ import uvloop
 from granian.constants import Interfaces
 from granian.server.embed import Server
 
+from fazt.api.session_auth import session_max_age
+from fazt.auth import sessions
 from fazt.backup.service import start_services
 from fazt.db import Database
 from fazt.https import service as https_service
@@ -97,7 +99,9 @@ async def _start_background(lifespan: AsyncExitStack, state: ServerState, app: F
     lifespan.push_async_callback(state.analytics.close)
     jobs = [
         periodic(ROUTING_POLL_SECONDS, state.pick_up_changes, "watching the database"),
-        periodic(SWEEP_SECONDS, lambda: _sweep_expired(state), "sweeping expired keys"),
+        periodic(
+            SWEEP_SECONDS, lambda: _sweep_expired(state), "sweeping expired keys and sessions"
+        ),
     ]
     for job in jobs:
         lifespan.push_async_callback(cancel_and_wait, asyncio.ensure_future(job))
@@ -107,8 +111,9 @@ SWEEP_SECONDS = 300
 
 
 async def _sweep_expired(state: ServerState) -> None:
-    """Expired kv keys are invisible at once; this deletes them for apps that went quiet."""
+    """Expired kv keys and dashboard sessions are refused at once; this deletes them."""
     await state.db.write(kv.sweep_expired)
+    await state.db.write(sessions.prune_expired, await session_max_age(state))
 
 
 async def _stop_quietly(stop, what: str) -> None:

@@ -3,7 +3,7 @@
 CONTRACT shared by the storage and runtime code (do not change signatures without
 updating both sides):
 
-- One `AppStorage` per (request, app). The runtime creates it on the JS worker thread and
+- One `AppStorage` per (request, app). The runtime creates it in the JS worker process and
   registers each public method as a callable in the JS context; a small JS shim builds
   `fazt.storage.kv / ds / s3` on top of them.
 - Arguments and return values are JSON-compatible primitives only (str, int, float, bool,

@@ -4,7 +4,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from fazt.db.connection import utcnow
+from fazt.db.clock import stamp, utcnow
 from fazt.storage.errors import StorageError
 
 MAX_DEPTH = 64  # nesting of arrays/objects in a stored value (SQLite's JSON limit is 1000+)
@@ -104,9 +104,8 @@ def now() -> str:
 
 
 def after_ms(ms: float) -> str:
-    """UTC ISO-8601 time `ms` milliseconds from now, in utcnow()'s format."""
-    moment = datetime.now(UTC) + timedelta(milliseconds=ms)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """The stored timestamp `ms` milliseconds from now."""
+    return stamp(datetime.now(UTC) + timedelta(milliseconds=ms))
 
 
 def prefix_clause(column: str, prefix: str) -> tuple[str, tuple]:

@@ -103,17 +103,10 @@ def sweep_expired(conn: sqlite3.Connection, now_iso: str | None = None) -> int:
     return cur.rowcount
 
 
-def set_value(
-    conn: sqlite3.Connection, app: str, key: str, value_json: str, ttl_ms: float | None = None
-) -> None:
-    """Upsert key = value. Without ttl_ms the key never expires (an earlier TTL is cleared)."""
-    store_value(conn, app, *prepare_value(key, value_json, ttl_ms))
-
-
 def prepare_value(
     key: str, value_json: str, ttl_ms: float | None = None, *, stringified: bool = False
 ) -> tuple[str, str, float | None]:
-    """The checks and normalisation of set_value, which need no database: (key, value
+    """The checks and normalisation of a kv set, which need no database: (key, value
     text, ttl). Done before taking the write lock, to hold it shorter.
 
     `stringified`: value_json is JavaScript's JSON.stringify output (the JS bridge), so
@@ -166,7 +159,8 @@ def _value_text(value_json: object) -> str:
 def store_value(
     conn: sqlite3.Connection, app: str, key: str, value: str, ttl: float | None
 ) -> None:
-    """The write of set_value, for arguments from prepare_value."""
+    """Upsert key = value from prepare_value's result; without a ttl the key never expires
+    (an earlier TTL is cleared)."""
     stamp = now()
     expires = after_ms(ttl) if ttl is not None else None
     if _sweep_due(app):

@@ -9,7 +9,7 @@ import secrets
 import sqlite3
 from datetime import UTC, datetime, timedelta
 
-from fazt.db.connection import utcnow
+from fazt.db.clock import stamp, utcnow
 
 FINISHED = ("committed", "rolled_back", "failed")
 STALE_AFTER = timedelta(minutes=15)  # an unfinished upgrade this old was interrupted
@@ -37,7 +37,7 @@ def create(conn: sqlite3.Connection, from_version: str, to_version: str) -> str:
 
 
 def _expire_stale(conn: sqlite3.Connection) -> None:
-    cutoff = (datetime.now(UTC) - STALE_AFTER).strftime("%Y-%m-%dT%H:%M:%SZ")
+    cutoff = stamp(datetime.now(UTC) - STALE_AFTER)  # same precision as the stored times
     conn.execute(
         "UPDATE upgrades SET status = 'failed', finished_at = ?,"
         " message = 'interrupted (the server stopped during the upgrade)'"

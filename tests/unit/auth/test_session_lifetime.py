@@ -6,6 +6,7 @@ import pytest
 
 from fazt.auth import passwords, sessions
 from fazt.db import Database
+from fazt.db.clock import parse
 
 DAY = 24 * 3600
 
@@ -54,13 +55,11 @@ def test_a_session_dies_max_age_after_creation_however_recently_used(db):
 def test_sliding_never_goes_past_the_absolute_limit(db):
     token = db.write_sync(sessions.create, user(db), 3 * DAY, "", "", 2 * DAY)
     fresh = db.read_sync(sessions.lookup, token)
-    assert sessions._parse(fresh.expires_at) <= sessions._parse(fresh.created_at) + timedelta(
-        days=2
-    )
+    assert parse(fresh.expires_at) <= parse(fresh.created_at) + timedelta(days=2)
     created(db, token, timedelta(days=1, hours=23))
     db.write_sync(sessions.touch, fresh.id, 3 * DAY, 2 * DAY)
     touched = db.read_sync(sessions.lookup, token)
-    left = sessions._parse(touched.expires_at) - datetime.now(UTC)
+    left = parse(touched.expires_at) - datetime.now(UTC)
     assert timedelta(minutes=55) < left <= timedelta(hours=1)
     assert 55 * 60 < sessions.seconds_left(touched, 3 * DAY, 2 * DAY) <= 3600
     assert sessions.seconds_left(touched, 600, 2 * DAY) == 600

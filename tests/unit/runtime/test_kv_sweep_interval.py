@@ -66,7 +66,7 @@ def test_setting_an_expired_key_again_makes_it_live(st):
 
 
 def test_now_matches_utcnow_format():
-    from fazt.db.connection import utcnow
+    from fazt.db.clock import utcnow
 
     before, stamp, after = utcnow(), kv.now(), utcnow()
     assert before <= stamp <= after

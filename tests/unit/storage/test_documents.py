@@ -5,7 +5,7 @@ import uuid
 
 import pytest
 
-from fazt.storage import documents
+from fazt.storage import document_query, documents
 from fazt.storage.bindings import StorageError
 
 PEOPLE = [
@@ -200,7 +200,7 @@ def test_in_and_nin(people):
     with pytest.raises(StorageError, match="array"):
         find(people, {"age": {"$in": 25}})
     with pytest.raises(StorageError, match="at most"):
-        find(people, {"age": {"$in": list(range(documents.MAX_IN_VALUES + 1))}})
+        find(people, {"age": {"$in": list(range(document_query.MAX_IN_VALUES + 1))}})
 
 
 def test_contains_on_arrays_and_strings(people):
@@ -293,7 +293,7 @@ def test_sort_limit_offset(people):
         {"sort": {"name": True}},
         {"sort": "name"},
         {"order": "asc"},
-        {"sort": {f"f{i}": 1 for i in range(documents.MAX_SORT_FIELDS + 1)}},
+        {"sort": {f"f{i}": 1 for i in range(document_query.MAX_SORT_FIELDS + 1)}},
         {"sort": {"name); DROP TABLE app_documents;--": 1, 'a"b': 1}},
     ],
 )
@@ -512,7 +512,7 @@ def test_bad_collection_names(st, name):
 
 def test_query_condition_cap(st):
     with pytest.raises(StorageError, match="conditions"):
-        find(st, {"$or": [{"a": i} for i in range(documents.MAX_CONDITIONS + 1)]}, coll="c")
+        find(st, {"$or": [{"a": i} for i in range(document_query.MAX_CONDITIONS + 1)]}, coll="c")
 
 
 def test_huge_integers_do_not_crash(st):
