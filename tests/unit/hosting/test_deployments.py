@@ -2,6 +2,7 @@
 
 import pytest
 
+from fazt.api.errors import status_of
 from fazt.db import Database, settings
 from fazt.hosting import deployments
 from fazt.hosting.deployments import DeployError, FileEntry, sha256_hex
@@ -39,7 +40,7 @@ def test_history_keeps_limit_and_always_the_live_one(db):
     # Rolling back to a pruned deployment is a clear error.
     with pytest.raises(DeployError) as err:
         db.write_sync(deployments.promote, "blog", first["id"])
-    assert err.value.status == 404
+    assert status_of(err.value) == 404
 
 
 def test_rollback_goes_to_the_previously_live_deployment_not_a_preview(db):
