@@ -15,6 +15,7 @@ SRC = Path(fazt.__file__).parent
 
 # package -> module prefixes none of its modules may import, even inside a function
 FORBIDDEN = {
+    "https": ("click", "fazt.cli"),
     "remote": ("click", "fazt.cli"),
     "mcp": ("fazt.cli",),
 }
