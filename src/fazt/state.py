@@ -35,10 +35,10 @@ class ServerState:
     instance: str = field(default_factory=lambda: secrets.token_hex(8))
     token_failures: FailureLimiter = field(default_factory=lambda: FailureLimiter(20, 300))
     key_touched: dict[int, float] = field(default_factory=dict)
-    # Dashboard logins: 5 failures per client IP per 15 minutes (fazt.api.session_auth).
+    # Dashboard logins: 5 failures per client IP per 15 minutes (fazt.api.request_auth).
     login_failures: FailureLimiter = field(default_factory=lambda: FailureLimiter(5, 900))
     password_checks: PasswordChecker = field(default_factory=PasswordChecker)  # 2 at once
-    auth_settings: dict[str, str] | None = None  # loaded on first use by session_auth
+    auth_settings: dict[str, str] | None = None  # loaded on first use by api.request_auth
     # HTTPS (fazt.https): the public https port when enabled, and the certificate manager.
     https_port: int | None = None
     tls: Any = None

@@ -11,7 +11,7 @@ from urllib.parse import parse_qsl, quote
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from fazt.api import session_auth
+from fazt.api import request_auth as session_auth
 from fazt.auth import csrf, sessions
 from fazt.auth.sessions import Session
 from fazt.state import ServerState

@@ -9,7 +9,8 @@ from urllib.parse import quote
 
 from fazt.admin import stats
 from fazt.admin.dashboard import LOGGED_IN, Page, redirect, render, safe_next
-from fazt.api import session_auth, system
+from fazt.api import request_auth as session_auth
+from fazt.api import system
 from fazt.auth import csrf, passwords, sessions, tokens
 from fazt.db import settings
 from fazt.hosting import deployments
