@@ -2,7 +2,6 @@
 
 import asyncio
 import secrets
-import sqlite3
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -12,7 +11,6 @@ from fazt.analytics.service import Analytics
 from fazt.auth.passwords import PasswordChecker
 from fazt.auth.ratelimit import FailureLimiter
 from fazt.db import Database, settings
-from fazt.db.connection import open_connection
 from fazt.hosting.archive import DeployLimits
 from fazt.hosting.routing import RoutingTable
 from fazt.hosting.static import StaticServer
@@ -44,7 +42,6 @@ class ServerState:
     tls: Any = None
     edge: Any = None  # fazt.server.edge.EdgeGuard, set by FaztApp: per-address limits
     _data_version: int = -1
-    _watch: sqlite3.Connection | None = None
     _routing_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     @classmethod
@@ -78,17 +75,12 @@ class ServerState:
         while True:
             await asyncio.sleep(ROUTING_POLL_SECONDS)
             try:
-                version = await self.db.run(_data_version, self._watch_conn())
+                version = await self.db.data_version()
                 if version != self._data_version:
                     self._data_version = version
                     await self.refresh_routing()
             except Exception:  # a transient read error must not kill the watcher
                 continue
-
-    def _watch_conn(self) -> sqlite3.Connection:
-        if self._watch is None:
-            self._watch = open_connection(self.db.path)
-        return self._watch
 
     def base_url(self, host: str) -> str:
         if self.https_port is not None and host != "localhost":
@@ -106,8 +98,3 @@ class ServerState:
         if site == "root" and preview_id is None and self.domain != "localhost":
             return self.base_url(self.domain)
         return self.base_url(f"{label}.{self.domain}")
-
-
-def _data_version(conn: sqlite3.Connection) -> int:
-    # Changes whenever another connection (our writer, or another process) commits.
-    return conn.execute("PRAGMA data_version").fetchone()[0]
