@@ -34,7 +34,7 @@ def seed_sites(db, count: int) -> None:
                 data = f"site {i} v{version} file {j}\n".encode() * 20
                 entry = FileEntry(f"page{j}.html", sha256_hex(data), len(data), "text/html")
                 files.append((entry, data))
-            db.write_sync(deployments.deploy_files, f"site{i:03d}", files, Manifest(), "bench")
+            db.write_sync(deployments.store_and_publish, f"site{i:03d}", files, Manifest(), "bench")
 
 
 def seed_events(db, count: int, sites: int) -> float:

@@ -2,7 +2,6 @@
 
 import asyncio
 import secrets
-import sqlite3
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -12,7 +11,6 @@ from fazt.analytics.service import Analytics
 from fazt.auth.passwords import PasswordChecker
 from fazt.auth.ratelimit import FailureLimiter
 from fazt.db import Database, settings
-from fazt.db.connection import open_connection
 from fazt.hosting.archive import DeployLimits
 from fazt.hosting.routing import RoutingTable
 from fazt.hosting.static import StaticServer
@@ -35,16 +33,15 @@ class ServerState:
     instance: str = field(default_factory=lambda: secrets.token_hex(8))
     token_failures: FailureLimiter = field(default_factory=lambda: FailureLimiter(20, 300))
     key_touched: dict[int, float] = field(default_factory=dict)
-    # Dashboard logins: 5 failures per client IP per 15 minutes (fazt.api.session_auth).
+    # Dashboard logins: 5 failures per client IP per 15 minutes (fazt.api.request_auth).
     login_failures: FailureLimiter = field(default_factory=lambda: FailureLimiter(5, 900))
     password_checks: PasswordChecker = field(default_factory=PasswordChecker)  # 2 at once
-    auth_settings: dict[str, str] | None = None  # loaded on first use by session_auth
+    auth_settings: dict[str, str] | None = None  # loaded on first use by api.request_auth
     # HTTPS (fazt.https): the public https port when enabled, and the certificate manager.
     https_port: int | None = None
     tls: Any = None
     edge: Any = None  # fazt.server.edge.EdgeGuard, set by FaztApp: per-address limits
     _data_version: int = -1
-    _watch: sqlite3.Connection | None = None
     _routing_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     @classmethod
@@ -76,15 +73,10 @@ class ServerState:
     async def pick_up_changes(self) -> None:
         """Reload the routing table when another connection (our writer, or another
         process such as the CLI) has committed; run every ROUTING_POLL_SECONDS."""
-        version = await self.db.run(_data_version, self._watch_conn())
+        version = await self.db.data_version()
         if version != self._data_version:
             self._data_version = version
             await self.refresh_routing()
-
-    def _watch_conn(self) -> sqlite3.Connection:
-        if self._watch is None:
-            self._watch = open_connection(self.db.path)
-        return self._watch
 
     def base_url(self, host: str) -> str:
         if self.https_port is not None and host != "localhost":
@@ -102,8 +94,3 @@ class ServerState:
         if site == "root" and preview_id is None and self.domain != "localhost":
             return self.base_url(self.domain)
         return self.base_url(f"{label}.{self.domain}")
-
-
-def _data_version(conn: sqlite3.Connection) -> int:
-    # Changes whenever another connection (our writer, or another process) commits.
-    return conn.execute("PRAGMA data_version").fetchone()[0]

@@ -10,7 +10,7 @@ from urllib.parse import quote
 
 from fazt.admin import views
 from fazt.admin.dashboard import LOGGED_IN, Page, read_form, redirect, static_file
-from fazt.api import session_auth
+from fazt.api import request_auth
 from fazt.auth import sessions
 from fazt.auth.sessions import Session
 from fazt.state import ServerState
@@ -24,14 +24,14 @@ def page_endpoint(state: ServerState, view: View, scope: str | None) -> Callable
     login form, and checks the CSRF token of every POST; None (the login form) does not."""
 
     async def endpoint(req: Request, **params: Any) -> Response:
-        found = await session_auth.session_and_token(state, req)
+        found = await request_auth.session_and_token(state, req)
         page = Page(state, req, found[0] if found else None)
         if scope == LOGGED_IN and page.session is None:
             return _login_first(page)
         if req.method == "POST":
             page.form = await read_form(req)
             if scope == LOGGED_IN:  # the login form checks its own origin
-                await session_auth.check_csrf(
+                await request_auth.check_csrf(
                     state, req, page.session, page.field("csrf_token") or None
                 )
         response = await view(page, **params)
@@ -54,9 +54,9 @@ async def _refresh_cookie(
     """The session's expiry just slid forward: the cookie's Max-Age follows."""
     if any(name == "set-cookie" for name, _ in response.headers):  # e.g. logout
         return
-    ttl = await session_auth.session_ttl(state)
-    left = sessions.seconds_left(session, ttl, await session_auth.session_max_age(state))
-    cookie = await session_auth.session_cookie(state, req, token, left)
+    ttl = await request_auth.session_ttl(state)
+    left = sessions.seconds_left(session, ttl, await request_auth.session_max_age(state))
+    cookie = await request_auth.session_cookie(state, req, token, left)
     response.headers.append(("set-cookie", cookie))
 
 

@@ -9,7 +9,7 @@ from urllib.parse import quote
 
 from fazt.admin import stats
 from fazt.admin.dashboard import Page, redirect, render, safe_next
-from fazt.api import session_auth, system
+from fazt.api import request_auth, system
 from fazt.api.errors import status_of
 from fazt.auth import csrf, passwords, sessions, tokens
 from fazt.db import settings
@@ -60,10 +60,10 @@ def _dummy() -> str:
 async def login(page: Page) -> Response:
     state, req = page.state, page.req
     next_path = safe_next(page.field("next"))
-    scheme = await session_auth.scheme(state, req)
+    scheme = await request_auth.scheme(state, req)
     if not csrf.same_origin(req.header("origin"), req.header("referer"), scheme, req.host):
         raise HTTPError(403, "CSRF_FAILED", "cross-origin login refused")
-    ip = await session_auth.client_ip(state, req)
+    ip = await request_auth.client_ip(state, req)
     # The attempt counts as a failure before the password is checked (and is given back
     # on success), so concurrent guesses cannot all slip under the limit.
     stamp, wait = state.login_failures.reserve(ip)
@@ -82,12 +82,12 @@ async def login(page: Page) -> Response:
     if user is None or not ok:
         return login_form(page, next_path, "Wrong username or password.", 401, username)
     state.login_failures.release(ip, stamp)
-    ttl = await session_auth.session_ttl(state)
-    max_age = await session_auth.session_max_age(state)
+    ttl = await request_auth.session_ttl(state)
+    max_age = await request_auth.session_max_age(state)
     agent = req.header("user-agent") or ""
     token = await state.db.write(sessions.create, user[0], ttl, ip, agent, max_age)
     response = redirect(next_path)
-    cookie = await session_auth.session_cookie(state, req, token, min(ttl, max_age))
+    cookie = await request_auth.session_cookie(state, req, token, min(ttl, max_age))
     response.headers.append(("set-cookie", cookie))
     return response
 
@@ -100,7 +100,7 @@ def _retry_later(page: Page, next_path: str, message: str, status: int, wait: in
 
 async def _logged_out(page: Page) -> Response:
     response = redirect("/login")
-    cookie = await session_auth.session_cookie(page.state, page.req, "", 0)
+    cookie = await request_auth.session_cookie(page.state, page.req, "", 0)
     response.headers.append(("set-cookie", cookie))
     return response
 

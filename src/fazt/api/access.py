@@ -19,7 +19,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
-from fazt.api import session_auth
+from fazt.api import request_auth
 from fazt.auth import tokens
 from fazt.auth.tokens import ApiKey
 from fazt.state import ServerState
@@ -36,7 +36,7 @@ async def authenticate(state: ServerState, req: Request, scope: str) -> ApiKey:
     if not header:
         # The dashboard calls the same API with its session cookie (plus CSRF token); the
         # token limiter does not apply to it, so API-key guessing cannot lock it out.
-        dashboard = await session_auth.api_identity(state, req)
+        dashboard = await request_auth.api_identity(state, req)
         if dashboard is not None:
             return dashboard
         raise HTTPError(401, "UNAUTHORIZED", "missing Authorization: Bearer <token> header")
@@ -61,7 +61,7 @@ async def _checked_lookup(state: ServerState, req: Request, token: str) -> ApiKe
     """Look the token up under the failure limit, keyed on the real client (the
     X-Forwarded-For client behind a trusted proxy, not the proxy), counted before the
     lookup so concurrent guesses cannot overshoot it."""
-    ip = await session_auth.client_ip(state, req)
+    ip = await request_auth.client_ip(state, req)
     stamp, wait = state.token_failures.reserve(ip)
     if stamp is None:
         raise HTTPError(

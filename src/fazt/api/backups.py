@@ -12,6 +12,7 @@ from pathlib import Path
 from fazt.auth.tokens import ApiKey
 from fazt.backup import snapshot
 from fazt.backup.service import backup_folder
+from fazt.cpu import run_cpu
 from fazt.db import settings
 from fazt.state import ServerState
 from fazt.web.http import HTTPError, Request, Response, json_response
@@ -27,7 +28,7 @@ def _public(entry: dict) -> dict:
 
 async def list_backups(state: ServerState, req: Request, key: ApiKey) -> Response:
     folder = await state.db.read(_folder)
-    entries = await state.db.run(snapshot.list_backups, folder)
+    entries = await run_cpu(snapshot.list_backups, folder)
     return json_response([_public(e) for e in entries])
 
 
@@ -38,7 +39,7 @@ async def create_backup(state: ServerState, req: Request, key: ApiKey) -> Respon
         return snapshot.create_snapshot(state.db.path, folder=folder, reason="api")
 
     try:
-        made = await state.db.run(make)
+        made = await run_cpu(make)
     except snapshot.BackupError as exc:
         raise HTTPError(500, "BACKUP_FAILED", str(exc)) from None
     return json_response(_public({**made, "file": Path(made["path"]).name}), 201)
@@ -46,7 +47,7 @@ async def create_backup(state: ServerState, req: Request, key: ApiKey) -> Respon
 
 async def download_backup(state: ServerState, req: Request, key: ApiKey, file: str) -> Response:
     folder = await state.db.read(_folder)
-    names = {e["file"] for e in await state.db.run(snapshot.list_backups, folder)}
+    names = {e["file"] for e in await run_cpu(snapshot.list_backups, folder)}
     if file not in names:  # only names the listing shows: no path tricks
         raise HTTPError(404, "BACKUP_NOT_FOUND", f"no backup named '{file}'")
     path = folder / file

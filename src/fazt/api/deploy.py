@@ -10,6 +10,7 @@ from python_multipart.exceptions import FormParserError
 
 from fazt.api.access import check_site, owns
 from fazt.auth.tokens import ApiKey
+from fazt.cpu import run_cpu
 from fazt.db import Database
 from fazt.hosting import archive, blobframes, deployments, mime
 from fazt.hosting.deployments import FileEntry, sha256_hex
@@ -105,7 +106,7 @@ async def deploy_zip(state: ServerState, req: Request, key: ApiKey) -> Response:
                 )
             spool.write(chunk)
         spool.seek(0)
-        fields, upload = await state.db.run(_parse_form, ctype, size, spool)
+        fields, upload = await run_cpu(_parse_form, ctype, size, spool)
         if not fields.get("site_name"):
             raise HTTPError(400, "MISSING_FIELD", "missing site_name field")
         site = check_site_name(state, key, fields["site_name"])
@@ -113,10 +114,10 @@ async def deploy_zip(state: ServerState, req: Request, key: ApiKey) -> Response:
             raise HTTPError(400, "MISSING_FIELD", "missing file field (a .zip archive)")
         dotfiles = _flag(fields.get("include_dotfiles", ""))
         try:
-            zipped = await state.db.run(archive.ZipDeploy, upload, limits, dotfiles)
+            zipped = await run_cpu(archive.ZipDeploy, upload, limits, dotfiles)
             try:
-                manifest = _manifest_from(await state.db.run(zipped.read, "manifest.json"))
-                await state.db.run(_store_blobs, state.db, zipped)
+                manifest = _manifest_from(await run_cpu(zipped.read, "manifest.json"))
+                await run_cpu(_store_blobs, state.db, zipped)
             finally:
                 zipped.close()
         finally:
@@ -133,7 +134,7 @@ def _flag(value: str) -> bool:
 
 
 def _store_blobs(db: Database, zipped: archive.ZipDeploy) -> None:
-    """Store the archive's blobs in batches (runs in a pool thread): memory stays bounded
+    """Store the archive's blobs in batches (runs on the CPU pool): memory stays bounded
     however large the archive. Nothing is visible until the deployment is published."""
     batch, batch_bytes = [], 0
     for entry, data in zipped.files():
@@ -260,7 +261,7 @@ async def upload_blob(state: ServerState, req: Request, key: ApiKey, sha256: str
     if not _SHA256.match(sha256):
         raise HTTPError(400, "BAD_REQUEST", "blob name must be a sha256 in lower-case hex")
     data = await req.body(state.limits.max_file_bytes)
-    actual = await state.db.run(sha256_hex, data)
+    actual = await run_cpu(sha256_hex, data)
     if actual != sha256:
         raise HTTPError(400, "HASH_MISMATCH", f"the body hashes to {actual}, not {sha256}")
     created = await state.db.write(deployments.store_blob, sha256, data)
@@ -275,7 +276,7 @@ async def upload_blob_batch(state: ServerState, req: Request, key: ApiKey) -> Re
     Every frame is checked before anything is stored."""
     data = await req.body(BATCH_MAX_BYTES)
     try:
-        blobs = await state.db.run(blobframes.decode, data)
+        blobs = await run_cpu(blobframes.decode, data)
     except blobframes.BadFrames as exc:
         raise HTTPError(400, exc.code, str(exc)) from None
     await state.db.write(deployments.store_blobs, blobs)

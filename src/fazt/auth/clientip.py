@@ -35,3 +35,13 @@ def client_ip(peer: str, forwarded_for: str | None, trusted: tuple[Network, ...]
         if not is_trusted(hop, trusted):
             return hop
     return hops[0] if hops else peer
+
+
+def scheme(tls: bool, forwarded_proto: str | None, peer: str, trusted: tuple[Network, ...]) -> str:
+    """'https' when the request came over TLS, here or (X-Forwarded-Proto) at a trusted proxy."""
+    if tls:
+        return "https"
+    forwarded = (forwarded_proto or "").strip().lower()
+    if forwarded == "https" and is_trusted(peer, trusted):
+        return "https"
+    return "http"

@@ -77,3 +77,20 @@ def token_matches(expected: str, given: str | None) -> bool:
     """Does `given` (a masked token, as pages carry it) hold the session's token?"""
     token = unmask(given) if given else None
     return token is not None and hmac.compare_digest(expected.encode(), token)
+
+
+def refusal(
+    origin: str | None,
+    referer: str | None,
+    scheme: str,
+    host: str,
+    expected: str,
+    given: str | None,
+) -> str | None:
+    """Why a state-changing request must be refused (None: it may proceed): it must come
+    from `scheme://host` and carry the session's token `expected` (masked) as `given`."""
+    if not same_origin(origin, referer, scheme, host):
+        return "cross-origin request refused"
+    if not token_matches(expected, given):
+        return "missing or wrong CSRF token; reload the page"
+    return None

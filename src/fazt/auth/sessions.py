@@ -40,6 +40,21 @@ def cookie_name(https: bool) -> str:
     return SECURE_COOKIE_NAME if https else COOKIE_NAME
 
 
+def set_cookie(token: str, max_age: int, https: bool) -> str:
+    """The Set-Cookie value: host-only, HttpOnly, SameSite=Lax; Secure and `__Host-` named
+    over HTTPS. An empty token with max_age 0 logs out."""
+    parts = [
+        f"{cookie_name(https)}={token}",
+        "Path=/",
+        f"Max-Age={max_age}",
+        "HttpOnly",
+        "SameSite=Lax",
+    ]
+    if https:
+        parts.append("Secure")
+    return "; ".join(parts)
+
+
 def create(
     conn: sqlite3.Connection,
     user_id: int,

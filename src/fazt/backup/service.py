@@ -1,6 +1,6 @@
 """Background work of a running server: scheduled backups and the Litestream process.
 
-Both run as asyncio tasks but do their blocking work off the event loop (`db.run`,
+Both run as asyncio tasks but do their blocking work off the event loop (`run_cpu`,
 `db.read`, subprocesses), and both re-read their settings while running, so
 `fazt backup schedule` and `fazt replicate enable/disable` take effect without a restart.
 """
@@ -13,6 +13,7 @@ from datetime import datetime
 from pathlib import Path
 
 from fazt.backup import replicate, snapshot
+from fazt.cpu import run_cpu
 from fazt.db import settings
 from fazt.periodic import cancel_and_wait, periodic
 
@@ -82,7 +83,7 @@ class Services:
         poll = SCHEDULE_POLL
         if values.get("backup_every"):
             poll = min(SCHEDULE_POLL, max(1.0, parse_every(values["backup_every"]) / 4))
-        made = await self.state.db.run(run_scheduled_if_due, self.state.db.path, values)
+        made = await run_cpu(run_scheduled_if_due, self.state.db.path, values)
         if made:
             log.info("scheduled backup: %s", made["path"])
         return poll

@@ -19,12 +19,12 @@ from fazt.cli.common import (
     print_table,
     resolve_db_path,
 )
+from fazt.cli.https_options import https_options
+from fazt.cli.https_options import save_options as save_https_options
 from fazt.db import migrations, setting_schema, settings
 from fazt.hosting import deployments, seeding
 from fazt.hosting.names import validate_domain
 from fazt.https import report as https_report
-from fazt.https.cli import https_options
-from fazt.https.cli import save_options as save_https_options
 from fazt.remote import peers
 from fazt.server.bootstrap import initialise
 

@@ -1,7 +1,8 @@
 """The Database: one writer thread (all writes, BEGIN IMMEDIATE), readers in a thread pool.
 
 Nothing here runs SQLite on the event loop thread: async callers await `write()` and
-`read()`, which hand the work to threads. CLI code uses the `_sync` variants.
+`read()`, which hand the work to threads. CLI code uses the `_sync` variants. CPU and file
+work that needs no connection goes to fazt.cpu, not to these threads.
 """
 
 import asyncio
@@ -36,6 +37,8 @@ class Database:
         self._queue: queue.Queue = queue.Queue()
         self._writer_conn: sqlite3.Connection | None = None
         self._writer = threading.Thread(target=self._write_loop, name="fazt-writer", daemon=True)
+        self._watch_conn: sqlite3.Connection | None = None
+        self._watch_lock = threading.Lock()
         self._closed = False
 
     @classmethod
@@ -120,10 +123,19 @@ class Database:
     def _read_in_pool(self, fn: Callable[..., T], args: tuple) -> T:
         return fn(self.reader(), *args)
 
-    async def run(self, fn: Callable[..., T], *args: Any) -> T:
-        """Run CPU or file work (hashing, compression) in the pool, off the event loop."""
+    async def data_version(self) -> int:
+        """A number that changes whenever a commit lands (from our writer or another
+        process), to notice changes made elsewhere; cheap enough to poll every second."""
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self.pool, fn, *args)
+        return await loop.run_in_executor(self.pool, self._data_version)
+
+    def _data_version(self) -> int:
+        # Its own connection: PRAGMA data_version is per connection, so comparing values
+        # read on different pooled readers would see changes that never happened.
+        with self._watch_lock:
+            if self._watch_conn is None:
+                self._watch_conn = open_connection(self.path)
+            return self._watch_conn.execute("PRAGMA data_version").fetchone()[0]
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -139,6 +151,10 @@ class Database:
             for conn in self._reader_conns:
                 conn.close()
             self._reader_conns.clear()
+        with self._watch_lock:
+            if self._watch_conn is not None:
+                self._watch_conn.close()
+                self._watch_conn = None
 
     def __enter__(self) -> "Database":
         return self

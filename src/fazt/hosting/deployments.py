@@ -311,7 +311,7 @@ def publish(
     return finalize(conn, dep_id, live=live)
 
 
-def deploy_files(
+def store_and_publish(
     conn: sqlite3.Connection,
     site: str,
     files: list[tuple[FileEntry, bytes]],

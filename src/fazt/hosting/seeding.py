@@ -50,7 +50,7 @@ def seed(conn: sqlite3.Connection) -> list[str]:
             current = {(f["path"], f["sha256"]) for f in deployments.list_files(conn, live_id)}
             if current == {(e.path, e.sha256) for e, _ in files}:
                 continue
-        deployments.deploy_files(
+        deployments.store_and_publish(
             conn, site, files, Manifest(), SYSTEM_DEPLOYER, live=True, kind="system"
         )
         changed.append(site)

@@ -14,7 +14,6 @@ from urllib.parse import quote
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import Field
 
-from fazt.cli.deploy import DeployInputError, deploy_files, files_to_deploy, resolve_site_name
 from fazt.hosting.names import InvalidSiteName, validate_site_name
 from fazt.mcp.models import (
     App,
@@ -29,6 +28,7 @@ from fazt.mcp.models import (
     UpgradeInfo,
 )
 from fazt.remote.client import ApiError, FaztClient
+from fazt.remote.deploy import DeployInputError, deploy_files, files_to_deploy, resolve_site_name
 from fazt.templates import write_template
 
 MAX_FILES_LISTED = 200  # app_info lists at most this many files of the live deployment

@@ -14,7 +14,7 @@ import uvloop
 from granian.constants import Interfaces
 from granian.server.embed import Server
 
-from fazt.api.session_auth import session_max_age
+from fazt.api.request_auth import session_max_age
 from fazt.auth import sessions
 from fazt.backup.service import start_services
 from fazt.db import Database

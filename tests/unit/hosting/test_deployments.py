@@ -20,7 +20,9 @@ def db(tmp_path):
 def deploy(db, site, content: bytes, live=True):
     entry = FileEntry("index.html", sha256_hex(content), len(content), "text/html")
     return db.write_sync(
-        lambda c: deployments.deploy_files(c, site, [(entry, content)], Manifest(), "t", live=live)
+        lambda c: deployments.store_and_publish(
+            c, site, [(entry, content)], Manifest(), "t", live=live
+        )
     )
 
 

@@ -1,66 +1,48 @@
-"""The dashboard's session cookie as seen from a request: reading it, checking CSRF,
-and building the Set-Cookie header. Used by the dashboard pages and the JSON API."""
+"""Auth as seen from a request: the client's address and scheme (behind trusted proxies),
+the dashboard's session cookie, CSRF checks and the Set-Cookie header.
 
-import logging
+The rules themselves live in fazt.auth (policy, clientip, cookies, csrf, sessions); this
+module reads the request and the server's settings and hands them over. Used by the
+dashboard pages and the JSON API.
+"""
 
-from fazt.auth import clientip, cookies, csrf, sessions
+from fazt.auth import clientip, cookies, csrf, policy, sessions
 from fazt.auth.sessions import Session
 from fazt.auth.tokens import ApiKey
 from fazt.db import settings
 from fazt.state import ServerState
 from fazt.web.http import HTTPError, Request
 
-log = logging.getLogger("fazt")
-MAX_SESSION_HOURS = 24 * 365 * 10  # a sane ceiling for both lifetimes
-
 
 async def auth_settings(state: ServerState) -> dict[str, str]:
     """Settings read once per server run (like the domain): lifetimes and trusted proxies."""
     if state.auth_settings is None:
         values = await state.db.read(settings.all_settings)
-        keys = ("session_ttl_seconds", "session_max_age_hours", "trusted_proxies")
-        state.auth_settings = {key: values[key] for key in keys}
+        state.auth_settings = {key: values[key] for key in policy.KEYS}
     return state.auth_settings
-
-
-async def _positive(state: ServerState, key: str, ceiling: int) -> int:
-    raw = (await auth_settings(state))[key]
-    if raw.isdigit() and 0 < int(raw) <= ceiling:
-        return int(raw)
-    log.warning("%s=%r is not an integer from 1 to %d; using the default", key, raw, ceiling)
-    return int(settings.DEFAULTS[key])
 
 
 async def session_ttl(state: ServerState) -> int:
     """Seconds an unused session lives (each use slides it)."""
-    return await _positive(state, "session_ttl_seconds", MAX_SESSION_HOURS * 3600)
+    return policy.session_ttl(await auth_settings(state))
 
 
 async def session_max_age(state: ServerState) -> int:
     """Seconds a session lives after its login at most, however busy."""
-    return await _positive(state, "session_max_age_hours", MAX_SESSION_HOURS) * 3600
-
-
-async def _trusted(state: ServerState) -> tuple:
-    try:
-        return clientip.parse_trusted((await auth_settings(state))["trusted_proxies"])
-    except ValueError:  # a bad setting must not open the door: trust nobody
-        return ()
+    return policy.session_max_age(await auth_settings(state))
 
 
 async def client_ip(state: ServerState, req: Request) -> str:
     """The peer, or the X-Forwarded-For client when the peer is a trusted proxy."""
-    return clientip.client_ip(req.client_ip, req.header("x-forwarded-for"), await _trusted(state))
+    trusted = policy.trusted_proxies(await auth_settings(state))
+    return clientip.client_ip(req.client_ip, req.header("x-forwarded-for"), trusted)
 
 
 async def scheme(state: ServerState, req: Request) -> str:
     """'https' when the request came over TLS (here, or at a trusted proxy)."""
-    if getattr(req.scope, "scheme", "http") == "https":
-        return "https"
-    forwarded = (req.header("x-forwarded-proto") or "").strip().lower()
-    if forwarded == "https" and clientip.is_trusted(req.client_ip, await _trusted(state)):
-        return "https"
-    return "http"
+    tls = getattr(req.scope, "scheme", "http") == "https"
+    trusted = () if tls else policy.trusted_proxies(await auth_settings(state))
+    return clientip.scheme(tls, req.header("x-forwarded-proto"), req.client_ip, trusted)
 
 
 async def cookie_name(state: ServerState, req: Request) -> str:
@@ -94,27 +76,21 @@ async def check_csrf(
     """403 unless a state-changing request comes from our origin with the session's token."""
     if req.method in csrf.SAFE_METHODS:
         return
-    if not csrf.same_origin(
-        req.header("origin"), req.header("referer"), await scheme(state, req), req.host
-    ):
-        raise HTTPError(403, "CSRF_FAILED", "cross-origin request refused")
-    given = req.header(csrf.HEADER) or form_token
-    if not csrf.token_matches(session.csrf_token, given):
-        raise HTTPError(403, "CSRF_FAILED", "missing or wrong CSRF token; reload the page")
+    reason = csrf.refusal(
+        req.header("origin"),
+        req.header("referer"),
+        await scheme(state, req),
+        req.host,
+        session.csrf_token,
+        req.header(csrf.HEADER) or form_token,
+    )
+    if reason is not None:
+        raise HTTPError(403, "CSRF_FAILED", reason)
 
 
 async def session_cookie(state: ServerState, req: Request, token: str, max_age: int) -> str:
     """Host-only, HttpOnly, SameSite=Lax; Secure and `__Host-` named over HTTPS."""
-    parts = [
-        f"{await cookie_name(state, req)}={token}",
-        "Path=/",
-        f"Max-Age={max_age}",
-        "HttpOnly",
-        "SameSite=Lax",
-    ]
-    if await scheme(state, req) == "https":
-        parts.append("Secure")
-    return "; ".join(parts)
+    return sessions.set_cookie(token, max_age, await scheme(state, req) == "https")
 
 
 async def api_identity(state: ServerState, req: Request) -> ApiKey | None:

@@ -1,0 +1,237 @@
+"""The client deploy engine: walk a folder, hash, upload only what the server lacks, go live.
+
+Shared by `fazt deploy` (cli/deploy.py) and the MCP deploy_folder tool. It prints nothing:
+messages go through `say` and progress through a `Progress` callback, so any front end
+(a terminal, an agent) decides how to show them.
+"""
+
+import hashlib
+import json
+import os
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from fazt.hosting import blobframes
+from fazt.hosting.ignore import IGNORE_FILE, IgnoreRules
+from fazt.hosting.names import InvalidSiteName, validate_site_name
+from fazt.hosting.publishing_policy import DOTFILE, NEVER, PublishingPolicy
+from fazt.remote.client import ApiError, FaztClient
+
+# Build and dependency folders: never site content, so the walk does not even enter them.
+# Everything else that is skipped is the server's publishing policy, applied here first.
+BUILD_FOLDERS = {"node_modules", "__pycache__"}
+UPLOAD_THREADS = 4
+BATCH_FILE_LIMIT = 1024 * 1024  # smaller files are uploaded in batches
+BATCH_BYTES = 4 * 1024 * 1024
+BATCH_FILES = 500
+
+
+@dataclass(frozen=True)
+class LocalFile:
+    path: str  # relative, forward slashes
+    source: Path
+    size: int
+    sha256: str = ""
+
+
+class Progress(Protocol):
+    """One phase ("Hashing", "Uploading") of `total_bytes`: a context that yields the
+    function to call with the bytes of each finished item."""
+
+    def __call__(
+        self, label: str, total_bytes: int
+    ) -> AbstractContextManager[Callable[[int], None]]: ...
+
+
+@contextmanager
+def no_progress(label: str, total_bytes: int) -> Iterator[Callable[[int], None]]:
+    """A Progress that shows nothing."""
+    yield lambda done: None
+
+
+class DeployInputError(ValueError):
+    """A folder that cannot be deployed as asked; the message says why."""
+
+
+def collect(root: Path, include_dotfiles: bool = False) -> list[LocalFile]:
+    """Files to deploy, honouring the publishing policy and .faztignore."""
+    return walk(root, include_dotfiles)[0]
+
+
+def walk(root: Path, include_dotfiles: bool = False) -> tuple[list[LocalFile], list[str]]:
+    """(files to deploy, dotfiles and folders the policy leaves out, folders ending in /).
+    What .faztignore lists and build folders are left out without being reported."""
+    policy = PublishingPolicy(include_dotfiles, _ignore_rules(root))
+    found, refused = [], []
+
+    def keep(rel: str, source: Path) -> bool:
+        if source.is_symlink() or rel.rstrip("/").rsplit("/", 1)[-1] in BUILD_FOLDERS:
+            return False
+        reason = policy.refusal(rel)
+        if reason in (NEVER, DOTFILE):
+            refused.append(rel)
+        return reason is None
+
+    for dirpath, dirnames, filenames in os.walk(root):
+        rel_dir = Path(dirpath).relative_to(root).as_posix()
+        rel_dir = "" if rel_dir == "." else rel_dir + "/"
+        dirnames[:] = sorted(d for d in dirnames if keep(rel_dir + d + "/", Path(dirpath) / d))
+        for name in sorted(filenames):
+            rel, source = rel_dir + name, Path(dirpath) / name
+            if keep(rel, source):
+                found.append(LocalFile(rel, source, source.stat().st_size))
+    return found, sorted(refused)
+
+
+def _ignore_rules(root: Path) -> IgnoreRules:
+    ignore_file = root / IGNORE_FILE
+    if not ignore_file.is_file():
+        return IgnoreRules()
+    return IgnoreRules.parse(ignore_file.read_text("utf-8", errors="replace"))
+
+
+def hash_file(local: LocalFile) -> LocalFile:
+    digest = hashlib.sha256()
+    with local.source.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1024 * 1024), b""):
+            digest.update(chunk)
+    return LocalFile(local.path, local.source, local.size, digest.hexdigest())
+
+
+def resolve_site_name(root: Path, explicit: str | None, how_to_choose: str = "--site NAME") -> str:
+    """The site name: explicit, else manifest.json's name, else the folder name."""
+    name = explicit
+    manifest = root / "manifest.json"
+    if name is None and manifest.is_file():
+        try:
+            data = json.loads(manifest.read_text("utf-8"))
+        except ValueError as exc:
+            raise DeployInputError(f"{manifest} is not valid JSON: {exc}") from None
+        if isinstance(data, dict) and isinstance(data.get("name"), str):
+            name = data["name"]
+    if name is None:
+        name = root.resolve().name.lower()
+    name = name.strip().lower()
+    if name not in ("root", "404"):
+        try:
+            validate_site_name(name)
+        except InvalidSiteName as exc:
+            raise DeployInputError(
+                f"cannot deploy as '{name}': {exc}. Choose a name with {how_to_choose}."
+            ) from None
+    return name
+
+
+def files_to_deploy(root: Path, include_dotfiles: bool = False) -> list[LocalFile]:
+    """collect(), refusing a folder with nothing to deploy."""
+    return deployable(root, include_dotfiles)[0]
+
+
+def deployable(root: Path, include_dotfiles: bool = False) -> tuple[list[LocalFile], list[str]]:
+    """walk(), refusing a folder with nothing to deploy."""
+    files, refused = walk(root, include_dotfiles)
+    if not files:
+        raise DeployInputError(
+            f"{root} has no files to deploy (dotfiles, .git and node_modules are skipped)"
+        )
+    return files, refused
+
+
+def deploy_files(
+    client: FaztClient,
+    name: str,
+    files: list[LocalFile],
+    *,
+    preview: bool = False,
+    include_dotfiles: bool = False,
+    progress: Progress = no_progress,
+    say: Callable[[str], None] = lambda msg: None,
+) -> dict:
+    """Hash, upload only what the server lacks, then finalize; the server's answer.
+
+    Raises ApiError.
+    """
+    total = sum(f.size for f in files)
+    files = _in_threads(progress, "Hashing", files, hash_file, total)
+    body: dict = {"files": [{"path": f.path, "sha256": f.sha256, "size": f.size} for f in files]}
+    if include_dotfiles:  # the server publishes dotfiles only when asked to
+        body["include_dotfiles"] = True
+    started = client.post(f"/api/apps/{name}/deployments", json=body)
+    missing = set(started["missing"])
+    to_send = list({f.sha256: f for f in files if f.sha256 in missing}.values())
+    say(f"Uploading {len(to_send)} new file(s) of {len(files)}")
+    _in_threads(
+        progress,
+        "Uploading",
+        upload_batches(to_send),
+        lambda batch: _upload(client, batch),
+        sum(f.size for f in to_send),
+    )
+    result = client.post(
+        f"/api/deployments/{started['deployment_id']}/finalize", json={"preview": preview}
+    )
+    result["uploaded_files"] = len(to_send)
+    result["skipped"] = started.get("skipped", [])
+    return result
+
+
+@dataclass(frozen=True)
+class UploadBatch:
+    files: tuple[LocalFile, ...]
+
+    @property
+    def size(self) -> int:
+        return sum(f.size for f in self.files)
+
+
+def upload_batches(files: list[LocalFile]) -> list[UploadBatch]:
+    """Small files travel together (one request, one transaction); big ones alone."""
+    batches, current, current_bytes = [], [], 0
+    for local in sorted(files, key=lambda f: f.size):
+        if local.size >= BATCH_FILE_LIMIT:
+            batches.append(UploadBatch((local,)))
+            continue
+        if current and (current_bytes + local.size > BATCH_BYTES or len(current) >= BATCH_FILES):
+            batches.append(UploadBatch(tuple(current)))
+            current, current_bytes = [], 0
+        current.append(local)
+        current_bytes += local.size
+    if current:
+        batches.append(UploadBatch(tuple(current)))
+    return batches
+
+
+def _read_checked(local: LocalFile) -> bytes:
+    data = local.source.read_bytes()
+    if hashlib.sha256(data).hexdigest() != local.sha256:
+        raise ApiError(f"{local.path} changed while deploying; run the deploy again")
+    return data
+
+
+def _upload(client: FaztClient, batch: UploadBatch) -> UploadBatch:
+    octets = {"content-type": "application/octet-stream"}
+    if len(batch.files) == 1 and batch.files[0].size >= BATCH_FILE_LIMIT:
+        local = batch.files[0]
+        client.request(
+            "PUT", f"/api/blobs/{local.sha256}", content=_read_checked(local), headers=octets
+        )
+    else:
+        body = b"".join(blobframes.encode(f.sha256, _read_checked(f)) for f in batch.files)
+        client.request("POST", "/api/blobs", content=body, headers=octets)
+    return batch
+
+
+def _in_threads(progress: Progress, label: str, items: list, work, total_bytes: int) -> list:
+    """Run `work` over items in a few threads, reporting each finished item's bytes."""
+    if not items:
+        return []
+    with ThreadPoolExecutor(UPLOAD_THREADS) as pool, progress(label, total_bytes) as advance:
+        results = []
+        for item in pool.map(work, items):
+            advance(item.size)
+            results.append(item)
+        return results
