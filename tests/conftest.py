@@ -20,10 +20,34 @@ import pytest
 START_DEADLINE = 60.0  # a deadline, not a wait: a busy 2-core machine can be slow
 
 
+# Under pytest-xdist each worker picks ports from a block of its own, below the kernel's
+# ephemeral range (32768-60999): a port chosen and closed here stays free until the server
+# binds it, whatever the other worker picks and whichever local ports outgoing connections
+# take meanwhile.
+_XDIST_PORTS = (20000, 1500)  # first port, ports per worker
+_next_port = 0
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A loopback port nothing listens on now."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")  # "gw0", "gw1", ... under xdist
+    if not worker.startswith("gw"):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            return s.getsockname()[1]
+    global _next_port
+    first, size = _XDIST_PORTS
+    base = first + int(worker[2:]) * size
+    for _ in range(size):
+        port = base + _next_port % size
+        _next_port += 1
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise AssertionError(f"no free port in {base}-{base + size - 1}")
 
 
 def fazt_cmd() -> list[str]:
