@@ -7,9 +7,11 @@ import sqlite3
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 from pathlib import Path
 
 import httpx
@@ -18,10 +20,34 @@ import pytest
 START_DEADLINE = 60.0  # a deadline, not a wait: a busy 2-core machine can be slow
 
 
+# Under pytest-xdist each worker picks ports from a block of its own, below the kernel's
+# ephemeral range (32768-60999): a port chosen and closed here stays free until the server
+# binds it, whatever the other worker picks and whichever local ports outgoing connections
+# take meanwhile.
+_XDIST_PORTS = (20000, 1500)  # first port, ports per worker
+_next_port = 0
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A loopback port nothing listens on now."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")  # "gw0", "gw1", ... under xdist
+    if not worker.startswith("gw"):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            return s.getsockname()[1]
+    global _next_port
+    first, size = _XDIST_PORTS
+    base = first + int(worker[2:]) * size
+    for _ in range(size):
+        port = base + _next_port % size
+        _next_port += 1
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise AssertionError(f"no free port in {base}-{base + size - 1}")
 
 
 def fazt_cmd() -> list[str]:
@@ -60,6 +86,30 @@ def get_like_a_browser(client: httpx.Client, url: str, **kwargs) -> tuple[httpx.
         if "without sending a response" not in str(exc):
             raise
         return client.get(url, **kwargs), True
+
+
+_shared_http: httpx.Client | None = None
+
+
+def shared_http() -> httpx.Client:
+    """The client behind FaztServer's HTTP helpers. httpx.get() builds a new client, and
+    with it a TLS context, for every request: 70-150 ms each, which added up to minutes over
+    the suite. Each request still goes out as httpx.get() sent it: no keep-alive (a killed
+    or restarted server is no problem) and no cookie jar (nothing carries over)."""
+    global _shared_http
+    if _shared_http is None:
+        _shared_http = httpx.Client(
+            limits=httpx.Limits(max_keepalive_connections=0),
+            cookies=CookieJar(DefaultCookiePolicy(allowed_domains=[])),
+        )
+    return _shared_http
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _close_shared_http() -> Iterator[None]:
+    yield
+    if _shared_http is not None:
+        _shared_http.close()
 
 
 def wait_for(predicate, deadline: float = 10.0, interval: float = 0.05, what: str = "condition"):
@@ -119,9 +169,9 @@ class FaztServer:
             raise AssertionError(f"fazt exited with {self.proc.returncode}:\n{self.output()}")
         try:
             return (
-                httpx.get(
-                    self.url + "/health", headers={"host": "localhost"}, timeout=1
-                ).status_code
+                shared_http()
+                .get(self.url + "/health", headers={"host": "localhost"}, timeout=1)
+                .status_code
                 == 200
             )
         except httpx.HTTPError:
@@ -166,11 +216,11 @@ class FaztServer:
 
     def get(self, path: str, host: str = "localhost", **kw) -> httpx.Response:
         headers = {"host": host, **kw.pop("headers", {})}
-        return httpx.get(self.url + path, headers=headers, timeout=10, **kw)
+        return shared_http().get(self.url + path, headers=headers, timeout=10, **kw)
 
     def request(self, method: str, path: str, host: str = "localhost", **kw) -> httpx.Response:
         headers = {"host": host, **kw.pop("headers", {})}
-        return httpx.request(method, self.url + path, headers=headers, timeout=30, **kw)
+        return shared_http().request(method, self.url + path, headers=headers, timeout=30, **kw)
 
     @property
     def token(self) -> str:
@@ -212,6 +262,41 @@ def server(fazt_home: Path) -> Iterator[FaztServer]:
     srv = FaztServer(home=fazt_home, port=free_port(), db=fazt_home / "data.db")
     with srv.serving():
         yield srv
+
+
+@pytest.fixture
+def fresh_server(fazt_home: Path) -> Iterator[FaztServer]:
+    """`server` by another name, for the tests of a module whose `server` is its
+    `shared_server` and that need a server of their own (see `shared_server`)."""
+    srv = FaztServer(home=fazt_home, port=free_port(), db=fazt_home / "data.db")
+    with srv.serving():
+        yield srv
+
+
+@pytest.fixture(scope="module")
+def shared_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FaztServer]:
+    """One server for a whole test module, started like `server` (a first start on a fresh
+    database). Starting a server costs 2-4 s on a busy 2-core machine, so tests that touch
+    only what they own (their own uniquely named sites, see `site_name`, their own keys,
+    reads) share one. Tests that change server-wide state, count global things, or stop,
+    restart or kill the server keep a server of their own. A module shares it by
+    overriding `server`:
+
+        @pytest.fixture
+        def server(shared_server): return shared_server
+
+    and its tests that need their own ask for `fresh_server`."""
+    home = tmp_path_factory.mktemp("shared") / "home"
+    home.mkdir()
+    srv = FaztServer(home=home, port=free_port(), db=home / "data.db")
+    with srv.serving():
+        yield srv
+
+
+@pytest.fixture
+def site_name() -> str:
+    """A site name no other test uses, for tests on a shared server."""
+    return f"t{uuid.uuid4().hex[:10]}"
 
 
 def write_site(root: Path, files: dict[str, str | bytes]) -> Path:

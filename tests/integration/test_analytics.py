@@ -49,27 +49,39 @@ def overview(server: FaztServer, site: str | None = "blog", days: int = 7) -> di
     return response.json()["data"]
 
 
-def event_count(db: Path) -> int:
+def event_count(db: Path, site: str | None = None) -> int:
+    """Events stored, all or one site's (tests on the shared server count their own)."""
+    query, args = "SELECT COUNT(*) FROM analytics_events", ()
+    if site is not None:
+        query, args = query + " WHERE site = ?", (site,)
     conn = sqlite3.connect(db)
     try:
-        return conn.execute("SELECT COUNT(*) FROM analytics_events").fetchone()[0]
+        return conn.execute(query, args).fetchone()[0]
     finally:
         conn.close()
 
 
-def test_script_is_injected_into_user_pages_only_and_sites_can_opt_out(server, tmp_path):
-    deploy_blog(server, tmp_path, **{"frag.html": "<h1>fragment</h1>", "a.css": "p{}"})
-    page = server.get("/", host="blog.localhost")
+@pytest.fixture
+def server(shared_server):
+    """One server for the module. Tests on it use their own site (`site_name`) and count
+    only its hits; the ones that stop the server or count every site have their own."""
+    return shared_server
+
+
+def test_script_is_injected_into_user_pages_only_and_sites_can_opt_out(server, tmp_path, site_name):
+    blog, host = site_name, f"{site_name}.localhost"
+    deploy_blog(server, tmp_path, blog, **{"frag.html": "<h1>fragment</h1>", "a.css": "p{}"})
+    page = server.get("/", host=host)
     assert page.status_code == 200
     assert TAG + "</head>" in page.text
     bare = hashlib.sha256(PAGE.encode()).hexdigest()
     assert page.headers["etag"] != f'"{bare[:40]}"'  # the served bytes changed, so does it
-    zipped = server.get("/", host="blog.localhost", headers={"accept-encoding": "gzip"})
+    zipped = server.get("/", host=host, headers={"accept-encoding": "gzip"})
     assert zipped.headers.get("content-encoding") == "gzip" and TAG in zipped.text
-    again = server.get("/", host="blog.localhost", headers={"if-none-match": page.headers["etag"]})
+    again = server.get("/", host=host, headers={"if-none-match": page.headers["etag"]})
     assert again.status_code == 304
-    assert TAG not in server.get("/frag.html", host="blog.localhost").text
-    script = server.get("/_fazt/t.js", host="blog.localhost")
+    assert TAG not in server.get("/frag.html", host=host).text
+    script = server.get("/_fazt/t.js", host=host)
     assert script.status_code == 200
     assert script.headers["content-type"].startswith("text/javascript")
     assert "/_fazt/track" in script.text
@@ -80,14 +92,15 @@ def test_script_is_injected_into_user_pages_only_and_sites_can_opt_out(server, t
     quiet = write_site(
         tmp_path / "quiet", {"index.html": PAGE, "manifest.json": '{"analytics": false}'}
     )
-    server.deploy(quiet, "quiet")
-    assert server.get("/", host="quiet.localhost").text == PAGE
+    server.deploy(quiet, f"{blog}-quiet")
+    assert server.get("/", host=f"{blog}-quiet.localhost").text == PAGE
     bad = write_site(tmp_path / "bad", {"index.html": PAGE, "manifest.json": '{"analytics": 1}'})
-    out = server.cli("deploy", str(bad), "--site", "bad", check=False)
+    out = server.cli("deploy", str(bad), "--site", f"{blog}-bad", check=False)
     assert out.returncode != 0 and "analytics" in out.stderr + out.stdout
 
 
-def test_beacons_are_counted_with_unique_visitors_and_families(server, tmp_path):
+def test_beacons_are_counted_with_unique_visitors_and_families(fresh_server, tmp_path):
+    server = fresh_server  # it counts every site's hits too
     deploy_blog(server, tmp_path)
     ref = "https://news.example.com/story?id=1"
     assert beacon(server, {"p": "/", "r": ref}).status_code == 204
@@ -114,22 +127,26 @@ def test_beacons_are_counted_with_unique_visitors_and_families(server, tmp_path)
     assert overview(server, site=None)["pageviews"] == 3
 
 
-def test_dnt_gpc_and_robots_are_not_counted(server, tmp_path):
-    deploy_blog(server, tmp_path)
-    assert beacon(server, {"p": "/dnt"}, dnt="1").status_code == 204
-    assert beacon(server, {"p": "/gpc"}, **{"sec-gpc": "1"}).status_code == 204
-    assert beacon(server, {"p": "/bot"}, ua="curl/8.5.0").status_code == 204
-    pixel = server.get("/pixel.gif?site=blog", headers={"user-agent": CHROME, "dnt": "1"})
+def test_dnt_gpc_and_robots_are_not_counted(server, tmp_path, site_name):
+    blog = site_name
+    deploy_blog(server, tmp_path, blog)
+    assert beacon(server, {"p": "/dnt"}, blog, dnt="1").status_code == 204
+    assert beacon(server, {"p": "/gpc"}, blog, **{"sec-gpc": "1"}).status_code == 204
+    assert beacon(server, {"p": "/bot"}, blog, ua="curl/8.5.0").status_code == 204
+    pixel = server.get(f"/pixel.gif?site={blog}", headers={"user-agent": CHROME, "dnt": "1"})
     assert pixel.status_code == 200 and pixel.headers["content-type"] == "image/gif"
-    assert beacon(server, {"p": "/counted"}).status_code == 204
-    data = wait_for(lambda: (d := overview(server)) and d["pageviews"] and d, what="a pageview")
+    assert beacon(server, {"p": "/counted"}, blog).status_code == 204
+    data = wait_for(
+        lambda: (d := overview(server, blog)) and d["pageviews"] and d, what="a pageview"
+    )
     assert data["pageviews"] == 1
     assert [p["path"] for p in data["top_pages"]] == ["/counted"]
-    assert event_count(server.db) == 1
+    assert event_count(server.db, blog) == 1
 
 
-def test_bad_beacons_get_4xx_and_change_nothing(server, tmp_path):
-    deploy_blog(server, tmp_path)
+def test_bad_beacons_get_4xx_and_change_nothing(server, tmp_path, site_name):
+    blog = site_name
+    deploy_blog(server, tmp_path, blog)
     cases = [
         ("{not json", 400),
         ("[1, 2]", 400),
@@ -138,34 +155,38 @@ def test_bad_beacons_get_4xx_and_change_nothing(server, tmp_path):
         (json.dumps({"p": "/" + "x" * 9000}), 413),
     ]
     for body, status in cases:
-        response = beacon(server, body)
+        response = beacon(server, body, blog)
         assert response.status_code == status, (body[:40], response.text)
         assert response.json()["error"]["code"]
-    assert server.get("/_fazt/track", host="blog.localhost").status_code == 405
-    assert server.get("/_fazt/nope", host="blog.localhost").status_code == 404
-    assert beacon(server, {"p": "/ok"}).status_code == 204
-    wait_for(lambda: overview(server)["pageviews"] == 1, what="the good beacon")
-    assert event_count(server.db) == 1
+    assert server.get("/_fazt/track", host=f"{blog}.localhost").status_code == 405
+    assert server.get("/_fazt/nope", host=f"{blog}.localhost").status_code == 404
+    assert beacon(server, {"p": "/ok"}, blog).status_code == 204
+    wait_for(lambda: overview(server, blog)["pageviews"] == 1, what="the good beacon")
+    assert event_count(server.db, blog) == 1
 
 
-def test_dashboard_track_and_pixel_attribute_hits_to_sites(server, tmp_path):
-    deploy_blog(server, tmp_path)
+def test_dashboard_track_and_pixel_attribute_hits_to_sites(server, tmp_path, site_name):
+    blog = site_name
+    deploy_blog(server, tmp_path, blog)
     headers = {"user-agent": CHROME}
     tracked = server.request(
-        "POST", "/track", content=json.dumps({"d": "blog.localhost", "p": "/x"}), headers=headers
+        "POST", "/track", content=json.dumps({"d": f"{blog}.localhost", "p": "/x"}), headers=headers
     )
     assert tracked.status_code == 204
     assert tracked.headers["access-control-allow-origin"] == "*"
-    pixel = server.get("/pixel.gif?site=blog&path=/mail&source=newsletter", headers=headers)
+    pixel = server.get(f"/pixel.gif?site={blog}&path=/mail&source=newsletter", headers=headers)
     assert pixel.status_code == 200 and pixel.content.startswith(b"GIF89a")
     assert "no-store" in pixel.headers["cache-control"]
-    on_site = server.get("/_fazt/pixel.gif?path=/img", host="blog.localhost", headers=headers)
+    on_site = server.get("/_fazt/pixel.gif?path=/img", host=f"{blog}.localhost", headers=headers)
     assert on_site.content == pixel.content
-    data = wait_for(lambda: (d := overview(server)) and d["pageviews"] == 3 and d, what="hits")
+    data = wait_for(
+        lambda: (d := overview(server, blog)) and d["pageviews"] == 3 and d, what="hits"
+    )
     assert {p["path"] for p in data["top_pages"]} == {"/x", "/mail", "/img"}
 
 
-def test_no_raw_ip_is_ever_written(server, tmp_path):
+def test_no_raw_ip_is_ever_written(fresh_server, tmp_path):
+    server = fresh_server  # it stops the server
     deploy_blog(server, tmp_path)
     spoofed = "198.51.100.77"
     for _ in range(3):
@@ -178,7 +199,8 @@ def test_no_raw_ip_is_ever_written(server, tmp_path):
         assert spoofed.encode() not in raw, path
 
 
-def test_buffered_hits_survive_sigterm(server, tmp_path):
+def test_buffered_hits_survive_sigterm(fresh_server, tmp_path):
+    server = fresh_server  # it stops the server
     deploy_blog(server, tmp_path)
     count = 400
     with httpx.Client(base_url=server.url, timeout=10) as client:
@@ -199,17 +221,17 @@ def test_buffered_hits_survive_sigterm(server, tmp_path):
     assert pageviews == count
 
 
-def test_requests_and_errors_are_counted_per_hour(server, tmp_path):
+def test_requests_and_errors_are_counted_per_hour(server, tmp_path, site_name):
     site = write_site(
         tmp_path / "apiapp",
         {"index.html": PAGE, "api/boom.js": "module.exports = () => { throw new Error('x'); };"},
     )
-    server.deploy(site, "apiapp")
+    server.deploy(site, site_name)
     before = server.api("GET", "/api/analytics/requests?hours=2").json()["data"]
     assert len(before) == 2
     for _ in range(20):
-        server.get("/", host="apiapp.localhost")  # the cached fast path counts too
-    assert server.get("/api/boom", host="apiapp.localhost").status_code == 500
+        server.get("/", host=f"{site_name}.localhost")  # the cached fast path counts too
+    assert server.get("/api/boom", host=f"{site_name}.localhost").status_code == 500
 
     def counted():
         series = server.api("GET", "/api/analytics/requests?hours=2").json()["data"]
@@ -272,12 +294,14 @@ def test_track_rejects_other_methods(server, method):
     assert server.request(method, "/track").status_code == 405
 
 
-def test_tracking_script_in_a_real_browser(server, tmp_path, chromium):
+def test_tracking_script_in_a_real_browser(server, tmp_path, chromium, site_name):
     """Chromium loads an injected page, follows a link and records a custom event: the
     script's beacons arrive and are counted (Debian's chromium, never a download)."""
+    blog = site_name
     deploy_blog(
         server,
         tmp_path,
+        blog,
         **{
             "index.html": PAGE.replace("<body>", '<body><a id="next" href="/about.html">a</a>'),
             "about.html": PAGE.replace("<body>", '<body><button id="go">go</button>'),
@@ -286,13 +310,13 @@ def test_tracking_script_in_a_real_browser(server, tmp_path, chromium):
     context = chromium.new_context()
     try:
         page = context.new_page()
-        page.goto(f"http://blog.localhost:{server.port}/")
+        page.goto(f"http://{blog}.localhost:{server.port}/")
         page.click("#next")
         page.wait_for_url("**/about.html")
         page.wait_for_function("window.fazt && typeof window.fazt.track === 'function'")
         page.evaluate("window.fazt.track('clicked-go')")
         data = wait_for(
-            lambda: (d := overview(server)) and d["pageviews"] == 2 and d,
+            lambda: (d := overview(server, blog)) and d["pageviews"] == 2 and d,
             what="two pageviews from the browser",
         )
     finally:
@@ -304,7 +328,9 @@ def test_tracking_script_in_a_real_browser(server, tmp_path, chromium):
     def custom_event():
         conn = sqlite3.connect(server.db)
         try:
-            return conn.execute("SELECT name FROM analytics_events WHERE kind = 'event'").fetchall()
+            return conn.execute(
+                "SELECT name FROM analytics_events WHERE kind = 'event' AND site = ?", (blog,)
+            ).fetchall()
         finally:
             conn.close()
 

@@ -3,6 +3,12 @@
 import pytest
 
 
+@pytest.fixture
+def server(shared_server):
+    """One server for the module; the rate-limit test, which locks 127.0.0.1 out, has its own."""
+    return shared_server
+
+
 def test_missing_and_malformed_authorization(server):
     r = server.request("GET", "/api/apps")
     assert r.status_code == 401 and r.json()["error"]["code"] == "UNAUTHORIZED"
@@ -11,7 +17,8 @@ def test_missing_and_malformed_authorization(server):
     assert r.headers["content-type"] == "application/json"
 
 
-def test_failed_tokens_are_rate_limited_per_ip_and_headers_cannot_spoof(server):
+def test_failed_tokens_are_rate_limited_per_ip_and_headers_cannot_spoof(fresh_server):
+    server = fresh_server
     for i in range(20):
         r = server.api(
             "GET", "/api/apps", token=f"fazt_wrong{i}", headers={"x-forwarded-for": f"10.0.0.{i}"}

@@ -2,7 +2,15 @@
 
 import json
 
+import pytest
+
 from tests.conftest import wait_for
+
+
+@pytest.fixture
+def server(shared_server):
+    """One server for the module: each test creates apps of its own names."""
+    return shared_server
 
 
 def test_api_template_counts_visits(server, tmp_path):

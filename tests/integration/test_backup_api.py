@@ -6,13 +6,24 @@ import sqlite3
 import pytest
 
 
+def backup_files(server) -> list[str]:
+    return sorted(b["file"] for b in server.api("GET", "/api/backups").json()["data"])
+
+
+@pytest.fixture
+def server(shared_server):
+    """One server for the module: lists of backups are compared with the list before the
+    test; no test here deploys a site."""
+    return shared_server
+
+
 def test_create_list_and_download(server, tmp_path):
+    before = backup_files(server)
     r = server.api("POST", "/api/backups")
     assert r.status_code == 201, r.text
     made = r.json()["data"]
     assert "path" not in made
-    listed = server.api("GET", "/api/backups").json()["data"]
-    assert [b["file"] for b in listed] == [made["file"]]
+    assert backup_files(server) == sorted([*before, made["file"]])
     r = server.api("GET", f"/api/backups/{made['file']}")
     assert r.status_code == 200
     assert r.headers["content-disposition"] == f'attachment; filename="{made["file"]}"'

@@ -12,6 +12,12 @@ def sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+@pytest.fixture
+def server(shared_server):
+    """One server for the module: each test counts the blobs before and after itself."""
+    return shared_server
+
+
 def blob_count(server) -> int:
     conn = sqlite3.connect(server.db)
     try:

@@ -9,11 +9,19 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import FaztServer
 
 REPO = Path(__file__).resolve().parents[2]
 README = REPO / "README.md"
 MARKER = "<!-- quickstart: follow-up"
+
+
+@pytest.fixture
+def server(shared_server: FaztServer) -> FaztServer:
+    """One server for the module: its tests deploy sites of different names."""
+    return shared_server
 
 
 def readme_follow_up() -> list[str]:

@@ -15,6 +15,13 @@ from fazt.auth import passwords
 from tests.conftest import FaztServer, free_port, run_cli, wait_for
 
 
+@pytest.fixture
+def server(shared_server):
+    """One running server for the module's tests that only read from it or try to start a
+    second one beside it; the test that stops it has its own."""
+    return shared_server
+
+
 def test_version_first_line(fazt_home):
     out = run_cli(fazt_home, "--version")
     assert out.stdout.splitlines()[0] == f"fazt {__version__}"
@@ -128,7 +135,8 @@ def test_create_key_prints_only_the_token_and_it_works(server, tmp_path):
     assert bad.returncode != 0 and "unknown scope" in bad.stderr
 
 
-def test_status_sees_running_server(server):
+def test_status_sees_running_server(fresh_server):
+    server = fresh_server  # it stops the server
     # The first start saved the port it was given, so status probes the right one.
     status = json.loads(server.cli("server", "status", "--db", str(server.db), "--json").stdout)
     assert status["running"] is True and status["running_version"] == __version__

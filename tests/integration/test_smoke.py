@@ -1,6 +1,14 @@
 """The quick-start path: start, deploy with no flags, browse."""
 
+import pytest
+
 from tests.conftest import write_site
+
+
+@pytest.fixture
+def server(shared_server):
+    """One server for the module (its first start printed the credentials)."""
+    return shared_server
 
 
 def test_start_deploy_browse(server, tmp_path):
