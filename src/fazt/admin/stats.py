@@ -10,6 +10,7 @@ from fazt.api import system
 from fazt.db.clock import utcnow
 from fazt.hosting import deployments
 from fazt.runtime import store
+from fazt.state import ServerState
 from fazt.storage import documents, kv, objects
 
 log = logging.getLogger("fazt")
@@ -36,7 +37,7 @@ def _safely(fn, *args) -> Any:
         return None
 
 
-def overview(conn: sqlite3.Connection, state) -> dict:
+def overview(conn: sqlite3.Connection, state: ServerState) -> dict:
     """/api/system's facts, plus requests and errors per hour when analytics exist."""
     info = system.system_info(conn, state)
     queries = _analytics()

@@ -32,7 +32,7 @@ async def upgrade(state: ServerState, req: Request, key: ApiKey) -> Response:
         upgrade_id = await state.db.write(records.create, state.version, plan.target.version)
     except records.UpgradeInProgress as exc:
         raise HTTPError(409, "UPGRADE_IN_PROGRESS", f"upgrade {exc} is still running") from None
-    service.start(state, upgrade_id, plan.target)
+    service.start(state.db, upgrade_id, plan.target)
     answer = {
         **data,
         "id": upgrade_id,

@@ -28,6 +28,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from fazt.backoff import Backoff
+from fazt.db import Database
 from fazt.paths import fazt_home
 
 log = logging.getLogger("fazt")
@@ -258,7 +259,7 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child
 class LitestreamProcess:
     """Keeps `litestream replicate` running while replication is enabled."""
 
-    def __init__(self, db, read_settings) -> None:
+    def __init__(self, db: Database, read_settings) -> None:
         self.db = db
         self.read_settings = read_settings  # async () -> dict of settings
         self.proc: asyncio.subprocess.Process | None = None

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from fazt.backup import replicate, snapshot
 from fazt.cpu import run_cpu
-from fazt.db import settings
+from fazt.db import Database, settings
 from fazt.periodic import cancel_and_wait, periodic
 
 log = logging.getLogger("fazt")
@@ -60,13 +60,13 @@ def run_scheduled_if_due(db_path: Path, values: dict[str, str]) -> dict | None:
 
 
 class Services:
-    def __init__(self, state) -> None:
-        self.state = state
-        self.litestream = replicate.LitestreamProcess(state.db, self._settings)
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.litestream = replicate.LitestreamProcess(db, self._settings)
         self.tasks: list[asyncio.Task] = []
 
     async def _settings(self) -> dict[str, str]:
-        return await self.state.db.read(settings.all_settings)
+        return await self.db.read(settings.all_settings)
 
     def start(self) -> "Services":
         loop = asyncio.get_running_loop()
@@ -83,7 +83,7 @@ class Services:
         poll = SCHEDULE_POLL
         if values.get("backup_every"):
             poll = min(SCHEDULE_POLL, max(1.0, parse_every(values["backup_every"]) / 4))
-        made = await run_cpu(run_scheduled_if_due, self.state.db.path, values)
+        made = await run_cpu(run_scheduled_if_due, self.db.path, values)
         if made:
             log.info("scheduled backup: %s", made["path"])
         return poll
@@ -94,5 +94,5 @@ class Services:
             await cancel_and_wait(task)
 
 
-def start_services(state) -> Services:
-    return Services(state).start()
+def start_services(db: Database) -> Services:
+    return Services(db).start()

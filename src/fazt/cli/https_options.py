@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from fazt.cli.common import fail
+from fazt.db import Database
 from fazt.https import config
 
 _PORT = click.IntRange(1, 65535)
@@ -65,7 +66,7 @@ def https_options(fn: Callable) -> Callable:
     return fn
 
 
-def save_options(db, given: dict, main_port: int) -> None:
+def save_options(db: Database, given: dict, main_port: int) -> None:
     """Save the given options (None = unchanged); exit with a clear message if unusable.
 
     `main_port` is the plain listener's port (`--port`), which must be another port."""

@@ -21,12 +21,13 @@ from fazt.cli.common import (
 )
 from fazt.cli.https_options import https_options
 from fazt.cli.https_options import save_options as save_https_options
-from fazt.db import migrations, setting_schema, settings
+from fazt.db import Database, migrations, setting_schema, settings
 from fazt.hosting import deployments, seeding
 from fazt.hosting.names import validate_domain
 from fazt.https import report as https_report
 from fazt.remote import peers
 from fazt.server.bootstrap import initialise
+from fazt.state import ServerState
 
 DEFAULT_PORT = 4698
 
@@ -119,7 +120,7 @@ def _saved_port(path: Path) -> int | None:
     return int(value) if value is not None and str(value).isdigit() else None
 
 
-def _point_local_peer(db, port: int) -> None:
+def _point_local_peer(db: Database, port: int) -> None:
     """Keep the CLI's `local` peer on the port this start serves, if its key is this
     database's (a `local` peer of another database is left alone)."""
     peer = peers.find(peers.LOCAL_PEER)
@@ -145,7 +146,7 @@ def worker(host: str, port: int, ready_fd: int | None, db_path: Path | None) -> 
 
     from fazt.web.handover import supervisor_pid
 
-    def ready(state) -> None:
+    def ready(state: ServerState) -> None:
         # The supervisor's pid is the one to signal: killing a worker only makes the
         # supervisor start another.
         owner = supervisor_pid() or os.getpid()
@@ -165,7 +166,7 @@ def worker(host: str, port: int, ready_fd: int | None, db_path: Path | None) -> 
         fail(f"cannot serve on {host}:{port}: {exc}")
 
 
-def _prepare(db, domain: str | None, port: int) -> None:
+def _prepare(db: Database, domain: str | None, port: int) -> None:
     """Initialise an empty database or refresh system sites."""
     if not db.read_sync(settings.is_initialised):
         result = db.write_sync(lambda c: initialise(c, domain=domain or "localhost", port=port))

@@ -16,6 +16,7 @@ from cryptography import x509
 from granian.constants import Interfaces, SSLProtocols
 from granian.server.embed import Server
 
+from fazt.db import Database
 from fazt.https import certs
 from fazt.https.config import HttpsConfig
 from fazt.https.redirect import RedirectApp
@@ -28,7 +29,7 @@ READY_DEADLINE = 10.0
 
 
 class HttpsListeners:
-    def __init__(self, db: Any, app: Any, cfg: HttpsConfig, runtime_dir: Path) -> None:
+    def __init__(self, db: Database, app: Any, cfg: HttpsConfig, runtime_dir: Path) -> None:
         self.db = db
         self.cfg = cfg
         self.files = certs.RuntimeFiles(runtime_dir)

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 
 import aioacme
 
+from fazt.db import Database
 from fazt.https import acme, certs, store
 from fazt.https.config import HttpsConfig
 from fazt.https.listeners import HttpsListeners
@@ -48,7 +49,7 @@ def _snapshot(conn, domain: str) -> Snapshot:
 
 
 class CertificateManager:
-    def __init__(self, db, cfg: HttpsConfig, listeners: HttpsListeners) -> None:
+    def __init__(self, db: Database, cfg: HttpsConfig, listeners: HttpsListeners) -> None:
         self.db = db
         self.cfg = cfg
         self.listeners = listeners

@@ -3,6 +3,7 @@
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from fazt.db import Database
 from fazt.https.config import HttpsConfig
 
 if TYPE_CHECKING:
@@ -14,16 +15,16 @@ def runtime_dir(db_path: Path) -> Path:
     return Path(db_path).parent / "run" / "tls"
 
 
-async def start(state: Any, app: Any) -> "CertificateManager | None":
+async def start(db: Database, app: Any) -> "CertificateManager | None":
     """Listen on the http and https ports and manage the certificate; None when HTTPS is off."""
-    cfg = await state.db.read(HttpsConfig.load)
+    cfg = await db.read(HttpsConfig.load)
     if not cfg.enabled:
         return None
     # Imported only when used: the ACME client costs ~20 MB and a second of start-up.
     from fazt.https.listeners import HttpsListeners
     from fazt.https.manager import CertificateManager
 
-    listeners = HttpsListeners(state.db, app, cfg, runtime_dir(state.db.path))
-    manager = CertificateManager(state.db, cfg, listeners)
+    listeners = HttpsListeners(db, app, cfg, runtime_dir(db.path))
+    manager = CertificateManager(db, cfg, listeners)
     await manager.start()
     return manager

@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 from granian.rsgi import ProtocolClosed, ProtocolError, WebsocketMessageType
 
 from fazt.auth.ratelimit import TokenBuckets
+from fazt.db import Database, settings
 from fazt.hosting.routing import normalise_host
 
 log = logging.getLogger("fazt.realtime")
@@ -114,10 +115,8 @@ class Hub:
             )
 
     @classmethod
-    def from_db(cls, db: Any) -> "Hub":
+    def from_db(cls, db: Database) -> "Hub":
         """A hub with the limits of the server's settings."""
-        from fazt.db import settings
-
         return cls(Limits.from_settings(db.read_sync(settings.all_settings)))
 
     def publish_channel(self, site: str, channel: str, message_json: str) -> int:

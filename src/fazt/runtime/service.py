@@ -24,7 +24,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from fazt import __version__
-from fazt.db import settings
+from fazt.db import Database, settings
 from fazt.hosting.paths import is_server_only
 from fazt.runtime import store
 from fazt.runtime.executor import Overloaded, WorkerPool
@@ -45,7 +45,7 @@ _DROPPED_HEADERS = frozenset({"content-length", "transfer-encoding", "connection
 class Runtime:
     def __init__(
         self,
-        db: Any,
+        db: Database,
         config: RuntimeConfig | None = None,
         publish: Callable[[str, str, str], None] | None = None,
     ) -> None:

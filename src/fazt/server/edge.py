@@ -26,6 +26,7 @@ from typing import Any
 
 from fazt.auth import clientip
 from fazt.auth.ratelimit import TokenBuckets, retry_after_header
+from fazt.db import Database, settings
 from fazt.web.http import HTTPError, error_response, peer_ip
 
 log = logging.getLogger("fazt.edge")
@@ -101,10 +102,8 @@ class EdgeGuard:
         self.enabled = self.requests is not None or self.cap > 0
 
     @classmethod
-    def from_db(cls, db: Any) -> "EdgeGuard":
+    def from_db(cls, db: Database) -> "EdgeGuard":
         """A guard with the server's settings (read once, at start)."""
-        from fazt.db import settings
-
         values = db.read_sync(settings.all_settings)
         try:
             trusted = clientip.parse_trusted(values.get("trusted_proxies", ""))

@@ -14,6 +14,7 @@ import uvloop
 from granian.constants import Interfaces
 from granian.server.embed import Server
 
+from fazt import cpu
 from fazt.api.request_auth import session_max_age
 from fazt.auth import sessions
 from fazt.backup.service import start_services
@@ -78,7 +79,7 @@ async def _serve(db: Database, host: str, port: int, on_ready, ready_fd: int | N
         await prove_serving(host, port, state.instance)
         steer_to_newest(port)  # a worker we replace gets no new connections (fazt.web.steer)
         # HTTPS mode: the TLS and http->https listeners and the certificate manager.
-        state.tls = await https_service.start(state, app)
+        state.tls = await https_service.start(state.db, app)
         if state.tls is not None:
             lifespan.push_async_callback(_stop_quietly, state.tls.stop, "the HTTPS listeners")
         report_ready(ready_fd)
@@ -91,8 +92,9 @@ async def _start_background(lifespan: AsyncExitStack, state: ServerState, app: F
     """Every background job of a worker, each stopped by `lifespan` (last started, first
     stopped): the JS workers, backups and Litestream, the analytics buffer, the periodic
     jobs."""
+    lifespan.callback(cpu.shutdown)  # hashing and zip work (fazt.cpu): last of all
     lifespan.callback(app.runtime.close)
-    services = start_services(state)  # scheduled backups, Litestream (fazt.backup.service)
+    services = start_services(state.db)  # scheduled backups, Litestream (fazt.backup.service)
     lifespan.push_async_callback(services.stop)
     state.analytics.start()  # buffered analytics writes (fazt.analytics.service)
     # Closed after the server stops: every last hit of in-flight requests is written.

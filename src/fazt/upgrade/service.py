@@ -42,13 +42,13 @@ def plan(url: str, current: str, version: str | None) -> Plan:
     return Plan(current, index.pick(idx, wanted), latest, warning)
 
 
-async def release_url(db, override: str | None) -> str:
+async def release_url(db: Database, override: str | None) -> str:
     return override or await db.read(settings.get, "release_url")
 
 
-def start(state, upgrade_id: str, release: Release) -> None:
+def start(db: Database, upgrade_id: str, release: Release) -> None:
     """Run the upgrade in the background; progress goes to the upgrades table."""
-    task = asyncio.get_running_loop().create_task(_run(state.db, upgrade_id, release))
+    task = asyncio.get_running_loop().create_task(_run(db, upgrade_id, release))
     _running.add(task)
     task.add_done_callback(_running.discard)
 
