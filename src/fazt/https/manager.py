@@ -24,6 +24,7 @@ from fazt.https import acme, certs, store
 from fazt.https.config import HttpsConfig
 from fazt.https.listeners import HttpsListeners
 from fazt.https.names import WantedNames, wanted_names
+from fazt.periodic import cancel_and_wait, periodic
 from fazt.web import handover
 
 log = logging.getLogger("fazt")
@@ -72,12 +73,12 @@ class CertificateManager:
         else:
             wanted = await self.db.read(wanted_names, self.cfg.domain)
             await self.listeners.start(*certs.self_signed(wanted.covered))
-        self._task = asyncio.ensure_future(self.run())
+        job = periodic(POLL_SECONDS, self.step, "certificate management step", now=True)
+        self._task = asyncio.ensure_future(job)
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+            await cancel_and_wait(self._task)
         with contextlib.suppress(Exception):  # the database may already be closing
             await self.db.write(store.release_lease, self.owner)
         await self.listeners.stop()
@@ -91,16 +92,6 @@ class CertificateManager:
         return "ready" if host.lower() in self.served_names else "pending"
 
     # -- the loop -------------------------------------------------------------------------
-
-    async def run(self) -> None:
-        while True:
-            try:
-                await self.step()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("certificate management step failed")
-            await asyncio.sleep(POLL_SECONDS)
 
     async def step(self) -> None:
         snap = await self.db.read(_snapshot, self.cfg.domain)
