@@ -2,20 +2,10 @@
 
 from datetime import UTC, datetime, timedelta
 
-import pytest
-
-from fazt.auth import passwords, sessions
-from fazt.db import Database
+from fazt.auth import sessions
 from fazt.db.clock import stamp
 
 DAY = 24 * 3600
-
-
-@pytest.fixture
-def db(tmp_path):
-    with Database.open(tmp_path / "data.db") as database:
-        database.write_sync(passwords.set_credentials, "ann", passwords.hash_password("x" * 8))
-        yield database
 
 
 def session(db, created_ago: timedelta, expires_in: timedelta) -> str:
