@@ -332,6 +332,9 @@ def test_packaged_docs_match_docs_folder(name):
         {"limits": {"timeout_ms": 0}},
         {"limits": {"timeout_ms": "5"}},
         {"limits": {"cpu": 1}},
+        {"realtime": {"echo": False}},
+        {"realtime": {"echo": "no"}},
+        {"realtime": {"other": 1}},
     ],
 )
 def test_manifest_schema_agrees_with_the_parser(document):

@@ -71,8 +71,8 @@ async function handler(req) {
   const {kv, ds, s3} = fazt.storage;
   if (req.method === 'POST') {
     await kv.set('greeting', {text: req.body.text});
-    const doc = await ds.insert('notes', {text: req.body.text, n: 1});
-    return respond(201, {id: doc.id});
+    const id = await ds.insert('notes', {text: req.body.text, n: 1});
+    return respond(201, {id});
   }
   if (req.path === '/api/bad') { try { await kv.set(); } catch (e) { return {caught: e.message}; } }
   const [greeting, notes, count, missing] = await Promise.all([

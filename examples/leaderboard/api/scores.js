@@ -23,6 +23,6 @@ module.exports = function (req) {
     return respond(429, { error: "one score every 2 seconds, please" });
   }
   kv.set(limitKey, true, 2000);
-  const saved = ds.insert("scores", { player, score });
-  return respond(201, { id: saved.id, player, score });
+  const id = ds.insert("scores", { player, score });
+  return respond(201, { id, player, score });
 };

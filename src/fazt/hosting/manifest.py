@@ -1,4 +1,5 @@
-"""`manifest.json` at a site's root: name, SPA fallback, cache rules, runtime limits."""
+"""`manifest.json` at a site's root: name, SPA fallback, cache rules, runtime limits,
+analytics and realtime echo."""
 
 import fnmatch
 import json
@@ -24,6 +25,8 @@ class Manifest:
     limits: tuple[tuple[str, int], ...] = field(default_factory=tuple)
     # false: no tracking script in the site's HTML pages (fazt.analytics)
     analytics: bool = True
+    # false: a /ws message is not sent back to its sender (v0.9 and the default echo it)
+    realtime_echo: bool = True
 
     def cache_control(self, path: str, html: bool) -> str:
         for pattern, value in self.cache:
@@ -43,6 +46,8 @@ class Manifest:
             data["limits"] = dict(self.limits)
         if not self.analytics:
             data["analytics"] = False
+        if not self.realtime_echo:
+            data["realtime"] = {"echo": False}
         return json.dumps(data)
 
 
@@ -86,10 +91,18 @@ def parse(raw: bytes | str | None) -> Manifest:
     analytics = data.get("analytics", True)
     if not isinstance(analytics, bool):
         raise InvalidManifest("manifest.json: 'analytics' must be true or false")
+    realtime = data.get("realtime", {})
+    if (
+        not isinstance(realtime, dict)
+        or set(realtime) - {"echo"}
+        or not isinstance(realtime.get("echo", True), bool)
+    ):
+        raise InvalidManifest("manifest.json: 'realtime' must be {\"echo\": true|false}")
     return Manifest(
         name=name,
         spa=spa,
         cache=tuple(cache.items()),
         limits=tuple(sorted(limits.items())),
         analytics=analytics,
+        realtime_echo=realtime.get("echo", True),
     )

@@ -1,6 +1,9 @@
 """`/ws` on a site host: a broadcast channel per site.
 
-Every message a client sends goes to the site's *other* clients. Limits keep one site
+Every message a client sends goes to every client of the site, the sender included, as
+fazt v0.9 did (chat pages written for it show your own message when it comes back); a
+site whose manifest.json says `"realtime": {"echo": false}` gets it to the *other*
+clients only. Limits keep one site
 from hurting the server: connections per site, message size, an idle timeout, and a
 bounded outgoing queue per client (a client too slow to keep up loses messages rather
 than slowing everyone else).
@@ -16,6 +19,7 @@ import asyncio
 import contextlib
 import json
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -24,6 +28,7 @@ from granian.rsgi import ProtocolClosed, ProtocolError, WebsocketMessageType
 
 from fazt.auth.ratelimit import TokenBuckets
 from fazt.db import Database, settings
+from fazt.hosting.manifest import InvalidManifest, parse
 from fazt.hosting.routing import normalise_host
 
 log = logging.getLogger("fazt.realtime")
@@ -32,9 +37,10 @@ CLOSE_NORMAL = 1000
 CLOSE_POLICY = 1008
 CLOSE_TOO_BIG = 1009
 CLOSE_IDLE = 4000  # application range: closed for inactivity
-# Granian's RSGI close(status) sets the status of a refused handshake only: an accepted
-# socket gets a close frame without a code (the client sees 1005), so these codes are
-# what we mean, not yet what the client receives.
+# Granian's RSGI close(status) sets the status of a refused handshake only: on an accepted
+# socket it closes the sink, which sends a close frame without a code (the client sees
+# 1005), and the transport has no call that sends one. So these codes are what we mean,
+# not what the client receives (measured in tests/integration/test_realtime_v09.py).
 
 
 @dataclass(frozen=True)
@@ -74,9 +80,12 @@ class Limits:
 
 
 class Client:
-    def __init__(self, transport: Any, queue_size: int, address: str | None = None) -> None:
+    def __init__(
+        self, transport: Any, queue_size: int, address: str | None = None, echo: bool = True
+    ) -> None:
         self.transport = transport
         self.address = address  # None: exempt from the per-address rate (fazt.server.edge)
+        self.echo = echo  # its own messages come back to it (the site's manifest.json)
         self.queue: asyncio.Queue = asyncio.Queue(queue_size)
         self.dropped = 0
 
@@ -96,9 +105,13 @@ class Client:
                 await self.transport.send_bytes(message)
 
 
+EchoLookup = Callable[[str, int], Awaitable[bool]]
+
+
 class Hub:
-    def __init__(self, limits: Limits | None = None) -> None:
+    def __init__(self, limits: Limits | None = None, echo_of: EchoLookup | None = None) -> None:
         self.limits = limits or Limits()
+        self.echo_of = echo_of  # (site, deployment id) -> echo? None: always echo
         self.sites: dict[str, set[Client]] = {}
         limits = self.limits
         # Per connection: forgotten when it closes, so no cap is needed. Per address: the
@@ -117,7 +130,12 @@ class Hub:
     @classmethod
     def from_db(cls, db: Database) -> "Hub":
         """A hub with the limits of the server's settings."""
-        return cls(Limits.from_settings(db.read_sync(settings.all_settings)))
+        limits = Limits.from_settings(db.read_sync(settings.all_settings))
+
+        async def echo_of(site: str, deployment_id: int) -> bool:
+            return await db.read(site_echo, deployment_id)
+
+        return cls(limits, echo_of)
 
     def publish_channel(self, site: str, channel: str, message_json: str) -> int:
         """fazt.realtime.publish from the site's JavaScript: every client of the site gets
@@ -137,8 +155,8 @@ class Hub:
         return len(self.sites.get(site, ()))
 
     def publish(self, site: str, message: str | bytes, sender: Client | None = None) -> int:
-        """Queue a message for every client of the site except the sender."""
-        receivers = [c for c in self.sites.get(site, ()) if c is not sender]
+        """Queue a message for every client of the site (the sender too if it echoes)."""
+        receivers = [c for c in self.sites.get(site, ()) if c is not sender or sender.echo]
         for client in receivers:
             client.offer(message)
         return len(receivers)
@@ -150,6 +168,7 @@ class Hub:
         host: str | None,
         origin: str | None,
         address: str | None = None,
+        deployment_id: int | None = None,
     ) -> None:
         if origin is not None and not same_origin_host(origin, host):
             proto.close(403)
@@ -157,8 +176,11 @@ class Hub:
         if self.count(site) >= self.limits.connections_per_site:
             proto.close(503)
             return
+        echo = True
+        if self.echo_of is not None and deployment_id is not None:
+            echo = await self.echo_of(site, deployment_id)
         transport = await proto.accept()
-        client = Client(transport, self.limits.queue_messages, address)
+        client = Client(transport, self.limits.queue_messages, address, echo)
         self.sites.setdefault(site, set()).add(client)
         pump = asyncio.ensure_future(client.pump())
         code = CLOSE_NORMAL
@@ -209,6 +231,15 @@ class Hub:
             and self.address_rate is not None
             and self.address_rate.take(address) > 0
         )
+
+
+def site_echo(conn: Any, deployment_id: int) -> bool:
+    """Whether the deployment's manifest.json lets /ws messages come back to the sender."""
+    row = conn.execute("SELECT manifest FROM deployments WHERE id = ?", (deployment_id,)).fetchone()
+    try:
+        return parse(row[0] if row else None).realtime_echo
+    except InvalidManifest:
+        return True
 
 
 def same_origin_host(origin: str, host: str | None) -> bool:

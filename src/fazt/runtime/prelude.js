@@ -141,7 +141,8 @@
         list(prefix) { return host("kv_list", [prefix === undefined ? "" : String(prefix)], parsed); },
       }),
       ds: ({
-        insert(c, doc) { return host("ds_insert", [str(c, "collection"), JSON.stringify(doc === undefined ? {} : doc)], parsed); },
+        // v0.9 returned the new document's id (storage/compat_v09.py lists these shapes)
+        insert(c, doc) { return host("ds_insert", [str(c, "collection"), JSON.stringify(doc === undefined ? {} : doc)], (v) => JSON.parse(v).id); },
         find(c, q, o) { return host("ds_find", [str(c, "collection"), JSON.stringify(q || {}), JSON.stringify(o || {})], parsed); },
         findOne(c, q) {
           return host("ds_find_one", [str(c, "collection"), JSON.stringify(q === undefined ? {} : q)], parsed);
@@ -167,7 +168,7 @@
             if (v === null) return null;
             const o = JSON.parse(v), out = Object.create(OBJECT_PROTO);
             out.path = o.path; out.data = o.data_b64; out.mime = o.mime; out.size = o.size;
-            out.sha256 = o.sha256; out.updatedAt = o.updatedAt;
+            out.sha256 = o.sha256; out.hash = o.sha256; out.updatedAt = o.updatedAt;  // hash: v0.9's name
             return out;
           });
         },

@@ -106,7 +106,8 @@ class FaztApp:
             proto.close(404)
             return
         origin = scope.headers.get("origin")
-        await self.hub.serve(target.site, proto, host, origin, self.edge.address(scope))
+        address = self.edge.address(scope)
+        await self.hub.serve(target.site, proto, host, origin, address, target.deployment_id)
 
     async def serve_site(self, req: Request, site: str, deployment_id: int) -> Response:
         # /_fazt/* are ours; /api and /api/* run the site's JavaScript when its live

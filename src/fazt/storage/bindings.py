@@ -25,7 +25,7 @@ import sqlite3
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from fazt.storage import documents, kv, objects
+from fazt.storage import compat_v09, documents, kv, objects
 from fazt.storage.common import check_unicode, parse_json
 from fazt.storage.errors import StorageError
 
@@ -90,8 +90,9 @@ class AppStorage:
         return self.db.write_sync(kv.delete_value, self.app, key)
 
     def kv_list(self, prefix: str) -> str:
-        """JSON text: [{"key", "value", "expiresAt"}...] for keys starting with prefix."""
-        return _json(self.db.read_sync(kv.list_entries, self.app, prefix))
+        """JSON text: [{"key", "value", "expiresAt"?, "updatedAt"}...] for keys starting
+        with prefix; expiresAt in ms since the epoch, absent without a TTL (as v0.9)."""
+        return _json(compat_v09.kv_entries(self.db.read_sync(kv.list_entries, self.app, prefix)))
 
     # -- ds (documents) -----------------------------------------------------------------
     @_storage_errors

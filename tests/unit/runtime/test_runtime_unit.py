@@ -268,11 +268,11 @@ def test_storage_is_synchronous(pool_db):
         src = (
             "const kv = fazt.storage.kv;\n"
             "kv.set('n', (kv.get('n') || 0) + 1);\n"
-            "const doc = fazt.storage.ds.insert('c', {x: 1});\n"
+            "const id = fazt.storage.ds.insert('c', {x: 1});\n"
             "fazt.storage.s3.put('t.txt', 'h\u00e9llo');\n"
             "fazt.storage.s3.put('b.bin', new Uint8Array([0, 255, 7]));\n"
             "const t = fazt.storage.s3.get('t.txt'), b = fazt.storage.s3.get('b.bin');\n"
-            "[kv.get('n'), typeof doc.id, t.text, t.data, Array.from(b.bytes), b.size]"
+            "[kv.get('n'), typeof id, t.text, t.data, Array.from(b.bytes), b.size]"
         )
         first = json.loads(pool.run(src, storage=True).body)
         assert first == [1, "string", "h\u00e9llo", "aMOpbGxv", [0, 255, 7], 3]
