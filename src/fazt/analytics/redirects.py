@@ -50,5 +50,10 @@ def add(conn: sqlite3.Connection, slug: str, url: str) -> dict | None:
     return {"slug": slug, "url": url, "clicks": 0, "created_at": created}
 
 
+def redirect_id(conn: sqlite3.Connection, slug: str) -> int | None:
+    row = conn.execute("SELECT id FROM redirects WHERE slug = ?", (slug,)).fetchone()
+    return row[0] if row else None
+
+
 def remove(conn: sqlite3.Connection, slug: str) -> bool:
     return conn.execute("DELETE FROM redirects WHERE slug = ?", (slug,)).rowcount > 0

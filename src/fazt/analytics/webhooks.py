@@ -9,6 +9,9 @@ Two signature schemes, both keyed with the webhook's secret:
 - legacy: `sha256=<hex HMAC-SHA256 of the raw body>` in `X-Fazt-Signature` (or GitHub's
   `X-Hub-Signature-256`). Still accepted for existing senders; it cannot tell a replay
   from a new delivery.
+- fazt v0.9's: `X-Webhook-Signature: <hex HMAC-SHA256 of the raw body>` (no prefix, no
+  timestamp). Accepted only by a webhook with `legacy_signatures` set (created with v0.9's
+  fields, or asked for): like the legacy scheme it cannot tell a replay from a delivery.
 
 The replay memory is in this process only (ReplayGuard): bounded, pruned as timestamps
 leave the tolerance window, and empty after a restart or handover, so a request captured
@@ -29,6 +32,7 @@ from fazt.errors import FaztError
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 SIGNATURE_HEADERS = ("x-fazt-signature", "x-hub-signature-256")
+V09_SIGNATURE_HEADER = "x-webhook-signature"  # v0.9's; only with legacy_signatures
 # Headers worth keeping with a payload (what sent it, which event, which delivery).
 KEPT_HEADERS = (
     "content-type",
@@ -72,6 +76,14 @@ def sign(secret: str, body: bytes) -> str:
 def verify(secret: str, body: bytes, header: str) -> bool:
     """Constant-time comparison of a `sha256=<hex>` header with our own HMAC."""
     return hmac.compare_digest(sign(secret, body).encode(), header.strip().lower().encode())
+
+
+def verify_v09(secret: str, body: bytes, header: str) -> None:
+    """fazt v0.9's scheme: the header is the bare hex HMAC-SHA256 of the body; constant-
+    time comparison, SignatureError when it does not match."""
+    expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest().encode()
+    if not hmac.compare_digest(expected, header.strip().lower().encode()):
+        raise SignatureError("INVALID_SIGNATURE", "the signature does not match the body")
 
 
 def sign_timestamped(secret: str, body: bytes, timestamp: int) -> str:
@@ -166,22 +178,29 @@ def check_signature(
     return "timestamped"
 
 
-def find(conn: sqlite3.Connection, name: str) -> tuple[int, str | None] | None:
-    """(id, secret) of the webhook called `name`."""
-    row = conn.execute("SELECT id, secret FROM webhooks WHERE name = ?", (name,)).fetchone()
-    return (row[0], row[1]) if row else None
+def find(conn: sqlite3.Connection, name: str) -> tuple[int, str | None, bool] | None:
+    """(id, secret, legacy_signatures) of the webhook called `name`."""
+    row = conn.execute(
+        "SELECT id, secret, legacy_signatures FROM webhooks WHERE name = ?", (name,)
+    ).fetchone()
+    return (row[0], row[1], bool(row[2])) if row else None
 
 
-def add(conn: sqlite3.Connection, name: str, secret: str | None) -> dict | None:
+def add(
+    conn: sqlite3.Connection, name: str, secret: str | None, legacy_signatures: bool = False
+) -> dict | None:
     """The new webhook (without its secret), or None if the name is taken."""
     if conn.execute("SELECT 1 FROM webhooks WHERE name = ?", (name,)).fetchone():
         return None
     created = utcnow()
     cur = conn.execute(
-        "INSERT INTO webhooks (name, secret, created_at) VALUES (?, ?, ?)",
-        (name, secret, created),
+        "INSERT INTO webhooks (name, secret, created_at, legacy_signatures) VALUES (?, ?, ?, ?)",
+        (name, secret, created, int(legacy_signatures)),
     )
-    return {"id": cur.lastrowid, "name": name, "signed": secret is not None, "created_at": created}
+    made = {"id": cur.lastrowid, "name": name, "signed": secret is not None, "created_at": created}
+    if legacy_signatures:  # only then: the answer for the usual case stays as it was
+        made["legacy_signatures"] = True
+    return made
 
 
 def remove(conn: sqlite3.Connection, name: str) -> bool:

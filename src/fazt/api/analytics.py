@@ -2,6 +2,7 @@
 for scripts and the CLI (admin scope, declared in routes.py)."""
 
 from fazt.analytics import queries, redirects, webhooks
+from fazt.api import compat_v09
 from fazt.api.access import check_site, visible
 from fazt.auth.tokens import ApiKey
 from fazt.state import ServerState
@@ -57,8 +58,13 @@ async def list_redirects(state: ServerState, req: Request, key: ApiKey) -> Respo
 
 
 async def add_redirect(state: ServerState, req: Request, key: ApiKey) -> Response:
+    """{"slug", "url"}, or v0.9's {"slug", "destination", "tags"} (api/compat_v09.py)."""
     body = await _object(req)
-    slug, url = body.get("slug"), body.get("url")
+    v09 = compat_v09.is_v09_redirect(body)
+    if v09:
+        slug, url, tags = compat_v09.redirect_request(body)
+    else:
+        slug, url = body.get("slug"), body.get("url")
     if not isinstance(slug, str) or not isinstance(url, str):
         raise HTTPError(400, "BAD_REQUEST", 'expected {"slug": "...", "url": "https://..."}')
     try:
@@ -69,6 +75,9 @@ async def add_redirect(state: ServerState, req: Request, key: ApiKey) -> Respons
     created = await state.db.write(redirects.add, slug, url)
     if created is None:
         raise HTTPError(409, "CONFLICT", f"the slug '{slug}' is taken")
+    if v09:
+        redirect_id = await state.db.read(redirects.redirect_id, slug)
+        created = compat_v09.redirect_response(created, redirect_id, tags)
     return json_response(created, 201)
 
 
@@ -87,16 +96,25 @@ async def list_webhooks(state: ServerState, req: Request, key: ApiKey) -> Respon
 
 async def add_webhook(state: ServerState, req: Request, key: ApiKey) -> Response:
     """{"name"} gets a generated secret, shown in this answer only; {"name", "secret"}
-    uses the given one; {"name", "unsigned": true} accepts unsigned payloads."""
+    uses the given one; {"name", "unsigned": true} accepts unsigned payloads;
+    "legacy_signatures": true also accepts v0.9's untimestamped X-Webhook-Signature.
+    v0.9's {"name", "endpoint", "secret"} is accepted too (api/compat_v09.py)."""
     body = await _object(req)
+    if compat_v09.is_v09_webhook(body):
+        return await _add_v09_webhook(state, body)
     name, secret, unsigned = body.get("name"), body.get("secret"), body.get("unsigned", False)
+    legacy = body.get("legacy_signatures", False)
     if (
         not isinstance(name, str)
         or not (secret is None or isinstance(secret, str))
         or not isinstance(unsigned, bool)
+        or not isinstance(legacy, bool)
     ):
         raise HTTPError(
-            400, "BAD_REQUEST", 'expected {"name": "...", "secret"?: "...", "unsigned"?: bool}'
+            400,
+            "BAD_REQUEST",
+            'expected {"name": "...", "secret"?: "...", "unsigned"?: bool, '
+            '"legacy_signatures"?: bool}',
         )
     if unsigned and secret is not None:
         raise HTTPError(400, "BAD_REQUEST", "a webhook is either unsigned or has a secret")
@@ -109,13 +127,26 @@ async def add_webhook(state: ServerState, req: Request, key: ApiKey) -> Response
     generated = secret is None and not unsigned
     if generated:
         secret = webhooks.new_secret()
-    created = await state.db.write(webhooks.add, name, secret)
+    created = await state.db.write(webhooks.add, name, secret, legacy)
     if created is None:
         raise HTTPError(409, "CONFLICT", f"a webhook named '{name}' exists")
     created.pop("id")
     if generated:
         created["secret"] = secret  # shown once: it is never returned again
     return json_response(created, 201)
+
+
+async def _add_v09_webhook(state: ServerState, body: dict) -> Response:
+    """v0.9's fields: the endpoint is our name; signed the v0.9 way (legacy_signatures)."""
+    name, secret, label = compat_v09.webhook_request(body)
+    try:
+        webhooks.validate_name(name)
+    except ValueError as exc:
+        raise HTTPError(400, "BAD_REQUEST", str(exc)) from None
+    created = await state.db.write(webhooks.add, name, secret, secret is not None)
+    if created is None:
+        raise HTTPError(409, "CONFLICT", f"a webhook with the endpoint '{name}' exists")
+    return json_response(compat_v09.webhook_response(created, label), 201)
 
 
 async def remove_webhook(state: ServerState, req: Request, key: ApiKey, name: str) -> Response:

@@ -1,5 +1,6 @@
 """/api/apps: list, inspect, roll back, promote and delete deployed sites."""
 
+from fazt.api import compat_v09
 from fazt.api.access import check_site, visible
 from fazt.auth.tokens import ApiKey
 from fazt.hosting import deployments
@@ -23,7 +24,7 @@ async def _site_or_404(state: ServerState, key: ApiKey, name: str) -> dict:
 
 async def list_apps(state: ServerState, req: Request, key: ApiKey) -> Response:
     sites = visible(key, await state.db.read(deployments.list_sites))
-    return json_response([_with_url(state, s) for s in sites])
+    return json_response([compat_v09.app_item(_with_url(state, s)) for s in sites])
 
 
 async def app_info(state: ServerState, req: Request, key: ApiKey, name: str) -> Response:

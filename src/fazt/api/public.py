@@ -200,17 +200,21 @@ async def webhook(state: ServerState, req: Request, name: str) -> Response:
     found = await state.db.read(webhooks.find, name) if name else None
     if found is None:
         raise HTTPError(404, "WEBHOOK_NOT_FOUND", f"no webhook '{name}'")
-    webhook_id, secret = found
+    webhook_id, secret, legacy = found
     body = await req.body(WEBHOOK_MAX_BYTES)
     if secret is not None:
         signature = next((v for h in webhooks.SIGNATURE_HEADERS if (v := req.header(h))), None)
-        if signature is None:
+        v09 = req.header(webhooks.V09_SIGNATURE_HEADER) if legacy else None
+        if signature is None and v09 is not None:
+            webhooks.verify_v09(secret, body, v09)  # or SignatureError
+        elif signature is None:
             raise HTTPError(
                 401,
                 "MISSING_SIGNATURE",
                 'sign the body: X-Fazt-Signature: t=<unix>,v1=<hmac hex of "<t>.<body>">',
             )
-        webhooks.check_signature(secret, body, signature, webhook_id)  # or SignatureError
+        else:
+            webhooks.check_signature(secret, body, signature, webhook_id)  # or SignatureError
     headers = {h: v[:MAX_FIELD] for h in webhooks.KEPT_HEADERS if (v := req.header(h))}
     payload = body.decode("utf-8", errors="replace")
     event = webhooks.event_name(payload, headers)
