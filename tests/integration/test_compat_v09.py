@@ -4,6 +4,7 @@ the reference's description of v0.9 (runtime-storage.md §2, server.md §4.6, §
 import hashlib
 import hmac
 import io
+import json
 import time
 import zipfile
 
@@ -152,6 +153,11 @@ def test_v09_signatures_are_refused_by_webhooks_without_the_flag(srv):
         headers={"x-webhook-signature": v09_sign(secret, payload)},
     )
     assert ok.status_code == 200, ok.text
+    # The list shows which webhooks take the weaker signature.
+    listed = {w["name"]: w for w in srv.api("GET", "/api/webhooks").json()["data"]}
+    assert listed["flagged"]["legacy_signatures"] is True
+    assert listed["modern"]["legacy_signatures"] is False
+    assert listed["github-deploy"]["legacy_signatures"] is True
     # The timestamped scheme still works on a flagged webhook.
     t = int(time.time())
     mac = hmac.new(secret.encode(), f"{t}.".encode() + payload, hashlib.sha256).hexdigest()
@@ -211,3 +217,13 @@ def test_a_zip_whose_file_name_does_not_end_in_zip_is_deployed(srv, filename):
     )
     assert r.status_code in (200, 201), r.text
     assert srv.get("/", host=f"zipname.localhost:{srv.port}").text == filename
+
+
+def test_cli_creates_a_webhook_with_legacy_signatures(srv):
+    out = srv.cli(
+        "webhook", "add", "clihook", "--secret", "a-secret-of-sixteen-plus", "--legacy-signatures"
+    )
+    assert "clihook" in out.stdout
+    listed = srv.cli("webhook", "list", "--json").stdout
+    mine = next(w for w in json.loads(listed) if w["name"] == "clihook")
+    assert mine["legacy_signatures"] is True and mine["signed"] is True

@@ -109,14 +109,18 @@ def redirect_clicks(conn: sqlite3.Connection) -> list[dict]:
 
 
 def webhooks(conn: sqlite3.Connection) -> list[dict]:
-    """Every webhook without its secret: {"name", "signed", "created_at", "events",
-    "last_event_at"}."""
+    """Every webhook without its secret: {"name", "signed", "legacy_signatures",
+    "created_at", "events", "last_event_at"}."""
     rows = conn.execute(
-        "SELECT w.name, w.secret IS NOT NULL AS signed, w.created_at, COUNT(e.id) AS events, "
+        "SELECT w.name, w.secret IS NOT NULL AS signed, w.legacy_signatures, w.created_at, "
+        "COUNT(e.id) AS events, "
         "MAX(e.received_at) AS last_event_at FROM webhooks w "
         "LEFT JOIN webhook_events e ON e.webhook_id = w.id GROUP BY w.id ORDER BY w.name"
     )
-    return [{**dict(r), "signed": bool(r["signed"])} for r in rows]
+    return [
+        {**dict(r), "signed": bool(r["signed"]), "legacy_signatures": bool(r["legacy_signatures"])}
+        for r in rows
+    ]
 
 
 def webhook_events(conn: sqlite3.Connection, limit: int, webhook: str | None = None) -> list[dict]:

@@ -14,8 +14,13 @@ def webhook() -> None:
 @click.argument("name")
 @click.option("--secret", default=None, help="The shared HMAC secret (default: generated).")
 @click.option("--unsigned", is_flag=True, help="Accept unsigned payloads (stored unverified).")
+@click.option(
+    "--legacy-signatures",
+    is_flag=True,
+    help="Also accept the original fazt v0.9's X-Webhook-Signature (no replay protection).",
+)
 @remote_options
-def add(name, secret, unsigned, url, token, as_json) -> None:
+def add(name, secret, unsigned, legacy_signatures, url, token, as_json) -> None:
     """Create the webhook NAME. A generated secret is printed once: give it to the sender."""
     if secret is not None and unsigned:
         fail("use either --secret or --unsigned")
@@ -24,6 +29,8 @@ def add(name, secret, unsigned, url, token, as_json) -> None:
         body["secret"] = secret
     if unsigned:
         body["unsigned"] = True
+    if legacy_signatures:
+        body["legacy_signatures"] = True
     with api_client(url, token) as client:
         result = client.post("/api/webhooks", json=body)
     if as_json:
@@ -48,7 +55,8 @@ def list_webhooks(url, token, as_json) -> None:
     if as_json:
         print_json(rows)
     else:
-        print_table(rows, ["name", "signed", "events", "last_event_at", "created_at"])
+        columns = ["name", "signed", "legacy_signatures", "events", "last_event_at", "created_at"]
+        print_table(rows, columns)
 
 
 @webhook.command()

@@ -105,3 +105,15 @@ def test_to_json_round_trips():
     manifest = Manifest(name="x", spa=True, cache=(("a/*", "no-store"),))
     assert parse(manifest.to_json()) == manifest
     assert json.loads(Manifest().to_json()) == {}
+    quiet = parse('{"realtime": {"echo": false}}')
+    assert quiet.realtime_echo is False and parse(quiet.to_json()) == quiet
+    assert parse('{"realtime": {}}').realtime_echo is True  # the default: v0.9's echo
+
+
+@pytest.mark.parametrize(
+    "raw",
+    ['{"realtime": false}', '{"realtime": {"echo": 0}}', '{"realtime": {"echo": true, "x": 1}}'],
+)
+def test_bad_realtime_sections_are_refused(raw):
+    with pytest.raises(InvalidManifest, match="realtime"):
+        parse(raw)

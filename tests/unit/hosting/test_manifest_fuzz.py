@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from fazt.hosting.manifest import LIMIT_KEYS, InvalidManifest, Manifest, parse
 
-KEYS = ["name", "spa", "cache", "limits", "analytics", *LIMIT_KEYS, "other"]
+KEYS = ["name", "spa", "cache", "limits", "analytics", "realtime", "echo", *LIMIT_KEYS, "other"]
 json_values = st.recursive(
     st.none()
     | st.booleans()
