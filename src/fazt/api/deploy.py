@@ -301,7 +301,11 @@ async def finalize_deployment(
 
 
 def _finalize(conn, dep_id: int, manifest_json: str, live: bool) -> dict:
-    conn.execute("UPDATE deployments SET manifest = ? WHERE id = ?", (manifest_json, dep_id))
+    # A finalized deployment is immutable: a repeated finalize only reads it.
+    conn.execute(
+        "UPDATE deployments SET manifest = ? WHERE id = ? AND state = 'pending'",
+        (manifest_json, dep_id),
+    )
     return deployments.finalize(conn, dep_id, live=live)
 
 

@@ -185,7 +185,7 @@ def finalize(conn: sqlite3.Connection, deployment_id: int, *, live: bool) -> dic
     if dep is None:
         raise DeployError("DEPLOYMENT_NOT_FOUND", f"no deployment {deployment_id}")
     if dep["state"] != "pending":
-        raise DeployError("CONFLICT", f"deployment {deployment_id} is already finalized")
+        return _finalized_again(conn, deployment_id, live=live)
     lacking = conn.execute(
         "SELECT COUNT(*) FROM deployment_files f WHERE f.deployment_id = ? AND NOT EXISTS "
         "(SELECT 1 FROM blobs b WHERE b.sha256 = f.sha256)",
@@ -203,6 +203,21 @@ def finalize(conn: sqlite3.Connection, deployment_id: int, *, live: bool) -> dic
     if live:
         make_live(conn, dep["site"], deployment_id)
     return deployment_info(conn, deployment_id)
+
+
+def _finalized_again(conn: sqlite3.Connection, deployment_id: int, *, live: bool) -> dict:
+    """A repeated finalize (a client whose answer was lost retries it) gets the same success
+    when the deployment is as asked (live, or a preview); otherwise it changes nothing."""
+    info = deployment_info(conn, deployment_id)
+    if info["live"] == live:
+        return info
+    if info["live"]:
+        raise DeployError("CONFLICT", f"deployment {deployment_id} is already live")
+    raise DeployError(
+        "CONFLICT",
+        f"deployment {deployment_id} is already finalized and is not live; make it live "
+        f"with `fazt app promote {info['site']} {deployment_id}`",
+    )
 
 
 def _check_sizes(conn: sqlite3.Connection, deployment_id: int) -> None:
