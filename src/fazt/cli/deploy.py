@@ -59,7 +59,11 @@ def site_name_for(root: Path, explicit: str | None) -> str:
 )
 @json_option
 def deploy(directory, site, url, token, preview, include_dotfiles, as_json) -> None:
-    """Deploy DIRECTORY as a site."""
+    """Deploy DIRECTORY as a site.
+
+    Exit status: 0 live (or the preview is ready), 1 not live, 3 unknown (the server's
+    answer was lost and it could not be asked; check with `fazt app info NAME`).
+    """
     name = site_name_for(directory, site)
     try:
         files, refused = deployable(directory, include_dotfiles)
