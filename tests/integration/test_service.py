@@ -9,10 +9,12 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests import reachable_fazt
 from tests.conftest import run_cli
 
 
@@ -87,20 +89,34 @@ def as_nobody() -> list[str]:
     if os.geteuid() != 0:
         return []
     assert shutil.which("setpriv"), "setpriv (util-linux) is needed to drop root in this test"
-    return ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+    return reachable_fazt.NOBODY
+
+
+@pytest.fixture(scope="module")
+def reachable() -> Iterator[Path]:
+    """This checkout's fazt where `nobody` can run it, wherever the checkout lives (a
+    clone in a private `mktemp -d` folder too): `<folder>/bin/fazt`."""
+    if os.geteuid() != 0:
+        yield Path(sys.executable).parent.parent  # the venv: bin/fazt
+        return
+    base = reachable_fazt.build()
+    try:
+        yield base
+    finally:
+        shutil.rmtree(base)
 
 
 @pytest.mark.parametrize("action", [["install", "--domain", "example.com"], ["uninstall"]])
-def test_not_root_is_a_clear_error_that_changes_nothing(tmp_path, action):
+def test_not_root_is_a_clear_error_that_changes_nothing(tmp_path, reachable, action):
     env = {**os.environ, "FAZT_HOME": str(tmp_path / "nobody"), "NO_COLOR": "1", "COLUMNS": "200"}
     result = subprocess.run(
-        [*as_nobody(), sys.executable, "-m", "fazt", "service", *action],
+        [*as_nobody(), str(reachable / "bin" / "fazt"), "service", *action],
         capture_output=True,
         text=True,
         env=env,
         cwd="/",
     )
-    assert result.returncode == 1
+    assert result.returncode == 1, result.stderr
     assert f"`fazt service {action[0]}` must run as root" in result.stderr
 
 
@@ -118,7 +134,7 @@ def test_status_when_not_installed(fazt_home):
     assert result.returncode == 1 and "not installed as a service" in result.stderr
 
 
-def test_install_steps_for_real_except_systemd(tmp_path):
+def test_install_steps_for_real_except_systemd(tmp_path, reachable):
     """Run every step up to the unit file for real, as root, for an existing user (nobody)
     in a scratch folder: the database must be created by and belong to the service user
     (the original left root-owned files behind), and the password is shown once."""
@@ -136,7 +152,8 @@ def test_install_steps_for_real_except_systemd(tmp_path):
         root = base / "opt"
         release = root / "releases" / "0.1.0" / "bin"
         release.mkdir(parents=True)
-        (release / "fazt").symlink_to(Path(sys.executable).with_name("fazt"))
+        # Not the venv's own script: nobody may not reach it (a checkout in a private folder).
+        shutil.copy(reachable / "bin" / "fazt", release / "fazt")
         (root / "current").symlink_to("releases/0.1.0")
         cfg = ServiceConfig(
             domain="example.com", port=8081, user="nobody", data_dir=base / "data",

@@ -11,7 +11,7 @@ from python_multipart.exceptions import FormParserError
 from fazt.api.access import check_site, owns
 from fazt.auth.tokens import ApiKey
 from fazt.cpu import run_cpu
-from fazt.db import Database
+from fazt.db import Database, disk
 from fazt.hosting import archive, blobframes, deployments, mime
 from fazt.hosting.deployments import FileEntry, sha256_hex
 from fazt.hosting.manifest import InvalidManifest, parse
@@ -117,6 +117,7 @@ async def deploy_zip(state: ServerState, req: Request, key: ApiKey) -> Response:
             zipped = await run_cpu(archive.ZipDeploy, upload, limits, dotfiles)
             try:
                 manifest = _manifest_from(await run_cpu(zipped.read, "manifest.json"))
+                await check_room(state.db, zipped.entries)
                 await run_cpu(_store_blobs, state.db, zipped)
             finally:
                 zipped.close()
@@ -127,6 +128,24 @@ async def deploy_zip(state: ServerState, req: Request, key: ApiKey) -> Response:
         deployments.publish, site, zipped.entries, manifest, key.name, not preview
     )
     return await _published(state, info, zipped.skipped)
+
+
+# Room a deploy needs on the database's disk: its new bytes twice (SQLite's write-ahead
+# log holds them before they are copied into the database file) and a margin.
+ROOM_FACTOR = 2
+ROOM_MARGIN = 8 * 1024 * 1024
+
+
+async def check_room(db: Database, files: list[FileEntry]) -> None:
+    """Refuse (507 INSUFFICIENT_STORAGE) a deploy whose new files would not fit, before
+    anything is stored."""
+    if disk.no_room(db.path, ROOM_FACTOR * sum(f.size for f in files) + ROOM_MARGIN) is None:
+        return  # fits even if every file is new: no need to ask which are
+    missing = set(await db.read(deployments.missing_blobs, [f.sha256 for f in files]))
+    new = sum({f.sha256: f.size for f in files if f.sha256 in missing}.values())
+    refusal = disk.no_room(db.path, ROOM_FACTOR * new + ROOM_MARGIN)
+    if refusal is not None:
+        raise refusal
 
 
 def _flag(value: str) -> bool:
@@ -186,6 +205,7 @@ async def start_deployment(state: ServerState, req: Request, key: ApiKey, name: 
     site = check_site_name(state, key, name)
     body = await req.json(limit=16 * 1024 * 1024)
     files, skipped = _publishable(_file_list(state, body), _dotfiles_field(body))
+    await check_room(state.db, files)
     dep_id = await state.db.write(deployments.create_pending, site, files, parse(None), key.name)
     missing = await state.db.read(deployments.missing_blobs, [f.sha256 for f in files])
     return json_response({"deployment_id": dep_id, "missing": missing, "skipped": skipped}, 201)
@@ -301,7 +321,11 @@ async def finalize_deployment(
 
 
 def _finalize(conn, dep_id: int, manifest_json: str, live: bool) -> dict:
-    conn.execute("UPDATE deployments SET manifest = ? WHERE id = ?", (manifest_json, dep_id))
+    # A finalized deployment is immutable: a repeated finalize only reads it.
+    conn.execute(
+        "UPDATE deployments SET manifest = ? WHERE id = ? AND state = 'pending'",
+        (manifest_json, dep_id),
+    )
     return deployments.finalize(conn, dep_id, live=live)
 
 

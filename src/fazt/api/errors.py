@@ -18,6 +18,10 @@ STATUS = {
     "FILE_TOO_LARGE": 413,
     "TOO_MANY_FILES": 413,
     "DEPLOY_TOO_LARGE": 413,
+    # The disk holding the database (fazt.db.disk)
+    "INSUFFICIENT_STORAGE": 507,
+    "READ_ONLY_STORAGE": 503,
+    "STORAGE_IO_ERROR": 500,
     # Inbound webhook signatures (fazt.analytics.webhooks)
     "INVALID_SIGNATURE": 401,
     "REPLAYED_SIGNATURE": 401,

@@ -15,6 +15,7 @@ from fazt.cli.common import api_client, fail, human_size, json_option, to_option
 from fazt.hosting.publishing_policy import secret_looking
 from fazt.remote.deploy import (
     DeployInputError,
+    DeployOutcome,
     LocalFile,
     deploy_files,
     deployable,
@@ -23,6 +24,10 @@ from fazt.remote.deploy import (
 )
 
 SHOWN_NAMES = 10
+# Exit codes: 0 live (or the preview is ready), 1 not live (refused, failed, or the server
+# says so after a lost answer), 3 unknown (the server could not be asked).
+EXIT_NOT_LIVE = 1
+EXIT_UNKNOWN = 3
 
 
 def listing(paths: list[str]) -> str:
@@ -54,7 +59,11 @@ def site_name_for(root: Path, explicit: str | None) -> str:
 )
 @json_option
 def deploy(directory, site, url, token, preview, include_dotfiles, as_json) -> None:
-    """Deploy DIRECTORY as a site."""
+    """Deploy DIRECTORY as a site.
+
+    Exit status: 0 live (or the preview is ready), 1 not live, 3 unknown (the server's
+    answer was lost and it could not be asked; check with `fazt app info NAME`).
+    """
     name = site_name_for(directory, site)
     try:
         files, refused = deployable(directory, include_dotfiles)
@@ -65,15 +74,18 @@ def deploy(directory, site, url, token, preview, include_dotfiles, as_json) -> N
     _warn_about_secrets(files)
     with api_client(url, token) as client:
         say(f"Deploying {len(files)} files ({human_size(sum(f.size for f in files))}) as '{name}'")
-        result = deploy_files(
-            client,
-            name,
-            files,
-            preview=preview,
-            include_dotfiles=include_dotfiles,
-            progress=progress_bar if show else no_progress,
-            say=say,
-        )
+        try:
+            result = deploy_files(
+                client,
+                name,
+                files,
+                preview=preview,
+                include_dotfiles=include_dotfiles,
+                progress=progress_bar if show else no_progress,
+                say=say,
+            )
+        except DeployOutcome as exc:  # the finalize answer was lost (docs/deploying.md)
+            fail(str(exc), EXIT_UNKNOWN if exc.outcome == "unknown" else EXIT_NOT_LIVE)
     result["skipped"] = sorted({*refused, *result["skipped"]})
     if result["skipped"]:
         say(f"Not published: {listing(result['skipped'])}")

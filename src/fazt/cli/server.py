@@ -11,6 +11,7 @@ from fazt.auth import passwords, tokens
 from fazt.cli.common import (
     console,
     db_option,
+    errors,
     fail,
     human_size,
     json_option,
@@ -21,7 +22,7 @@ from fazt.cli.common import (
 )
 from fazt.cli.https_options import https_options
 from fazt.cli.https_options import save_options as save_https_options
-from fazt.db import Database, migrations, setting_schema, settings
+from fazt.db import Database, disk, migrations, setting_schema, settings
 from fazt.hosting import deployments, seeding
 from fazt.hosting.names import validate_domain
 from fazt.https import report as https_report
@@ -231,6 +232,7 @@ def status(db_path, as_json) -> None:
         info["https"] = db.read_sync(https_report.describe)
     info["database"] = str(path)
     info["database_bytes"] = os.path.getsize(path)
+    info.update(_disk_info(path, info["_settings"]))
     info.update(_running_info(path, int(info["port"])))
     from fazt.backup import replicate
 
@@ -239,8 +241,10 @@ def status(db_path, as_json) -> None:
         print_json(info)
         return
     console.print("[bold]fazt server status[/bold]")
+    free = info["disk_free_bytes"]
     for label, value in [
         ("Database", f"{info['database']} ({human_size(info['database_bytes'])})"),
+        ("Disk free", "?" if free is None else human_size(free)),
         ("Schema version", info["schema_version"]),
         ("Domain", info["domain"]),
         ("Port", info["port"]),
@@ -260,6 +264,23 @@ def status(db_path, as_json) -> None:
             console.print(f"  {'Replication err:':16} {rep['last_error']}", highlight=False)
     else:
         console.print(f"  {'Replication:':16} off", highlight=False)
+    if info["disk_warning"]:
+        errors.print(f"[yellow]warning:[/yellow] {info['disk_warning']}", highlight=False)
+
+
+def _disk_info(path: Path, values: dict[str, str]) -> dict:
+    """Free space on the database's disk, and a warning under `disk_free_warn_mb`."""
+    free = disk.free_bytes(path)
+    warn_mb = int(values["disk_free_warn_mb"])
+    warning = None
+    if free is not None and free < warn_mb * disk.MB:
+        warning = (
+            f"only {free // disk.MB} MB free on the disk holding the database (the warning "
+            f"starts under {warn_mb} MB, setting disk_free_warn_mb). When it is full, writes "
+            "and deploys are refused (507 INSUFFICIENT_STORAGE): free some space, or delete "
+            "old apps (fazt app delete) and deployments (history_limit)."
+        )
+    return {"disk_free_bytes": free, "disk_warning": warning}
 
 
 @server.command()

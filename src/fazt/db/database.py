@@ -6,6 +6,7 @@ work that needs no connection goes to fazt.cpu, not to these threads.
 """
 
 import asyncio
+import logging
 import os
 import queue
 import sqlite3
@@ -15,14 +16,27 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
-from fazt.db import migrations
+from fazt.db import disk, migrations
 from fazt.db.connection import open_connection
 from fazt.db.migrations import SchemaTooNewError
 
 __all__ = ["Database", "SchemaTooNewError"]
 
 T = TypeVar("T")
+log = logging.getLogger("fazt")
 _STOP = object()
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    """Roll back the open transaction, if any: after some errors (a full disk) SQLite has
+    already rolled it back, and a ROLLBACK then would hide the real error behind "cannot
+    rollback - no transaction is active"."""
+    if not conn.in_transaction:
+        return
+    try:
+        conn.execute("ROLLBACK")
+    except sqlite3.Error:  # the error that got us here is the one to report
+        log.exception("ROLLBACK failed")
 
 
 class Database:
@@ -91,8 +105,13 @@ class Database:
                     result = fn(conn, *args)
                     conn.execute("COMMIT")
                 except BaseException:
-                    conn.execute("ROLLBACK")
+                    _rollback(conn)
                     raise
+            except sqlite3.Error as exc:
+                translated = disk.translate(exc, self.path)
+                if translated is not None:  # the operator's to fix: say so in the log
+                    log.error("a write failed: %s (%s)", translated.message, exc)
+                future.set_exception(translated or exc)
             except BaseException as exc:
                 future.set_exception(exc)
             else:
@@ -114,14 +133,20 @@ class Database:
         return conn
 
     def read_sync(self, fn: Callable[..., T], *args: Any) -> T:
-        return fn(self.reader(), *args)
+        try:
+            return fn(self.reader(), *args)
+        except sqlite3.Error as exc:
+            translated = disk.translate(exc, self.path)
+            if translated is None:
+                raise
+            raise translated from exc
 
     async def read(self, fn: Callable[..., T], *args: Any) -> T:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self.pool, self._read_in_pool, fn, args)
 
     def _read_in_pool(self, fn: Callable[..., T], args: tuple) -> T:
-        return fn(self.reader(), *args)
+        return self.read_sync(fn, *args)
 
     async def data_version(self) -> int:
         """A number that changes whenever a commit lands (from our writer or another

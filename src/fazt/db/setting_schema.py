@@ -200,6 +200,17 @@ SETTINGS: tuple[Setting, ...] = (
     _int_setting("deploy_max_file_bytes", 100 * MiB, 1, 64 * GiB, "bytes of one file unpacked"),
     _int_setting("deploy_max_total_bytes", 500 * MiB, 1, 64 * GiB, "bytes of a deploy unpacked"),
     _int_setting("deploy_max_ratio", 200, 1, 100_000, "unpacked/packed size of an archive"),
+    _int_setting(
+        "deploy_pending_ttl_seconds",
+        600,
+        1,
+        7 * 86400,
+        "unfinished uploads idle this long go",
+        **LIVE,
+    ),
+    _int_setting(
+        "disk_free_warn_mb", 512, 0, 1 << 30, "server status warns under this free space", **LIVE
+    ),
     # Backups and replication (fazt.backup): "" means off.
     Setting("backup_every", "duration", "", "interval of scheduled backups", blank=True, **LIVE),
     _int_setting("backup_keep", 7, 1, 1000, "scheduled backups kept", **LIVE),

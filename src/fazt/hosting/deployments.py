@@ -18,9 +18,6 @@ from fazt.db.clock import stamp, utcnow
 from fazt.errors import FaztError
 from fazt.hosting.manifest import Manifest
 
-PENDING_TTL_SECONDS = 3600
-ORPHAN_BLOB_GRACE_SECONDS = 3600
-
 
 class DeployError(FaztError):
     """A deploy request that cannot be carried out."""
@@ -120,14 +117,21 @@ def store_variant(conn: sqlite3.Connection, sha256: str, encoding: str, data: by
 
 
 def gc_blobs(conn: sqlite3.Connection) -> int:
-    """Delete blobs no deployment refers to (after a grace period for uploads in flight)."""
-    cutoff = _seconds_ago(ORPHAN_BLOB_GRACE_SECONDS)
-    cur = conn.execute(
-        "DELETE FROM blobs WHERE created_at < ? AND NOT EXISTS "
-        "(SELECT 1 FROM deployment_files f WHERE f.sha256 = blobs.sha256)",
-        (cutoff,),
-    )
-    return cur.rowcount
+    """Delete blobs no deployment refers to (after a grace period for uploads in flight:
+    a ZIP deploy stores its blobs before it creates its deployment)."""
+    # Orphans are found in the sha256 index alone: reading `created_at` of every row
+    # would read every blob's bytes too (the column comes after them in the row), the
+    # whole database each time. Only the few orphans' rows are read.
+    orphans = conn.execute(
+        "SELECT sha256 FROM blobs WHERE NOT EXISTS "
+        "(SELECT 1 FROM deployment_files f WHERE f.sha256 = blobs.sha256)"
+    ).fetchall()
+    cutoff = _seconds_ago(pending_ttl(conn))
+    deleted = 0
+    for (sha,) in orphans:
+        cur = conn.execute("DELETE FROM blobs WHERE sha256 = ? AND created_at < ?", (sha, cutoff))
+        deleted += cur.rowcount
+    return deleted
 
 
 def gc_referenced_by(conn: sqlite3.Connection, hashes: set[str]) -> None:
@@ -185,7 +189,7 @@ def finalize(conn: sqlite3.Connection, deployment_id: int, *, live: bool) -> dic
     if dep is None:
         raise DeployError("DEPLOYMENT_NOT_FOUND", f"no deployment {deployment_id}")
     if dep["state"] != "pending":
-        raise DeployError("CONFLICT", f"deployment {deployment_id} is already finalized")
+        return _finalized_again(conn, deployment_id, live=live)
     lacking = conn.execute(
         "SELECT COUNT(*) FROM deployment_files f WHERE f.deployment_id = ? AND NOT EXISTS "
         "(SELECT 1 FROM blobs b WHERE b.sha256 = f.sha256)",
@@ -203,6 +207,21 @@ def finalize(conn: sqlite3.Connection, deployment_id: int, *, live: bool) -> dic
     if live:
         make_live(conn, dep["site"], deployment_id)
     return deployment_info(conn, deployment_id)
+
+
+def _finalized_again(conn: sqlite3.Connection, deployment_id: int, *, live: bool) -> dict:
+    """A repeated finalize (a client whose answer was lost retries it) gets the same success
+    when the deployment is as asked (live, or a preview); otherwise it changes nothing."""
+    info = deployment_info(conn, deployment_id)
+    if info["live"] == live:
+        return info
+    if info["live"]:
+        raise DeployError("CONFLICT", f"deployment {deployment_id} is already live")
+    raise DeployError(
+        "CONFLICT",
+        f"deployment {deployment_id} is already finalized and is not live; make it live "
+        f"with `fazt app promote {info['site']} {deployment_id}`",
+    )
 
 
 def _check_sizes(conn: sqlite3.Connection, deployment_id: int) -> None:
@@ -243,29 +262,52 @@ def prune_history(conn: sqlite3.Connection, site: str, keep: int) -> list[int]:
         (site,),
     ).fetchall()
     doomed = [r[0] for r in rows[keep:] if r[0] != live_id]
-    expired = conn.execute(
-        "SELECT id FROM deployments WHERE state = 'pending' AND created_at < ?",
-        (_seconds_ago(PENDING_TTL_SECONDS),),
-    ).fetchall()
-    doomed += [r[0] for r in expired]
-    if doomed:
-        marks = ",".join("?" * len(doomed))
-        hashes = {
-            r[0]
-            for r in conn.execute(
-                f"SELECT DISTINCT sha256 FROM deployment_files WHERE deployment_id IN ({marks})",
-                doomed,
-            )
-        }
-        conn.execute(f"DELETE FROM deployments WHERE id IN ({marks})", doomed)
-        gc_referenced_by(conn, hashes)
-    # Sites whose only deployment was an abandoned upload, and blobs nobody claimed.
+    _delete_deployments(conn, doomed)
+    return doomed + expire_pending(conn)
+
+
+def pending_ttl(conn: sqlite3.Connection) -> int:
+    """Seconds an unfinished upload may sit idle (setting deploy_pending_ttl_seconds)."""
+    return settings.get_int(conn, "deploy_pending_ttl_seconds")
+
+
+def expire_pending(conn: sqlite3.Connection) -> list[int]:
+    """Delete abandoned uploads: pending deployments with no blob uploaded for the TTL,
+    their blobs, blobs nobody claimed as long, and sites nothing was ever finalized for.
+    Run by a periodic job of the server and after each deploy."""
+    cutoff = _seconds_ago(pending_ttl(conn))
+    # Idle, not old: a big deploy on a slow link keeps its deployment while blobs arrive.
+    expired = [
+        r[0]
+        for r in conn.execute(
+            "SELECT d.id FROM deployments d WHERE d.state = 'pending' AND d.created_at < ?"
+            " AND NOT EXISTS (SELECT 1 FROM deployment_files f JOIN blobs b"
+            " ON b.sha256 = f.sha256 WHERE f.deployment_id = d.id AND b.created_at >= ?)",
+            (cutoff, cutoff),
+        )
+    ]
+    _delete_deployments(conn, expired)
     conn.execute(
         "DELETE FROM sites WHERE live_deployment_id IS NULL AND kind = 'user' AND NOT EXISTS "
         "(SELECT 1 FROM deployments d WHERE d.site = sites.name)"
     )
     gc_blobs(conn)
-    return doomed
+    return expired
+
+
+def _delete_deployments(conn: sqlite3.Connection, ids: list[int]) -> None:
+    """Delete these deployments, and at once their blobs no other deployment refers to."""
+    if not ids:
+        return
+    marks = ",".join("?" * len(ids))
+    hashes = {
+        r[0]
+        for r in conn.execute(
+            f"SELECT DISTINCT sha256 FROM deployment_files WHERE deployment_id IN ({marks})", ids
+        )
+    }
+    conn.execute(f"DELETE FROM deployments WHERE id IN ({marks})", ids)
+    gc_referenced_by(conn, hashes)
 
 
 def rollback(conn: sqlite3.Connection, site: str, to_id: int | None = None) -> dict:

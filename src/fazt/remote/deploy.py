@@ -8,6 +8,7 @@ messages go through `say` and progress through a `Progress` callback, so any fro
 import hashlib
 import json
 import os
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, contextmanager
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from fazt.backoff import Backoff
 from fazt.hosting import blobframes
 from fazt.hosting.ignore import IGNORE_FILE, IgnoreRules
 from fazt.hosting.names import InvalidSiteName, validate_site_name
@@ -171,12 +173,98 @@ def deploy_files(
         lambda batch: _upload(client, batch),
         sum(f.size for f in to_send),
     )
-    result = client.post(
-        f"/api/deployments/{started['deployment_id']}/finalize", json={"preview": preview}
-    )
+    result = finalize(client, name, started["deployment_id"], preview=preview, say=say)
     result["uploaded_files"] = len(to_send)
     result["skipped"] = started.get("skipped", [])
     return result
+
+
+# A finalize whose answer is lost is sent again (the server answers a repeat with the same
+# success): 0.5 + 1 + 2 + 4 s covers a worker restarting after a crash.
+FINALIZE_ATTEMPTS = 5
+FINALIZE_BACKOFF = Backoff(base=0.5, cap=4.0)
+# No answer, or one that may come after the commit (a proxy's 502 while fazt restarts).
+UNCERTAIN_STATUSES = (500, 502, 503, 504)
+
+
+class DeployOutcome(ApiError):
+    """The finalize answer never came; `outcome` is what the server said afterwards:
+    "not_live", or "unknown" when it could not be asked."""
+
+    def __init__(self, message: str, outcome: str) -> None:
+        super().__init__(message)
+        self.outcome = outcome
+
+
+def finalize(
+    client: FaztClient,
+    name: str,
+    deployment_id: int,
+    *,
+    preview: bool = False,
+    say: Callable[[str], None] = lambda msg: None,
+) -> dict:
+    """Finalize, retrying when the answer is lost; then ask the server what is true.
+
+    Raises ApiError (the server refused) or DeployOutcome (the answer was lost).
+    """
+    path = f"/api/deployments/{deployment_id}/finalize"
+    for attempt in range(1, FINALIZE_ATTEMPTS + 1):
+        try:
+            return client.post(path, json={"preview": preview})
+        except ApiError as exc:
+            if not _uncertain(exc):
+                raise
+            lost = exc
+        if attempt < FINALIZE_ATTEMPTS:
+            say(f"No answer to finalize ({lost}); asking again")
+            time.sleep(FINALIZE_BACKOFF.delay(attempt))
+    return resolve(client, name, deployment_id, preview=preview, lost=lost)
+
+
+def _uncertain(exc: ApiError) -> bool:
+    """Whether the call may or may not have happened on the server."""
+    return exc.status is None or exc.status in UNCERTAIN_STATUSES
+
+
+def resolve(
+    client: FaztClient, name: str, deployment_id: int, *, preview: bool, lost: ApiError
+) -> dict:
+    """The finalize's outcome, read from the deployment history: the deploy's answer when
+    the deployment is what was asked for (live, or a ready preview), else DeployOutcome."""
+    unknown = DeployOutcome(
+        f"{lost}\n  unknown: deployment {deployment_id} of '{name}' may or may not be "
+        f"live; check with `fazt app info {name}`",
+        "unknown",
+    )
+    try:
+        history = client.get(f"/api/apps/{name}/deployments")
+        dep = next((d for d in history if d["id"] == deployment_id), None)
+        url = None
+        if dep is not None:
+            url = client.get(f"/api/apps/{name}")["url"] if dep["live"] else dep["url"]
+    except ApiError as exc:
+        if exc.code != "APP_NOT_FOUND":  # a first deploy that never finished is no app
+            raise unknown from None
+        dep = None
+    if dep is None or dep["live"] == preview:
+        now = "was never finalized" if dep is None else f"is {'' if dep['live'] else 'not '}live"
+        raise DeployOutcome(
+            f"{lost}\n  not live: the server answers that deployment {deployment_id} {now}; "
+            f"'{name}' serves what it served before. Run the deploy again.",
+            "not_live",
+        )
+    return {
+        "site": name,
+        "deployment_id": deployment_id,
+        "preview_id": dep["preview_id"],
+        "live": dep["live"],
+        "file_count": dep["file_count"],
+        "size_bytes": dep["size_bytes"],
+        "url": url,
+        "message": "Deployment successful" if dep["live"] else "Preview deployment ready",
+        "certificate": None,
+    }
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from fazt.api.request_auth import session_max_age
 from fazt.auth import sessions
 from fazt.backup.service import start_services
 from fazt.db import Database
+from fazt.hosting import deployments
 from fazt.https import service as https_service
 from fazt.periodic import cancel_and_wait, periodic
 from fazt.server.app import FaztApp
@@ -104,6 +105,9 @@ async def _start_background(lifespan: AsyncExitStack, state: ServerState, app: F
         periodic(
             SWEEP_SECONDS, lambda: _sweep_expired(state), "sweeping expired keys and sessions"
         ),
+        periodic(
+            PENDING_SWEEP_SECONDS, lambda: _expire_pending(state), "expiring uploads", now=True
+        ),
     ]
     for job in jobs:
         lifespan.push_async_callback(cancel_and_wait, asyncio.ensure_future(job))
@@ -116,6 +120,17 @@ async def _sweep_expired(state: ServerState) -> None:
     """Expired kv keys and dashboard sessions are refused at once; this deletes them."""
     await state.db.write(kv.sweep_expired)
     await state.db.write(sessions.prune_expired, await session_max_age(state))
+
+
+PENDING_SWEEP_SECONDS = 60
+
+
+async def _expire_pending(state: ServerState) -> float:
+    """Abandoned uploads go after deploy_pending_ttl_seconds (checked about 4 times per
+    TTL, at most every minute); returns the wait until the next check."""
+    await state.db.write(deployments.expire_pending)
+    ttl = await state.db.read(deployments.pending_ttl)
+    return min(PENDING_SWEEP_SECONDS, max(1.0, ttl / 4))
 
 
 async def _stop_quietly(stop, what: str) -> None:
