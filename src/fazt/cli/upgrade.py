@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from fazt.cli.common import fail, json_option, print_json
+from fazt.cli.common import fail, fail_api, json_option, print_json, renamed_option
 from fazt.remote import peers, upgrade_client
 from fazt.remote.client import ApiError, FaztClient
 
@@ -18,12 +18,18 @@ SERVICE_HOME = Path("/var/lib/fazt")
 
 
 def upgrade_options(command):
-    """--check, --version, --url, --timeout and --json, shared with `fazt remote upgrade`."""
+    """--check, --version, --release-url, --timeout, --json: shared with `remote upgrade`."""
     for option in reversed(
         [
             click.option("--check", is_flag=True, help="Only report whether an upgrade exists."),
             click.option("--version", "version", default=None, help="Install this version."),
-            click.option("--url", "index_url", default=None, help="Release index URL."),
+            renamed_option(
+                "--release-url",
+                "index_url",
+                old=("--url",),
+                default=None,
+                help="Release index URL (default: the server's release_url setting).",
+            ),
             click.option(
                 "--timeout",
                 type=click.FloatRange(1, 3600),
@@ -52,14 +58,14 @@ def run_upgrade(
             try:
                 info = upgrade_client.check(client, version, index_url)
             except ApiError as exc:
-                fail(f"peer '{peer.name}': {exc}")
+                fail_api(exc, f"saved peer {peer.name!r}", f"peer '{peer.name}': ")
             if as_json:
                 print_json({"peer": peer.name, "url": peer.url, **info})
                 return
             current, latest = info.get("current_version"), info.get("latest_version")
             if info.get("update_available"):
                 again = f"fazt remote upgrade {peer.name}" + (
-                    f" --url {index_url}" if index_url else ""
+                    f" --release-url {index_url}" if index_url else ""
                 )
                 click.echo(f"{peer.name} runs {current}; {latest} is available (run `{again}`)")
             else:
@@ -70,6 +76,10 @@ def run_upgrade(
             if not as_json:
                 click.echo(f"  {step.get('step')}: {step.get('message')}", err=True)
 
+        try:  # a server that is down or refuses the token gets its next step first
+            client.get("/api/apps")
+        except ApiError as exc:
+            fail_api(exc, f"saved peer {peer.name!r}", f"peer '{peer.name}': ")
         if not as_json:
             click.echo(f"Upgrading {peer.name} ({peer.url}) ...", err=True)
         outcome = upgrade_client.upgrade(
