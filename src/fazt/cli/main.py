@@ -24,6 +24,8 @@ COMMANDS = {
     "remote": ("fazt.cli.remote", "remote"),
     "upgrade": ("fazt.cli.upgrade", "upgrade"),
     "service": ("fazt.cli.service", "service"),
+    "open": ("fazt.cli.browse", "open_"),
+    "status": ("fazt.cli.status", "status"),
 }
 
 

@@ -11,6 +11,7 @@ from fazt.auth import passwords, tokens
 from fazt.cli.common import (
     console,
     db_option,
+    duration,
     fail,
     human_size,
     json_option,
@@ -348,21 +349,8 @@ def _running_line(info: dict) -> str:
     state = f"version {info['running_version']}" if info["running"] else "not answering"
     return (
         f"yes, pid {info['pid']}, port {info['serving_port']}, {state}, "
-        f"up {_duration(info['uptime_seconds'])}"
+        f"up {duration(info['uptime_seconds'])}"
     )
-
-
-def _duration(seconds: int | None) -> str:
-    if seconds is None:
-        return "?"
-    days, rest = divmod(seconds, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes, secs = divmod(rest, 60)
-    if days:
-        return f"{days}d {hours}h"
-    if hours:
-        return f"{hours}h {minutes}m"
-    return f"{minutes}m {secs}s" if minutes else f"{secs}s"
 
 
 def _status_info(conn) -> dict:
