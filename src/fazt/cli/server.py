@@ -71,6 +71,12 @@ def _announce_init(result, port: int) -> None:
     is_flag=True,
     help="Start even if the database is on a network/virtual filesystem (NFS, SMB, FUSE...).",
 )
+@click.option(
+    "--background",
+    is_flag=True,
+    help="Run detached, logging to fazt.log next to the database (`fazt server logs`); "
+    "returns once it serves.",
+)
 @https_options
 @db_option
 def start(
@@ -78,6 +84,7 @@ def start(
     port: int | None,
     domain: str | None,
     allow_unsafe_fs: bool,
+    background: bool,
     db_path: Path | None,
     **https: object,
 ) -> None:
@@ -86,6 +93,13 @@ def start(
     This process supervises a worker process that does the serving, so that restarts
     (upgrades, new certificates) hand over without dropping a connection.
     """
+    if background:
+        from fazt.cli import background as detached
+        from fazt.cli.logfile import log_path
+
+        args = sys.argv[sys.argv.index("start") :]  # this very start, minus --background
+        args = [a for a in args if a != "--background"]
+        sys.exit(detached.start(args, log_path(resolve_db_path(db_path))))
     from fazt.backup.fscheck import unsafe_filesystem, unsafe_message
     from fazt.server.guard import AlreadyServing, ServerLock, check_port_free
     from fazt.server.supervisor import exec_supervisor
@@ -315,6 +329,37 @@ def restart(timeout: float | None, db_path: Path | None, as_json: bool) -> None:
             f"Restarted: worker {workers} now serves port {result['port']} "
             f"(supervisor pid {result['pid']})."
         )
+
+
+@server.command()
+@click.option("--follow", "-f", is_flag=True, help="Keep printing new lines (Ctrl-C to stop).")
+@click.option(
+    "--lines",
+    "-n",
+    type=click.IntRange(1),
+    default=100,
+    show_default=True,
+    help="Newest log lines shown.",
+)
+@db_option
+def logs(follow: bool, lines: int, db_path: Path | None) -> None:
+    """Show the log of a server started with `fazt server start --background`."""
+    from fazt.cli import logfile
+
+    path = logfile.log_path(resolve_db_path(db_path))
+    if not path.exists():
+        fail(
+            f"no log at {path}: only `fazt server start --background` writes one (a server "
+            "started in a terminal prints there; a service: `fazt service logs`)"
+        )
+    for line in logfile.last_lines(path, lines):
+        click.echo(line)
+    if follow:
+        try:
+            for text in logfile.follow(path):
+                click.echo(text, nl=False)
+        except KeyboardInterrupt:
+            pass
 
 
 def _running_info(path: Path, saved_port: int) -> dict:
