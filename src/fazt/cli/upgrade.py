@@ -76,15 +76,13 @@ def run_upgrade(
             if not as_json:
                 click.echo(f"  {step.get('step')}: {step.get('message')}", err=True)
 
-        try:  # a server that is down or refuses the token gets its next step first
-            client.get("/api/apps")
-        except ApiError as exc:
-            fail_api(exc, f"saved peer {peer.name!r}", f"peer '{peer.name}': ")
         if not as_json:
             click.echo(f"Upgrading {peer.name} ({peer.url}) ...", err=True)
         outcome = upgrade_client.upgrade(
             client, peer.name, version=version, url=index_url, timeout=timeout, on_step=show_step
         )
+        if not outcome.ok and outcome.upgrade_id is None:  # refused before it started
+            _say_next_step(client, peer)
     if as_json:
         print_json(outcome.as_dict())
     else:
@@ -92,6 +90,17 @@ def run_upgrade(
             click.echo(f"warning: {outcome.warning}", err=True)
         click.echo(outcome.line())
     sys.exit(0 if outcome.verified else 1)
+
+
+def _say_next_step(client: FaztClient, peer: peers.Peer) -> None:
+    """After an upgrade that never started: the next step if the server is down or refuses
+    the token (asked again with a check, which changes nothing)."""
+    try:
+        upgrade_client.check(client)
+    except ApiError as exc:
+        hint = exc.next_step(f"saved peer {peer.name!r}").strip()
+        if hint:
+            click.echo(hint, err=True)
 
 
 def local_peer() -> peers.Peer:

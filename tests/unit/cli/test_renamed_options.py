@@ -78,3 +78,9 @@ def test_a_required_renamed_option_is_satisfied_by_its_old_spelling():
     assert parse("replicate enable", "--to", "file:///r")["url"] == "file:///r"
     with pytest.raises(click.MissingParameter):
         parse("replicate enable")
+
+
+def test_top_level_help_says_what_each_option_name_means():
+    with cli.make_context("fazt", ["--help"], resilient_parsing=True) as ctx:
+        text = " ".join(cli.get_help(ctx).split())
+    assert "--url a server's URL" in text and "--out a file the command writes" in text
