@@ -144,7 +144,12 @@ def test_remote_commands_say_what_to_do_about_a_server_that_is_down(tmp_path):
 def test_remote_commands_say_what_to_do_about_a_refused_token(srv, tmp_path):
     home = tmp_path / "laptop"
     run_cli(home, "remote", "add", "stale", "--url", srv.url, "--token", "fazt_x", "--no-check")
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "index.html").write_text("hi")
     for args in (
+        ["remote", "deploy", str(site), "stale"],
+        ["remote", "logs", "blog", "stale"],
         ["remote", "apps", "stale"],
         ["remote", "status", "stale"],
         ["remote", "upgrade", "stale"],

@@ -170,9 +170,18 @@ def api_client(url: str | None, token: str | None) -> Iterator[FaztClient]:
     try:
         yield client
     except ApiError as exc:
-        fail_api(exc, source or "--token")
+        fail_api(exc, _saved_source(url, token, source or "--token"))
     finally:
         client.close()
+
+
+def _saved_source(url: str, token: str | None, source: str) -> str:
+    """`remote deploy NAME` passes a saved peer's token as if typed: name the peer."""
+    if source == "--token":
+        peer = peers.find_by_url(url)
+        if peer is not None and peer.token == token:
+            return f"saved peer {peer.name!r}"
+    return source
 
 
 def _token_source(token: str | None) -> str | None:
