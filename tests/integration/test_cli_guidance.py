@@ -1,5 +1,5 @@
 """What the CLI tells a newcomer: typo suggestions, -V/-v, unwrapped output in pipes and CI
-logs, a next step for a server that is down or a refused token, `backup create --to DIR/`."""
+logs, a next step for a server that is down or a refused token, `backup create --out DIR/`."""
 
 import json
 import os
@@ -63,7 +63,7 @@ def test_lowercase_v_is_verbose_not_version(fazt_home):
         "-v",
         "app",
         "list",
-        "--to",
+        "--url",
         f"http://127.0.0.1:{port}",
         "--token",
         "t",
@@ -73,7 +73,7 @@ def test_lowercase_v_is_verbose_not_version(fazt_home):
     assert out.returncode == 1
     assert f"DEBUG fazt.cli: server http://127.0.0.1:{port}, token from --token" in out.stderr
     quiet = run_cli(
-        fazt_home, "app", "list", "--to", f"http://127.0.0.1:{port}", "--token", "t", check=False
+        fazt_home, "app", "list", "--url", f"http://127.0.0.1:{port}", "--token", "t", check=False
     )
     assert "DEBUG" not in quiet.stderr
 
@@ -84,7 +84,7 @@ def test_lowercase_v_is_verbose_not_version(fazt_home):
 def test_long_error_line_arrives_in_one_piece_in_a_pipe(fazt_home):
     url = f"http://127.0.0.1:{free_port()}/" + "p" * 130
     assert len(url) > 150
-    out = run_piped(fazt_home, "app", "list", "--to", url, "--token", "t")
+    out = run_piped(fazt_home, "app", "list", "--url", url, "--token", "t")
     assert out.returncode == 1
     first = out.stderr.splitlines()[0]
     assert first.startswith(f"error: cannot reach {url} (GET /api/apps)"), out.stderr
@@ -95,7 +95,7 @@ def test_long_table_cells_arrive_in_one_piece_in_a_pipe(tmp_path):
     home = tmp_path / "home"
     srv = init_server(home)
     folder = tmp_path / ("backups-" + "f" * 150)
-    run_cli(home, "backup", "create", "--db", str(srv.db), "--to", f"{folder}/")
+    run_cli(home, "backup", "create", "--db", str(srv.db), "--out", f"{folder}/")
     out = run_piped(home, "backup", "list", "--dir", str(folder))
     assert out.returncode == 0, out.stderr
     lines = out.stdout.splitlines()
@@ -110,7 +110,7 @@ def test_long_table_cells_arrive_in_one_piece_in_a_pipe(tmp_path):
 
 def test_server_down_names_the_url_and_how_to_start_it(fazt_home):
     url = f"http://127.0.0.1:{free_port()}"
-    out = run_piped(fazt_home, "app", "list", "--to", url, "--token", "t")
+    out = run_piped(fazt_home, "app", "list", "--url", url, "--token", "t")
     assert out.returncode == 1
     assert f"cannot reach {url}" in out.stderr
     assert f"next: nothing answers at {url}" in out.stderr
@@ -118,13 +118,13 @@ def test_server_down_names_the_url_and_how_to_start_it(fazt_home):
 
 
 def test_refused_token_names_its_source_and_how_to_make_a_key(srv, fazt_home):
-    out = run_piped(fazt_home, "app", "list", "--to", srv.url, "--token", "fzt_bogus")
+    out = run_piped(fazt_home, "app", "list", "--url", srv.url, "--token", "fzt_bogus")
     assert out.returncode == 1
     assert "INVALID_API_KEY" in out.stderr
     assert "refused the token from --token" in out.stderr
-    assert "`fazt key create NAME --scopes deploy`" in out.stderr
+    assert "`fazt key create NAME --scopes deploy --db DATABASE`" in out.stderr
     assert f"`fazt remote add NAME --url {srv.url} --token KEY --replace`" in out.stderr
-    env = run_piped(fazt_home, "app", "list", "--to", srv.url, env={"FAZT_TOKEN": "fzt_bogus"})
+    env = run_piped(fazt_home, "app", "list", "--url", srv.url, env={"FAZT_TOKEN": "fzt_bogus"})
     assert "refused the token from $FAZT_TOKEN" in env.stderr
 
 
@@ -132,7 +132,7 @@ def test_refused_saved_token_names_the_peer(srv, fazt_home):
     run_cli(
         fazt_home, "remote", "add", "prod", "--url", srv.url, "--token", "fzt_stale", "--no-check"
     )
-    out = run_piped(fazt_home, "app", "list", "--to", srv.url)
+    out = run_piped(fazt_home, "app", "list", "--url", srv.url)
     assert "refused the token from saved peer 'prod'" in out.stderr
 
 
@@ -142,20 +142,20 @@ def test_a_real_failure_that_is_not_401_gets_no_misleading_hint(srv):
     assert "next:" not in out.stderr
 
 
-# -- 5. backup create --to DIR/ -----------------------------------------------------------
+# -- 5. backup create --out DIR/ ----------------------------------------------------------
 
 
 def test_backup_to_a_missing_folder_with_slash_creates_it_and_writes_inside(tmp_path):
     home = tmp_path / "home"
     srv = init_server(home)
     folder = tmp_path / "missing-dir"
-    out = run_cli(home, "backup", "create", "--db", str(srv.db), "--to", f"{folder}/", "--json")
+    out = run_cli(home, "backup", "create", "--db", str(srv.db), "--out", f"{folder}/", "--json")
     manifest = json.loads(out.stdout)
     assert folder.is_dir()
     (made,) = folder.glob("fazt-*-manual.db")
     assert Path(manifest["path"]) == made
     # An existing folder without the slash is a folder too; any other path is a file.
-    run_cli(home, "backup", "create", "--db", str(srv.db), "--to", str(folder))
+    run_cli(home, "backup", "create", "--db", str(srv.db), "--out", str(folder))
     assert len(list(folder.glob("fazt-*-manual.db"))) == 2
-    run_cli(home, "backup", "create", "--db", str(srv.db), "--to", str(tmp_path / "one.db"))
+    run_cli(home, "backup", "create", "--db", str(srv.db), "--out", str(tmp_path / "one.db"))
     assert (tmp_path / "one.db").is_file()

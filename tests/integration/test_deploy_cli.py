@@ -363,7 +363,7 @@ def test_cli_errors_are_clear(srv, tmp_path):
     assert page(srv, "weird") == (200, "weird v1")
     dead = f"http://127.0.0.1:{free_port()}"
     site = write_site(tmp_path / "nowhere", {"index.html": "x"})
-    r = srv.cli("deploy", str(site), "--to", dead, "--token", "fazt_x", check=False)
+    r = srv.cli("deploy", str(site), "--url", dead, "--token", "fazt_x", check=False)
     assert r.returncode != 0
     assert dead in r.stderr and "cannot reach" in r.stderr
     assert "Traceback" not in r.stderr
@@ -374,23 +374,23 @@ def test_to_and_token_with_a_deploy_key(srv, tmp_path, monkeypatch):
     laptop = tmp_path / "laptop-home"  # no saved peers at all
     laptop.mkdir()
     site = write_site(tmp_path / "remote-site", {"index.html": "from the laptop"})
-    out = run_cli(laptop, "deploy", str(site), "--to", srv.url, "--token", key, "--json")
+    out = run_cli(laptop, "deploy", str(site), "--url", srv.url, "--token", key, "--json")
     result = json.loads(out.stdout)
     assert result["site"] == "remote-site" and result["live"] is True
     assert page(srv, "remote-site") == (200, "from the laptop")
     history = app_json(srv, "history", "remote-site")
     assert history[0]["deployed_by"] == "laptop"
-    listed = run_cli(laptop, "app", "list", "--to", srv.url, "--token", key, "--json").stdout
+    listed = run_cli(laptop, "app", "list", "--url", srv.url, "--token", key, "--json").stdout
     assert "remote-site" in {a["name"] for a in json.loads(listed)}
 
     # a deploy key may not delete, nor replace a system site
     r = run_cli(
-        laptop, "app", "delete", "remote-site", "--yes", "--to", srv.url, "--token", key,
+        laptop, "app", "delete", "remote-site", "--yes", "--url", srv.url, "--token", key,
         check=False,
     )  # fmt: skip
     assert r.returncode != 0 and "403" in r.stderr and "FORBIDDEN" in r.stderr
     r = run_cli(
-        laptop, "deploy", str(site), "--site", "root", "--to", srv.url, "--token", key,
+        laptop, "deploy", str(site), "--site", "root", "--url", srv.url, "--token", key,
         check=False,
     )  # fmt: skip
     assert r.returncode != 0 and "SYSTEM_SITE" in r.stderr
@@ -399,14 +399,14 @@ def test_to_and_token_with_a_deploy_key(srv, tmp_path, monkeypatch):
     # the token can come from FAZT_TOKEN
     monkeypatch.setenv("FAZT_TOKEN", key)
     (site / "index.html").write_text("via env token")
-    run_cli(laptop, "deploy", str(site), "--to", srv.url)
+    run_cli(laptop, "deploy", str(site), "--url", srv.url)
     assert page(srv, "remote-site") == (200, "via env token")
     monkeypatch.delenv("FAZT_TOKEN")
 
     # --to with no token for that URL, and a wrong token
-    r = run_cli(laptop, "deploy", str(site), "--to", srv.url, check=False)
+    r = run_cli(laptop, "deploy", str(site), "--url", srv.url, check=False)
     assert r.returncode != 0 and "--token" in r.stderr
-    r = run_cli(laptop, "app", "list", "--to", srv.url, "--token", "fazt_wrong", check=False)
+    r = run_cli(laptop, "app", "list", "--url", srv.url, "--token", "fazt_wrong", check=False)
     assert r.returncode != 0 and "401" in r.stderr and "INVALID_API_KEY" in r.stderr
     assert srv.url in r.stderr
 

@@ -316,7 +316,9 @@ def test_install_rerun_upgrade_in_place_then_remote_upgrade(tmp_path, web, signi
             conn.close()
         run_cli(laptop, "remote", "add", "box", "--url", f"http://127.0.0.1:{port}",
                 "--token", token)  # fmt: skip
-        result = run_cli(laptop, "remote", "upgrade", "box", "--url", url, check=False, timeout=600)
+        result = run_cli(
+            laptop, "remote", "upgrade", "box", "--release-url", url, check=False, timeout=600
+        )
         assert result.returncode == 0, result.stdout + result.stderr
         assert result.stdout.strip() == (
             f"upgraded box from {FIRST} to {SECOND} (verified: /health reports {SECOND})"

@@ -340,7 +340,9 @@ def test_keys_with_sites_through_api_cli_and_listing(world):
     assert "blog,docs" in table and "sites" in table
     # The key deploys to its site with the normal CLI (incremental protocol) ...
     site = write_site(srv.home / "blog-site", {"index.html": "blog"})
-    r = srv.cli("deploy", str(site), "--site", "blog", "--token", created["token"], "--to", srv.url)
+    r = srv.cli(
+        "deploy", str(site), "--site", "blog", "--token", created["token"], "--url", srv.url
+    )
     assert srv.get("/", host="blog.localhost").text == "blog", r.stderr
     # ... and nowhere else.
     r = srv.cli(
@@ -350,7 +352,7 @@ def test_keys_with_sites_through_api_cli_and_listing(world):
         "other",
         "--token",
         created["token"],
-        "--to",
+        "--url",
         srv.url,
         check=False,
     )

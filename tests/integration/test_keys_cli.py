@@ -78,7 +78,7 @@ def test_bad_input_is_a_clear_error_that_changes_nothing(srv):
     r = srv.cli("key", "revoke", "abc", check=False)
     assert r.returncode != 0
     deploy_only = srv.cli("key", "create", "weak").stdout.strip()
-    r = srv.cli("key", "list", "--token", deploy_only, "--to", srv.url, check=False)
+    r = srv.cli("key", "list", "--token", deploy_only, "--url", srv.url, check=False)
     assert r.returncode != 0 and "admin" in r.stderr
     assert [k["name"] for k in keys(srv)] == [k["name"] for k in before] + ["weak"]
 

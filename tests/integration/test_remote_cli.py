@@ -361,7 +361,7 @@ def test_upgrade_committed_is_verified_by_health(fake, client_home):
 
 
 def test_upgrade_json(fake, client_home):
-    result = upgrade(client_home, "--json", "--url", "http://127.0.0.1:1/releases.json")
+    result = upgrade(client_home, "--json", "--release-url", "http://127.0.0.1:1/releases.json")
     data = json.loads(result.stdout)
     assert result.returncode == 0
     assert data["result"] == "upgraded" and data["verified"] is True
@@ -511,7 +511,7 @@ def test_local_upgrade_without_a_local_server(client_home):
 def test_real_server_upgrade_from_a_dead_release_source_fails_clearly(srv, client_home):
     add_peer(client_home, "zyt", srv.url, srv.create_key("up", "admin"))
     index = dead_url() + "/releases.json"
-    result = cli(client_home, "remote", "upgrade", "zyt", "--url", index, check=False)
+    result = cli(client_home, "remote", "upgrade", "zyt", "--release-url", index, check=False)
     assert result.returncode == 1
     assert result.stdout.startswith("upgrade of zyt failed:") and srv.url in result.stdout
     assert httpx.get(srv.url + "/health").json()["data"]["version"] == "0.1.0"

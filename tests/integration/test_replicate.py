@@ -44,7 +44,7 @@ class Restorer:
     def restore(self, timestamp: str | None = None) -> list[str]:
         self.n += 1
         out = self.home / f"restored-{self.n}.db"
-        args = ["replicate", "restore", "--from", self.url, "--to", str(out), "--json"]
+        args = ["replicate", "restore", "--replica", self.url, "--out", str(out), "--json"]
         if timestamp:
             args += ["--timestamp", timestamp]
         result = run_cli(self.home, *args, check=False)
@@ -70,7 +70,7 @@ def test_point_in_time_restore_and_restart(tmp_path):
     replica = tmp_path / "replica"
     url = replica.as_uri()
     srv = init_server(home)
-    out = srv.cli("replicate", "enable", "--to", url, "--db", str(srv.db), "--json")
+    out = srv.cli("replicate", "enable", "--replica", url, "--db", str(srv.db), "--json")
     assert json.loads(out.stdout)["url"] == url
     config = home / "litestream.yml"
     srv.start()
@@ -122,7 +122,7 @@ def test_supervisor_restarts_a_dead_litestream(tmp_path):
     home = tmp_path / "home"
     home.mkdir()
     srv = init_server(home)
-    srv.cli("replicate", "enable", "--to", (tmp_path / "r").as_uri(), "--db", str(srv.db))
+    srv.cli("replicate", "enable", "--replica", (tmp_path / "r").as_uri(), "--db", str(srv.db))
     srv.start()
     try:
         pid = wait_for(lambda: replication_status(srv)["pid"], 20, what="litestream")

@@ -213,7 +213,7 @@ def test_remote_upgrade_under_load_then_rollback_then_tampered(
 
     def remote_upgrade(*args: str):
         result = run_cli(
-            laptop, "remote", "upgrade", "prod", "--url", release_source, *args,
+            laptop, "remote", "upgrade", "prod", "--release-url", release_source, *args,
             check=False, timeout=600,
         )  # fmt: skip
         return result.returncode, result.stdout.strip()  # progress goes to stderr
@@ -275,7 +275,7 @@ def _tampered_upgrade(laptop: Path, release_source: str, tmp_path: Path):
     (folder / "releases.json").write_text(json.dumps(index))
     (folder / "releases.json.sig").write_bytes(signature)
     result = run_cli(
-        laptop, "remote", "upgrade", "prod", "--url", str(folder / "releases.json"),
+        laptop, "remote", "upgrade", "prod", "--release-url", str(folder / "releases.json"),
         check=False, timeout=120,
     )  # fmt: skip
     return result.returncode, result.stdout.strip() + "\n" + result.stderr.strip()

@@ -10,6 +10,7 @@ import time
 
 from fazt.auth import sessions
 from fazt.auth.tokens import ApiKey
+from fazt.backup import replicate
 from fazt.db import settings
 from fazt.hosting import deployments
 from fazt.state import ServerState
@@ -69,6 +70,7 @@ def system_info(conn: sqlite3.Connection, state: ServerState) -> dict:
         "session_ttl_seconds": int(values["session_ttl_seconds"]),
         "trusted_proxies": values["trusted_proxies"],
         "https": https_status(conn, values),
+        "replication": replicate.describe(path, values),  # local files only: cheap
     }
 
 

@@ -17,6 +17,7 @@ from fazt.cli.common import (
     open_db,
     print_json,
     print_table,
+    renamed_option,
     resolve_db_path,
 )
 from fazt.db import settings
@@ -36,14 +37,15 @@ def _folder(db_path: Path | None) -> Path:
 
 
 @backup.command()
-@click.option(
-    "--to",
+@renamed_option(
+    "--out",
     "to",
+    old=("--to",),
     # A plain string: Path() would drop the trailing "/" that marks a folder.
     type=click.Path(),
     default=None,
-    help="A file, or a folder: an existing one, or any path ending in / (created if "
-    "missing). Default: $FAZT_HOME/backups/.",
+    help="Where to write it: a file, or a folder (an existing one, or any path ending in /, "
+    "created if missing). Default: $FAZT_HOME/backups/.",
 )
 @db_option
 @json_option
@@ -55,7 +57,7 @@ def create(to: str | None, db_path: Path | None, as_json: bool) -> None:
     folder = _folder(db_path)
     target = Path(to) if to is not None else None
     if to is not None and to.endswith(("/", os.sep)):
-        # `--to new-folder/`: a backup with its default name inside a (new) folder,
+        # `--out new-folder/`: a backup with its default name inside a (new) folder,
         # never a file called `new-folder`.
         folder, target = Path(to).expanduser(), None
     try:

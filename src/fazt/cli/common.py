@@ -47,7 +47,51 @@ db_option = click.option(
     help="Database file (default: $FAZT_HOME/data.db, FAZT_HOME defaults to ~/.fazt).",
 )
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
-to_option = click.option("--to", "url", default=None, help="Server URL (default: local peer).")
+
+
+class RenamedOption(click.Option):
+    """An option with old spellings kept, hidden, for a release: `old` still parses, says
+    the new name on stderr, and gives its value to this option (the new one wins if both).
+
+    One meaning per option name across commands: `--url` a server, `--out` a file the
+    command writes, `--replica` a replica URL, `--db` the database, `--release-url` a
+    release index.
+    """
+
+    def __init__(self, *args: Any, old: tuple[str, ...] = (), **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.old = old
+
+    @property
+    def _old_dest(self) -> str:
+        return f"{self.name}\0old"
+
+    def add_to_parser(self, parser: Any, ctx: click.Context) -> None:
+        super().add_to_parser(parser, ctx)
+        if self.old:  # a dest of its own: handle_parse_result can tell which was typed
+            parser.add_option(obj=self, opts=self.old, dest=self._old_dest, nargs=self.nargs)
+
+    def handle_parse_result(self, ctx: click.Context, opts: Any, args: list[str]) -> Any:
+        opts = dict(opts)
+        if self._old_dest in opts:
+            value = opts.pop(self._old_dest)
+            opts.setdefault(self.name, value)
+            if not ctx.resilient_parsing:
+                new = max(self.opts, key=len)
+                click.echo(
+                    f"note: {'/'.join(self.old)} is now {new} (the old name goes away)", err=True
+                )
+        return super().handle_parse_result(ctx, opts, args)
+
+
+def renamed_option(*decls: str, old: tuple[str, ...], **kwargs: Any):
+    """click.option for a renamed option (see RenamedOption)."""
+    return click.option(*decls, cls=RenamedOption, old=old, **kwargs)
+
+
+url_option = renamed_option(
+    "--url", "url", old=("--to",), default=None, help="Server URL (default: the default peer)."
+)
 token_option = click.option(
     "--token",
     default=None,
@@ -57,8 +101,13 @@ token_option = click.option(
 
 
 def remote_options(command):
-    """--to, --token and --json: what every command that talks to a server takes."""
-    return to_option(token_option(json_option(command)))
+    """--url, --token and --json: what every command that talks to a server takes."""
+    return url_option(token_option(json_option(command)))
+
+
+def renamed_notice(old: str, new: str) -> None:
+    """The one line a hidden old command name prints (stderr) before doing its work."""
+    click.echo(f"note: `{old}` is now `{new}` (the old name goes away)", err=True)
 
 
 def fail(message: str, code: int = 1) -> None:
@@ -98,13 +147,13 @@ def open_db(db_path: Path | None, *, must_exist: bool = False) -> Iterator["Data
 
 @contextmanager
 def api_client(url: str | None, token: str | None) -> Iterator[FaztClient]:
-    """A client for --to/--token, else the default saved peer."""
+    """A client for --url/--token, else the default saved peer."""
     source = _token_source(token)
     if url is None:
         peer = peers.find()
         if peer is None:
             fail(
-                "no server configured: start one with `fazt server start`, or pass --to URL "
+                "no server configured: start one with `fazt server start`, or pass --url URL "
                 "--token T"
             )
         url, token = peer.url, token or peer.token
@@ -121,9 +170,18 @@ def api_client(url: str | None, token: str | None) -> Iterator[FaztClient]:
     try:
         yield client
     except ApiError as exc:
-        fail(str(exc) + next_step(exc, client.url, source or "--token"))
+        fail_api(exc, _saved_source(url, token, source or "--token"))
     finally:
         client.close()
+
+
+def _saved_source(url: str, token: str | None, source: str) -> str:
+    """`remote deploy NAME` passes a saved peer's token as if typed: name the peer."""
+    if source == "--token":
+        peer = peers.find_by_url(url)
+        if peer is not None and peer.token == token:
+            return f"saved peer {peer.name!r}"
+    return source
 
 
 def _token_source(token: str | None) -> str | None:
@@ -133,21 +191,9 @@ def _token_source(token: str | None) -> str | None:
     return "$FAZT_TOKEN" if os.environ.get("FAZT_TOKEN") == token else "--token"
 
 
-def next_step(exc: ApiError, url: str, source: str) -> str:
-    """What to do about a server that does not answer or refuses the token ("" otherwise)."""
-    if exc.unreachable:
-        return (
-            f"\n  next: nothing answers at {url}. If it is this machine's server, start it with "
-            "`fazt server start` (and check `fazt server status`); if it is another server, "
-            "check its URL with `fazt remote list`."
-        )
-    if exc.status == 401:
-        return (
-            f"\n  next: the server refused the token from {source}. Make a key on that server "
-            "with `fazt key create NAME --scopes deploy`, then save it with "
-            f"`fazt remote add NAME --url {url} --token KEY --replace` (or pass --token KEY)."
-        )
-    return ""
+def fail_api(exc: ApiError, source: str, prefix: str = "") -> None:
+    """End the command with an API error and its next step (server down, token refused)."""
+    fail(prefix + str(exc) + exc.next_step(source))
 
 
 def print_json(value: Any) -> None:
@@ -173,3 +219,17 @@ def human_size(n: int) -> str:
             return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
         size /= 1024
     return f"{n} B"
+
+
+def duration(seconds: int | None) -> str:
+    """'2h 5m', '3m 2s', '42s': an uptime or an age, to the two largest units."""
+    if seconds is None:
+        return "?"
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days}d {hours}h"
+    if hours:
+        return f"{hours}h {minutes}m"
+    return f"{minutes}m {secs}s" if minutes else f"{secs}s"

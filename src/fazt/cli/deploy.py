@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from fazt.cli.common import api_client, fail, human_size, json_option, to_option, token_option
+from fazt.cli.common import api_client, fail, human_size, json_option, token_option, url_option
 from fazt.hosting.publishing_policy import secret_looking
 from fazt.remote.deploy import (
     DeployInputError,
@@ -49,7 +49,7 @@ def site_name_for(root: Path, explicit: str | None) -> str:
 @click.option(
     "--site", default=None, help="Site name (default: manifest.json name, else the folder name)."
 )
-@to_option
+@url_option
 @token_option
 @click.option("--preview", is_flag=True, help="Publish without going live; prints a preview URL.")
 @click.option(

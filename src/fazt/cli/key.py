@@ -1,9 +1,12 @@
-"""`fazt key ...`: create, list and revoke API keys through a server's API (admin scope)."""
+"""`fazt key ...`: create, list and revoke API keys through a server's API (admin scope);
+`key create --db` writes one straight into a database file (no server, no key needed)."""
+
+from pathlib import Path
 
 import click
 
 from fazt.auth import tokens
-from fazt.cli.common import api_client, fail, print_json, print_table, remote_options
+from fazt.cli.common import api_client, fail, open_db, print_json, print_table, remote_options
 
 
 @click.group()
@@ -11,30 +14,45 @@ def key() -> None:
     """Manage API keys (tokens are shown once; the server keeps only a hash)."""
 
 
-@key.command()
-@click.argument("name")
-@click.option(
+scopes_option = click.option(
     "--scopes",
     default="deploy",
     show_default=True,
     help=f"Comma-separated: {', '.join(tokens.SCOPES)}.",
 )
-@click.option(
+sites_option = click.option(
     "--sites",
     default=None,
     help="Comma-separated site names the key is limited to (default: every site).",
 )
+
+
+@key.command()
+@click.argument("name")
+@scopes_option
+@sites_option
+@click.option(
+    "--db",
+    "db_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write the key straight into this database file, on the server's machine: no "
+    "running server or admin key needed (default: ask the server's API).",
+)
 @remote_options
-def create(name, scopes, sites, url, token, as_json) -> None:
+def create(name, scopes, sites, db_path, url, token, as_json) -> None:
     """Create a key called NAME and print its token (only this once)."""
-    try:
-        body = {"name": name, "scopes": sorted(tokens.parse_scopes(scopes))}
-        if sites is not None:
-            body["sites"] = sorted(tokens.parse_sites(sites))
-    except ValueError as exc:
-        fail(str(exc))
-    with api_client(url, token) as client:
-        result = client.post("/api/keys", json=body)
+    scope_set, site_set = parse_key_options(scopes, sites)
+    if db_path is not None:
+        if url is not None:
+            fail("--db writes into a database file, --url asks a server: give one of them")
+        result = create_in_database(db_path, name, scope_set, site_set)
+    else:
+        body = {"name": name, "scopes": sorted(scope_set)}
+        if site_set is not None:
+            body["sites"] = sorted(site_set)
+        with api_client(url, token) as client:
+            result = client.post("/api/keys", json=body)
     if as_json:
         print_json(result)
         return
@@ -44,6 +62,37 @@ def create(name, scopes, sites, url, token, as_json) -> None:
         err=True,
     )
     click.echo(result["token"])
+
+
+def parse_key_options(
+    scopes: str, sites: str | None
+) -> tuple[frozenset[str], frozenset[str] | None]:
+    """--scopes and --sites checked, or the command ends with why."""
+    try:
+        return tokens.parse_scopes(scopes), None if sites is None else tokens.parse_sites(sites)
+    except ValueError as exc:
+        fail(str(exc))
+
+
+def create_in_database(
+    db_path: Path | None,
+    name: str,
+    scopes: frozenset[str],
+    sites: frozenset[str] | None,
+) -> dict:
+    """Store a new key in the database file itself; answer as POST /api/keys does."""
+    with open_db(db_path, must_exist=True) as db:
+        try:
+            key_id, token = db.write_sync(tokens.create_key, name, scopes, sites)
+        except ValueError as exc:
+            fail(str(exc))
+    return {
+        "id": key_id,
+        "name": name,
+        "scopes": sorted(scopes),
+        "sites": None if sites is None else sorted(sites),
+        "token": token,
+    }
 
 
 def _sites_text(sites: list[str] | None) -> str:

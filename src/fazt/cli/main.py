@@ -24,6 +24,8 @@ COMMANDS = {
     "remote": ("fazt.cli.remote", "remote"),
     "upgrade": ("fazt.cli.upgrade", "upgrade"),
     "service": ("fazt.cli.service", "service"),
+    "open": ("fazt.cli.browse", "open_"),
+    "status": ("fazt.cli.status", "status"),
 }
 
 
@@ -62,7 +64,18 @@ def _suggestion(name: str, choices: list[str]) -> str:
     return " (Did you mean one of: " + ", ".join(repr(m) for m in sorted(matches)) + "?)"
 
 
-@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+OPTION_WORDS = (
+    "Options mean one thing in every command: --url a server's URL, --token its API key, "
+    "--db the database file, --out a file the command writes, --replica a replica URL, "
+    "--release-url a release index, --json JSON output."
+)
+
+
+@click.group(
+    cls=LazyGroup,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    epilog=OPTION_WORDS,
+)
 @click.version_option(
     __version__,
     "-V",

@@ -12,7 +12,15 @@ import click
 
 from fazt.cli import app as app_cli
 from fazt.cli import deploy as deploy_cli
-from fazt.cli.common import console, fail, human_size, json_option, print_json, print_table
+from fazt.cli.common import (
+    console,
+    fail,
+    fail_api,
+    human_size,
+    json_option,
+    print_json,
+    print_table,
+)
 from fazt.cli.upgrade import run_upgrade, upgrade_options
 from fazt.remote import peers
 from fazt.remote.client import ApiError, FaztClient
@@ -40,7 +48,7 @@ def _client(peer: peers.Peer, timeout: float = 60.0) -> Iterator[FaztClient]:
     try:
         yield client
     except ApiError as exc:
-        fail(f"peer '{peer.name}': {exc}")
+        fail_api(exc, f"saved peer {peer.name!r}", f"peer '{peer.name}': ")
     finally:
         client.close()
 
@@ -78,7 +86,7 @@ def add(name, url, token, make_default, replace, no_check, as_json) -> None:
                 version = client.health()[0].get("version")
                 client.get("/api/apps")  # any valid key may list apps: proves the token
             except ApiError as exc:
-                fail(f"peer '{name}' not saved: {exc} (use --no-check to save it anyway)")
+                fail_api(exc, "--token", f"peer '{name}' not saved (--no-check saves it anyway): ")
     peers.save(name, url, token, make_default=make_default)
     peer = peers.find(name)
     if as_json:
@@ -147,7 +155,7 @@ def peer_status(peer: peers.Peer) -> dict:
         try:
             samples = [client.health() for _ in range(LATENCY_SAMPLES)]
         except ApiError as exc:
-            return {**info, "error": str(exc)}
+            return {**info, "error": str(exc), "next_step": _next_step(exc, peer)}
         data = samples[-1][0]
         info.update(
             reachable=True,
@@ -160,7 +168,12 @@ def peer_status(peer: peers.Peer) -> dict:
             info["token_ok"] = True
         except ApiError as exc:
             info["error"] = f"token not accepted: {exc}"
+            info["next_step"] = _next_step(exc, peer)
     return info
+
+
+def _next_step(exc: ApiError, peer: peers.Peer) -> str:
+    return exc.next_step(f"saved peer {peer.name!r}").strip()
 
 
 @remote.command()
@@ -186,7 +199,8 @@ def status(name, as_json) -> None:
         ]:
             console.print(f"{label + ':':9} {value}", highlight=False)
     if info.get("error"):
-        fail(f"peer '{peer.name}': {info['error']}")
+        hint = f"\n  {info['next_step']}" if info.get("next_step") else ""
+        fail(f"peer '{peer.name}': {info['error']}{hint}")
 
 
 @remote.command()

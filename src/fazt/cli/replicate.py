@@ -13,6 +13,7 @@ from fazt.cli.common import (
     json_option,
     open_db,
     print_json,
+    renamed_option,
     resolve_db_path,
 )
 from fazt.db import settings
@@ -24,7 +25,13 @@ def replicate() -> None:
 
 
 @replicate.command()
-@click.option("--to", "url", required=True, help="file:///path or s3://bucket/path")
+@renamed_option(
+    "--replica",
+    "url",
+    old=("--to",),
+    required=True,
+    help="Replica URL: file:///path or s3://bucket/path.",
+)
 @click.option("--endpoint", default=None, help="S3-compatible endpoint URL (MinIO, R2, B2...).")
 @click.option("--region", default=None, help="S3 region.")
 @click.option(
@@ -50,7 +57,7 @@ def replicate() -> None:
 def enable(
     url, endpoint, region, access_key_id, secret_access_key, sync_interval, db_path, as_json
 ):
-    """Replicate to URL; a running server starts Litestream within seconds."""
+    """Replicate to the --replica URL; a running server starts Litestream within seconds."""
     try:
         rep.check_url(url)
     except rep.ReplicationError as exc:
@@ -110,9 +117,22 @@ def status(db_path, as_json) -> None:
 
 
 @replicate.command()
-@click.option("--to", "to", type=click.Path(path_type=Path), required=True, help="New DB file.")
+@renamed_option(
+    "--out",
+    "to",
+    old=("--to",),
+    type=click.Path(path_type=Path),
+    required=True,
+    help="The new database file to write.",
+)
 @click.option("--timestamp", default=None, help="RFC 3339 UTC time, e.g. 2026-01-02T03:04:05Z.")
-@click.option("--from", "url", default=None, help="Replica URL (default: the configured one).")
+@renamed_option(
+    "--replica",
+    "url",
+    old=("--from",),
+    default=None,
+    help="Replica URL (default: the configured one).",
+)
 @db_option
 @json_option
 def restore(to, timestamp, url, db_path, as_json) -> None:
@@ -120,11 +140,11 @@ def restore(to, timestamp, url, db_path, as_json) -> None:
     if url is None:
         path = resolve_db_path(db_path)
         if not path.exists():
-            fail("no replica configured: pass --from URL")
+            fail("no replica configured: pass --replica URL")
         with open_db(db_path) as db:
             url = db.read_sync(settings.get, "replicate_url")
         if not url:
-            fail("no replica configured: pass --from URL")
+            fail("no replica configured: pass --replica URL")
     try:
         out = rep.restore(url, to, timestamp)
     except rep.ReplicationError as exc:

@@ -11,6 +11,7 @@ from fazt.auth import passwords, tokens
 from fazt.cli.common import (
     console,
     db_option,
+    duration,
     errors,
     fail,
     human_size,
@@ -18,10 +19,12 @@ from fazt.cli.common import (
     open_db,
     print_json,
     print_table,
+    renamed_notice,
     resolve_db_path,
 )
 from fazt.cli.https_options import https_options
 from fazt.cli.https_options import save_options as save_https_options
+from fazt.cli.key import create_in_database, parse_key_options, scopes_option, sites_option
 from fazt.db import Database, disk, migrations, setting_schema, settings
 from fazt.hosting import deployments, seeding
 from fazt.hosting.names import validate_domain
@@ -69,6 +72,12 @@ def _announce_init(result, port: int) -> None:
     is_flag=True,
     help="Start even if the database is on a network/virtual filesystem (NFS, SMB, FUSE...).",
 )
+@click.option(
+    "--background",
+    is_flag=True,
+    help="Run detached, logging to fazt.log next to the database (`fazt server logs`); "
+    "returns once it serves.",
+)
 @https_options
 @db_option
 def start(
@@ -76,6 +85,7 @@ def start(
     port: int | None,
     domain: str | None,
     allow_unsafe_fs: bool,
+    background: bool,
     db_path: Path | None,
     **https: object,
 ) -> None:
@@ -84,6 +94,13 @@ def start(
     This process supervises a worker process that does the serving, so that restarts
     (upgrades, new certificates) hand over without dropping a connection.
     """
+    if background:
+        from fazt.cli import background as detached
+        from fazt.cli.logfile import log_path
+
+        args = sys.argv[sys.argv.index("start") :]  # this very start, minus --background
+        args = [a for a in args if a != "--background"]
+        sys.exit(detached.start(args, log_path(resolve_db_path(db_path))))
     from fazt.backup.fscheck import unsafe_filesystem, unsafe_message
     from fazt.server.guard import AlreadyServing, ServerLock, check_port_free
     from fazt.server.supervisor import exec_supervisor
@@ -210,7 +227,7 @@ def init(username, password, domain, port, db_path) -> None:
         if db.read_sync(settings.is_initialised):
             fail(
                 f"{db.path} is already initialised (use `fazt server set-config` or "
-                "`set-credentials` to change it)"
+                "`fazt server reset-admin` to change it)"
             )
         result = db.write_sync(
             lambda c: initialise(
@@ -335,6 +352,37 @@ def restart(timeout: float | None, db_path: Path | None, as_json: bool) -> None:
         )
 
 
+@server.command()
+@click.option("--follow", "-f", is_flag=True, help="Keep printing new lines (Ctrl-C to stop).")
+@click.option(
+    "--lines",
+    "-n",
+    type=click.IntRange(1),
+    default=100,
+    show_default=True,
+    help="Newest log lines shown.",
+)
+@db_option
+def logs(follow: bool, lines: int, db_path: Path | None) -> None:
+    """Show the log of a server started with `fazt server start --background`."""
+    from fazt.cli import logfile
+
+    path = logfile.log_path(resolve_db_path(db_path))
+    if not path.exists():
+        fail(
+            f"no log at {path}: only `fazt server start --background` writes one (a server "
+            "started in a terminal prints there; a service: `fazt service logs`)"
+        )
+    for line in logfile.last_lines(path, lines):
+        click.echo(line)
+    if follow:
+        try:
+            for text in logfile.follow(path):
+                click.echo(text, nl=False)
+        except KeyboardInterrupt:
+            pass
+
+
 def _running_info(path: Path, saved_port: int) -> dict:
     """Whether a server serves this database, and its supervisor pid, port and uptime."""
     from fazt.server import control
@@ -367,21 +415,8 @@ def _running_line(info: dict) -> str:
     state = f"version {info['running_version']}" if info["running"] else "not answering"
     return (
         f"yes, pid {info['pid']}, port {info['serving_port']}, {state}, "
-        f"up {_duration(info['uptime_seconds'])}"
+        f"up {duration(info['uptime_seconds'])}"
     )
-
-
-def _duration(seconds: int | None) -> str:
-    if seconds is None:
-        return "?"
-    days, rest = divmod(seconds, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes, secs = divmod(rest, 60)
-    if days:
-        return f"{days}d {hours}h"
-    if hours:
-        return f"{hours}h {minutes}m"
-    return f"{minutes}m {secs}s" if minutes else f"{secs}s"
 
 
 def _status_info(conn) -> dict:
@@ -535,84 +570,85 @@ def _check_release_url(url: str | None) -> str | None:
     return url
 
 
-@server.command("set-credentials")
-@click.option("--username", default=None, help="New admin username.")
-@click.option("--password", default=None, help="New admin password.")
-@db_option
-def set_credentials(username, password, db_path) -> None:
-    """Change the admin username and/or password."""
-    if password is None and sys.stdin.isatty():
-        password = click.prompt("New password", hide_input=True, confirmation_prompt=True)
-    if username is None and password is None:
-        fail("pass --username and/or --password")
-    with open_db(db_path, must_exist=True) as db:
-
-        def change(conn) -> str:
-            row = conn.execute("SELECT username, password_hash FROM users LIMIT 1").fetchone()
-            name = username or (row["username"] if row else "admin")
-            if password is None and row is None:
-                raise ValueError("there is no admin user yet: give --password too")
-            hashed = passwords.hash_password(password) if password else row["password_hash"]
-            passwords.set_credentials(conn, name, hashed)
-            return name
-
-        try:
-            name = db.write_sync(change)
-        except ValueError as exc:
-            fail(str(exc))
-    click.echo(f"Credentials updated for '{name}'.")
-
-
-@server.command("create-key")
+@server.command("create-key", hidden=True)
 @click.option("--name", required=True, help="A label for the key (e.g. ci, laptop).")
-@click.option(
-    "--scopes",
-    default="deploy",
-    show_default=True,
-    help=f"Comma-separated: {', '.join(tokens.SCOPES)}.",
-)
-@click.option(
-    "--sites",
-    default=None,
-    help="Comma-separated site names the key is limited to (default: every site).",
-)
+@scopes_option
+@sites_option
 @db_option
 def create_key(name, scopes, sites, db_path) -> None:
-    """Create an API key and print the token alone (it is not stored, only its hash)."""
-    try:
-        scope_set = tokens.parse_scopes(scopes)
-        site_set = None if sites is None else tokens.parse_sites(sites)
-    except ValueError as exc:
-        fail(str(exc))
-    with open_db(db_path, must_exist=True) as db:
-        try:
-            _, token = db.write_sync(tokens.create_key, name, scope_set, site_set)
-        except ValueError as exc:
-            fail(str(exc))
-    click.echo(token)
+    """Old name of `fazt key create NAME --db PATH`: prints the token alone."""
+    path = resolve_db_path(db_path)
+    renamed_notice("fazt server create-key --name N", f"fazt key create N --db {path}")
+    scope_set, site_set = parse_key_options(scopes, sites)
+    click.echo(create_in_database(db_path, name, scope_set, site_set)["token"])
 
 
 @server.command("reset-admin")
 @click.option("--username", default=None, help="Admin username (default: keep the current one).")
 @click.option("--password", default=None, help="New password (default: generate one).")
+@click.option(
+    "--keep-password", is_flag=True, help="Keep the current password (change only --username)."
+)
+@click.option("--keep-sessions", is_flag=True, help="Do not log out the dashboard sessions.")
 @db_option
-def reset_admin(username, password, db_path) -> None:
-    """Regain access: set a new admin password and log out every dashboard session."""
-    from fazt.auth import sessions
-
-    if password is not None and len(password) < passwords.MIN_PASSWORD_LENGTH:
-        fail(f"the password must be at least {passwords.MIN_PASSWORD_LENGTH} characters")
-    generated = password is None
-    password = password or passwords.generate_password()
-    hashed = passwords.hash_password(password)
-    with open_db(db_path, must_exist=True) as db:
-
-        def reset(conn) -> tuple[str, int]:
-            name = username or passwords.admin_username(conn) or "admin"
-            passwords.set_credentials(conn, name, hashed)
-            return name, sessions.revoke_all(conn)
-
-        name, ended = db.write_sync(reset)
-    click.echo(f"Admin user '{name}' reset; {ended} dashboard session(s) logged out.")
+def reset_admin(username, password, keep_password, keep_sessions, db_path) -> None:
+    """Set the admin login: a new password (generated unless given), optionally a new
+    username; every dashboard session is logged out unless --keep-sessions."""
+    if keep_password and password is not None:
+        fail("--password and --keep-password: give one of them")
+    generated = password is None and not keep_password
+    if generated:
+        password = passwords.generate_password()
+    name, ended = _set_admin(db_path, username, password, keep_sessions)
+    if keep_sessions:
+        click.echo(f"Credentials updated for '{name}'; dashboard sessions kept.")
+    else:
+        click.echo(f"Admin user '{name}' reset; {ended} dashboard session(s) logged out.")
     if generated:
         click.echo(f"  New password (shown once, save it now): {password}")
+
+
+@server.command("set-credentials", hidden=True)
+@click.option("--username", default=None, help="New admin username.")
+@click.option("--password", default=None, help="New admin password.")
+@db_option
+def set_credentials(username, password, db_path) -> None:
+    """Old name of `fazt server reset-admin --keep-sessions`."""
+    renamed_notice(
+        "fazt server set-credentials",
+        "fazt server reset-admin --keep-sessions"
+        + (" --keep-password" if password is None and username else ""),
+    )
+    if password is None and sys.stdin.isatty():
+        password = click.prompt("New password", hide_input=True, confirmation_prompt=True)
+    if username is None and password is None:
+        fail("pass --username and/or --password")
+    name, _ = _set_admin(db_path, username, password, keep_sessions=True)
+    click.echo(f"Credentials updated for '{name}'.")
+
+
+def _set_admin(
+    db_path: Path | None, username: str | None, password: str | None, keep_sessions: bool
+) -> tuple[str, int]:
+    """Write the admin login (password None: keep the current one); end the dashboard
+    sessions unless keep_sessions. Returns (username, sessions ended)."""
+    from fazt.auth import sessions
+
+    try:
+        hashed = None if password is None else passwords.hash_password(password)
+    except ValueError as exc:
+        fail(str(exc))
+    with open_db(db_path, must_exist=True) as db:
+
+        def change(conn) -> tuple[str, int]:
+            row = conn.execute("SELECT username, password_hash FROM users LIMIT 1").fetchone()
+            name = username or (row["username"] if row else "admin")
+            if hashed is None and row is None:
+                raise ValueError("there is no admin user yet: give --password too")
+            passwords.set_credentials(conn, name, hashed or row["password_hash"])
+            return name, 0 if keep_sessions else sessions.revoke_all(conn)
+
+        try:
+            return db.write_sync(change)
+        except ValueError as exc:
+            fail(str(exc))

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from fazt.cli.common import fail, json_option, print_json
+from fazt.cli.common import fail, fail_api, json_option, print_json, renamed_option
 from fazt.remote import peers, upgrade_client
 from fazt.remote.client import ApiError, FaztClient
 
@@ -18,12 +18,18 @@ SERVICE_HOME = Path("/var/lib/fazt")
 
 
 def upgrade_options(command):
-    """--check, --version, --url, --timeout and --json, shared with `fazt remote upgrade`."""
+    """--check, --version, --release-url, --timeout, --json: shared with `remote upgrade`."""
     for option in reversed(
         [
             click.option("--check", is_flag=True, help="Only report whether an upgrade exists."),
             click.option("--version", "version", default=None, help="Install this version."),
-            click.option("--url", "index_url", default=None, help="Release index URL."),
+            renamed_option(
+                "--release-url",
+                "index_url",
+                old=("--url",),
+                default=None,
+                help="Release index URL (default: the server's release_url setting).",
+            ),
             click.option(
                 "--timeout",
                 type=click.FloatRange(1, 3600),
@@ -52,14 +58,14 @@ def run_upgrade(
             try:
                 info = upgrade_client.check(client, version, index_url)
             except ApiError as exc:
-                fail(f"peer '{peer.name}': {exc}")
+                fail_api(exc, f"saved peer {peer.name!r}", f"peer '{peer.name}': ")
             if as_json:
                 print_json({"peer": peer.name, "url": peer.url, **info})
                 return
             current, latest = info.get("current_version"), info.get("latest_version")
             if info.get("update_available"):
                 again = f"fazt remote upgrade {peer.name}" + (
-                    f" --url {index_url}" if index_url else ""
+                    f" --release-url {index_url}" if index_url else ""
                 )
                 click.echo(f"{peer.name} runs {current}; {latest} is available (run `{again}`)")
             else:
@@ -75,6 +81,8 @@ def run_upgrade(
         outcome = upgrade_client.upgrade(
             client, peer.name, version=version, url=index_url, timeout=timeout, on_step=show_step
         )
+        if not outcome.ok and outcome.upgrade_id is None:  # refused before it started
+            _say_next_step(client, peer)
     if as_json:
         print_json(outcome.as_dict())
     else:
@@ -82,6 +90,17 @@ def run_upgrade(
             click.echo(f"warning: {outcome.warning}", err=True)
         click.echo(outcome.line())
     sys.exit(0 if outcome.verified else 1)
+
+
+def _say_next_step(client: FaztClient, peer: peers.Peer) -> None:
+    """After an upgrade that never started: the next step if the server is down or refuses
+    the token (asked again with a check, which changes nothing)."""
+    try:
+        upgrade_client.check(client)
+    except ApiError as exc:
+        hint = exc.next_step(f"saved peer {peer.name!r}").strip()
+        if hint:
+            click.echo(hint, err=True)
 
 
 def local_peer() -> peers.Peer:

@@ -50,7 +50,9 @@ def _app_path(app: str, rest: str = "") -> str:
 def _as_tool_errors() -> Iterator[None]:
     try:
         yield
-    except (ApiError, DeployInputError) as exc:
+    except ApiError as exc:  # with the next step for a server down or a refused token
+        raise ToolError(str(exc) + exc.next_step("the token `fazt mcp` uses")) from None
+    except DeployInputError as exc:
         raise ToolError(str(exc)) from None
 
 

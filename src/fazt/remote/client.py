@@ -16,11 +16,32 @@ class ApiError(Exception):
         code: str | None = None,
         *,
         unreachable: bool = False,
+        url: str | None = None,
     ):
         super().__init__(message)
-        self.status, self.code = status, code
+        self.status, self.code, self.url = status, code, url
         # True when no HTTP answer came back at all (refused, DNS, timeout, TLS).
         self.unreachable = unreachable
+
+    def next_step(self, source: str) -> str:
+        """What to do about a server that does not answer or refuses the token from
+        `source` (e.g. "--token", "saved peer 'prod'"); "" for any other failure."""
+        url = self.url or "the server's URL"
+        if self.unreachable:
+            return (
+                f"\n  next: nothing answers at {url}. If it is this machine's server, start it "
+                "with `fazt server start` (and check `fazt server status`); if it is another "
+                "server, check its URL with `fazt remote list`."
+            )
+        if self.status == 401:
+            return (
+                f"\n  next: the server refused the token from {source}. Make a key on the "
+                "server's machine with `fazt key create NAME --scopes deploy --db DATABASE` "
+                "(its database, ~/.fazt/data.db by default; `--scopes admin` for keys and "
+                "upgrades), then save it with "
+                f"`fazt remote add NAME --url {url} --token KEY --replace` (or pass --token KEY)."
+            )
+        return ""
 
 
 class FaztClient:
@@ -48,6 +69,7 @@ class FaztClient:
             raise ApiError(
                 f"cannot reach {self.url} ({method} {path}): {exc}",
                 unreachable=isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout),
+                url=self.url,
             ) from None
         try:
             body = response.json()
@@ -62,11 +84,13 @@ class FaztClient:
                 f"{error.get('code')}): {error.get('message')}",
                 response.status_code,
                 error.get("code"),
+                url=self.url,
             )
         raise ApiError(
             f"{self.url}: {method} {path} answered {response.status_code} without a fazt "
             "JSON body (is this a fazt server?)",
             response.status_code,
+            url=self.url,
         )
 
     def health(self) -> tuple[dict, float]:
