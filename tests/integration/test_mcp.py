@@ -200,7 +200,8 @@ def test_deploy_read_back_roll_back_and_logs(srv, tmp_path):
             (site / "index.html").write_text("<h1>preview</h1>")
             preview = await call(session, "deploy_folder", path=str(site), preview=True)
             assert preview["live"] is False
-            assert str(preview["deployment_id"]) in preview["url"]
+            # Its URL names the deployment by its unguessable preview id, not by its number.
+            assert f"//hello--{preview['preview_id']}.localhost" in preview["url"]
             assert srv.get("/", host="hello.localhost").text == "<h1>one</h1>"
 
             status = await call(session, "server_status")
