@@ -317,3 +317,13 @@ def test_login_failures_share_the_dashboards_limit(tmp_path):
         form = {"username": "admin", "password": PASSWORD, "next": "/"}
         r = client.post(srv.url + "/login", data=form, headers={"origin": srv.url})
         assert r.status_code == 429
+
+
+@pytest.mark.parametrize("path", ["/mcp/initialize", "/mcp/tools/list", "/mcp/tools/call"])
+def test_mcp_http_endpoints_say_they_are_not_provided(srv, path):
+    """Not served (docs/migrating-from-v0.9.md says why): a clear JSON answer naming the
+    replacement, not a bare 404."""
+    r = srv.api("POST", path, json={"name": "fazt_apps_list", "arguments": {}})
+    assert r.status_code == 404
+    assert r.json()["error"]["code"] == "NOT_PROVIDED"
+    assert "fazt mcp" in r.json()["error"]["message"]

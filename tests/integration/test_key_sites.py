@@ -262,6 +262,9 @@ PER_SITE_CASES = [
     Case("POST", "/api/logout", None, _path("/api/logout")),
     Case("GET", "/api/auth/status", None, _path("/api/auth/status")),
     Case("GET", "/api/user/me", None, None),  # the session cookie only (no key)
+    Case("POST", "/mcp/initialize", None, None),  # not provided: 404 NOT_PROVIDED
+    Case("POST", "/mcp/tools/list", None, None),
+    Case("POST", "/mcp/tools/call", None, None),
     # Last: it deletes site a.
     Case("DELETE", "/api/apps/{name}", _path("/api/apps/b"), _path("/api/apps/a")),
 ]

@@ -502,3 +502,17 @@ async def get_events(state: ServerState, req: Request, key: ApiKey) -> Response:
 async def get_tags(state: ServerState, req: Request, key: ApiKey) -> Response:
     """Always []: this fazt stores no tags on hits (v0.9's redirect tags are not kept)."""
     return json_response([])
+
+
+# -- POST /mcp/initialize, /mcp/tools/list, /mcp/tools/call: not provided ----------------------
+
+
+async def mcp_not_provided(state: ServerState, req: Request, key: None) -> Response:
+    """v0.9's MCP-over-HTTP endpoints are not served (docs/migrating-from-v0.9.md says
+    why); a clear answer instead of a bare 404."""
+    raise HTTPError(
+        404,
+        "NOT_PROVIDED",
+        "fazt v0.9's /mcp/* HTTP endpoints are not provided; run `fazt mcp` (stdio MCP) "
+        "on your machine with a peer's token instead (docs/mcp.md)",
+    )

@@ -147,6 +147,9 @@ V09_ROUTES = [
     ("GET", "/api/stats", v09_routes.get_stats, "admin", WHOLE_SERVER),
     ("GET", "/api/events", v09_routes.get_events, "admin", WHOLE_SERVER),
     ("GET", "/api/tags", v09_routes.get_tags, "admin", WHOLE_SERVER),
+    ("POST", "/mcp/initialize", v09_routes.mcp_not_provided, PUBLIC, PER_SITE),
+    ("POST", "/mcp/tools/list", v09_routes.mcp_not_provided, PUBLIC, PER_SITE),
+    ("POST", "/mcp/tools/call", v09_routes.mcp_not_provided, PUBLIC, PER_SITE),
 ]
 
 PAGES = [
