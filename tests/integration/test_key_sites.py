@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import pytest
 
 from fazt.hosting import blobframes
-from fazt.server.routes import API_ROUTES
+from fazt.server.routes import API_ROUTES, V09_ROUTES
 from tests.conftest import FaztServer, running_server, write_site
 from tests.integration.test_auth_sessions import Browser
 
@@ -220,6 +220,51 @@ PER_SITE_CASES = [
         "POST", "/api/blobs", None, _path("/api/blobs", content=blobframes.encode(BLOB_SHA, BLOB))
     ),
     Case("GET", "/health", None, _path("/health")),
+    # fazt v0.9's paths (V09_ROUTES, api/v09_routes.py).
+    Case("GET", "/api/system/health", None, _path("/api/system/health")),
+    Case("GET", "/api/sites", None, _path("/api/sites")),
+    Case("DELETE", "/api/sites", _path("/api/sites?site_id=b"), None),
+    Case("GET", "/api/sites/{site_id}", _path("/api/sites/b"), _path("/api/sites/a")),
+    Case("DELETE", "/api/sites/{site_id}", _path("/api/sites/b"), None),
+    Case(
+        "GET",
+        "/api/sites/{site_id}/files",
+        _path("/api/sites/b/files"),
+        _path("/api/sites/a/files"),
+    ),
+    Case(
+        "GET",
+        "/api/sites/{site_id}/files/{path:path}",
+        _path("/api/sites/b/files/index.html"),
+        _path("/api/sites/a/files/index.html"),
+    ),
+    Case("GET", "/api/deployments", None, _path("/api/deployments")),
+    Case("GET", "/api/envvars", _path("/api/envvars?site_id=b"), _path("/api/envvars?site_id=a")),
+    Case(
+        "POST",
+        "/api/envvars",
+        _path("/api/envvars", json={"site_id": "b", "name": "NEW", "value": "x"}),
+        _path("/api/envvars", json={"site_id": "a", "name": "NEW", "value": "x"}),
+    ),
+    Case(
+        "DELETE",
+        "/api/envvars",
+        _path("/api/envvars?id=b:SECRET"),
+        _path("/api/envvars?id=a:NEW"),
+    ),
+    Case("GET", "/api/logs", _path("/api/logs?site_id=b"), _path("/api/logs?site_id=a")),
+    Case(
+        "POST",
+        "/api/login",
+        None,
+        _path("/api/login", json={"username": "admin", "password": "longenough1"}),
+    ),
+    Case("POST", "/api/logout", None, _path("/api/logout")),
+    Case("GET", "/api/auth/status", None, _path("/api/auth/status")),
+    Case("GET", "/api/user/me", None, None),  # the session cookie only (no key)
+    Case("POST", "/mcp/initialize", None, None),  # not provided: 404 NOT_PROVIDED
+    Case("POST", "/mcp/tools/list", None, None),
+    Case("POST", "/mcp/tools/call", None, None),
     # Last: it deletes site a.
     Case("DELETE", "/api/apps/{name}", _path("/api/apps/b"), _path("/api/apps/a")),
 ]
@@ -253,12 +298,20 @@ SERVER_WIDE_CASES = [
     Case("POST", "/api/upgrade", _path("/api/upgrade?check=true", json={"url": 5}), None),
     Case("GET", "/api/upgrade/{upgrade_id}", _path("/api/upgrade/1"), None),
     Case("GET", "/api/certificates", _path("/api/certificates"), None),
+    Case("GET", "/api/system/limits", _path("/api/system/limits"), None),
+    Case("GET", "/api/system/cache", _path("/api/system/cache"), None),
+    Case("GET", "/api/system/db", _path("/api/system/db"), None),
+    Case("GET", "/api/system/config", _path("/api/system/config"), None),
+    Case("GET", "/api/config", _path("/api/config"), None),
+    Case("GET", "/api/stats", _path("/api/stats"), None),
+    Case("GET", "/api/events", _path("/api/events"), None),
+    Case("GET", "/api/tags", _path("/api/tags"), None),
 ]
 
 
 def test_the_table_covers_every_route():
     """Every API route is in this file's table, on the side the route table declares."""
-    declared = {(m, path): per_site for m, path, _, _, per_site in API_ROUTES}
+    declared = {(m, path): per_site for m, path, _, _, per_site in API_ROUTES + V09_ROUTES}
     tabled = {(c.method, c.route): True for c in PER_SITE_CASES}
     tabled |= {(c.method, c.route): False for c in SERVER_WIDE_CASES}
     assert set(declared) - set(tabled) == set(), "add the new route to this table"
@@ -276,6 +329,10 @@ def test_listings_show_only_the_keys_sites(world):
     assert sorted(d["domain"] for d in domains) == ["a-2.example.org", "a.example.org"]
     sites = srv.api("GET", "/api/analytics/sites", token=token).json()["data"]
     assert all(s["site"] == "a" for s in sites)
+    v09_sites = srv.api("GET", "/api/sites", token=token).json()["data"]
+    assert [s["Name"] for s in v09_sites] == ["a"]
+    deps = srv.api("GET", "/api/deployments", token=token).json()["data"]["deployments"]
+    assert {d["site_id"] for d in deps} == {"a"}
 
 
 def _send(w: World, call: Call, token: str, method: str):

@@ -4,14 +4,13 @@ State-changing pages are POST forms; the Dashboard has already checked their CSR
 and origin. Reads go through the same modules as the JSON API (hosting, runtime, storage).
 """
 
-import secrets
 from urllib.parse import quote
 
 from fazt.admin import stats
 from fazt.admin.dashboard import Page, redirect, render, safe_next
 from fazt.api import request_auth, system
 from fazt.api.errors import status_of
-from fazt.auth import csrf, passwords, sessions, tokens
+from fazt.auth import sessions, tokens
 from fazt.db import settings
 from fazt.hosting import deployments
 from fazt.hosting.deployments import DeployError
@@ -29,8 +28,6 @@ DONE = {
     "revoked": "Key revoked.",
 }
 DAY_CHOICES = (7, 30, 90)
-BUSY_RETRY_SECONDS = 2  # no password-hashing slot came free (see PasswordChecker)
-_dummy_hash: str | None = None
 
 
 # -- login and logout ---------------------------------------------------------------------
@@ -49,45 +46,21 @@ async def login_page(page: Page) -> Response:
     return login_form(page, next_path)
 
 
-def _dummy() -> str:
-    """A real hash to verify against when the user does not exist (same timing)."""
-    global _dummy_hash
-    if _dummy_hash is None:
-        _dummy_hash = passwords.hash_password(secrets.token_urlsafe(16))
-    return _dummy_hash
-
-
 async def login(page: Page) -> Response:
     state, req = page.state, page.req
     next_path = safe_next(page.field("next"))
-    scheme = await request_auth.scheme(state, req)
-    if not csrf.same_origin(req.header("origin"), req.header("referer"), scheme, req.host):
-        raise HTTPError(403, "CSRF_FAILED", "cross-origin login refused")
-    ip = await request_auth.client_ip(state, req)
-    # The attempt counts as a failure before the password is checked (and is given back
-    # on success), so concurrent guesses cannot all slip under the limit.
-    stamp, wait = state.login_failures.reserve(ip)
-    if stamp is None:
-        message = f"Too many failed attempts. Try again in {max(1, wait // 60)} min."
-        return _retry_later(page, next_path, message, 429, wait)
     username, password = page.field("username").strip(), page.field("password")
-    try:
-        user = await state.db.read(sessions.find_user, username)
-        # Verify even for an unknown user, so the answer's timing does not reveal names.
-        ok = await state.password_checks.verify(user[1] if user else _dummy(), password)
-    except passwords.Busy:
-        state.login_failures.release(ip, stamp)  # not checked: it does not count
+    result = await request_auth.password_login(state, req, username, password)
+    if result.outcome == "limited":
+        message = f"Too many failed attempts. Try again in {max(1, result.retry_after // 60)} min."
+        return _retry_later(page, next_path, message, 429, result.retry_after)
+    if result.outcome == "busy":
         message = "The server is busy checking other logins. Try again in a moment."
-        return _retry_later(page, next_path, message, 503, BUSY_RETRY_SECONDS)
-    if user is None or not ok:
+        return _retry_later(page, next_path, message, 503, result.retry_after)
+    if result.outcome != "ok":
         return login_form(page, next_path, "Wrong username or password.", 401, username)
-    state.login_failures.release(ip, stamp)
-    ttl = await request_auth.session_ttl(state)
-    max_age = await request_auth.session_max_age(state)
-    agent = req.header("user-agent") or ""
-    token = await state.db.write(sessions.create, user[0], ttl, ip, agent, max_age)
     response = redirect(next_path)
-    cookie = await request_auth.session_cookie(state, req, token, min(ttl, max_age))
+    cookie = await request_auth.session_cookie(state, req, result.token, result.max_age)
     response.headers.append(("set-cookie", cookie))
     return response
 

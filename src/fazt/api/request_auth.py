@@ -6,12 +6,18 @@ module reads the request and the server's settings and hands them over. Used by 
 dashboard pages and the JSON API.
 """
 
-from fazt.auth import clientip, cookies, csrf, policy, sessions
+import secrets
+from dataclasses import dataclass
+
+from fazt.auth import clientip, cookies, csrf, passwords, policy, sessions
 from fazt.auth.sessions import Session
 from fazt.auth.tokens import ApiKey
 from fazt.db import settings
 from fazt.state import ServerState
 from fazt.web.http import HTTPError, Request
+
+BUSY_RETRY_SECONDS = 2  # no password-hashing slot came free (see PasswordChecker)
+_dummy_hash: str | None = None
 
 
 async def auth_settings(state: ServerState) -> dict[str, str]:
@@ -88,6 +94,20 @@ async def check_csrf(
         raise HTTPError(403, "CSRF_FAILED", reason)
 
 
+async def check_origin(
+    state: ServerState, req: Request, message: str = "cross-origin request refused"
+) -> None:
+    """403 unless the request comes from our own origin (or says nothing: not a browser)."""
+    origin, referer = req.header("origin"), req.header("referer")
+    if not csrf.same_origin(origin, referer, await scheme(state, req), req.host):
+        raise HTTPError(403, "CSRF_FAILED", message)
+
+
+def masked_csrf(session: Session) -> str:
+    """The session's CSRF token as pages and API clients send it back (X-CSRF-Token)."""
+    return csrf.mask(session.csrf_token)
+
+
 async def session_cookie(state: ServerState, req: Request, token: str, max_age: int) -> str:
     """Host-only, HttpOnly, SameSite=Lax; Secure and `__Host-` named over HTTPS."""
     return sessions.set_cookie(token, max_age, await scheme(state, req) == "https")
@@ -100,3 +120,50 @@ async def api_identity(state: ServerState, req: Request) -> ApiKey | None:
         return None
     await check_csrf(state, req, session)
     return ApiKey(0, f"{session.username} (dashboard)", frozenset({"admin"}))
+
+
+@dataclass(frozen=True)
+class Login:
+    """What a password login came to: `outcome` is "ok" (a new session `token`, its cookie
+    `max_age`), "wrong", "limited" or "busy" (try again in `retry_after` seconds)."""
+
+    outcome: str
+    token: str = ""
+    max_age: int = 0
+    retry_after: int = 0
+
+
+def _dummy() -> str:
+    """A real hash to verify against when the user does not exist (same timing)."""
+    global _dummy_hash
+    if _dummy_hash is None:
+        _dummy_hash = passwords.hash_password(secrets.token_urlsafe(16))
+    return _dummy_hash
+
+
+async def password_login(state: ServerState, req: Request, username: str, password: str) -> Login:
+    """The one login check, for the dashboard's form and v0.9's POST /api/login: same-origin
+    only (403), at most 5 failures per client per 15 minutes, the password checked by the
+    bounded PasswordChecker, a new session on success."""
+    await check_origin(state, req, "cross-origin login refused")
+    ip = await client_ip(state, req)
+    # The attempt counts as a failure before the password is checked (and is given back
+    # on success), so concurrent guesses cannot all slip under the limit.
+    stamp, wait = state.login_failures.reserve(ip)
+    if stamp is None:
+        return Login("limited", retry_after=wait)
+    try:
+        user = await state.db.read(sessions.find_user, username)
+        # Verify even for an unknown user, so the answer's timing does not reveal names.
+        ok = await state.password_checks.verify(user[1] if user else _dummy(), password)
+    except passwords.Busy:
+        state.login_failures.release(ip, stamp)  # not checked: it does not count
+        return Login("busy", retry_after=BUSY_RETRY_SECONDS)
+    if user is None or not ok:
+        return Login("wrong")
+    state.login_failures.release(ip, stamp)
+    ttl = await session_ttl(state)
+    max_age = await session_max_age(state)
+    agent = req.header("user-agent") or ""
+    token = await state.db.write(sessions.create, user[0], ttl, ip, agent, max_age)
+    return Login("ok", token, min(ttl, max_age))

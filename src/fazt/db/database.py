@@ -75,6 +75,12 @@ class Database:
 
     # -- writes ---------------------------------------------------------------------------
 
+    def connection_counts(self) -> tuple[int, int]:
+        """(open connections, writes waiting for the writer), for status answers."""
+        with self._reader_lock:
+            readers = len(self._reader_conns)
+        return readers + (self._writer_conn is not None), self._queue.qsize()
+
     def submit_write(self, fn: Callable[..., T], *args: Any) -> "Future[T]":
         """Queue fn(conn, *args) to run in one IMMEDIATE transaction on the writer thread."""
         if self._closed:

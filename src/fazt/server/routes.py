@@ -32,6 +32,7 @@ from fazt.api import (
     storage,
     system,
     upgrade,
+    v09_routes,
 )
 from fazt.api.access import PUBLIC, api_endpoint
 from fazt.api.errors import http_error
@@ -119,6 +120,38 @@ API_ROUTES = [
     ("GET", "/api/certificates", certificates.certificates, "admin", WHOLE_SERVER),
 ]
 
+# fazt v0.9's API paths that this fazt names differently (issue 16; api/v09_routes.py):
+# what a v0.9 client (remote status, client sites/logs/delete) and v0.9 scripts call.
+V09_ROUTES = [
+    ("GET", "/api/system/health", v09_routes.system_health, "deploy", PER_SITE),
+    ("GET", "/api/system/limits", v09_routes.system_limits, "admin", WHOLE_SERVER),
+    ("GET", "/api/system/cache", v09_routes.system_cache, "admin", WHOLE_SERVER),
+    ("GET", "/api/system/db", v09_routes.system_db, "admin", WHOLE_SERVER),
+    ("GET", "/api/system/config", v09_routes.system_config, "admin", WHOLE_SERVER),
+    ("GET", "/api/config", v09_routes.system_config, "admin", WHOLE_SERVER),
+    ("GET", "/api/sites", v09_routes.list_sites, "deploy", PER_SITE),
+    ("DELETE", "/api/sites", v09_routes.delete_site_by_query, "admin", PER_SITE),
+    ("GET", "/api/sites/{site_id}", v09_routes.site, "deploy", PER_SITE),
+    ("DELETE", "/api/sites/{site_id}", v09_routes.delete_site, "admin", PER_SITE),
+    ("GET", "/api/sites/{site_id}/files", v09_routes.site_files, "deploy", PER_SITE),
+    ("GET", "/api/sites/{site_id}/files/{path:path}", v09_routes.site_file, "deploy", PER_SITE),
+    ("GET", "/api/deployments", v09_routes.list_deployments, "deploy", PER_SITE),
+    ("GET", "/api/envvars", v09_routes.list_envvars, "deploy", PER_SITE),
+    ("POST", "/api/envvars", v09_routes.set_envvar, "deploy", PER_SITE),
+    ("DELETE", "/api/envvars", v09_routes.delete_envvar, "deploy", PER_SITE),
+    ("GET", "/api/logs", v09_routes.logs, "deploy", PER_SITE),
+    ("POST", "/api/login", v09_routes.login, PUBLIC, PER_SITE),  # its own limits (login)
+    ("POST", "/api/logout", v09_routes.logout, PUBLIC, PER_SITE),  # session or any key
+    ("GET", "/api/auth/status", v09_routes.auth_status, "deploy", PER_SITE),
+    ("GET", "/api/user/me", v09_routes.user_me, PUBLIC, PER_SITE),  # the session cookie
+    ("GET", "/api/stats", v09_routes.get_stats, "admin", WHOLE_SERVER),
+    ("GET", "/api/events", v09_routes.get_events, "admin", WHOLE_SERVER),
+    ("GET", "/api/tags", v09_routes.get_tags, "admin", WHOLE_SERVER),
+    ("POST", "/mcp/initialize", v09_routes.mcp_not_provided, PUBLIC, PER_SITE),
+    ("POST", "/mcp/tools/list", v09_routes.mcp_not_provided, PUBLIC, PER_SITE),
+    ("POST", "/mcp/tools/call", v09_routes.mcp_not_provided, PUBLIC, PER_SITE),
+]
+
 PAGES = [
     ("GET", "/login", views.login_page, PUBLIC),
     ("POST", "/login", views.login, PUBLIC),
@@ -155,7 +188,7 @@ def dashboard_routes(state: ServerState) -> Router:
     r = Router()
     for method, path, handler in PUBLIC_ENDPOINTS:
         r.add(method, path, _public(state, handler))
-    for method, path, handler, scope, per_site in API_ROUTES:
+    for method, path, handler, scope, per_site in API_ROUTES + V09_ROUTES:
         r.add(method, path, api_endpoint(state, handler, scope, per_site))
     for method, path, view, scope in PAGES:
         endpoint = page_endpoint(state, view, scope)
