@@ -54,6 +54,9 @@ def test_remote_status_reads_system_health(srv):
     assert isinstance(data["database"]["in_use"], int)
     assert isinstance(data["runtime"]["queued_events"], int)
     assert data["runtime"]["goroutines"] >= 1
+    deploy_key = srv.create_key("v09-status", "deploy")
+    seen = _envelope(srv.api("GET", "/api/system/health", token=deploy_key))
+    assert seen["status"] == "healthy" and seen["database"]["path"] == ""
     # A deploy key (what a peer is usually given) may read it; no key may not.
     assert srv.api("GET", "/api/system/health", token=srv.create_key("peer")).status_code == 200
     r = httpx.get(srv.url + "/api/system/health")

@@ -83,7 +83,8 @@ async def system_health(state: ServerState, req: Request, key: ApiKey) -> Respon
                 "vfs_cache_mb": round(state.static.cache.used / MIB, 2),
             },
             "database": {
-                "path": str(state.db.path),
+                # The file's place on the server is for admins only, not for deploy keys.
+                "path": str(state.db.path) if key is None or key.allows("admin") else "",
                 "open_connections": open_conns,
                 "in_use": queued,
             },
