@@ -463,14 +463,40 @@
     }
     return value;
   }
+  // A root main.js (v0.9's legacy runtime): legacy_prelude.js, evaluated just before this
+  // prelude in the contexts of deployments that have one, left its setup function.
+  let legacy = null, legacyFn = null;
+  const LEGACY_SETUP = G.__fazt_legacy_setup;
+  if (LEGACY_SETUP !== undefined) {
+    delete G.__fazt_legacy_setup;
+    legacy = LEGACY_SETUP({ compile: compileLegacy, host, takeLogs });
+  }
+  // main.js as the body of a function with these parameters, compiled once per context
+  // (a syntax error too: it is thrown again, without placing the source again).
+  function compileLegacy(path, params) {
+    if (legacyFn === null) {
+      const src = fetchSource(path);
+      if (src === null) throw new Error("no source " + path);
+      const code = "(function (" + params + ") {" + src + "\n})";
+      try { legacyFn = { fn: (0, eval)(place(path, code) + code) }; }
+      catch (e) { legacyFn = { error: e }; }
+    }
+    if (legacyFn.error !== undefined) throw legacyFn.error;
+    return legacyFn.fn;
+  }
   // One call per request in the common case: begin, run, normalise, reset. Returns null
   // for a pending Promise (see __fazt_collect), else "1" (context reusable) or "0",
   // followed by the head line and the body.
   define("__fazt_handle", function (reqJson, ctxJson, entry) {
     G.__fazt_begin(reqJson, ctxJson);
-    const value = entry === "api/main.js" ? main() : G.__fazt_route(entry);
-    const out = G.__fazt_finish(value);
-    if (out === null) return null;
+    let out;
+    if (entry === "main.js") {  // answers through res.send/json, not a completion value
+      if (legacy === null) throw new Error("this deployment has no root main.js");
+      out = legacy(G.request);
+    } else {
+      out = G.__fazt_finish(entry === "api/main.js" ? main() : G.__fazt_route(entry));
+      if (out === null) return null;
+    }
     return [G.__fazt_reset() ? "1" : "0", out].join("");
   });
 
