@@ -73,6 +73,9 @@ if (req.path === '/echo') {
             sandbox: typeof fazt.storage.kv.get});
 } else if (req.path === '/throw') {
   throw new TypeError('legacy broke');
+} else if (req.path === '/half') {
+  res.send('half a page');
+  null.x;
 } else if (req.path === '/loop') {
   while (true) {}
 } else {
@@ -267,6 +270,12 @@ def test_an_exception_is_a_500_with_the_line_in_the_logs(srv):
     assert entries[0]["message"] == "legacy GET /throw"  # console.log of main.js
     line = next(i for i, text in enumerate(APP.split("\n"), 1) if "legacy broke" in text)
     assert f"(main.js line {line})" in entries[-1]["message"]
+
+
+def test_an_error_after_a_send_is_a_500_not_half_a_page(srv):
+    r = call(srv, "legacy", "/half")
+    assert error_code(r, 500) == "FUNCTION_ERROR"
+    assert "half a page" not in r.text
 
 
 def test_an_endless_loop_times_out_with_504_and_the_app_keeps_answering(srv):
