@@ -69,8 +69,10 @@ if (req.path === '/echo') {
   socket.broadcast({n: 1});
   res.json({clients: socket.clients()});
 } else if (req.path === '/state') {
+  const self = arguments.callee;  // main.js's compiled function, shared by requests
+  self.n = (self.n || 0) + 1;
   res.json({calls, leaked: leaked === undefined ? null : leaked,
-            sandbox: typeof fazt.storage.kv.get});
+            sandbox: typeof fazt.storage.kv.get, callee: self.n === undefined ? 0 : self.n});
 } else if (req.path === '/throw') {
   throw new TypeError('legacy broke');
 } else if (req.path === '/half') {
@@ -82,6 +84,17 @@ if (req.path === '/echo') {
   res.send('<p>legacy ' + req.method + ' ' + req.path + '</p>');
 }
 """.replace("SOURCE_MARK", SOURCE_MARK)
+
+# The same through the /api runtime: api/main.js (compiled once it has run) and a module.
+SEALED_MAIN = r"""
+var f = arguments.callee;
+f.n = (f.n || 0) + 1;
+function handler(req) {
+  return {main: f.n === undefined ? 0 : f.n, module: require('./mod').n};
+}
+handler(request);
+"""
+SEALED_MODULE = "var g = arguments.callee; g.n = (g.n || 0) + 1; exports.n = g.n || 0;\n"
 
 BOTH_MAIN = "res.send('main.js answered ' + req.path);\n"
 
@@ -107,6 +120,8 @@ def srv(tmp_path_factory) -> Iterator[FaztServer]:
         server.deploy(
             write_site(root / "v09api", {"main.js": BOTH_MAIN, "api/main.js": "({v: 9})"}), "v09api"
         )
+        sealed = {"api/main.js": SEALED_MAIN, "api/mod.js": SEALED_MODULE}
+        server.deploy(write_site(root / "sealed", sealed), "sealed")
         yield server
 
 
@@ -250,7 +265,13 @@ def test_each_request_starts_fresh_with_the_sandbox_underneath(srv):
     call(srv, "legacy", "/state")
     for _ in range(3):
         state = call(srv, "legacy", "/state").json()
-        assert state == {"calls": 1, "leaked": None, "sandbox": "function"}
+        assert state == {"calls": 1, "leaked": None, "sandbox": "function", "callee": 0}
+
+
+def test_functions_compiled_from_app_code_keep_nothing_between_requests(srv):
+    # Two JS workers: over five requests, one context serves at least three.
+    answers = [call(srv, "sealed", "/api").json() for _ in range(5)]
+    assert answers == [{"main": 0, "module": 0}] * 5
 
 
 # -- errors and limits --------------------------------------------------------------------

@@ -280,12 +280,19 @@
       throw new Error("cannot require '" + spec + "': no module " + base + "(.js) in api/");
     };
   }
+  // A function compiled from app code is shared by the context's requests, and the code
+  // can reach it (`arguments.callee` in sloppy mode): frozen, so that no request leaves
+  // anything on it for the next one.
+  function sealed(fn) {
+    Object.freeze(fn.prototype);
+    return Object.freeze(fn);
+  }
   function compile(path, src) {
     const code = "(function (exports, require, module, __filename, __dirname) {" + src +
       "\n;if (module.exports === undefined || (typeof module.exports === 'object' && " +
       "Object.keys(module.exports).length === 0 && typeof handler === 'function')) " +
       "module.exports = handler;\n})";
-    return (0, eval)(place(path, code) + code);
+    return sealed((0, eval)(place(path, code) + code));
   }
   function loadModule(path, src) {
     const module = { exports: {}, id: path };
@@ -458,7 +465,7 @@
     const value = runMain(mainPadded);
     if (mainCompilable) {
       mainCompilable = false;
-      try { mainFn = (0, eval)(mainPadding + "(function () {" + mainSource + "\n})"); }
+      try { mainFn = sealed((0, eval)(mainPadding + "(function () {" + mainSource + "\n})")); }
       catch (e) { mainFn = null; }
     }
     return value;
@@ -478,7 +485,7 @@
       const src = fetchSource(path);
       if (src === null) throw new Error("no source " + path);
       const code = "(function (" + params + ") {" + src + "\n})";
-      try { legacyFn = { fn: (0, eval)(place(path, code) + code) }; }
+      try { legacyFn = { fn: sealed((0, eval)(place(path, code) + code)) }; }
       catch (e) { legacyFn = { error: e }; }
     }
     if (legacyFn.error !== undefined) throw legacyFn.error;
