@@ -187,6 +187,8 @@ def test_req_carries_the_raw_query_string_headers_and_body_text(srv):
     }
     get = call(srv, "legacy", "/echo").json()
     assert get["query"] == "" and get["body"] == "" and get["method"] == "GET"
+    status, body = raw_get(srv, "legacy.localhost", "/echo?q=a%20b&x=%2F&q=")
+    assert status == 200 and json.loads(body)["query"] == "q=a%20b&x=%2F&q="  # not decoded
 
 
 def test_res_status_header_and_json(srv):
