@@ -46,13 +46,15 @@ def srv(tmp_path_factory) -> Iterator[FaztServer]:
             "api/_lib/config.json": '{"helper": true}',
             "api/data.json": '{"public": true}',
             "api/surrogates.js": SURROGATES,
-            "main.js": "// legacy runtime source: " + SOURCE_MARK,
             "private/notes.txt": "private notes",
             "index.html": "<h1>pub</h1>",
         }
         server.deploy(write_site(root / "pub", pub), "pub")
         server.deploy(write_site(root / "pub2", {**pub, "index.html": "<h1>pub 2</h1>"}), "pub")
         server.deploy(write_site(root / "priv", {"api/store.js": STORE, "index.html": "p"}), "priv")
+        # A root main.js runs (v0.9's legacy runtime) for every path but its own.
+        legacy = {"main.js": f"// legacy runtime source: {SOURCE_MARK}\nres.send('ran');"}
+        server.deploy(write_site(root / "leg", legacy), "leg")
         assert server.get("/api/store?v=" + SECRET, host="priv.localhost").status_code == 200
         server.cli("app", "env", "set", "priv", "NOTE=" + SECRET)
         yield server
@@ -155,7 +157,7 @@ def test_app_settings_reject_bad_input(srv, body):
     ],
 )
 def test_server_side_code_is_never_served_as_a_file(srv, path):
-    status, body = raw_get(srv, "pub.localhost", path)
+    status, body = raw_get(srv, "leg.localhost" if "main.js" in path else "pub.localhost", path)
     assert SOURCE_MARK not in body
     assert "private notes" not in body and '"helper"' not in body
     if path != "/api/list":

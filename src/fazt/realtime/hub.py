@@ -151,6 +151,16 @@ class Hub:
             return 0
         return self.publish(site, text)
 
+    def broadcast(self, site: str, text: str) -> int:
+        """socket.broadcast from a root main.js (v0.9): every client of the site gets the
+        text as it is; too big a message is dropped."""
+        if len(text.encode("utf-8", "replace")) > self.limits.message_bytes:
+            log.warning(
+                "%s: socket.broadcast over %d bytes dropped", site, self.limits.message_bytes
+            )
+            return 0
+        return self.publish(site, text)
+
     def count(self, site: str) -> int:
         return len(self.sites.get(site, ()))
 

@@ -145,7 +145,7 @@ class WorkerPool:
         queue_size: int,
         *,
         fresh: bool = False,
-        publish: Callable[[str, str, str], None] | None = None,
+        publish: Callable[[str, str | None, str], None] | None = None,
         pipeline: int = PIPELINE_DEPTH,
         total_queue: int | None = None,
         app_workers: int | None = None,
@@ -160,7 +160,7 @@ class WorkerPool:
         self.app_workers = min(workers, max(1, app_workers or workers - 1))
         self.fresh = fresh
         self.pipeline = pipeline
-        self.publish = publish  # (site, channel, message JSON)
+        self.publish = publish  # (site, channel, message JSON); channel None: raw text
         self._workers: set[_JsProcess] = set()
         self._idle: set[_JsProcess] = set()  # up, running nothing
         self._held: dict[str, int] = {}  # app -> workers running its requests (> 0)

@@ -280,12 +280,19 @@
       throw new Error("cannot require '" + spec + "': no module " + base + "(.js) in api/");
     };
   }
+  // A function compiled from app code is shared by the context's requests, and the code
+  // can reach it (`arguments.callee` in sloppy mode): frozen, so that no request leaves
+  // anything on it for the next one.
+  function sealed(fn) {
+    Object.freeze(fn.prototype);
+    return Object.freeze(fn);
+  }
   function compile(path, src) {
     const code = "(function (exports, require, module, __filename, __dirname) {" + src +
       "\n;if (module.exports === undefined || (typeof module.exports === 'object' && " +
       "Object.keys(module.exports).length === 0 && typeof handler === 'function')) " +
       "module.exports = handler;\n})";
-    return (0, eval)(place(path, code) + code);
+    return sealed((0, eval)(place(path, code) + code));
   }
   function loadModule(path, src) {
     const module = { exports: {}, id: path };
@@ -458,19 +465,45 @@
     const value = runMain(mainPadded);
     if (mainCompilable) {
       mainCompilable = false;
-      try { mainFn = (0, eval)(mainPadding + "(function () {" + mainSource + "\n})"); }
+      try { mainFn = sealed((0, eval)(mainPadding + "(function () {" + mainSource + "\n})")); }
       catch (e) { mainFn = null; }
     }
     return value;
+  }
+  // A root main.js (v0.9's legacy runtime): legacy_prelude.js, evaluated just before this
+  // prelude in the contexts of deployments that have one, left its setup function.
+  let legacy = null, legacyFn = null;
+  const LEGACY_SETUP = G.__fazt_legacy_setup;
+  if (LEGACY_SETUP !== undefined) {
+    delete G.__fazt_legacy_setup;
+    legacy = LEGACY_SETUP({ compile: compileLegacy, host, takeLogs });
+  }
+  // main.js as the body of a function with these parameters, compiled once per context
+  // (a syntax error too: it is thrown again, without placing the source again).
+  function compileLegacy(path, params) {
+    if (legacyFn === null) {
+      const src = fetchSource(path);
+      if (src === null) throw new Error("no source " + path);
+      const code = "(function (" + params + ") {" + src + "\n})";
+      try { legacyFn = { fn: sealed((0, eval)(place(path, code) + code)) }; }
+      catch (e) { legacyFn = { error: e }; }
+    }
+    if (legacyFn.error !== undefined) throw legacyFn.error;
+    return legacyFn.fn;
   }
   // One call per request in the common case: begin, run, normalise, reset. Returns null
   // for a pending Promise (see __fazt_collect), else "1" (context reusable) or "0",
   // followed by the head line and the body.
   define("__fazt_handle", function (reqJson, ctxJson, entry) {
     G.__fazt_begin(reqJson, ctxJson);
-    const value = entry === "api/main.js" ? main() : G.__fazt_route(entry);
-    const out = G.__fazt_finish(value);
-    if (out === null) return null;
+    let out;
+    if (entry === "main.js") {  // answers through res.send/json, not a completion value
+      if (legacy === null) throw new Error("this deployment has no root main.js");
+      out = legacy(G.request);
+    } else {
+      out = G.__fazt_finish(entry === "api/main.js" ? main() : G.__fazt_route(entry));
+      if (out === null) return null;
+    }
     return [G.__fazt_reset() ? "1" : "0", out].join("");
   });
 

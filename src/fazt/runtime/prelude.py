@@ -24,10 +24,14 @@ without a CPU-time limit (quickjs-ng refuses calls into Python while one is set)
 worker *process* is killed at the deadline instead (docs/decisions/005-js-isolation.md).
 
 The source is prelude.js beside this module (package data, so JS tools can check it);
-it is read once, at import.
+it is read once, at import. legacy_prelude.js (v0.9's root main.js runtime: req, res,
+db, socket, process, fetch) is evaluated before it, only in the contexts of deployments
+that have a root main.js.
 """
 
 from importlib import resources
 
 # The leading newline keeps the text identical to what the inline string used to be.
 PRELUDE = "\n" + resources.files("fazt.runtime").joinpath("prelude.js").read_text("utf-8")
+LEGACY_PRELUDE = resources.files("fazt.runtime").joinpath("legacy_prelude.js").read_text("utf-8")
+LEGACY_ENTRY = "main.js"  # a deployment's root main.js: the v0.9 legacy runtime's entry

@@ -24,7 +24,7 @@ from typing import Any
 import quickjs
 
 from fazt.runtime.limits import MiB
-from fazt.runtime.prelude import PRELUDE
+from fazt.runtime.prelude import LEGACY_ENTRY, LEGACY_PRELUDE, PRELUDE
 from fazt.storage.bindings import StorageError
 
 log = logging.getLogger("fazt.runtime")
@@ -61,7 +61,9 @@ class Job:
 
     app: str
     key: tuple  # contexts are reused only for the same key: (deployment id, memory, stack)
-    entry: str  # "api/main.js" (a global script) or a file route such as "api/hello.js"
+    # "api/main.js" (a global script), a file route such as "api/hello.js", or "main.js"
+    # (a root main.js: v0.9's legacy runtime)
+    entry: str
     request_json: str
     context_json: str
     memory_mb: int
@@ -108,7 +110,7 @@ class Host:
     def __init__(
         self,
         storage: Any = None,
-        publish: Callable[[str, str], None] | None = None,
+        publish: Callable[[str | None, str], None] | None = None,
         stdlib: Callable[[str], str | None] | None = None,
     ) -> None:
         self.storage = storage
@@ -146,7 +148,17 @@ class Host:
             if self.publish is None:
                 raise StorageError("fazt.realtime is not available here")
             channel, message = args
+            if not isinstance(channel, str):  # None is socket.broadcast's (below)
+                raise StorageError("realtime.publish requires a channel")
             self.publish(channel, message)
+            return None
+        if method == "rt_broadcast":  # v0.9's socket.broadcast: the text as is, no channel
+            if self.publish is None:
+                raise StorageError("socket.broadcast is not available here")
+            (message,) = args
+            if not isinstance(message, str):
+                raise StorageError("socket.broadcast requires a message")
+            self.publish(None, message)
             return None
         if method == "random":
             (n,) = args
@@ -170,6 +182,8 @@ class Prepared:
         ctx.set_max_stack_size(job.stack_bytes)
         self.host = host
         ctx.add_callable("__fazt_host", host.call)
+        if LEGACY_ENTRY in sources:  # v0.9's globals for a root main.js (prelude.py)
+            ctx.eval(LEGACY_PRELUDE)
         ctx.eval(PRELUDE)
         ctx.get("__fazt_init")(json.dumps(sources), PRELUDE_LINES)
         ctx.set_memory_limit(job.memory_mb * MiB)

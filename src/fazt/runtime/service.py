@@ -10,6 +10,11 @@ Routing (docs/serverless.md):
   request.params.id.
 - no route: the request falls through to static serving as before, except that JS
   sources under api/ are never served.
+
+Outside /api, a deployment with a root `main.js` runs it for every path (v0.9's legacy
+runtime, `handle_legacy`, with the globals of legacy_prelude.js), so its other files are
+never served there, as in v0.9; the paths of server-side code (/main.js, private/...)
+still answer 404.
 """
 
 import itertools
@@ -29,6 +34,7 @@ from fazt.hosting.paths import is_server_only
 from fazt.runtime import store
 from fazt.runtime.executor import Overloaded, WorkerPool
 from fazt.runtime.limits import Limits, RuntimeConfig
+from fazt.runtime.prelude import LEGACY_ENTRY
 from fazt.runtime.sandbox import FUNCTION_MEMORY, FUNCTION_TIMEOUT, Outcome
 from fazt.runtime.sources import ApiIndex, es_module_to_commonjs, load_index
 from fazt.web.http import HTTPError, Request, Response
@@ -48,9 +54,15 @@ class Runtime:
         db: Database,
         config: RuntimeConfig | None = None,
         publish: Callable[[str, str, str], None] | None = None,
+        broadcast: Callable[[str, str], Any] | None = None,
+        clients: Callable[[str], int] | None = None,
     ) -> None:
-        """`publish(site, channel, message_json)` delivers fazt.realtime.publish calls."""
+        """`publish(site, channel, message_json)` delivers fazt.realtime.publish calls,
+        `broadcast(site, text)` a root main.js's socket.broadcast; `clients(site)` counts
+        the site's /ws clients (socket.clients())."""
         self.db = db
+        self.broadcast = broadcast
+        self.clients = clients
         self.config = config or RuntimeConfig.from_settings(db.read_sync(settings.all_settings))
         self.publish = publish
         self.pool = WorkerPool(
@@ -70,8 +82,11 @@ class Runtime:
     def close(self) -> None:
         self.pool.close()
 
-    def _publish(self, site: str, channel: str, message: str) -> None:
-        if self.publish is not None:
+    def _publish(self, site: str, channel: str | None, message: str) -> None:
+        if channel is None:  # socket.broadcast
+            if self.broadcast is not None:
+                self.broadcast(site, message)
+        elif self.publish is not None:
             self.publish(site, channel, message)
 
     async def index(self, site: str, deployment_id: int) -> ApiIndex:
@@ -113,7 +128,32 @@ class Runtime:
                 raise HTTPError(404, "NOT_FOUND", f"no API route {req.path}")
             return None
         entry, params = found
-        limits = index.limits
+        return await self._run(req, site, deployment_id, index.limits, entry, params)
+
+    async def handle_legacy(self, req: Request, site: str, deployment_id: int) -> Response | None:
+        """Answer a request outside /api with the site's root main.js (v0.9's legacy
+        runtime, any method); None if it has none, or for the path of server-side code
+        (/main.js itself, private/...: never answered by the app, static serving refuses
+        them)."""
+        index = self._indexes.get((site, deployment_id))
+        if index is None:
+            index = await self.index(site, deployment_id)
+        if not index.has_legacy or is_server_only(req.path.lstrip("/")):
+            return None
+        clients = self.clients(site) if self.clients is not None else 0
+        v09 = {"query": req.scope.query_string or "", "clients": clients}
+        return await self._run(req, site, deployment_id, index.limits, LEGACY_ENTRY, {}, v09)
+
+    async def _run(
+        self,
+        req: Request,
+        site: str,
+        deployment_id: int,
+        limits: Limits,
+        entry: str,
+        params: dict[str, str],
+        v09: dict[str, Any] | None = None,
+    ) -> Response:
         request_id = _next_request_id()
         deadline = time.monotonic() + limits.timeout_ms / 1000
         raw = await req.body(limits.max_body_bytes) if req.method not in ("GET", "HEAD") else b""
@@ -141,7 +181,7 @@ class Runtime:
             outcome = await self.pool.run(
                 site,
                 header,
-                _request_json(req, request_id, raw, params),
+                _request_json(req, request_id, raw, params, v09),
                 context_json,
                 deadline,
             )
@@ -217,7 +257,13 @@ def _encodable(text: str) -> bool:
     return True
 
 
-def _request_json(req: Request, request_id: str, raw: bytes, params: dict[str, str]) -> str:
+def _request_json(
+    req: Request,
+    request_id: str,
+    raw: bytes,
+    params: dict[str, str],
+    v09: dict[str, Any] | None = None,
+) -> str:
     headers: dict[str, str] = {}
     for name, value in req.scope.headers.items():
         headers.setdefault(name.lower(), value)
@@ -234,8 +280,10 @@ def _request_json(req: Request, request_id: str, raw: bytes, params: dict[str, s
                 body = json.loads(text)
             except ValueError:
                 body = None
+    extra = {"v09": v09} if v09 is not None else {}  # for legacy_prelude.js, which removes it
     return json.dumps(
         {
+            **extra,
             "id": request_id,
             "method": req.method,
             "path": req.path,

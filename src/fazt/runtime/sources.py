@@ -1,4 +1,5 @@
-"""What a deployment holds under api/: its routes, sources and limits.
+"""What a deployment holds for the runtime: its routes and sources under api/, its root
+main.js (v0.9's legacy runtime), and its limits.
 
 Read by the server (routing) and by the JS worker processes (sources), from the
 deployment tables, once per deployment: deployments are immutable.
@@ -12,10 +13,11 @@ from dataclasses import dataclass
 from fazt.hosting import deployments
 from fazt.hosting.manifest import InvalidManifest, parse
 from fazt.runtime.limits import Limits, RuntimeConfig
+from fazt.runtime.prelude import LEGACY_ENTRY
 
 log = logging.getLogger("fazt.runtime")
 
-MAX_SOURCES_BYTES = 4 * 1024 * 1024  # JS/JSON under api/ a deployment may hold
+MAX_SOURCES_BYTES = 4 * 1024 * 1024  # JS/JSON under api/ (and main.js) a deployment may hold
 _EXPORT_DEFAULT = re.compile(r"^(\s*)export\s+default\s+", re.MULTILINE)
 _EXPORT_DECL = re.compile(
     r"^(\s*)export\s+(?=(?:async\s+)?function\b|const\b|let\b|var\b|class\b)", re.MULTILINE
@@ -36,6 +38,7 @@ class ApiIndex:
     routes: dict[str, str]  # "hello" / "users" / "" -> "api/hello.js" ...
     dynamic: list[tuple[re.Pattern, str, list[str]]]
     limits: Limits
+    has_legacy: bool = False  # a root main.js: it answers the paths outside /api
 
     @property
     def has_js(self) -> bool:
@@ -105,6 +108,11 @@ def load_sources(conn: sqlite3.Connection, site: str, deployment_id: int) -> dic
         log.warning("deployment %s is not a ready deployment of %r", deployment_id, site)
         return sources
     total = 0
+    legacy = deployments.lookup_file(conn, deployment_id, LEGACY_ENTRY)
+    if legacy is not None and legacy["size"] <= MAX_SOURCES_BYTES:
+        total = legacy["size"]
+        data = deployments.read_blob(conn, legacy["sha256"]) or b""
+        sources[LEGACY_ENTRY] = data.decode("utf-8", "replace")  # run as it is
     for row in _api_rows(conn, deployment_id):
         path = row["path"]
         total += row["size"]
@@ -162,4 +170,5 @@ def load_index(
         routes=routes,
         dynamic=dynamic,
         limits=limits,
+        has_legacy=deployments.lookup_file(conn, deployment_id, LEGACY_ENTRY) is not None,
     )

@@ -14,7 +14,8 @@ Protocol on stdin/stdout: frames of a 4-byte big-endian length and UTF-8 text.
   time.monotonic() seconds, FRESH 1 or 0. Several may be queued: they are run in
   order.
 - worker -> server: `R` once, when ready; `P[channel, message]` for
-  fazt.realtime.publish (sent at once), then
+  fazt.realtime.publish (channel null: socket.broadcast of a root main.js; sent at
+  once), then
   one `D` + HEADER_JSON + `\\0` + BODY per request (HEADER: s, h, l, e, m, line, file).
 
 Storage runs on this process's own SQLite connection: reads directly, each write in
@@ -150,13 +151,18 @@ class JsWorker:
         self.published = 0  # realtime messages sent by the current request
         self.host = Host(publish=self._publish, stdlib=self._stdlib)
 
-    def _publish(self, channel: str, message: str) -> None:
+    def _publish(self, channel: str | None, message: str) -> None:
+        """fazt.realtime.publish, or with channel None v0.9's socket.broadcast (the text
+        as is)."""
         # Each message costs the server's event loop some work: a request gets a budget.
         self.published += 1
         if self.published > MAX_PUBLISHES_PER_REQUEST:
             raise StorageError(
                 f"realtime.publish: at most {MAX_PUBLISHES_PER_REQUEST} messages per request"
             )
+        if channel is None:
+            self.out("P" + json.dumps([None, message]))
+            return
         if not isinstance(channel, str) or not 0 < len(channel) <= MAX_CHANNEL_CHARS:
             raise StorageError(f"realtime.publish: a channel is 1 to {MAX_CHANNEL_CHARS} chars")
         self.out("P" + json.dumps([channel, message]))

@@ -38,7 +38,12 @@ class FaztApp:
         self.hub = Hub.from_db(state.db)
         self.edge = state.edge = EdgeGuard.from_db(state.db)  # per-address limits
         Request.body_timeout = self.edge.limits.http_body_timeout_seconds
-        self.runtime = Runtime(state.db, publish=self.hub.publish_channel)
+        self.runtime = Runtime(
+            state.db,
+            publish=self.hub.publish_channel,
+            broadcast=self.hub.broadcast,
+            clients=self.hub.count,
+        )
         self.analytics = state.analytics  # its request/error counters, bumped below
 
     async def __rsgi__(self, scope: Any, proto: Any) -> None:
@@ -111,14 +116,18 @@ class FaztApp:
 
     async def serve_site(self, req: Request, site: str, deployment_id: int) -> Response:
         # /_fazt/* are ours; /api and /api/* run the site's JavaScript when its live
-        # deployment has some for the path (any method); everything else is static.
+        # deployment has some for the path (any method); every other path runs its root
+        # main.js if it has one (v0.9's legacy runtime, which shadows the site's files as
+        # in v0.9); everything else is static.
         path = req.path
         if path.startswith("/_fazt/"):
             return await self.site_routes.dispatch(req, site=site)
         if path == "/api" or path.startswith("/api/"):
             response = await self.runtime.handle(req, site, deployment_id)
-            if response is not None:
-                return response
+        else:
+            response = await self.runtime.handle_legacy(req, site, deployment_id)
+        if response is not None:
+            return response
         if req.method not in ("GET", "HEAD"):
             raise HTTPError(
                 405,
