@@ -11,6 +11,7 @@ import signal
 from contextlib import AsyncExitStack
 
 import uvloop
+from granian._granian import SocketHolder
 from granian.constants import Interfaces
 from granian.server.embed import Server
 
@@ -43,22 +44,48 @@ def limit_malloc_arenas(arenas: int = 2) -> None:
         pass
 
 
-def serve(db: Database, host: str, port: int, on_ready=None, ready_fd: int | None = None) -> None:
+class InheritedSocketServer(Server):
+    """Granian serving a listening socket it was given (by the supervisor, which keeps it
+    open while it replaces a crashed worker: connections wait instead of being refused).
+
+    Granian's embedded server binds in `_init_shared_socket` (on Linux: a spec each worker
+    binds); this override hands it the socket instead, as Granian does off Linux.
+    """
+
+    listen_fd: int = -1
+
+    def _init_shared_socket(self) -> None:
+        self._ssp = None
+        self._shd = SocketHolder(self.listen_fd, False, self.backlog)
+        self._sfd = self._shd.get_fd()
+
+
+def serve(
+    db: Database,
+    host: str,
+    port: int,
+    on_ready=None,
+    ready_fd: int | None = None,
+    listen_fd: int | None = None,
+) -> None:
     """Serve until a stop signal; always closes the database.
 
     `ready_fd` (from a supervisor) gets "ready" once this process has answered a request
-    over the real port.
+    over the real port; `listen_fd` is the supervisor's listening socket for the port
+    (None: bind one).
     """
     try:
-        uvloop.run(_serve(db, host, port, on_ready, ready_fd))
+        uvloop.run(_serve(db, host, port, on_ready, ready_fd, listen_fd))
     finally:
         db.close()
 
 
-async def _serve(db: Database, host: str, port: int, on_ready, ready_fd: int | None) -> None:
+async def _serve(
+    db: Database, host: str, port: int, on_ready, ready_fd: int | None, listen_fd: int | None
+) -> None:
     state = ServerState.load(db, port)
     app = FaztApp(state)
-    server = Server(
+    server = (Server if listen_fd is None else InheritedSocketServer)(
         app,
         address=host,
         port=port,
@@ -69,6 +96,8 @@ async def _serve(db: Database, host: str, port: int, on_ready, ready_fd: int | N
         # this; it also caps requests in progress (backpressure, backlog/workers = 1024).
         http1_settings=http1_settings(app.edge.limits.http_header_timeout_seconds),
     )
+    if listen_fd is not None:
+        server.listen_fd = listen_fd  # read when serve() starts
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, server.stop)
