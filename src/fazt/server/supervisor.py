@@ -28,7 +28,6 @@ import os
 import select
 import signal
 import socket
-import sqlite3
 import subprocess
 import sys
 import time
@@ -37,6 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fazt.backoff import Backoff
+from fazt.db import settings  # light: no connection pool, only the read-only `saved`
 from fazt.server.sdnotify import notify
 from fazt.upgrade.request import RequestError, UpgradeRequest, request_path, take
 from fazt.web.handover import (
@@ -53,7 +53,6 @@ HANDLED = {signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR2, signal.
 PR_SET_PDEATHSIG = 1
 BACKLOG = 1024  # connections that wait while no worker accepts (a restart, a slow start)
 RESTART_BASE = 0.25  # the pause before the first restart; doubles while workers keep dying
-RESTART_CAP_SETTING = "worker_restart_max_delay_seconds"
 RESTART_CAP_DEFAULT = 30.0
 STABLE_AFTER = 60.0  # a worker that served this long was not part of a crash loop
 HOUR = 3600.0
@@ -127,18 +126,12 @@ def listen(host: str, port: int) -> socket.socket:
 
 
 def restart_cap(db: str) -> float:
-    """The longest pause between restarts: the setting, read-only (the supervisor does not
-    load the database layer), else the default."""
+    """The longest pause between restarts: the setting, read at each restart (so it takes
+    effect at once), else the default."""
+    value = settings.saved(Path(db), "worker_restart_max_delay_seconds")
     try:
-        conn = sqlite3.connect(f"{Path(db).resolve().as_uri()}?mode=ro", uri=True, timeout=1)
-        try:
-            row = conn.execute(
-                "SELECT value FROM settings WHERE key = ?", (RESTART_CAP_SETTING,)
-            ).fetchone()
-        finally:
-            conn.close()
-        return max(0.0, float(row[0])) if row else RESTART_CAP_DEFAULT
-    except (sqlite3.Error, ValueError, TypeError):
+        return max(0.0, float(value)) if value is not None else RESTART_CAP_DEFAULT
+    except ValueError:
         return RESTART_CAP_DEFAULT
 
 
