@@ -105,10 +105,15 @@ class LocalDB:
             conn.execute("BEGIN IMMEDIATE")
             try:
                 result = fn(conn, *args)
+                conn.execute("COMMIT")
             except BaseException:
-                conn.execute("ROLLBACK")
+                # A failed COMMIT (a deferred constraint, SQLITE_BUSY, I/O) leaves the
+                # transaction open, and with it the write lock every writer waits for;
+                # after some errors (disk full) SQLite has rolled back already.
+                if conn.in_transaction:
+                    with contextlib.suppress(sqlite3.Error):  # the first error is the news
+                        conn.execute("ROLLBACK")
                 raise
-            conn.execute("COMMIT")
         finally:
             fcntl.flock(self._turn, fcntl.LOCK_UN)  # type: ignore[arg-type]
         self._wrote.set()
