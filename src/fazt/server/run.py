@@ -8,6 +8,7 @@ import asyncio
 import ctypes
 import logging
 import signal
+import socket
 from contextlib import AsyncExitStack
 
 import uvloop
@@ -45,16 +46,24 @@ def limit_malloc_arenas(arenas: int = 2) -> None:
 
 
 class InheritedSocketServer(Server):
-    """Granian serving a listening socket it was given (by the supervisor, which keeps it
+    """Granian serving a bound socket it was given (by the supervisor, which keeps it
     open while it replaces a crashed worker: connections wait instead of being refused).
 
     Granian's embedded server binds in `_init_shared_socket` (on Linux: a spec each worker
-    binds); this override hands it the socket instead, as Granian does off Linux.
+    binds); this override listens on the socket and hands it over instead, as Granian
+    does off Linux.
     """
 
     listen_fd: int = -1
 
     def _init_shared_socket(self) -> None:
+        # Listening now, not in the supervisor, puts the socket in the port's group only
+        # once this worker serves (again: a no-op for a crashed worker's socket).
+        sock = socket.socket(fileno=self.listen_fd)
+        try:
+            sock.listen(self.backlog)
+        finally:
+            sock.detach()  # the fd stays open, for Granian
         self._ssp = None
         self._shd = SocketHolder(self.listen_fd, False, self.backlog)
         self._sfd = self._shd.get_fd()

@@ -7,10 +7,13 @@ port (SO_REUSEPORT) and proves it answers; only then is the old worker told to s
 accepting and drain. If the new worker does not become ready, it is killed and the old
 one keeps serving. The supervisor imports almost nothing, so it stays small.
 
-The supervisor owns the listening socket of the port and hands it to each worker (its fd):
-while a crashed worker is replaced, connections wait in the socket's backlog instead of
-being refused. A handover gives the new worker a fresh socket in the port's SO_REUSEPORT
-group (so fazt.web.steer can steer to it) and closes the old one once its worker is gone.
+The supervisor owns the socket of the port and hands it to each worker (its fd), which
+starts listening on it when it is about to serve. The supervisor's copy keeps it open
+(and listening): while a crashed worker is replaced, connections wait in its backlog
+instead of being refused. A handover gives the new worker a fresh socket, which joins the
+port's SO_REUSEPORT group only when that worker listens (so a worker that fails to start
+takes no connections; fazt.web.steer steers to the newest), and the old one is closed
+once its worker is gone.
 
 A worker that keeps dying is restarted for as long as the supervisor lives, with a
 growing pause (capped by the `worker_restart_max_delay_seconds` setting); a worker that
@@ -51,7 +54,6 @@ READY_DEADLINE = 60.0  # a worker must serve within this (imports, migrations, s
 DRAIN_DEADLINE = 30.0  # in-flight requests of a retiring worker get this long
 HANDLED = {signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR2, signal.SIGCHLD}
 PR_SET_PDEATHSIG = 1
-BACKLOG = 1024  # connections that wait while no worker accepts (a restart, a slow start)
 RESTART_BASE = 0.25  # the pause before the first restart; doubles while workers keep dying
 RESTART_CAP_DEFAULT = 30.0
 STABLE_AFTER = 60.0  # a worker that served this long was not part of a crash loop
@@ -110,15 +112,15 @@ class Worker:
         return self.proc.pid
 
 
-def listen(host: str, port: int) -> socket.socket:
-    """A listening socket on host:port in the port's SO_REUSEPORT group, for a worker."""
+def bind(host: str, port: int) -> socket.socket:
+    """A socket bound to host:port (SO_REUSEPORT) for a worker, which listens on it: only
+    then does it join the port's group and get connections."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         sock.bind((host, port))
-        sock.listen(BACKLOG)
     except OSError:
         sock.close()
         raise
@@ -185,10 +187,10 @@ class Supervisor:
 
     # -- running workers ------------------------------------------------------------
 
-    def listen(self) -> socket.socket:
-        """A new listening socket for a worker; WorkerFailed when the port cannot be bound."""
+    def bind(self) -> socket.socket:
+        """A new socket for a worker; WorkerFailed when the port cannot be bound."""
         try:
-            return listen(self.host, self.port)
+            return bind(self.host, self.port)
         except OSError as exc:
             raise WorkerFailed(f"cannot listen on {self.host}:{self.port}: {exc}") from None
 
@@ -261,11 +263,11 @@ class Supervisor:
         notify("RELOADING=1", f"STATUS=handing over ({reason})")
         old = self.worker
         try:
-            sock = self.listen()  # a fresh member of the group: steering picks the newest
+            sock = self.bind()  # joins the group when the worker listens: the newest
             try:
                 new = self.spawn(python, sock)
             except WorkerFailed:
-                sock.close()  # else the kernel would queue connections on it for nobody
+                sock.close()  # (it may have listened: its queued connections go too)
                 raise
         except WorkerFailed as exc:
             notify("READY=1", "STATUS=serving (handover failed)")
@@ -290,7 +292,7 @@ class Supervisor:
             self.worker = Worker(AdoptedProcess(adopt), self.python, sock, time.monotonic())
         else:
             try:
-                sock = self.listen()
+                sock = self.bind()
                 self.worker = self.spawn(self.python, sock)
             except WorkerFailed as exc:
                 self.say(f"cannot start: {exc}")
@@ -337,7 +339,7 @@ class Supervisor:
             try:
                 # The dead worker's socket (connections waiting in its backlog) is reused.
                 if dead.sock is None:  # a worker of an older release bound its own
-                    dead.sock = self.listen()
+                    dead.sock = self.bind()
                 self.worker = self.spawn(dead.python, dead.sock)
             except WorkerFailed as exc:
                 if self._stop_requested():
