@@ -6,12 +6,13 @@ import json
 import os
 import signal
 import socket
+import subprocess
 import time
 
 import httpx
 import pytest
 
-from tests.conftest import running_server, wait_for
+from tests.conftest import fazt_cmd, init_server, running_server, wait_for
 
 KILLS = 8
 
@@ -110,3 +111,31 @@ def test_fresh_server_reports_no_restarts(server):
     assert data["last_restart"] is None
     info = json.loads(server.cli("server", "status", "--db", str(server.db), "--json").stdout)
     assert info["restarts_last_hour"] == 0
+
+
+def test_a_worker_killed_while_the_server_starts_is_restarted(tmp_path):
+    srv = init_server(tmp_path / "home", {"worker_restart_max_delay_seconds": "1"})
+    log = tmp_path / "server.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            [*fazt_cmd(), "server", "start", "--port", str(srv.port), "--db", str(srv.db)],
+            env={**os.environ, "FAZT_HOME": str(srv.home)},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        # The first worker dies before it reports ready (an OOM kill during start-up).
+        (first,) = wait_for(lambda: _workers(proc.pid), 60, what="the first worker")
+        os.kill(first, signal.SIGKILL)
+        data = wait_for(lambda: proc.poll() is None and _health(srv), 60, what="a new worker")
+        assert proc.poll() is None, log.read_text()
+        assert data["restarts_last_hour"] == 1
+        assert "cannot start" not in log.read_text()
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        srv.http.close()

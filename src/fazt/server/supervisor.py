@@ -65,6 +65,25 @@ class WorkerFailed(RuntimeError):
     def __init__(self, message: str, code: int | None = None) -> None:
         super().__init__(message)
         self.code = code  # the worker's exit code, when it exited
+        self.pid = 0  # the worker's pid, when one was started
+
+    @property
+    def killed(self) -> bool:
+        """Killed by a signal from outside (the OOM killer...), not failed on its own."""
+        return self.code is not None and self.code < 0
+
+
+class ExitedProcess:
+    """A worker that died before it reported ready (it was killed while starting)."""
+
+    def __init__(self, pid: int, code: int) -> None:
+        self.pid, self.returncode = pid, code
+
+    def poll(self) -> int:
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        return self.returncode
 
 
 class AdoptedProcess:
@@ -102,7 +121,7 @@ class AdoptedProcess:
 
 @dataclass
 class Worker:
-    proc: subprocess.Popen | AdoptedProcess
+    proc: subprocess.Popen | AdoptedProcess | ExitedProcess
     python: str
     sock: socket.socket | None = None  # the listening socket it serves (None: its own)
     started: float = 0.0  # time.monotonic() when it began to serve
@@ -220,7 +239,8 @@ class Supervisor:
             os.close(write_fd)
         try:
             self._wait_ready(proc, read_fd)
-        except WorkerFailed:
+        except WorkerFailed as exc:
+            exc.pid = proc.pid
             self.retire(proc, quiet=True)
             raise
         finally:
@@ -295,8 +315,12 @@ class Supervisor:
                 sock = self.bind()
                 self.worker = self.spawn(self.python, sock)
             except WorkerFailed as exc:
-                self.say(f"cannot start: {exc}")
-                return False
+                if not exc.killed or self._stop_requested():
+                    self.say(f"cannot start: {exc}")  # its own error: tell at once
+                    return False
+                # Killed from outside while starting: restarted like any crashed worker.
+                process = ExitedProcess(exc.pid, exc.code)
+                self.worker = Worker(process, self.python, sock, time.monotonic())
         notify("READY=1", "STATUS=serving")
         return True
 
@@ -313,6 +337,8 @@ class Supervisor:
         if not self.start(adopt, listen_fd):
             return 1
         while True:
+            if self.worker.proc.poll() is not None and not self.restart_crashed():
+                return self.stop()
             info = signal.sigtimedwait(HANDLED, 1.0)
             signum = info.si_signo if info else None
             if signum in (signal.SIGTERM, signal.SIGINT):
@@ -322,8 +348,6 @@ class Supervisor:
                     self.handover(self.worker.python, "reload")
             elif signum == signal.SIGUSR2:
                 self.run_upgrade()
-            if self.worker.proc.poll() is not None and not self.restart_crashed():
-                return self.stop()
 
     def restart_crashed(self) -> bool:
         """A worker died on its own: start another, pausing longer while they keep dying,
