@@ -295,9 +295,8 @@ class Supervisor:
             raise
         self.worker = new
         if old is not None:
+            self.let_go(old)
             self.retire(old.proc)
-            if old.sock is not None:
-                old.sock.close()
         self.say(f"worker {new.pid} took over ({reason})")
         notify("READY=1", f"MAINPID={os.getpid()}", "STATUS=serving")
         return new
@@ -329,7 +328,17 @@ class Supervisor:
         notify("STOPPING=1")
         if self.worker is None or self.worker.proc.poll() is not None:
             return 0  # nothing left to drain
+        self.let_go(self.worker)
         return self.retire(self.worker.proc)
+
+    @staticmethod
+    def let_go(worker: Worker) -> None:
+        """Close our copy of a retiring worker's socket: once the worker stops listening
+        (at SIGTERM) the socket closes, and new connections are refused at once (or go
+        to the new worker) instead of waiting in a backlog nobody will accept from."""
+        if worker.sock is not None:
+            worker.sock.close()
+            worker.sock = None
 
     def run(self, adopt: int | None = None, listen_fd: int | None = None) -> int:
         """Start a worker (or adopt `adopt`), act on signals until told to stop; exit code."""
