@@ -8,6 +8,8 @@ would) while a prober opens a new connection every 10 ms and asks /health (30 s 
 until a new worker has answered for a second. Prints per round the connections refused,
 the longest refused stretch, the slowest answer, and the time until the new worker
 served. Never fails on a number; stops every process it started by pid.
+SHOW_LOG=1 prints the server's log at the end; ROUND_LIMIT (seconds, default 120) ends
+a round in which no new worker serves.
 """
 
 import argparse
