@@ -37,9 +37,21 @@ def test_no_jitter_is_deterministic():
 # The waits each loop had before it used Backoff (written out from the old formulas).
 
 
-@pytest.mark.parametrize("crashes", range(1, supervisor.MAX_QUICK_CRASHES + 1))
-def test_worker_restarts_wait_as_before(crashes):
-    assert supervisor.RESTART_BACKOFF.delay(crashes) == min(2 ** (crashes - 1), 10) * 0.5
+def test_worker_restarts_pause_longer_up_to_the_cap_and_never_give_up():
+    restarts = supervisor.Restarts()
+    pauses = [restarts.died(-9, served=0.5, cap=30.0) for _ in range(12)]
+    assert pauses[:8] == [0.25, 0.5, 1, 2, 4, 8, 16, 30]
+    assert set(pauses[8:]) == {30.0}  # a restart every 30 s for as long as it takes
+    assert restarts.looping and len(restarts.history) == 12
+
+
+def test_a_worker_that_served_a_while_resets_the_pause():
+    restarts = supervisor.Restarts()
+    for _ in range(5):
+        restarts.died(1, served=1.0, cap=30.0)
+    assert restarts.died(1, served=supervisor.STABLE_AFTER, cap=30.0) == 0.25
+    assert not restarts.looping
+    assert len(restarts.history) == 6  # the hour's history is kept all the same
 
 
 @pytest.mark.parametrize("quick_exits", range(12))

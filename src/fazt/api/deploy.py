@@ -96,7 +96,7 @@ async def deploy_zip(state: ServerState, req: Request, key: ApiKey) -> Response:
         raise HTTPError(400, "BAD_REQUEST", "send multipart/form-data with site_name and file")
     with tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as spool:
         size = 0
-        async for chunk in req.proto:
+        async for chunk in req.stream():  # (408 when it stalls or trickles)
             size += len(chunk)
             if size > limits.max_upload_bytes:
                 raise HTTPError(

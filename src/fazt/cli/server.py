@@ -2,6 +2,7 @@
 
 import os
 import sys
+import time
 from pathlib import Path
 
 import click
@@ -34,6 +35,7 @@ from fazt.server.bootstrap import initialise
 from fazt.state import ServerState
 
 DEFAULT_PORT = 4698
+CRASH_LOOP_RESTARTS = 3  # restarts in an hour that `server status` calls a crash loop
 
 
 @click.group()
@@ -153,8 +155,11 @@ def _point_local_peer(db: Database, port: int) -> None:
 @click.option("--host", required=True)
 @click.option("--port", type=click.IntRange(1, 65535), required=True)
 @click.option("--ready-fd", type=int, default=None, help="Pipe to report readiness on.")
+@click.option("--listen-fd", type=int, default=None, help="The listening socket to serve.")
 @db_option
-def worker(host: str, port: int, ready_fd: int | None, db_path: Path | None) -> None:
+def worker(
+    host: str, port: int, ready_fd: int | None, listen_fd: int | None, db_path: Path | None
+) -> None:
     """Serve (started by `fazt server start`, which supervises it)."""
     from fazt.server.run import limit_malloc_arenas, serve
 
@@ -179,7 +184,7 @@ def worker(host: str, port: int, ready_fd: int | None, db_path: Path | None) -> 
 
     try:
         with open_db(db_path, must_exist=True) as db:
-            serve(db, host, port, on_ready=ready, ready_fd=ready_fd)
+            serve(db, host, port, on_ready=ready, ready_fd=ready_fd, listen_fd=listen_fd)
     except (OSError, RuntimeError) as exc:
         fail(f"cannot serve on {host}:{port}: {exc}")
 
@@ -269,6 +274,7 @@ def status(db_path, as_json) -> None:
         ("Sites", info["sites"]),
         ("API keys", info["api_keys"]),
         ("Running", _running_line(info)),
+        ("Restarts", _restarts_line(info)),
         ("HTTPS", https_report.summary(info["https"])),
     ]:
         console.print(f"  {label + ':':16} {value}", highlight=False)
@@ -391,32 +397,42 @@ def _running_info(path: Path, saved_port: int) -> dict:
     pid = running_pid(path)
     port = (control.served_port(pid) if pid else None) or saved_port
     host = control.served_host(pid) if pid else "127.0.0.1"
-    running, version = _probe(port, host)
+    health = control.health(port, host)
     return {
-        "running": running,
-        "running_version": version,
+        "running": health.get("version") is not None,
+        "running_version": health.get("version"),
         "pid": pid,
         "serving_port": port if pid else None,
         "uptime_seconds": control.uptime_seconds(pid) if pid else None,
+        "workers": len(control.children(pid)) if pid else None,
+        # Worker restarts after crashes, from the supervisor via /health (a crash loop).
+        "restarts_last_hour": health.get("restarts_last_hour"),
+        "last_restart": health.get("last_restart"),
     }
-
-
-def _probe(port: int, host: str = "127.0.0.1") -> tuple[bool, str | None]:
-    """(whether a server answers /health on host:port, its version)."""
-    from fazt.server import control
-
-    version = control.health(port, host).get("version")
-    return version is not None, version
 
 
 def _running_line(info: dict) -> str:
     if info["pid"] is None:
         return "yes (not started by `fazt server start`?)" if info["running"] else "no"
     state = f"version {info['running_version']}" if info["running"] else "not answering"
+    if not info["running"] and not info["workers"]:
+        state = "no worker: restarting a crashed one (see the log)"
     return (
         f"yes, pid {info['pid']}, port {info['serving_port']}, {state}, "
         f"up {duration(info['uptime_seconds'])}"
     )
+
+
+def _restarts_line(info: dict) -> str:
+    """The worker restarts after crashes in the last hour; a crash loop says so."""
+    count, last = info["restarts_last_hour"], info["last_restart"]
+    if count is None:
+        return "unknown (the server does not answer)" if info["pid"] else "-"
+    if not count:
+        return "none in the last hour"
+    ago = duration(max(0, int(time.time()) - int(last["at"])))
+    line = f"{count} in the last hour (the last {ago} ago, exit code {last['exit_code']})"
+    return line + " - a crash loop: see the log" if count >= CRASH_LOOP_RESTARTS else line
 
 
 def _status_info(conn) -> dict:

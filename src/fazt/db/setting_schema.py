@@ -270,6 +270,22 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("edge_exempt_loopback", "bool", "1", "loopback clients are not limited"),
     _float_setting("http_header_timeout_seconds", "10", 1, 60, "request headers must arrive in"),
     _float_setting("http_body_timeout_seconds", "30", 1, 3600, "a request body may stall for"),
+    _float_setting(
+        "http_body_min_bytes_per_second", "1024", 0, 1e9, "a request body's minimum rate"
+    ),
+    _float_setting(
+        "http_body_rate_grace_seconds", "10", 0, 3600, "before the minimum rate applies"
+    ),
+    # Read by the supervisor at each restart of a crashed worker (fazt.server.supervisor).
+    Setting(
+        "worker_restart_max_delay_seconds",
+        "float",
+        "30",
+        "the longest pause between restarts of a crashing worker",
+        low=0,
+        high=3600,
+        **LIVE,
+    ),
     _float_setting("track_per_second", "10", 0, 1e6, "analytics beacons per address (0 = off)"),
     _float_setting("track_burst", "50", 1, 1e7, "analytics beacon burst per address"),
     # /ws (fazt.realtime.hub): per connection, and per client address.

@@ -117,6 +117,7 @@ class _JsProcess:
         self.transport: Any = None
         self.inflight: collections.deque[_Run] = collections.deque()  # sent, in order
         self.alive = True
+        self.lost = False  # the pool has given it up (and started its replacement)
         self.ready = False  # its "R" frame arrived
         self.started = time.monotonic()
         self.head_since = 0.0  # when the request now running (inflight[0]) started
@@ -290,6 +291,8 @@ class WorkerPool:
             if not run.future.done():  # else timed out or gone while queued
                 frames.setdefault(worker, []).append(self._frame(worker, run, now))
         for worker, batch in frames.items():
+            if worker.lost:  # given up while an earlier batch failed: its runs requeued
+                continue
             try:
                 worker.send(batch)
             except RuntimeError:  # its pipe is closed: the process is gone
@@ -457,7 +460,12 @@ class WorkerPool:
 
     def _lost(self, worker: _JsProcess, crash: str | None) -> None:
         """The worker is gone: fail its running request (if `crash`), requeue the ones
-        behind it that it never started, start a replacement."""
+        behind it that it never started, start a replacement. Once per worker: when
+        several workers died at once, a batch for one of them can fail after a nested
+        dispatch gave it up already (that replaced it twice: a 4th of 3 workers)."""
+        if worker.lost:
+            return
+        worker.lost = True
         worker.alive = False
         self._idle.discard(worker)
         runs, worker.inflight = list(worker.inflight), collections.deque()

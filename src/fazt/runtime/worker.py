@@ -106,10 +106,15 @@ class LocalDB:
             conn.execute("BEGIN IMMEDIATE")
             try:
                 result = fn(conn, *args)
+                conn.execute("COMMIT")
             except BaseException:
-                conn.execute("ROLLBACK")
+                # A failed COMMIT (a deferred constraint, SQLITE_BUSY, I/O) leaves the
+                # transaction open, and with it the write lock every writer waits for;
+                # after some errors (disk full) SQLite has rolled back already.
+                if conn.in_transaction:
+                    with contextlib.suppress(sqlite3.Error):  # the first error is the news
+                        conn.execute("ROLLBACK")
                 raise
-            conn.execute("COMMIT")
         finally:
             fcntl.flock(self._turn, fcntl.LOCK_UN)  # type: ignore[arg-type]
         self._wrote.set()
@@ -295,7 +300,14 @@ def main(argv: list[str]) -> int:
         while view:
             view = view[os.write(out_fd, view) :]
 
-    worker = JsWorker(argv[0], write)
+    # The server gone or stopping (it closed our pipes): nobody to answer, nothing to say.
+    with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+        serve_frames(JsWorker(argv[0], write), write)
+    return 0
+
+
+def serve_frames(worker: JsWorker, write: Callable[[str], None]) -> None:
+    """Say ready, then answer each frame on stdin until the server closes it."""
     write("R")  # ready: what the server counts a request's time budget from
     buffer = bytearray()
     while True:
@@ -303,7 +315,7 @@ def main(argv: list[str]) -> int:
         while len(buffer) < needed:
             chunk = os.read(0, max(READ_CHUNK, needed - len(buffer)))
             if not chunk:
-                return 0  # the server closed the pipe (or died: PR_SET_PDEATHSIG too)
+                return  # the server closed the pipe (or died: PR_SET_PDEATHSIG too)
             buffer += chunk
             if len(buffer) >= 4:
                 needed = 4 + _LENGTH.unpack_from(buffer)[0]

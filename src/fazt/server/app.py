@@ -37,7 +37,10 @@ class FaztApp:
         self.site_routes = routes.site_routes(state)
         self.hub = Hub.from_db(state.db)
         self.edge = state.edge = EdgeGuard.from_db(state.db)  # per-address limits
-        Request.body_timeout = self.edge.limits.http_body_timeout_seconds
+        limits = self.edge.limits
+        Request.body_timeout = limits.http_body_timeout_seconds
+        Request.body_min_rate = limits.http_body_min_bytes_per_second
+        Request.body_rate_grace = limits.http_body_rate_grace_seconds
         self.runtime = Runtime(
             state.db,
             publish=self.hub.publish_channel,

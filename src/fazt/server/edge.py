@@ -43,6 +43,8 @@ class EdgeLimits:
     edge_exempt_loopback: bool = True
     http_header_timeout_seconds: float = 10.0
     http_body_timeout_seconds: float = 30.0
+    http_body_min_bytes_per_second: float = 1024.0
+    http_body_rate_grace_seconds: float = 10.0
     track_per_second: float = 10.0
     track_burst: float = 50.0
 
@@ -68,6 +70,8 @@ RANGES: dict[str, tuple[float, float]] = {
     "edge_connections_per_address": (0, 1e6),
     "http_header_timeout_seconds": (1, 60),
     "http_body_timeout_seconds": (1, 3600),
+    "http_body_min_bytes_per_second": (0, 1e9),
+    "http_body_rate_grace_seconds": (0, 3600),
     "track_per_second": (0, 1e6),
     "track_burst": (1, 1e7),
 }

@@ -8,9 +8,11 @@ import asyncio
 import ctypes
 import logging
 import signal
+import socket
 from contextlib import AsyncExitStack
 
 import uvloop
+from granian._granian import SocketHolder
 from granian.constants import Interfaces
 from granian.server.embed import Server
 
@@ -44,22 +46,56 @@ def limit_malloc_arenas(arenas: int = 2) -> None:
         pass
 
 
-def serve(db: Database, host: str, port: int, on_ready=None, ready_fd: int | None = None) -> None:
+class InheritedSocketServer(Server):
+    """Granian serving a bound socket it was given (by the supervisor, which keeps it
+    open while it replaces a crashed worker: connections wait instead of being refused).
+
+    Granian's embedded server binds in `_init_shared_socket` (on Linux: a spec each worker
+    binds); this override listens on the socket and hands it over instead, as Granian
+    does off Linux.
+    """
+
+    listen_fd: int = -1
+
+    def _init_shared_socket(self) -> None:
+        # Listening now, not in the supervisor, puts the socket in the port's group only
+        # once this worker serves (again: a no-op for a crashed worker's socket).
+        sock = socket.socket(fileno=self.listen_fd)
+        try:
+            sock.listen(self.backlog)
+        finally:
+            sock.detach()  # the fd stays open, for Granian
+        self._ssp = None
+        self._shd = SocketHolder(self.listen_fd, False, self.backlog)
+        self._sfd = self._shd.get_fd()
+
+
+def serve(
+    db: Database,
+    host: str,
+    port: int,
+    on_ready=None,
+    ready_fd: int | None = None,
+    listen_fd: int | None = None,
+) -> None:
     """Serve until a stop signal; always closes the database.
 
     `ready_fd` (from a supervisor) gets "ready" once this process has answered a request
-    over the real port.
+    over the real port; `listen_fd` is the supervisor's listening socket for the port
+    (None: bind one).
     """
     try:
-        uvloop.run(_serve(db, host, port, on_ready, ready_fd))
+        uvloop.run(_serve(db, host, port, on_ready, ready_fd, listen_fd))
     finally:
         db.close()
 
 
-async def _serve(db: Database, host: str, port: int, on_ready, ready_fd: int | None) -> None:
+async def _serve(
+    db: Database, host: str, port: int, on_ready, ready_fd: int | None, listen_fd: int | None
+) -> None:
     state = ServerState.load(db, port)
     app = FaztApp(state)
-    server = Server(
+    server = (Server if listen_fd is None else InheritedSocketServer)(
         app,
         address=host,
         port=port,
@@ -70,6 +106,8 @@ async def _serve(db: Database, host: str, port: int, on_ready, ready_fd: int | N
         # this; it also caps requests in progress (backpressure, backlog/workers = 1024).
         http1_settings=http1_settings(app.edge.limits.http_header_timeout_seconds),
     )
+    if listen_fd is not None:
+        server.listen_fd = listen_fd  # read when serve() starts
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, server.stop)

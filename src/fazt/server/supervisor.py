@@ -7,6 +7,19 @@ port (SO_REUSEPORT) and proves it answers; only then is the old worker told to s
 accepting and drain. If the new worker does not become ready, it is killed and the old
 one keeps serving. The supervisor imports almost nothing, so it stays small.
 
+The supervisor owns the socket of the port and hands it to each worker (its fd), which
+starts listening on it when it is about to serve. The supervisor's copy keeps it open
+(and listening): while a crashed worker is replaced, connections wait in its backlog
+instead of being refused. A handover gives the new worker a fresh socket, which joins the
+port's SO_REUSEPORT group only when that worker listens (so a worker that fails to start
+takes no connections; fazt.web.steer steers to the newest), and the old one is closed
+once its worker is gone.
+
+A worker that keeps dying is restarted for as long as the supervisor lives, with a
+growing pause (capped by the `worker_restart_max_delay_seconds` setting); a worker that
+served for STABLE_AFTER seconds resets the pause. The restarts of the last hour are
+reported in the log, /health and `fazt server status`.
+
 Signals: SIGTERM/SIGINT stop (the worker drains first); SIGHUP hands over to a fresh
 worker of the same release; SIGUSR2 performs an upgrade requested by the worker
 (run_upgrade: this module owns the sequence, fazt.upgrade.activate its steps).
@@ -17,6 +30,7 @@ import ctypes
 import os
 import select
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -25,20 +39,51 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fazt.backoff import Backoff
+from fazt.db import settings  # light: no connection pool, only the read-only `saved`
 from fazt.server.sdnotify import notify
 from fazt.upgrade.request import RequestError, UpgradeRequest, request_path, take
-from fazt.web.handover import SUPERVISOR_ENV
+from fazt.web.handover import (
+    RESTARTS_ENV,
+    RESTARTS_KEPT,
+    SUPERVISOR_ENV,
+    Restart,
+    encode_restarts,
+)
 
 READY_DEADLINE = 60.0  # a worker must serve within this (imports, migrations, self-check)
 DRAIN_DEADLINE = 30.0  # in-flight requests of a retiring worker get this long
 HANDLED = {signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR2, signal.SIGCHLD}
 PR_SET_PDEATHSIG = 1
-MAX_QUICK_CRASHES = 5
-RESTART_BACKOFF = Backoff(base=0.5, cap=5.0)  # between restarts of a crashing worker
+RESTART_BASE = 0.25  # the pause before the first restart; doubles while workers keep dying
+RESTART_CAP_DEFAULT = 30.0
+STABLE_AFTER = 60.0  # a worker that served this long was not part of a crash loop
+HOUR = 3600.0
+CRASH_LOOP = 3  # this many quick deaths in a row is reported as a crash loop
 
 
 class WorkerFailed(RuntimeError):
-    pass
+    def __init__(self, message: str, code: int | None = None) -> None:
+        super().__init__(message)
+        self.code = code  # the worker's exit code, when it exited
+        self.pid = 0  # the worker's pid, when one was started
+
+    @property
+    def killed(self) -> bool:
+        """Killed by a signal from outside (the OOM killer...), not failed on its own."""
+        return self.code is not None and self.code < 0
+
+
+class ExitedProcess:
+    """A worker that died before it reported ready (it was killed while starting)."""
+
+    def __init__(self, pid: int, code: int) -> None:
+        self.pid, self.returncode = pid, code
+
+    def poll(self) -> int:
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        return self.returncode
 
 
 class AdoptedProcess:
@@ -76,12 +121,60 @@ class AdoptedProcess:
 
 @dataclass
 class Worker:
-    proc: subprocess.Popen | AdoptedProcess
+    proc: subprocess.Popen | AdoptedProcess | ExitedProcess
     python: str
+    sock: socket.socket | None = None  # the listening socket it serves (None: its own)
+    started: float = 0.0  # time.monotonic() when it began to serve
 
     @property
     def pid(self) -> int:
         return self.proc.pid
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A socket bound to host:port (SO_REUSEPORT) for a worker, which listens on it: only
+    then does it join the port's group and get connections."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def restart_cap(db: str) -> float:
+    """The longest pause between restarts: the setting, read at each restart (so it takes
+    effect at once), else the default."""
+    value = settings.saved(Path(db), "worker_restart_max_delay_seconds")
+    try:
+        return max(0.0, float(value)) if value is not None else RESTART_CAP_DEFAULT
+    except ValueError:
+        return RESTART_CAP_DEFAULT
+
+
+class Restarts:
+    """The worker deaths the supervisor answered with a restart: the pause before each
+    restart, and the history reported to the next worker."""
+
+    def __init__(self) -> None:
+        self.history: list[Restart] = []
+        self.quick = 0  # deaths in a row of workers that served less than STABLE_AFTER
+
+    def died(self, code: int | None, served: float, cap: float) -> float:
+        """Record a death after `served` seconds of serving; the pause before the next try."""
+        now = time.time()
+        recent = [r for r in self.history if now - r[0] < HOUR]
+        self.history = [*recent[-(RESTARTS_KEPT - 1) :], (now, code)]
+        self.quick = 1 if served >= STABLE_AFTER else self.quick + 1
+        return Backoff(base=RESTART_BASE, cap=cap).delay(self.quick)
+
+    @property
+    def looping(self) -> bool:
+        return self.quick >= CRASH_LOOP
 
 
 def _child_setup() -> None:
@@ -109,17 +202,35 @@ class Supervisor:
         self.say = say
         self.python = python
         self.worker: Worker | None = None
+        self.restarts = Restarts()
 
     # -- running workers ------------------------------------------------------------
 
-    def spawn(self, python: str) -> Worker:
-        """Start a worker and return once it serves; raise WorkerFailed otherwise."""
+    def bind(self) -> socket.socket:
+        """A new socket for a worker; WorkerFailed when the port cannot be bound."""
+        try:
+            return bind(self.host, self.port)
+        except OSError as exc:
+            raise WorkerFailed(f"cannot listen on {self.host}:{self.port}: {exc}") from None
+
+    def spawn(self, python: str, sock: socket.socket) -> Worker:
+        """Start a worker serving `sock` and return once it serves; raise WorkerFailed
+        otherwise (`sock` stays open: the caller owns it)."""
         read_fd, write_fd = os.pipe()
-        env = {**os.environ, SUPERVISOR_ENV: str(os.getpid())}
+        env = {
+            **os.environ,
+            SUPERVISOR_ENV: str(os.getpid()),
+            RESTARTS_ENV: encode_restarts(self.restarts.history),
+        }
         cmd = [python, "-m", "fazt", *self.worker_args, "--ready-fd", str(write_fd)]
+        cmd += ["--listen-fd", str(sock.fileno())]
         try:
             proc = subprocess.Popen(
-                cmd, env=env, pass_fds=(write_fd,), preexec_fn=_child_setup, close_fds=True
+                cmd,
+                env=env,
+                pass_fds=(write_fd, sock.fileno()),
+                preexec_fn=_child_setup,
+                close_fds=True,
             )
         except OSError as exc:
             os.close(read_fd)
@@ -128,12 +239,13 @@ class Supervisor:
             os.close(write_fd)
         try:
             self._wait_ready(proc, read_fd)
-        except WorkerFailed:
+        except WorkerFailed as exc:
+            exc.pid = proc.pid
             self.retire(proc, quiet=True)
             raise
         finally:
             os.close(read_fd)
-        return Worker(proc, python)
+        return Worker(proc, python, sock, time.monotonic())
 
     def _wait_ready(self, proc: subprocess.Popen, fd: int) -> None:
         deadline = time.monotonic() + READY_DEADLINE
@@ -145,9 +257,10 @@ class Supervisor:
                 if os.read(fd, 64).startswith(b"ready"):
                     return
                 code = proc.wait()
-                raise WorkerFailed(f"the new worker exited with code {code} before serving")
+                raise WorkerFailed(f"the new worker exited with code {code} before serving", code)
             if proc.poll() is not None:
-                raise WorkerFailed(f"the new worker exited with code {proc.returncode}")
+                code = proc.returncode
+                raise WorkerFailed(f"the new worker exited with code {code}", code)
         raise WorkerFailed(f"the new worker did not serve within {READY_DEADLINE:.0f}s")
 
     def _stop_requested(self) -> bool:
@@ -170,13 +283,19 @@ class Supervisor:
         notify("RELOADING=1", f"STATUS=handing over ({reason})")
         old = self.worker
         try:
-            new = self.spawn(python)
+            sock = self.bind()  # joins the group when the worker listens: the newest
+            try:
+                new = self.spawn(python, sock)
+            except WorkerFailed:
+                sock.close()  # (it may have listened: its queued connections go too)
+                raise
         except WorkerFailed as exc:
             notify("READY=1", "STATUS=serving (handover failed)")
             self.say(f"handover ({reason}) failed, the old worker keeps serving: {exc}")
             raise
         self.worker = new
         if old is not None:
+            self.let_go(old)
             self.retire(old.proc)
         self.say(f"worker {new.pid} took over ({reason})")
         notify("READY=1", f"MAINPID={os.getpid()}", "STATUS=serving")
@@ -184,16 +303,23 @@ class Supervisor:
 
     # -- the main loop --------------------------------------------------------------
 
-    def start(self, adopt: int | None = None) -> bool:
-        """The first worker: a new one, or the running `adopt` (after a re-exec)."""
+    def start(self, adopt: int | None = None, listen_fd: int | None = None) -> bool:
+        """The first worker: a new one, or the running `adopt` (after a re-exec) serving
+        `listen_fd` (None: a worker of an older release, serving a socket of its own)."""
         if adopt is not None:
-            self.worker = Worker(AdoptedProcess(adopt), self.python)
+            sock = None if listen_fd is None else socket.socket(fileno=listen_fd)
+            self.worker = Worker(AdoptedProcess(adopt), self.python, sock, time.monotonic())
         else:
             try:
-                self.worker = self.spawn(self.python)
+                sock = self.bind()
+                self.worker = self.spawn(self.python, sock)
             except WorkerFailed as exc:
-                self.say(f"cannot start: {exc}")
-                return False
+                if not exc.killed or self._stop_requested():
+                    self.say(f"cannot start: {exc}")  # its own error: tell at once
+                    return False
+                # Killed from outside while starting: restarted like any crashed worker.
+                process = ExitedProcess(exc.pid, exc.code)
+                self.worker = Worker(process, self.python, sock, time.monotonic())
         notify("READY=1", "STATUS=serving")
         return True
 
@@ -202,15 +328,26 @@ class Supervisor:
         notify("STOPPING=1")
         if self.worker is None or self.worker.proc.poll() is not None:
             return 0  # nothing left to drain
+        self.let_go(self.worker)
         return self.retire(self.worker.proc)
 
-    def run(self, adopt: int | None = None) -> int:
+    @staticmethod
+    def let_go(worker: Worker) -> None:
+        """Close our copy of a retiring worker's socket: once the worker stops listening
+        (at SIGTERM) the socket closes, and new connections are refused at once (or go
+        to the new worker) instead of waiting in a backlog nobody will accept from."""
+        if worker.sock is not None:
+            worker.sock.close()
+            worker.sock = None
+
+    def run(self, adopt: int | None = None, listen_fd: int | None = None) -> int:
         """Start a worker (or adopt `adopt`), act on signals until told to stop; exit code."""
         signal.pthread_sigmask(signal.SIG_BLOCK, HANDLED)
-        if not self.start(adopt):
+        if not self.start(adopt, listen_fd):
             return 1
-        crashes: list[float] = []
         while True:
+            if self.worker.proc.poll() is not None and not self.restart_crashed():
+                return self.stop()
             info = signal.sigtimedwait(HANDLED, 1.0)
             signum = info.si_signo if info else None
             if signum in (signal.SIGTERM, signal.SIGINT):
@@ -220,37 +357,69 @@ class Supervisor:
                     self.handover(self.worker.python, "reload")
             elif signum == signal.SIGUSR2:
                 self.run_upgrade()
-            if self.worker.proc.poll() is not None and not self.restart_crashed(crashes):
-                return 1
 
-    def restart_crashed(self, crashes: list[float]) -> bool:
-        """A worker died on its own: start another unless it keeps dying or we are
-        asked to stop (then True: the main loop sees the signal and stops)."""
+    def restart_crashed(self) -> bool:
+        """A worker died on its own: start another, pausing longer while they keep dying,
+        for as long as it takes. False when asked to stop meanwhile."""
+        dead = self.worker
+        code, served = dead.proc.returncode, time.monotonic() - dead.started
+        who = f"worker {dead.pid}"
         while True:
-            now = time.monotonic()
-            crashes[:] = [t for t in crashes if now - t < 60] + [now]
-            code = self.worker.proc.returncode
-            if len(crashes) > MAX_QUICK_CRASHES:
-                self.say(f"the worker keeps exiting (last code {code}); giving up")
+            pause = self.restarts.died(code, served, restart_cap(self.db))
+            self._report_death(who, code, pause)
+            if self._stop_during(pause):
                 return False
-            self.say(f"worker {self.worker.pid} exited with code {code}; starting a new one")
-            time.sleep(RESTART_BACKOFF.delay(len(crashes)))
-            if self._stop_requested():
-                return True
             try:
-                self.worker = self.spawn(self.worker.python)
-                return True
+                # The dead worker's socket (connections waiting in its backlog) is reused.
+                if dead.sock is None:  # a worker of an older release bound its own
+                    dead.sock = self.bind()
+                self.worker = self.spawn(dead.python, dead.sock)
             except WorkerFailed as exc:
                 if self._stop_requested():
-                    return True
+                    return False
                 self.say(f"restart failed: {exc}")
+                code, served, who = exc.code, 0.0, "the new worker"
+                continue
+            return True
+
+    def _report_death(self, who: str, code: int | None, pause: float) -> None:
+        count = len(self.restarts.history)
+        self.say(
+            f"{who} exited with code {code}; starting a new one in {pause:.2f}s "
+            f"(restart {count} in the last hour)"
+        )
+        if self.restarts.looping:
+            self.say(
+                f"crash loop: {self.restarts.quick} workers in a row died within "
+                f"{STABLE_AFTER:.0f}s of starting; restarting with a growing pause "
+                "(connections wait in the backlog meanwhile)"
+            )
+        notify(f"STATUS=restarting a crashed worker ({count} restarts in the last hour)")
+
+    def _stop_during(self, seconds: float) -> bool:
+        """Wait `seconds`; True (at once) if SIGTERM or SIGINT arrives meanwhile."""
+        if self._stop_requested():
+            return True
+        deadline = time.monotonic() + seconds
+        while (left := deadline - time.monotonic()) > 0:
+            info = signal.sigtimedwait({signal.SIGTERM, signal.SIGINT}, min(left, 1.0))
+            if info is not None:
+                return True
+        return self._stop_requested()
 
     def reexec(self, python: str) -> None:
         """Become the supervisor of `python`'s release, keeping our pid and worker."""
         self.say(f"supervisor continues as {python}")
         try:
+            sock = self.worker.sock
             exec_supervisor(
-                self.host, self.port, Path(self.db), self.lock_fd, python, adopt=self.worker.pid
+                self.host,
+                self.port,
+                Path(self.db),
+                self.lock_fd,
+                python,
+                adopt=self.worker.pid,
+                listen_fd=None if sock is None else sock.fileno(),
             )
         except OSError as exc:
             self.say(f"staying on the old supervisor: cannot exec {python}: {exc}")
@@ -312,11 +481,13 @@ def exec_supervisor(
     lock_fd: int | None,
     python: str = sys.executable,
     adopt: int | None = None,
+    listen_fd: int | None = None,
 ) -> None:
     """Replace this process by `python -m fazt.server.supervisor` (returns only on error).
 
     `adopt` hands a running worker to the new supervisor: after an upgrade, the
-    supervisor re-execs into the new release so that it runs the new code too.
+    supervisor re-execs into the new release so that it runs the new code too; with it
+    goes `listen_fd`, the socket that worker serves.
     """
     args = ["--host", host, "--port", str(port), "--db", str(db_path)]
     if lock_fd is not None:
@@ -324,6 +495,9 @@ def exec_supervisor(
         args += ["--lock-fd", str(lock_fd)]
     if adopt is not None:
         args += ["--adopt", str(adopt)]
+    if listen_fd is not None:
+        os.set_inheritable(listen_fd, True)
+        args += ["--listen-fd", str(listen_fd)]
     sys.stdout.flush()
     sys.stderr.flush()
     os.execv(python, [python, "-m", "fazt.server.supervisor", *args])
@@ -338,13 +512,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--db", required=True)
     parser.add_argument("--lock-fd", type=int, default=None)  # keeps the ServerLock held
     parser.add_argument("--adopt", type=int, default=None)  # a running worker's pid
+    parser.add_argument("--listen-fd", type=int, default=None)  # the socket it serves
     args = parser.parse_args(argv)
 
     def say(line: str) -> None:
         print(f"fazt: {line}", flush=True)
 
     supervisor = Supervisor(args.host, args.port, args.db, say, lock_fd=args.lock_fd)
-    code = supervisor.run(adopt=args.adopt)
+    code = supervisor.run(adopt=args.adopt, listen_fd=args.listen_fd)
     print("fazt stopped", flush=True)
     return code
 

@@ -65,9 +65,13 @@ class Request:
     """One HTTP request: method, path, host, headers, query and a size-limited body."""
 
     __slots__ = ("_query", "host", "method", "path", "proto", "scope")
-    # Seconds a request body may stall between two chunks (slowloris); set at start from
-    # the http_body_timeout_seconds setting (fazt.server.edge).
-    body_timeout: float = 30.0
+    # Set at start from the settings of the same names (fazt.server.edge). A body may
+    # stall this long between two chunks (slowloris):
+    body_timeout: float = 30.0  # http_body_timeout_seconds
+    # ...and must arrive at this average rate once the grace has passed, so that a steady
+    # trickle (1 KB/s, each chunk in time) cannot hold a request open for ever:
+    body_min_rate: float = 1024.0  # http_body_min_bytes_per_second (0: no minimum)
+    body_rate_grace: float = 10.0  # http_body_rate_grace_seconds
 
     def __init__(self, scope: Any, proto: Any, host: str) -> None:
         self.scope, self.proto, self.host = scope, proto, host
@@ -95,22 +99,36 @@ class Request:
         if declared and declared.isdigit() and int(declared) > limit:
             raise HTTPError(413, "PAYLOAD_TOO_LARGE", f"the request body exceeds {limit} bytes")
         chunks, size = [], 0
-        stream = aiter(self.proto)
-        while True:
-            try:
-                async with asyncio.timeout(self.body_timeout):
-                    chunk = await anext(stream)
-            except StopAsyncIteration:
-                break
-            except TimeoutError:
-                raise HTTPError(
-                    408, "REQUEST_TIMEOUT", "the request body stopped arriving", CLOSE
-                ) from None
+        async for chunk in self.stream():
             size += len(chunk)
             if size > limit:
                 raise HTTPError(413, "PAYLOAD_TOO_LARGE", f"the request body exceeds {limit} bytes")
             chunks.append(chunk)
         return b"".join(chunks)
+
+    async def stream(self) -> AsyncIterator[bytes]:
+        """The body's chunks as they arrive; 408 (and close) when it stalls for
+        `body_timeout`, or falls behind `body_min_rate` bytes/s after the grace."""
+        loop = asyncio.get_running_loop()
+        started, size = loop.time(), 0
+        chunks = aiter(self.proto)
+        while True:
+            stall = loop.time() + self.body_timeout
+            # After the grace, the body must have averaged body_min_rate since it began:
+            # the bytes so far last until `size / rate` seconds after the start.
+            rate = self.body_min_rate
+            behind = started + max(self.body_rate_grace, size / rate) if rate > 0 else stall
+            slow = behind < stall
+            try:
+                async with asyncio.timeout_at(behind if slow else stall):
+                    chunk = await anext(chunks)
+            except StopAsyncIteration:
+                return
+            except TimeoutError:
+                why = "arrives too slowly" if slow else "stopped arriving"
+                raise HTTPError(408, "REQUEST_TIMEOUT", f"the request body {why}", CLOSE) from None
+            size += len(chunk)
+            yield chunk
 
     async def json(self, limit: int = 1024 * 1024, *, allow_empty: bool = False) -> Any:
         """The body parsed as JSON; with allow_empty, an empty (or blank) body is None, like
