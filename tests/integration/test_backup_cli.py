@@ -149,10 +149,14 @@ def test_scheduled_backups_taken_by_the_server_and_pruned(tmp_path):
             listed = json.loads(srv.cli("backup", "list", "--json", "--db", str(srv.db)).stdout)
             return [e for e in listed if e.get("reason") == "scheduled"]
 
-        first = wait_for(lambda: scheduled() or None, 20, what="a scheduled backup")[0]
+        # Each look is a CLI process (~0.3 s of CPU): looking every 50 ms kept a core busy
+        # and slowed the server it waits for. Backups come every second.
+        made = wait_for(lambda: scheduled() or None, 20, interval=0.5, what="a scheduled backup")
+        first = made[0]
         wait_for(
             lambda: first["path"] not in [e["path"] for e in scheduled()],
             30,
+            interval=0.5,
             what="the first scheduled backup to be pruned",
         )
         assert len(scheduled()) <= 2
