@@ -17,7 +17,8 @@ MAX_LOG_LIMIT = 1000
 DEFAULT_LOG_LIMIT = 100
 
 
-async def _app(state: ServerState, key: ApiKey, name: str) -> str:
+async def app_for_key(state: ServerState, key: ApiKey, name: str) -> str:
+    """The app's name as stored, if it exists and the key may act on it (403/404)."""
     check_site(key, name.lower())
     row = await state.db.read(deployments.site_row, name.lower())
     if row is None:
@@ -33,12 +34,12 @@ def _name(key: str) -> str:
 
 
 async def list_env(state: ServerState, req: Request, key: ApiKey, name: str) -> Response:
-    app = await _app(state, key, name)
+    app = await app_for_key(state, key, name)
     return json_response(await state.db.read(store.env_names, app))
 
 
 async def set_env(state: ServerState, req: Request, key: ApiKey, name: str, env: str) -> Response:
-    app = await _app(state, key, name)
+    app = await app_for_key(state, key, name)
     var = _name(env)
     body = await req.json(limit=store.ENV_VALUE_MAX + 1024)
     value = body.get("value") if isinstance(body, dict) else None
@@ -59,7 +60,7 @@ async def set_env(state: ServerState, req: Request, key: ApiKey, name: str, env:
 
 
 async def unset_env(state: ServerState, req: Request, key: ApiKey, name: str, env: str) -> Response:
-    app = await _app(state, key, name)
+    app = await app_for_key(state, key, name)
     var = _name(env)
     if not await state.db.write(store.unset_env, app, var):
         raise HTTPError(404, "ENV_NOT_FOUND", f"'{app}' has no env var {var}")
@@ -67,7 +68,7 @@ async def unset_env(state: ServerState, req: Request, key: ApiKey, name: str, en
 
 
 async def app_logs(state: ServerState, req: Request, key: ApiKey, name: str) -> Response:
-    app = await _app(state, key, name)
+    app = await app_for_key(state, key, name)
     limit = _int(req.query.get("limit"), DEFAULT_LOG_LIMIT, "limit")
     after = _int(req.query.get("after"), 0, "after")
     limit = max(1, min(limit, MAX_LOG_LIMIT))

@@ -13,7 +13,7 @@ import threading
 import time
 from datetime import UTC, datetime
 
-from fazt.api import request_auth
+from fazt.api import request_auth, runtime
 from fazt.api.access import authenticate, check_site, visible
 from fazt.auth import sessions
 from fazt.auth.tokens import ApiKey
@@ -322,11 +322,7 @@ async def list_deployments(state: ServerState, req: Request, key: ApiKey) -> Res
 async def _app(state: ServerState, key: ApiKey, name: object) -> str:
     if not isinstance(name, str) or not name:
         raise HTTPError(400, "BAD_REQUEST", "site_id required")
-    check_site(key, name.lower())
-    row = await state.db.read(deployments.site_row, name.lower())
-    if row is None:
-        raise HTTPError(404, "APP_NOT_FOUND", f"no app named '{name}'")
-    return row["name"]
+    return await runtime.app_for_key(state, key, name)
 
 
 def _env_name(raw: object) -> str:

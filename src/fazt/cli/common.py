@@ -5,7 +5,7 @@ import logging
 import os
 import sqlite3
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -47,6 +47,21 @@ db_option = click.option(
     help="Database file (default: $FAZT_HOME/data.db, FAZT_HOME defaults to ~/.fazt).",
 )
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+
+
+def log_options(fn: Callable) -> Callable:
+    """--follow/-f and --lines/-n, as every command that shows a log takes them."""
+    fn = click.option(
+        "--lines",
+        "-n",
+        type=click.IntRange(1),
+        default=100,
+        show_default=True,
+        help="Newest log lines shown.",
+    )(fn)
+    return click.option(
+        "--follow", "-f", is_flag=True, help="Keep printing new lines (Ctrl-C to stop)."
+    )(fn)
 
 
 class RenamedOption(click.Option):

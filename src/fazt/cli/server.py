@@ -17,6 +17,7 @@ from fazt.cli.common import (
     fail,
     human_size,
     json_option,
+    log_options,
     open_db,
     print_json,
     print_table,
@@ -359,15 +360,7 @@ def restart(timeout: float | None, db_path: Path | None, as_json: bool) -> None:
 
 
 @server.command()
-@click.option("--follow", "-f", is_flag=True, help="Keep printing new lines (Ctrl-C to stop).")
-@click.option(
-    "--lines",
-    "-n",
-    type=click.IntRange(1),
-    default=100,
-    show_default=True,
-    help="Newest log lines shown.",
-)
+@log_options
 @db_option
 def logs(follow: bool, lines: int, db_path: Path | None) -> None:
     """Show the log of a server started with `fazt server start --background`."""

@@ -12,7 +12,7 @@ import click
 import httpx
 
 from fazt import __version__
-from fazt.cli.common import fail, json_option, print_json
+from fazt.cli.common import fail, json_option, log_options, print_json
 from fazt.hosting.names import validate_domain
 from fazt.service import install as installer
 from fazt.service.unit import (
@@ -180,15 +180,7 @@ def status(as_json) -> None:
 
 
 @service.command()
-@click.option("--follow", "-f", is_flag=True, help="Keep printing new lines.")
-@click.option(
-    "--lines",
-    "-n",
-    type=click.IntRange(1),
-    default=100,
-    show_default=True,
-    help="Newest log lines shown.",
-)
+@log_options
 def logs(follow, lines) -> None:
     """Show the service's log (journalctl -u fazt)."""
     if not shutil.which("journalctl"):
