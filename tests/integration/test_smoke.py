@@ -39,6 +39,8 @@ def test_health_reports_version(server):
             "version": __version__,
             "uptime_seconds": r.json()["data"]["uptime_seconds"],
             "instance": r.json()["data"]["instance"],  # which worker answered (handover)
+            "restarts_last_hour": 0,  # worker restarts after crashes (a crash loop shows here)
+            "last_restart": None,
         }
     }
     assert len(r.json()["data"]["instance"]) == 16

@@ -149,7 +149,7 @@ def restore(file: Path, yes: bool, db_path: Path | None, as_json: bool) -> None:
     A server running on the database must be restarted afterwards: it keeps its open
     handle on the old file until then (zero-downtime handover comes with upgrades).
     """
-    from fazt.cli.server import _probe
+    from fazt.server import control
 
     path = resolve_db_path(db_path)
     check = snapshot.verify_snapshot(file)
@@ -163,7 +163,7 @@ def restore(file: Path, yes: bool, db_path: Path | None, as_json: bool) -> None:
                 port = settings.get_int(conn, "port")
             finally:
                 conn.close()
-            running = _probe(port)[0]
+            running = "version" in control.health(port)
         except (sqlite3.Error, ValueError):
             running = False
     if running and not yes:
