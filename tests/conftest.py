@@ -428,3 +428,18 @@ def preview_label(srv: FaztServer, site: str, deployment_id: int) -> str:
         conn.close()
     assert row is not None, f"no deployment {deployment_id}"
     return f"{site}--{row[0]}"
+
+
+def child_pids(pid: int) -> list[int]:
+    """The live children of `pid` (a supervisor's workers), from /proc."""
+    with open(f"/proc/{pid}/task/{pid}/children") as f:
+        return [int(p) for p in f.read().split()]
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether `pid` runs (a zombie does not)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split()[2] != "Z"
+    except FileNotFoundError:
+        return False

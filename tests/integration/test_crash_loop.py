@@ -12,7 +12,7 @@ import time
 import httpx
 import pytest
 
-from tests.conftest import fazt_cmd, init_server, running_server, wait_for
+from tests.conftest import child_pids, fazt_cmd, init_server, pid_alive, running_server, wait_for
 
 KILLS = 8
 
@@ -22,19 +22,6 @@ def server(tmp_path):
     # A short cap keeps the test quick; the pause still grows 0.25, 0.5, 1, 1, ...
     with running_server(tmp_path / "home", {"worker_restart_max_delay_seconds": "1"}) as srv:
         yield srv
-
-
-def _workers(supervisor: int) -> list[int]:
-    with open(f"/proc/{supervisor}/task/{supervisor}/children") as f:
-        return [int(p) for p in f.read().split()]
-
-
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().split()[2] != "Z"
-    except FileNotFoundError:
-        return False
 
 
 def _health(server) -> dict | None:
@@ -61,7 +48,7 @@ def test_eight_quick_kills_do_not_stop_the_server_and_are_reported(server):
     while len(killed) < KILLS:
         # Kill each new worker as soon as it exists (before or after it serves).
         (worker,) = wait_for(
-            lambda: [p for p in _workers(supervisor) if p not in killed and _alive(p)],
+            lambda: [p for p in child_pids(supervisor) if p not in killed and pid_alive(p)],
             30,
             what="a new worker",
         )
@@ -91,9 +78,9 @@ def test_eight_quick_kills_do_not_stop_the_server_and_are_reported(server):
 
 def test_a_client_connecting_while_the_worker_restarts_gets_an_answer(server):
     before = _health(server)["instance"]
-    (worker,) = _workers(server.proc.pid)
+    (worker,) = child_pids(server.proc.pid)
     os.kill(worker, signal.SIGKILL)
-    wait_for(lambda: not _alive(worker), 10, what="the worker to die")
+    wait_for(lambda: not pid_alive(worker), 10, what="the worker to die")
     # No worker accepts now (the supervisor pauses before it starts one): the connection
     # must wait in the supervisor's socket, not be refused.
     started = time.monotonic()
@@ -125,7 +112,7 @@ def test_a_worker_killed_while_the_server_starts_is_restarted(tmp_path):
         )
     try:
         # The first worker dies before it reports ready (an OOM kill during start-up).
-        (first,) = wait_for(lambda: _workers(proc.pid), 60, what="the first worker")
+        (first,) = wait_for(lambda: child_pids(proc.pid), 60, what="the first worker")
         os.kill(first, signal.SIGKILL)
         data = wait_for(lambda: proc.poll() is None and _health(srv), 60, what="a new worker")
         assert proc.poll() is None, log.read_text()

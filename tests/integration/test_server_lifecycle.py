@@ -13,14 +13,9 @@ import httpx
 import pytest
 
 from fazt.remote.peers import normalise_url
-from tests.conftest import FaztServer, free_port, get_like_a_browser, run_cli
+from tests.conftest import FaztServer, child_pids, free_port, get_like_a_browser, run_cli
 
 DEFAULT_PORT = 4698
-
-
-def _children(pid: int) -> list[int]:
-    with open(f"/proc/{pid}/task/{pid}/children") as f:
-        return [int(p) for p in f.read().split()]
 
 
 def _port_free(port: int) -> bool:
@@ -121,7 +116,7 @@ def test_server_stop_with_nothing_ever_started(fazt_home):
 
 def test_server_restart_hands_over_without_a_failed_request(server):
     before = server.get("/health").json()["data"]["instance"]
-    (old_worker,) = _children(server.proc.pid)
+    (old_worker,) = child_pids(server.proc.pid)
     failures, ok, retried = [], [0], [0]
     stop = threading.Event()
 
@@ -153,7 +148,7 @@ def test_server_restart_hands_over_without_a_failed_request(server):
     assert result["pid"] == server.proc.pid
     assert result["instance"] != before
     assert old_worker not in result["workers"]
-    assert _children(server.proc.pid) == result["workers"]  # the old one is gone already
+    assert child_pids(server.proc.pid) == result["workers"]  # the old one is gone already
     assert server.get("/health").json()["data"]["instance"] == result["instance"]
 
 

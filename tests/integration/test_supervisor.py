@@ -8,20 +8,7 @@ import threading
 import httpx
 import pytest
 
-from tests.conftest import get_like_a_browser, wait_for
-
-
-def _worker_pids(supervisor_pid: int) -> list[int]:
-    with open(f"/proc/{supervisor_pid}/task/{supervisor_pid}/children") as f:
-        return [int(p) for p in f.read().split()]
-
-
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().split()[2] != "Z"
-    except FileNotFoundError:
-        return False
+from tests.conftest import child_pids, get_like_a_browser, pid_alive, wait_for
 
 
 def _instance(server) -> str:
@@ -30,7 +17,7 @@ def _instance(server) -> str:
 
 def test_sighup_hands_over_to_a_new_worker_without_failing_a_request(server):
     before = _instance(server)
-    (old_worker,) = _worker_pids(server.proc.pid)
+    (old_worker,) = child_pids(server.proc.pid)
     failures, ok = [], [0]
     stop = threading.Event()
 
@@ -59,7 +46,7 @@ def test_sighup_hands_over_to_a_new_worker_without_failing_a_request(server):
     try:
         server.proc.send_signal(signal.SIGHUP)
         wait_for(lambda: "took over (reload)" in server.output(), 30, what="the handover")
-        wait_for(lambda: not _alive(old_worker), 30, what="the old worker to exit")
+        wait_for(lambda: not pid_alive(old_worker), 30, what="the old worker to exit")
     finally:
         stop.set()
         thread.join()
@@ -67,17 +54,17 @@ def test_sighup_hands_over_to_a_new_worker_without_failing_a_request(server):
     assert retried[0] <= 1  # at most the one connection the old worker closed
     assert ok[0] > 20
     assert _instance(server) != before
-    assert _worker_pids(server.proc.pid) != [old_worker]
+    assert child_pids(server.proc.pid) != [old_worker]
 
 
 def test_killing_the_supervisor_takes_its_worker_along(server):
-    (worker,) = _worker_pids(server.proc.pid)
+    (worker,) = child_pids(server.proc.pid)
     server.kill()
-    wait_for(lambda: not _alive(worker), 10, what="the worker to die with its supervisor")
+    wait_for(lambda: not pid_alive(worker), 10, what="the worker to die with its supervisor")
 
 
 def test_a_crashed_worker_is_replaced(server):
-    (worker,) = _worker_pids(server.proc.pid)
+    (worker,) = child_pids(server.proc.pid)
     os.kill(worker, signal.SIGKILL)
     wait_for(lambda: "exited with code -9; starting a new one" in server.output(), 15)
 
@@ -88,13 +75,13 @@ def test_a_crashed_worker_is_replaced(server):
             return False
 
     wait_for(serving_again, 30, what="a new worker")
-    assert _worker_pids(server.proc.pid) not in ([], [worker])
+    assert child_pids(server.proc.pid) not in ([], [worker])
 
 
 def test_sigterm_stops_worker_and_supervisor(server):
-    (worker,) = _worker_pids(server.proc.pid)
+    (worker,) = child_pids(server.proc.pid)
     assert server.stop() == 0
-    assert not _alive(worker)
+    assert not pid_alive(worker)
     assert "fazt stopped" in server.output()
 
 
@@ -104,7 +91,7 @@ def test_ctrl_c_stops_cleanly(server, sig):
 
 
 def test_stop_while_a_crashed_worker_is_being_replaced(server):
-    (worker,) = _worker_pids(server.proc.pid)
+    (worker,) = child_pids(server.proc.pid)
     os.kill(worker, signal.SIGKILL)
     wait_for(lambda: "starting a new one" in server.output(), 15, what="the restart")
     assert server.stop() == 0  # promptly: no retry loop, no waiting on a dead worker
