@@ -28,7 +28,7 @@ class HTTPError(Exception):
 class Response:
     """What every handler returns; `respond` writes it. The body is one of: `body` bytes
     (None: no body at all, e.g. 304), a `file` on disk (sent by Granian), or a `stream` of
-    chunks (its headers then carry the content-length)."""
+    chunks; a file's or a stream's headers carry its content-length."""
 
     status: int = 200
     body: bytes | None = b""
@@ -145,11 +145,12 @@ class Request:
 async def respond(proto: Any, response: Response, head: bool = False) -> None:
     """Write `response` to Granian's protocol: the one place a response is sent."""
     status, headers = response.status, response.headers
-    if response.body is None or (head and response.stream is not None):
+    streamed = response.stream is not None or response.file is not None
+    if response.body is None or (head and streamed):  # a file's or stream's headers say its length
         proto.response_empty(status, headers)
     elif response.stream is not None:
         await _send_stream(proto.response_stream(status, headers), response.stream)
-    elif response.file is not None and not head:
+    elif response.file is not None:
         proto.response_file(status, headers, response.file)
     elif head:
         proto.response_empty(status, [*headers, ("content-length", str(len(response.body)))])
