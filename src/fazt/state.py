@@ -68,7 +68,13 @@ class ServerState:
     async def refresh_routing(self) -> None:
         # Serialised: otherwise a slow, older read could replace a newer table.
         async with self._routing_lock:
+            old = self.routing
             self.routing = await self.db.read(RoutingTable.load, self.domain)
+            live = self.routing.live
+            # The deployments that stopped being live (a deploy, a rollback, a delete).
+            gone = {(site, dep) for site, dep in old.live.items() if live.get(site) != dep}
+            if gone:
+                self.static.forget(gone)
 
     async def pick_up_changes(self) -> None:
         """Reload the routing table when another connection (our writer, or another

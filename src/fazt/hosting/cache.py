@@ -36,6 +36,14 @@ class ByteLRU:
             _, (_, evicted) = self._items.popitem(last=False)
             self.used -= evicted
 
+    def drop(self, unwanted) -> int:
+        """Remove every entry whose key `unwanted(key)` is true; the bytes freed."""
+        freed = 0
+        for key in [k for k in self._items if unwanted(k)]:
+            freed += self._items.pop(key)[1]
+        self.used -= freed
+        return freed
+
     def __len__(self) -> int:
         return len(self._items)
 

@@ -51,6 +51,11 @@ class StaticServer:
         self.cache = ByteLRU(cache_bytes)
         self.max_cached_file = min(8 * 1024 * 1024, cache_bytes // 4)
 
+    def forget(self, deployments: set[tuple[str, int]]) -> int:
+        """Drop the cached files of these (site, deployment) pairs: a site's previous live
+        deployment after a deploy, which would otherwise fill the cache until evicted."""
+        return self.cache.drop(lambda key: (key[0], key[1]) in deployments)
+
     def cached(self, site: str, deployment_id: int, path: str) -> StaticFile | None:
         """The cached answer for a plain request, if any (no I/O: the hot path)."""
         return self.cache.get((site, deployment_id, path, None))

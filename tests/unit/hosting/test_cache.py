@@ -79,3 +79,17 @@ def test_clear():
     assert len(cache) == 0
     assert cache.used == 0
     assert cache.get("a") is None
+
+
+def test_drop_removes_matching_entries_and_their_bytes():
+    cache = ByteLRU(10_000)
+    for dep in (1, 2):
+        for path in ("/a", "/b"):
+            cache.put(("blog", dep, path, None), f"{dep}{path}", 100)
+    cache.put(("shop", 1, "/a", None), "shop", 100)
+    before = cache.used
+    freed = cache.drop(lambda key: key[:2] == ("blog", 1))
+    assert freed == 2 * (100 + ENTRY_OVERHEAD) and cache.used == before - freed
+    assert cache.get(("blog", 1, "/a", None)) is None
+    assert cache.get(("blog", 2, "/a", None)) == "2/a" and cache.get(("shop", 1, "/a", None))
+    assert len(cache) == 3
