@@ -2,7 +2,6 @@
 description of v0.9 (runtime-storage.md §1.15, server.md §2.3), run unchanged on this
 fazt's sandbox, with its limits; its source is never served."""
 
-import http.client
 import json
 import socket
 from collections.abc import Iterator
@@ -12,6 +11,7 @@ import pytest
 from websockets.sync.client import connect
 
 from tests.conftest import FaztServer, running_server, wait_for, write_site
+from tests.integration.test_trust_boundaries import raw_get
 
 SETTINGS = {"runtime_timeout_ms": "1500", "runtime_workers": "2"}
 SOURCE_MARK = "legacy-source-7f3a"
@@ -127,17 +127,6 @@ def srv(tmp_path_factory) -> Iterator[FaztServer]:
 
 def call(srv: FaztServer, site: str, path: str, method: str = "GET", **kw) -> httpx.Response:
     return srv.request(method, path, host=f"{site}.localhost", **kw)
-
-
-def raw_get(srv: FaztServer, host: str, path: str) -> tuple[int, str]:
-    """GET with the path exactly as written (httpx would normalise it)."""
-    conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=10)
-    try:
-        conn.request("GET", path, headers={"Host": host})
-        response = conn.getresponse()
-        return response.status, response.read().decode("utf-8", "replace")
-    finally:
-        conn.close()
 
 
 def error_code(response: httpx.Response, status: int) -> str:
