@@ -54,7 +54,9 @@ async def request_metrics(state: ServerState, req: Request, key: ApiKey) -> Resp
 
 
 async def list_redirects(state: ServerState, req: Request, key: ApiKey) -> Response:
-    return json_response(await state.db.read(queries.redirect_clicks))
+    """Every redirect (?tag=T: those tagged T), with v0.9's fields too."""
+    rows = await state.db.read(queries.redirect_clicks, req.query.get("tag") or None)
+    return json_response([compat_v09.redirect_item(r) for r in rows])
 
 
 async def add_redirect(state: ServerState, req: Request, key: ApiKey) -> Response:
@@ -62,7 +64,7 @@ async def add_redirect(state: ServerState, req: Request, key: ApiKey) -> Respons
     body = await _object(req)
     v09 = compat_v09.is_v09_redirect(body)
     if v09:
-        slug, url, tags = compat_v09.redirect_request(body)
+        slug, url = compat_v09.redirect_request(body)
     else:
         slug, url = body.get("slug"), body.get("url")
     if not isinstance(slug, str) or not isinstance(url, str):
@@ -70,21 +72,21 @@ async def add_redirect(state: ServerState, req: Request, key: ApiKey) -> Respons
     try:
         redirects.validate_slug(slug)
         redirects.validate_url(url)
+        tags = redirects.validate_tags(body.get("tags") or [])
     except ValueError as exc:
         raise HTTPError(400, "BAD_REQUEST", str(exc)) from None
-    created = await state.db.write(redirects.add, slug, url)
+    created = await state.db.write(redirects.add, slug, url, tags)
     if created is None:
         raise HTTPError(409, "CONFLICT", f"the slug '{slug}' is taken")
-    if v09:
-        redirect_id = await state.db.read(redirects.redirect_id, slug)
-        created = compat_v09.redirect_response(created, redirect_id, tags)
-    return json_response(created, 201)
+    return json_response(compat_v09.redirect_item(created) if v09 else created, 201)
 
 
 async def remove_redirect(state: ServerState, req: Request, key: ApiKey, slug: str) -> Response:
-    if not await state.db.write(redirects.remove, slug):
+    """By slug, or by v0.9's integer id when no redirect has that slug."""
+    removed = await state.db.write(redirects.remove, slug)
+    if removed is None:
         raise HTTPError(404, "REDIRECT_NOT_FOUND", f"no redirect '{slug}'")
-    return json_response({"slug": slug, "removed": True})
+    return json_response({"slug": removed, "removed": True, "message": "Redirect deleted"})
 
 
 # -- webhooks -------------------------------------------------------------------------------
@@ -150,9 +152,11 @@ async def _add_v09_webhook(state: ServerState, body: dict) -> Response:
 
 
 async def remove_webhook(state: ServerState, req: Request, key: ApiKey, name: str) -> Response:
-    if not await state.db.write(webhooks.remove, name):
+    """By name, or by v0.9's integer id when no webhook has that name."""
+    removed = await state.db.write(webhooks.remove, name)
+    if removed is None:
         raise HTTPError(404, "WEBHOOK_NOT_FOUND", f"no webhook '{name}'")
-    return json_response({"name": name, "removed": True})
+    return json_response({"name": removed, "removed": True, "message": "Webhook deleted"})
 
 
 async def webhook_events(state: ServerState, req: Request, key: ApiKey) -> Response:
