@@ -197,10 +197,10 @@ def import_kv(src, dst, rep: Report, ctx: Context) -> None:
         if app is None:
             tally.skip(f"{site_id}/{key}", "its site is not imported")
             continue
-        text = json.dumps(value) if isinstance(value, str | type(None)) else None
-        if text is None or not _store_kv(dst, tally, app, key, text, None):
-            continue
-        legacy.add((app, key))
+        if not isinstance(value, str | None):
+            tally.skip(f"{site_id}/{key}", "the value is not text (corrupt row)")
+        elif _store_kv(dst, tally, app, key, json.dumps(value), None):
+            legacy.add((app, key))
     if not v09_source.has_table(src, "app_kv"):
         return
     now = time.time()

@@ -28,6 +28,12 @@ COUNTS = {
 
 def verify(src: sqlite3.Connection, dst: sqlite3.Connection, rep: Report, ctx: Context) -> None:
     """Fill rep.mismatches (empty when the new database holds what was imported)."""
+    for tally in rep.tallies.values():  # every row found is accounted for
+        if tally.found != tally.imported + tally.skipped:
+            rep.mismatches.append(
+                f"{tally.kind}: {tally.found} found but {tally.imported} imported and "
+                f"{tally.skipped} skipped"
+            )
     for kind, sql in COUNTS.items():
         expected = rep.tallies[kind].imported if kind in rep.tallies else 0
         got = dst.execute(sql).fetchone()[0]
