@@ -28,9 +28,7 @@ def test_redirect_tags_are_stored_listed_and_filtered(server, site_name):
     assert server.api("GET", "/api/redirects", params={"tag": "none-such"}).json()["data"] == []
 
 
-@pytest.mark.parametrize(
-    "tags", [["a", "y" * 101], [1], "a,b", [str(i) for i in range(21)]]
-)
+@pytest.mark.parametrize("tags", [["a", "y" * 101], [1], "a,b", [str(i) for i in range(21)]])
 def test_bad_tags_are_refused(server, site_name, tags):
     body = {"slug": site_name, "destination": "https://example.com/", "tags": tags}
     r = server.api("POST", "/api/redirects", json=body)
