@@ -77,6 +77,7 @@ SITE_FILES = {
     "counter": {"main.js": COUNTER_JS.encode(), "index.html": b"<p>never served</p>"},
     "Docs": {"index.html": b"<h1>Docs</h1>", "guide/intro.html": b"<h2>Intro</h2>"},
     "admin": {"index.html": b"<html>v0.9 dashboard</html>"},  # v0.9's own dashboard
+    "root": {"index.html": b"<h1>My home page</h1>"},  # v0.9 seeded it; the owner edited it
 }
 BCRYPT = "$2a$10$" + "N9qo8uLOickgx2ZMRZoMyeIjZAgcfl7p92ldGxad68LJZdL17lhWy"
 MIGRATIONS = [

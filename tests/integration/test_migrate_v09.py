@@ -58,9 +58,9 @@ def test_report_counts_and_reasons(migrated):
     _, _, report, progress, _ = migrated
     assert report["verified"] is True and report["mismatches"] == []
     sites = kind(report, "sites")
-    assert (sites["found"], sites["imported"], sites["skipped"]) == (4, 3, 1)
+    assert (sites["found"], sites["imported"], sites["skipped"]) == (5, 4, 1)
     files = kind(report, "files")
-    assert (files["found"], files["imported"]) == (9, 7)  # admin's page and blog/.env skipped
+    assert (files["found"], files["imported"]) == (10, 8)  # admin's page and blog/.env skipped
     assert {i["item"] for i in files["skipped_items"]} == {"admin/index.html", "blog/.env"}
     keys = kind(report, "api_keys")
     assert keys["imported"] == 0
@@ -89,6 +89,8 @@ def test_sites_serve_the_same_bytes(migrated):
     # v0.9 stored "Docs" but routed lower-cased hosts: here it is "docs" and reachable
     r = srv.get("/guide/intro.html", host="docs.localhost")
     assert r.content == SITE_FILES["Docs"]["guide/intro.html"]
+    # v0.9's root site is kept: the first start's seeding does not replace it
+    assert srv.get("/", host="root.localhost").content == SITE_FILES["root"]["index.html"]
 
 
 def test_legacy_app_answers_with_its_kv_data_and_env(migrated):
@@ -255,7 +257,7 @@ def test_an_existing_target_is_never_changed(home, tmp_path):
 def test_default_target_is_the_data_path(home, tmp_path):
     old = build_v09_db(tmp_path / "old.db")
     migrate(home, str(old))
-    assert (home / "data.db").exists()
+    assert (home / "data.db").stat().st_mode & 0o077 == 0  # the owner's only, as fazt's own
 
 
 def test_dry_run_writes_nothing(home, tmp_path):
@@ -263,7 +265,7 @@ def test_dry_run_writes_nothing(home, tmp_path):
     new = tmp_path / "new.db"
     report = report_of(migrate(home, str(old), "--db", str(new), "--json", "--dry-run"))
     assert report["verified"] is True and report["dry_run"] is True
-    assert kind(report, "sites")["imported"] == 3
+    assert kind(report, "sites")["imported"] == 4
     assert not new.exists()
     assert sorted(os.listdir(tmp_path)) == ["home", "old.db"]
 
