@@ -237,12 +237,20 @@ def test_a_database_of_this_fazt(home, tmp_path):
     assert_refused(home, mine, tmp_path / "new.db", "a database of this fazt")
 
 
-def test_a_corrupt_file(home, tmp_path):
+@pytest.mark.parametrize(
+    ("fraction", "words"),
+    [
+        (0.0, "cannot be read as SQLite"),  # every page after the first: the schema
+        (0.9, "reading "),  # the last pages: found in the middle of the import
+    ],
+)
+def test_a_corrupt_file(home, tmp_path, fraction, words):
     old = build_v09_db(tmp_path / "old.db")
     data = bytearray(old.read_bytes())
-    data[4096:] = b"\xde\xad" * ((len(data) - 4096) // 2)  # every page after the first
+    start = max(1, int(len(data) // 4096 * fraction)) * 4096
+    data[start:] = b"\xde\xad" * ((len(data) - start) // 2)
     old.write_bytes(bytes(data))
-    assert_refused(home, old, tmp_path / "new.db", "old.db")
+    assert_refused(home, old, tmp_path / "new.db", words)
 
 
 def test_an_existing_target_is_never_changed(home, tmp_path):

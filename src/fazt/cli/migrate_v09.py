@@ -12,7 +12,7 @@ from fazt.errors import FaztError
 
 
 @click.command("migrate-v09")
-@click.argument("old", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("old", metavar="OLD.db", type=click.Path(dir_okay=False, path_type=Path))
 @db_option
 @json_option
 @click.option(

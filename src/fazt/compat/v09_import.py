@@ -39,6 +39,8 @@ NOT_IMPORTED = {
     "(fazt server init / set-config)",
     "certificates": "this fazt obtains its certificates itself",
     "audit_logs": "v0.9's audit trail stays in the old file",
+    "apps": "this fazt's apps are its sites (imported above)",
+    "peers": "remote servers are a client's list: `fazt remote add` on your machine",
 }
 
 
