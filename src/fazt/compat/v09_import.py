@@ -12,7 +12,8 @@ import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
-from fazt.compat import v09_source, v09_tables
+from fazt.compat import v09_appdata, v09_events, v09_links, v09_sites, v09_source
+from fazt.compat.v09_context import Context
 from fazt.compat.v09_report import Report
 from fazt.compat.v09_verify import verify
 from fazt.db import migrations
@@ -21,15 +22,15 @@ from fazt.errors import FaztError
 
 # In order: later kinds look up the sites and webhooks the earlier ones imported.
 STEPS = (
-    ("sites", v09_tables.import_sites),
-    ("kv", v09_tables.import_kv),
-    ("documents", v09_tables.import_documents),
-    ("objects", v09_tables.import_objects),
-    ("env_vars", v09_tables.import_env),
-    ("api_keys", v09_tables.import_api_keys),
-    ("redirects", v09_tables.import_redirects),
-    ("webhooks", v09_tables.import_webhooks),
-    ("events", v09_tables.import_events),
+    ("sites", v09_sites.import_sites),
+    ("kv", v09_appdata.import_kv),
+    ("documents", v09_appdata.import_documents),
+    ("objects", v09_appdata.import_objects),
+    ("env_vars", v09_appdata.import_env),
+    ("api_keys", v09_links.import_api_keys),
+    ("redirects", v09_links.import_redirects),
+    ("webhooks", v09_links.import_webhooks),
+    ("events", v09_events.import_events),
 )
 # v0.9 tables that are not imported, and why (shown in the summary with their counts).
 NOT_IMPORTED = {
@@ -97,7 +98,7 @@ def _build(src: sqlite3.Connection, temp: Path, rep: Report, progress) -> None:
                 f"v0.9 served {domain}: give this fazt the same domain on its first start "
                 f"(fazt server init --domain ...)"
             )
-        ctx = v09_tables.Context(domain)
+        ctx = Context(domain)
         dst.execute("BEGIN IMMEDIATE")
         for kind, step in STEPS:
             step(src, dst, rep, ctx)

@@ -7,8 +7,8 @@ report says was imported. Any difference is a mismatch, and the import is not ke
 
 import sqlite3
 
+from fazt.compat.v09_context import Context
 from fazt.compat.v09_report import Report
-from fazt.compat.v09_tables import Context
 from fazt.hosting import deployments
 from fazt.hosting.paths import deployment_path
 
@@ -49,7 +49,9 @@ def verify(src: sqlite3.Connection, dst: sqlite3.Connection, rep: Report, ctx: C
     rep.verified = not rep.mismatches
 
 
-def _compare_site(src, dst, old: str, name: str, ctx: Context, rep: Report) -> int:
+def _compare_site(
+    src: sqlite3.Connection, dst: sqlite3.Connection, old: str, name: str, ctx: Context, rep: Report
+) -> int:
     """Compare one site's files; the number found in the new database."""
     live = dst.execute("SELECT live_deployment_id FROM sites WHERE name = ?", (name,)).fetchone()
     new = {

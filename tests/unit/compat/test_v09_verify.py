@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from fazt.compat import v09_source, v09_tables
+from fazt.compat import v09_source
+from fazt.compat.v09_context import Context, to_stamp
 from fazt.compat.v09_import import STEPS
 from fazt.compat.v09_report import Report
 from fazt.compat.v09_verify import verify
@@ -21,7 +22,7 @@ def imported(tmp_path: Path):
     src = v09_source.open_source(build_v09_db(tmp_path / "old.db"))
     dst = open_connection(tmp_path / "new.db")
     migrations.migrate(dst)
-    rep, ctx = Report("old", "new"), v09_tables.Context("example.com")
+    rep, ctx = Report("old", "new"), Context("example.com")
     for _, step in STEPS:
         step(src, dst, rep, ctx)
     yield src, dst, rep, ctx
@@ -76,7 +77,7 @@ def test_a_row_neither_imported_nor_skipped_is_a_mismatch(imported):
     ],
 )
 def test_v09_timestamps(text, want):
-    assert v09_tables.to_stamp(text) == want
+    assert to_stamp(text) == want
 
 
 def test_the_source_is_opened_read_only(tmp_path: Path):
