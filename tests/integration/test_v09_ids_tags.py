@@ -46,6 +46,8 @@ def test_delete_redirect_by_v09_integer_id(server, site_name):
     assert server.get(f"/r/{site_name}").status_code == 404
     again = server.api("DELETE", f"/api/redirects/{made['id']}")
     assert again.status_code == 404 and again.json()["error"]["code"] == "REDIRECT_NOT_FOUND"
+    huge = server.api("DELETE", "/api/redirects/" + "9" * 30)  # beyond SQLite's integers
+    assert huge.status_code == 404 and huge.json()["error"]["code"] == "REDIRECT_NOT_FOUND"
 
 
 def test_a_slug_that_is_a_number_wins_over_an_id(server, site_name):
@@ -72,3 +74,5 @@ def test_delete_webhook_by_v09_integer_id(server, site_name):
     assert server.request("POST", f"/webhook/{site_name}", content=b"{}").status_code == 404
     gone = server.api("DELETE", f"/api/webhooks/{made['id']}")
     assert gone.status_code == 404 and gone.json()["error"]["code"] == "WEBHOOK_NOT_FOUND"
+    huge = server.api("DELETE", "/api/webhooks/" + "9" * 30)
+    assert huge.status_code == 404 and huge.json()["error"]["code"] == "WEBHOOK_NOT_FOUND"

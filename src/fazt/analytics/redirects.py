@@ -82,7 +82,7 @@ def remove(conn: sqlite3.Connection, slug: str) -> str | None:
     """Delete the redirect `slug`, else (v0.9's API) the one whose id `slug` spells;
     the slug deleted, or None."""
     row = conn.execute("DELETE FROM redirects WHERE slug = ? RETURNING slug", (slug,)).fetchone()
-    if row is None and slug.isdigit() and slug.isascii():
+    if row is None and slug.isascii() and slug.isdigit() and len(slug) <= 18:
         row = conn.execute(
             "DELETE FROM redirects WHERE id = ? RETURNING slug", (int(slug),)
         ).fetchone()
