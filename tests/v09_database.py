@@ -74,7 +74,11 @@ SITE_FILES = {
         "img/logo.png": PNG,
         ".env": b"SECRET=do-not-publish",  # v0.9 served it; this fazt does not publish it
     },
-    "counter": {"main.js": COUNTER_JS.encode(), "index.html": b"<p>never served</p>"},
+    "counter": {
+        "main.js": COUNTER_JS.encode(),
+        "index.html": b"<p>never served</p>",
+        "style.css": b"body { color: #333 }",  # the same bytes as blog's: one blob
+    },
     "Docs": {"index.html": b"<h1>Docs</h1>", "guide/intro.html": b"<h2>Intro</h2>"},
     "admin": {"index.html": b"<html>v0.9 dashboard</html>"},  # v0.9's own dashboard
     "root": {"index.html": b"<h1>My home page</h1>"},  # v0.9 seeded it; the owner edited it

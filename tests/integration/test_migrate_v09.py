@@ -60,7 +60,7 @@ def test_report_counts_and_reasons(migrated):
     sites = kind(report, "sites")
     assert (sites["found"], sites["imported"], sites["skipped"]) == (5, 4, 1)
     files = kind(report, "files")
-    assert (files["found"], files["imported"]) == (10, 8)  # admin's page and blog/.env skipped
+    assert (files["found"], files["imported"]) == (11, 9)  # admin's page and blog/.env skipped
     assert {i["item"] for i in files["skipped_items"]} == {"admin/index.html", "blog/.env"}
     keys = kind(report, "api_keys")
     assert keys["imported"] == 0
@@ -120,6 +120,18 @@ def test_app_storage_is_imported(migrated):
     assert kv == {"cart": '{"items":2}'}  # the expired key is not imported
     assert docs == [("p1", '{"title":"Hello"}')]
     assert obj == (b"\x00\x01\x02",)
+
+
+def test_blobs_are_stored_once_per_sha256(migrated):
+    srv = migrated[4]
+    css = hashlib.sha256(SITE_FILES["blog"]["css/style.css"]).hexdigest()
+    conn = sqlite3.connect(f"file:{srv.db}?mode=ro", uri=True)
+    try:
+        users = conn.execute("SELECT COUNT(*) FROM deployment_files WHERE sha256 = ?", (css,))
+        blobs = conn.execute("SELECT COUNT(*) FROM blobs WHERE sha256 = ?", (css,))
+        assert (users.fetchone()[0], blobs.fetchone()[0]) == (2, 1)
+    finally:
+        conn.close()
 
 
 def test_redirects_redirect_with_their_tags_and_clicks(migrated):
@@ -312,3 +324,31 @@ def test_corrupt_rows_are_skipped_with_reasons(home, tmp_path):
     assert "cannot be read" in reasons["events", "event 6"]
     assert "not printable" in reasons["webhooks", "bin"]
     assert kind(report, "redirects")["imported"] == 3  # NULL tags: no tags
+
+
+def test_a_running_v09_server_is_read_from_its_write_ahead_log(home, tmp_path):
+    """v0.9 still running: rows only in its -wal file are imported, and the main file is
+    not checkpointed by the import."""
+    old = build_v09_db(tmp_path / "old.db")
+    running = sqlite3.connect(old)
+    try:
+        running.execute("PRAGMA wal_autocheckpoint = 0")
+        with running:
+            running.execute(
+                "INSERT INTO redirects (slug, destination, tags) "
+                "VALUES ('fresh', 'https://e.example/fresh', 'new')"
+            )
+        assert (tmp_path / "old.db-wal").stat().st_size > 0
+        before = file_state(old)
+        new = tmp_path / "new.db"
+        report = report_of(migrate(home, str(old), "--db", str(new), "--json"))
+        assert file_state(old) == before
+    finally:
+        running.close()
+    assert kind(report, "redirects")["imported"] == 3
+    conn = sqlite3.connect(new)
+    try:
+        row = conn.execute("SELECT url, tags FROM redirects WHERE slug = 'fresh'").fetchone()
+    finally:
+        conn.close()
+    assert row == ("https://e.example/fresh", '["new"]')
