@@ -27,7 +27,9 @@ class _Visitors:
     def __call__(self, day: str, site: str, ip: object, agent: object) -> str:
         if not ip and not agent:
             return ""
-        salt = self.salts.setdefault(day, secrets.token_bytes(32))
+        salt = self.salts.get(day)
+        if salt is None:
+            salt = self.salts[day] = secrets.token_bytes(32)
         material = b"\n".join(
             (salt, site.encode(), str(ip or "").encode(), str(agent or "").encode())
         )
