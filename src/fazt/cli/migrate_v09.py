@@ -27,13 +27,19 @@ def migrate_v09(old: Path, db_path: Path | None, as_json: bool, dry_run: bool) -
     try:
         report = run(old, target, dry_run=dry_run, progress=_progress)
     except FaztError as exc:
-        if as_json:
-            click.echo(json.dumps({"error": {"code": exc.code, "message": exc.message}}))
-        fail(exc.message)
+        _refused(exc.code, exc.message, as_json)
+    except OSError as exc:  # the target's folder is not writable, the disk is full, ...
+        _refused("WRITE_FAILED", f"cannot write {target}: {exc}", as_json)
     if as_json:
         click.echo(json.dumps(report.to_dict(), indent=2))
     else:
         _summary(report)
+
+
+def _refused(code: str, message: str, as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps({"error": {"code": code, "message": message}}))
+    fail(message)
 
 
 def _progress(line: str) -> None:

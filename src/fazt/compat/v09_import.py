@@ -81,24 +81,25 @@ def run(
         raise MigrateError("SOURCE_UNREADABLE", f"reading {source} failed: {exc}") from None
     finally:
         src.close()
-        for leftover in (temp, *(temp.with_name(temp.name + s) for s in ("-wal", "-shm"))):
+        for leftover in (temp, *_companions(temp)):
             leftover.unlink(missing_ok=True)
     return rep
 
 
 def _build(src: sqlite3.Connection, temp: Path, rep: Report, progress) -> None:
-    fd = os.open(temp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
-    os.close(fd)
+    """Import into `temp` in one transaction, then verify what was written to the file."""
+    for stale in (temp, *_companions(temp)):  # left by a killed run with this pid
+        stale.unlink(missing_ok=True)
+    os.close(os.open(temp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    ctx = Context(v09_source.setting(src, "server.domain"))
+    if ctx.domain:
+        rep.notes.append(
+            f"v0.9 served {ctx.domain}: give this fazt the same domain on its first start "
+            "(fazt server init --domain ...)"
+        )
     dst = open_connection(temp)
     try:
         migrations.migrate(dst)
-        domain = v09_source.setting(src, "server.domain")
-        if domain:
-            rep.notes.append(
-                f"v0.9 served {domain}: give this fazt the same domain on its first start "
-                f"(fazt server init --domain ...)"
-            )
-        ctx = Context(domain)
         dst.execute("BEGIN IMMEDIATE")
         for kind, step in STEPS:
             step(src, dst, rep, ctx)
@@ -106,21 +107,33 @@ def _build(src: sqlite3.Connection, temp: Path, rep: Report, progress) -> None:
             progress(
                 f"{kind}: {tally.found} found, {tally.imported} imported, {tally.skipped} skipped"
             )
-        for table, why in NOT_IMPORTED.items():
-            found = v09_source.count(src, table)
-            if found:
-                tally = rep.tally(table)
-                tally.found = found
-                tally.reasons[f"not imported: {why}"] = found
-        verify(src, dst, rep, ctx)
         dst.execute("COMMIT")
         dst.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        progress("verified" if rep.verified else f"{len(rep.mismatches)} mismatch(es)")
     finally:
         if dst.in_transaction:
             dst.execute("ROLLBACK")
         dst.close()
+    _count_not_imported(src, rep)
+    written = open_connection(temp, readonly=True)  # what is in the file, read afresh
+    try:
+        verify(src, written, rep, ctx)
+    finally:
+        written.close()
+    progress("verified" if rep.verified else f"{len(rep.mismatches)} mismatch(es)")
     _fsync(temp)
+
+
+def _count_not_imported(src: sqlite3.Connection, rep: Report) -> None:
+    for table, why in NOT_IMPORTED.items():
+        found = v09_source.count(src, table)
+        if found:
+            tally = rep.tally(table)
+            tally.found = found
+            tally.reasons[f"not imported: {why}"] = found
+
+
+def _companions(path: Path) -> tuple[Path, Path]:
+    return path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")
 
 
 def _place(temp: Path, target: Path) -> None:
