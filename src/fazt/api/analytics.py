@@ -67,6 +67,15 @@ async def add_redirect(state: ServerState, req: Request, key: ApiKey) -> Respons
         slug, url = body.get("slug"), body.get("url")
     if not isinstance(slug, str) or not isinstance(url, str):
         raise HTTPError(400, "BAD_REQUEST", 'expected {"slug": "...", "url": "https://..."}')
+    created = await create_redirect(state, slug, url)
+    if v09:
+        redirect_id = await state.db.read(redirects.redirect_id, slug)
+        created = compat_v09.redirect_response(created, redirect_id, tags)
+    return json_response(created, 201)
+
+
+async def create_redirect(state: ServerState, slug: str, url: str) -> dict:
+    """Add /r/<slug> -> url (also the dashboard's Redirects form): 400 or 409 if refused."""
     try:
         redirects.validate_slug(slug)
         redirects.validate_url(url)
@@ -75,15 +84,16 @@ async def add_redirect(state: ServerState, req: Request, key: ApiKey) -> Respons
     created = await state.db.write(redirects.add, slug, url)
     if created is None:
         raise HTTPError(409, "CONFLICT", f"the slug '{slug}' is taken")
-    if v09:
-        redirect_id = await state.db.read(redirects.redirect_id, slug)
-        created = compat_v09.redirect_response(created, redirect_id, tags)
-    return json_response(created, 201)
+    return created
+
+
+async def delete_redirect(state: ServerState, slug: str) -> None:
+    if not await state.db.write(redirects.remove, slug):
+        raise HTTPError(404, "REDIRECT_NOT_FOUND", f"no redirect '{slug}'")
 
 
 async def remove_redirect(state: ServerState, req: Request, key: ApiKey, slug: str) -> Response:
-    if not await state.db.write(redirects.remove, slug):
-        raise HTTPError(404, "REDIRECT_NOT_FOUND", f"no redirect '{slug}'")
+    await delete_redirect(state, slug)
     return json_response({"slug": slug, "removed": True})
 
 
@@ -116,6 +126,14 @@ async def add_webhook(state: ServerState, req: Request, key: ApiKey) -> Response
             'expected {"name": "...", "secret"?: "...", "unsigned"?: bool, '
             '"legacy_signatures"?: bool}',
         )
+    return json_response(await create_webhook(state, name, secret, unsigned, legacy), 201)
+
+
+async def create_webhook(
+    state: ServerState, name: str, secret: str | None, unsigned: bool, legacy: bool
+) -> dict:
+    """Add an inbound webhook (also the dashboard's Webhooks form); a generated secret is
+    in the answer, once. 400 or 409 if refused."""
     if unsigned and secret is not None:
         raise HTTPError(400, "BAD_REQUEST", "a webhook is either unsigned or has a secret")
     try:
@@ -133,7 +151,7 @@ async def add_webhook(state: ServerState, req: Request, key: ApiKey) -> Response
     created.pop("id")
     if generated:
         created["secret"] = secret  # shown once: it is never returned again
-    return json_response(created, 201)
+    return created
 
 
 async def _add_v09_webhook(state: ServerState, body: dict) -> Response:
@@ -149,9 +167,13 @@ async def _add_v09_webhook(state: ServerState, body: dict) -> Response:
     return json_response(compat_v09.webhook_response(created, label), 201)
 
 
-async def remove_webhook(state: ServerState, req: Request, key: ApiKey, name: str) -> Response:
+async def delete_webhook(state: ServerState, name: str) -> None:
     if not await state.db.write(webhooks.remove, name):
         raise HTTPError(404, "WEBHOOK_NOT_FOUND", f"no webhook '{name}'")
+
+
+async def remove_webhook(state: ServerState, req: Request, key: ApiKey, name: str) -> Response:
+    await delete_webhook(state, name)
     return json_response({"name": name, "removed": True})
 
 
