@@ -16,6 +16,7 @@ PASSWORD = "longenough1"
 TIMEOUT = 15_000  # ms
 AXE = (Path(__file__).parent / "vendor" / "axe.min.js").read_text()
 PAGES = ["/", "/backups", "/domains", "/redirects", "/webhooks", "/sessions", "/settings"]
+OTHER_PAGES = ["/apps", "/apps/one", "/apps/admin", "/analytics", "/keys", "/upgrade"]
 PHONE = {"width": 390, "height": 844}
 
 # Elements wider than the screen, other than those inside a table's own scrolling wrapper.
@@ -84,7 +85,7 @@ def test_each_page_loads_clean_and_passes_axe(chromium, srv, dark):
     page, errors = new_page(chromium, color_scheme="dark" if dark else "light")
     try:
         log_in(page, srv)  # a fresh visit: the favicon must not be a console error
-        for path in [*PAGES, "/no/such/page"]:
+        for path in [*PAGES, *OTHER_PAGES, "/no/such/page"]:
             response = page.goto(f"http://localhost:{srv.port}{path}")
             missing = path == "/no/such/page"
             assert response.status == (404 if missing else 200), path
@@ -105,7 +106,7 @@ def test_each_page_fits_a_phone_screen(chromium, srv):
     page, errors = new_page(chromium, viewport=PHONE)
     try:
         log_in(page, srv)
-        for path in [*PAGES, "/apps/one", "/analytics"]:
+        for path in [*PAGES, *OTHER_PAGES]:
             page.goto(f"http://localhost:{srv.port}{path}")
             found = page.evaluate(OVERFLOW_JS)
             assert found["scroll"] <= found["width"], (path, found)
