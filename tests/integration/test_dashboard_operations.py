@@ -376,3 +376,41 @@ def test_a_damaged_backup_is_refused_and_nothing_changes(own, tmp_path):
     assert srv.get("/", host="after.localhost").text == "after"
     r = srv.api("POST", "/api/backups/none.db/restore")
     assert r.status_code == 404 and r.json()["error"]["code"] == "BACKUP_NOT_FOUND"
+
+
+def test_domains_page_warns_about_a_certificate_expiring_within_14_days(own):
+    from fazt.https import store
+
+    srv = own
+    now = datetime.now(UTC)
+    conn = sqlite3.connect(srv.db)
+    try:
+        with conn:  # HTTPS settings apply at the next start: this server stays on HTTP
+            conn.execute("INSERT OR REPLACE INTO settings VALUES ('https_enabled', '1')")
+            store.save_certificate(
+                conn,
+                ["localhost"],
+                "pem",
+                "key",
+                now - timedelta(days=80),
+                now + timedelta(days=5, hours=1),
+                "https://acme.invalid/directory",
+            )
+    finally:
+        conn.close()
+    admin = Browser(srv)
+    try:
+        assert admin.login().status_code == 303
+        page = admin.get("/domains").text
+        assert 'id="cert-warning"' in page and "expires in 5 days" in page
+        conn = sqlite3.connect(srv.db)
+        with conn:
+            store.save_certificate(
+                conn, ["localhost"], "pem", "key", now, now + timedelta(days=60), "x"
+            )
+        conn.close()
+        page = admin.get("/domains").text
+        assert 'id="cert-warning"' not in page
+        assert re.search(r"\((59|60) days\)", page)
+    finally:
+        admin.close()
