@@ -267,7 +267,12 @@ async def analytics_page(page: Page) -> Response:
     )
 
 
-async def _settings(page: Page, status: int = 200, typed=None, errors=None) -> Response:
+async def _settings(
+    page: Page,
+    status: int = 200,
+    typed: dict[str, str] | None = None,
+    errors: dict[str, str] | None = None,
+) -> Response:
     values = await page.state.db.read(settings.all_settings)
     active = await page.state.db.read(sessions.list_active)
     https = await page.state.db.read(system.https_status, values)
