@@ -69,23 +69,34 @@ async def add_redirect(state: ServerState, req: Request, key: ApiKey) -> Respons
         slug, url = body.get("slug"), body.get("url")
     if not isinstance(slug, str) or not isinstance(url, str):
         raise HTTPError(400, "BAD_REQUEST", 'expected {"slug": "...", "url": "https://..."}')
-    try:
-        redirects.validate_slug(slug)
-        redirects.validate_url(url)
-        tags = redirects.validate_tags(body.get("tags") or [])
-    except ValueError as exc:
-        raise HTTPError(400, "BAD_REQUEST", str(exc)) from None
-    created = await state.db.write(redirects.add, slug, url, tags)
-    if created is None:
-        raise HTTPError(409, "CONFLICT", f"the slug '{slug}' is taken")
+    created = await create_redirect(state, slug, url, body.get("tags") or [])
     return json_response(compat_v09.redirect_item(created) if v09 else created, 201)
 
 
-async def remove_redirect(state: ServerState, req: Request, key: ApiKey, slug: str) -> Response:
-    """By slug, or by v0.9's integer id when no redirect has that slug."""
+async def create_redirect(state: ServerState, slug: str, url: str, tags: object = None) -> dict:
+    """Add /r/<slug> -> url (also the dashboard's Redirects form): 400 or 409 if refused."""
+    try:
+        redirects.validate_slug(slug)
+        redirects.validate_url(url)
+        checked_tags = redirects.validate_tags([] if tags is None else tags)
+    except ValueError as exc:
+        raise HTTPError(400, "BAD_REQUEST", str(exc)) from None
+    created = await state.db.write(redirects.add, slug, url, checked_tags)
+    if created is None:
+        raise HTTPError(409, "CONFLICT", f"the slug '{slug}' is taken")
+    return created
+
+
+async def delete_redirect(state: ServerState, slug: str) -> str:
+    """By slug, or by v0.9's integer id when no redirect has that slug; the slug removed."""
     removed = await state.db.write(redirects.remove, slug)
     if removed is None:
         raise HTTPError(404, "REDIRECT_NOT_FOUND", f"no redirect '{slug}'")
+    return removed
+
+
+async def remove_redirect(state: ServerState, req: Request, key: ApiKey, slug: str) -> Response:
+    removed = await delete_redirect(state, slug)
     return json_response({"slug": removed, "removed": True, "message": "Redirect deleted"})
 
 
@@ -118,6 +129,14 @@ async def add_webhook(state: ServerState, req: Request, key: ApiKey) -> Response
             'expected {"name": "...", "secret"?: "...", "unsigned"?: bool, '
             '"legacy_signatures"?: bool}',
         )
+    return json_response(await create_webhook(state, name, secret, unsigned, legacy), 201)
+
+
+async def create_webhook(
+    state: ServerState, name: str, secret: str | None, unsigned: bool, legacy: bool
+) -> dict:
+    """Add an inbound webhook (also the dashboard's Webhooks form); a generated secret is
+    in the answer, once. 400 or 409 if refused."""
     if unsigned and secret is not None:
         raise HTTPError(400, "BAD_REQUEST", "a webhook is either unsigned or has a secret")
     try:
@@ -135,7 +154,7 @@ async def add_webhook(state: ServerState, req: Request, key: ApiKey) -> Response
     created.pop("id")
     if generated:
         created["secret"] = secret  # shown once: it is never returned again
-    return json_response(created, 201)
+    return created
 
 
 async def _add_v09_webhook(state: ServerState, body: dict) -> Response:
@@ -151,11 +170,16 @@ async def _add_v09_webhook(state: ServerState, body: dict) -> Response:
     return json_response(compat_v09.webhook_response(created, label), 201)
 
 
-async def remove_webhook(state: ServerState, req: Request, key: ApiKey, name: str) -> Response:
-    """By name, or by v0.9's integer id when no webhook has that name."""
+async def delete_webhook(state: ServerState, name: str) -> str:
+    """By name, or by v0.9's integer id when no webhook has that name; the name removed."""
     removed = await state.db.write(webhooks.remove, name)
     if removed is None:
         raise HTTPError(404, "WEBHOOK_NOT_FOUND", f"no webhook '{name}'")
+    return removed
+
+
+async def remove_webhook(state: ServerState, req: Request, key: ApiKey, name: str) -> Response:
+    removed = await delete_webhook(state, name)
     return json_response({"name": removed, "removed": True, "message": "Webhook deleted"})
 
 
