@@ -4,7 +4,10 @@
 
 import hashlib
 import sqlite3
+from functools import cache
 from pathlib import Path
+
+import bcrypt
 
 SCHEMA = """
 CREATE TABLE migrations (id INTEGER PRIMARY KEY AUTOINCREMENT, version INTEGER UNIQUE NOT NULL,
@@ -83,7 +86,19 @@ SITE_FILES = {
     "admin": {"index.html": b"<html>v0.9 dashboard</html>"},  # v0.9's own dashboard
     "root": {"index.html": b"<h1>My home page</h1>"},  # v0.9 seeded it; the owner edited it
 }
-BCRYPT = "$2a$10$" + "N9qo8uLOickgx2ZMRZoMyeIjZAgcfl7p92ldGxad68LJZdL17lhWy"
+# v0.9's tokens: 64 hex characters, stored as bcrypt (cost 10, Go's $2a$ spelling).
+V09_TOKENS = {
+    "laptop": hashlib.sha256(b"laptop").hexdigest(),
+    "ci": hashlib.sha256(b"ci").hexdigest(),
+}
+V09_ADMIN = ("owner", "v0.9-password")
+
+
+@cache
+def v09_bcrypt(secret: str) -> str:
+    return bcrypt.hashpw(secret.encode(), bcrypt.gensalt(10)).decode().replace("$2b$", "$2a$", 1)
+
+
 MIGRATIONS = [
     (1, "initial"),
     (2, "api_keys"),
@@ -144,7 +159,7 @@ def build_v09_db(path: Path) -> Path:
         )
         conn.executemany(
             "INSERT INTO api_keys (name, key_hash, scopes) VALUES (?, ?, 'deploy')",
-            [("laptop", BCRYPT), ("ci", BCRYPT)],
+            [(name, v09_bcrypt(token)) for name, token in V09_TOKENS.items()],
         )
         conn.executemany(
             "INSERT INTO redirects (slug, destination, tags, click_count, created_at) "
@@ -231,7 +246,11 @@ def build_v09_db(path: Path) -> Path:
         )
         conn.executemany(
             "INSERT INTO configurations (key, value) VALUES (?, ?)",
-            [("server.domain", "example.com"), ("auth.password_hash", BCRYPT)],
+            [
+                ("server.domain", "example.com"),
+                ("auth.username", V09_ADMIN[0]),
+                ("auth.password_hash", v09_bcrypt(V09_ADMIN[1])),
+            ],
         )
         conn.execute(
             "INSERT INTO deployments (site_id, size_bytes, file_count, deployed_by) "

@@ -9,10 +9,11 @@ import os
 import sqlite3
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.conftest import FaztServer, free_port, run_cli
-from tests.v09_database import PNG, SITE_FILES, build_v09_db
+from tests.v09_database import PNG, SITE_FILES, V09_ADMIN, V09_TOKENS, build_v09_db
 
 
 def file_state(path: Path) -> tuple[str, int, int]:
@@ -43,7 +44,8 @@ def migrated(tmp_path_factory):
     before = file_state(old)
     new = root / "new.db"
     result = migrate(home, str(old), "--db", str(new), "--json")
-    srv = FaztServer(home=home, port=free_port(), db=new)
+    # v0.9 served example.com; the imported domain is replaced for this loopback test.
+    srv = FaztServer(home=home, port=free_port(), db=new, extra_args=["--domain", "localhost"])
     with srv.serving():
         yield old, before, report_of(result), result.stderr, srv
 
@@ -63,9 +65,9 @@ def test_report_counts_and_reasons(migrated):
     assert (files["found"], files["imported"]) == (11, 9)  # admin's page and blog/.env skipped
     assert {i["item"] for i in files["skipped_items"]} == {"admin/index.html", "blog/.env"}
     keys = kind(report, "api_keys")
-    assert keys["imported"] == 0
-    assert {i["item"] for i in keys["skipped_items"]} == {"laptop (id 1)", "ci (id 2)"}
-    assert "re-create" in keys["skipped_items"][0]["reason"]
+    assert (keys["found"], keys["imported"], keys["skipped"]) == (2, 2, 0)
+    assert (kind(report, "admin")["found"], kind(report, "admin")["imported"]) == (1, 1)
+    assert "local_token" not in json.dumps(report)
     assert kind(report, "redirects")["skipped_items"][0]["item"] == "bad"
     assert kind(report, "webhooks")["skipped_items"][0]["item"] == "old-hook"
     assert kind(report, "events")["imported"] == 5
@@ -194,10 +196,44 @@ def test_analytics_events_are_imported(migrated):
     assert [e["domain"] for e in pixels] == ["root"]  # example.com was v0.9's own domain
 
 
-def test_old_api_keys_do_not_authenticate(migrated):
+def test_v09_api_keys_keep_their_tokens_and_are_converted(migrated):
     srv = migrated[4]
-    r = srv.api("GET", "/api/apps", token="a" * 64)
-    assert r.status_code == 401
+    assert srv.api("GET", "/api/apps", token="a" * 64).status_code == 401  # no such key
+    for name, token in V09_TOKENS.items():
+        r = srv.api("GET", "/api/apps", token=token)
+        assert r.status_code == 200, (name, r.text)
+    conn = sqlite3.connect(f"file:{srv.db}?mode=ro", uri=True)
+    try:
+        left = conn.execute("SELECT COUNT(*) FROM legacy_key_hashes").fetchone()[0]
+        stored = {
+            row[0]: row[1]
+            for row in conn.execute(
+                "SELECT name, token_hash FROM api_keys WHERE name IN ('laptop', 'ci')"
+            )
+        }
+    finally:
+        conn.close()
+    assert left == 0  # each converted at its first use: no bcrypt check from now on
+    for name, token in V09_TOKENS.items():
+        assert stored[name] == hashlib.sha256(token.encode()).hexdigest()
+    assert srv.api("GET", "/api/apps", token=V09_TOKENS["ci"]).status_code == 200
+
+
+def test_the_v09_admin_signs_in_with_their_password(migrated):
+    srv = migrated[4]
+    username, password = V09_ADMIN
+    login = srv.url + "/api/login"
+    origin = {"origin": srv.url}
+    wrong = httpx.post(login, json={"username": username, "password": "no"}, headers=origin)
+    assert wrong.status_code == 401
+    ok = httpx.post(login, json={"username": username, "password": password}, headers=origin)
+    assert ok.status_code == 200, ok.text
+    conn = sqlite3.connect(f"file:{srv.db}?mode=ro", uri=True)
+    try:
+        (stored,) = conn.execute("SELECT password_hash FROM users").fetchone()
+    finally:
+        conn.close()
+    assert stored.startswith("$argon2id$")  # re-hashed at the first login
 
 
 # -- bad input: a clear error, nothing written ---------------------------------------------

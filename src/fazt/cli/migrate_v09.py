@@ -9,6 +9,7 @@ from fazt.cli.common import db_option, errors, fail, json_option, print_table, r
 from fazt.compat.v09_import import run
 from fazt.compat.v09_report import Report
 from fazt.errors import FaztError
+from fazt.remote import peers
 
 
 @click.command("migrate-v09")
@@ -21,8 +22,9 @@ from fazt.errors import FaztError
 def migrate_v09(old: Path, db_path: Path | None, as_json: bool, dry_run: bool) -> None:
     """Import fazt v0.9's OLD.db (read only, never changed) into a new database: sites
     and their files, kv, storage, env vars, redirects, webhooks and analytics, verified
-    against the old file before the new one is put in place. API keys cannot be carried
-    over (v0.9 kept only bcrypt hashes): the summary lists them to re-create."""
+    against the old file before the new one is put in place. API keys and the admin login
+    keep working: their bcrypt hashes are checked once, then
+    replaced by this fazt's own."""
     target = resolve_db_path(db_path)
     try:
         report = run(old, target, dry_run=dry_run, progress=_progress)
@@ -30,6 +32,9 @@ def migrate_v09(old: Path, db_path: Path | None, as_json: bool, dry_run: bool) -
         _refused(exc.code, exc.message, as_json)
     except OSError as exc:  # the target's folder is not writable, the disk is full, ...
         _refused("WRITE_FAILED", f"cannot write {target}: {exc}", as_json)
+    # Like a first start: this machine's CLI is set up to use the new server.
+    if report.local_token and not report.dry_run:
+        peers.save(peers.LOCAL_PEER, report.local_url, report.local_token)
     if as_json:
         click.echo(json.dumps(report.to_dict(), indent=2))
     else:
@@ -60,6 +65,12 @@ def _summary(report: Report) -> None:
         click.echo(f"note: {note}")
     if report.dry_run:
         click.echo(f"dry run: verified, nothing written ({report.target} not created)")
+    elif report.local_token:
+        click.echo(
+            f"verified; imported into {report.target}. Start it with "
+            f"`fazt server start --db {report.target}` and sign in with your v0.9 login; "
+            "v0.9 API keys keep working."
+        )
     else:
         click.echo(
             f"verified; imported into {report.target}. Start it with "

@@ -12,7 +12,7 @@ import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
-from fazt.compat import v09_appdata, v09_events, v09_links, v09_sites, v09_source
+from fazt.compat import v09_admin, v09_appdata, v09_events, v09_links, v09_sites, v09_source
 from fazt.compat.v09_context import Context
 from fazt.compat.v09_report import Report
 from fazt.compat.v09_verify import verify
@@ -23,11 +23,12 @@ from fazt.errors import FaztError
 # In order: later kinds look up the sites and webhooks the earlier ones imported.
 STEPS = (
     ("sites", v09_sites.import_sites),
+    ("admin", v09_admin.import_admin),
     ("kv", v09_appdata.import_kv),
     ("documents", v09_appdata.import_documents),
     ("objects", v09_appdata.import_objects),
     ("env_vars", v09_appdata.import_env),
-    ("api_keys", v09_links.import_api_keys),
+    ("api_keys", v09_admin.import_api_keys),
     ("redirects", v09_links.import_redirects),
     ("webhooks", v09_links.import_webhooks),
     ("events", v09_events.import_events),
@@ -36,8 +37,8 @@ STEPS = (
 NOT_IMPORTED = {
     "deployments": "v0.9 kept no files per deployment: the import is each site's one deployment",
     "site_logs": "old log lines are not carried over",
-    "configurations": "the admin password, domain and HTTPS settings are set anew "
-    "(fazt server init / set-config)",
+    "configurations": "read for the admin login, domain and port (kind `admin`); the "
+    "rest (HTTPS, ntfy) is set anew with fazt server set-config",
     "certificates": "this fazt obtains its certificates itself",
     "audit_logs": "v0.9's audit trail stays in the old file",
     "apps": "this fazt's apps are its sites (imported above)",
@@ -92,11 +93,6 @@ def _build(src: sqlite3.Connection, temp: Path, rep: Report, progress) -> None:
         stale.unlink(missing_ok=True)
     os.close(os.open(temp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
     ctx = Context(v09_source.setting(src, "server.domain"))
-    if ctx.domain:
-        rep.notes.append(
-            f"v0.9 served {ctx.domain}: give this fazt the same domain on its first start "
-            "(fazt server init --domain ...)"
-        )
     dst = open_connection(temp)
     try:
         migrations.migrate(dst)

@@ -1,24 +1,11 @@
-"""v0.9's API keys (listed, not importable), redirects (with their tags) and inbound
-webhooks (secrets kept, signing the v0.9 way)."""
+"""v0.9's redirects (with their tags) and inbound webhooks (secrets kept, signing the
+v0.9 way)."""
 
 from fazt.analytics import redirects, webhooks
 from fazt.compat.v09_context import Context, to_stamp
 from fazt.compat.v09_report import Report
 
-# -- api keys, redirects, webhooks ------------------------------------------------------------
-
-KEY_REASON = (
-    "v0.9 kept only a bcrypt hash of the token, which this fazt cannot check: "
-    "re-create it (fazt key create) and give its client the new token"
-)
-
-
-def import_api_keys(src, dst, rep: Report, ctx: Context) -> None:
-    """Not importable: listed by name so that the operator can re-create each."""
-    tally = rep.tally("api_keys")
-    for key_id, name in src.execute("SELECT id, name FROM api_keys ORDER BY id"):
-        tally.found += 1
-        tally.skip(f"{name} (id {key_id})", KEY_REASON)
+# -- redirects, webhooks ---------------------------------------------------------------------
 
 
 def import_redirects(src, dst, rep: Report, ctx: Context) -> None:

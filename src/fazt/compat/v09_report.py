@@ -45,6 +45,10 @@ class Report:
     notes: list[str] = field(default_factory=list)
     mismatches: list[str] = field(default_factory=list)
     verified: bool = False
+    # The CLI's key on this machine when v0.9's admin was imported: saved as the local
+    # peer by the command, never printed or put in to_dict().
+    local_token: str | None = field(default=None, repr=False)
+    local_url: str | None = None
 
     def tally(self, kind: str) -> Tally:
         if kind not in self.tallies:

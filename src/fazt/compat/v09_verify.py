@@ -19,6 +19,8 @@ COUNTS = {
     "documents": "SELECT COUNT(*) FROM app_documents",
     "objects": "SELECT COUNT(*) FROM app_objects",
     "env_vars": "SELECT COUNT(*) FROM app_env",
+    "admin": "SELECT COUNT(*) FROM users",
+    "api_keys": "SELECT COUNT(*) FROM legacy_key_hashes",
     "redirects": "SELECT COUNT(*) FROM redirects",
     "webhooks": "SELECT COUNT(*) FROM webhooks",
     "events": "SELECT (SELECT COUNT(*) FROM analytics_events)"
