@@ -82,9 +82,12 @@ def check_host(host: str) -> IPAddress | None:
     host = host.lower()
     if host.startswith("[") and host.endswith("]"):
         try:
-            return ipaddress.IPv6Address(host[1:-1])  # refuses zone ids (%eth0)
+            address = ipaddress.IPv6Address(host[1:-1])
         except ValueError:
-            raise NetError(f"fetch: invalid IPv6 address {host!r}") from None
+            address = None
+        if address is None or address.scope_id is not None:  # no zone ids (%eth0)
+            raise NetError(f"fetch: invalid IPv6 address {host!r}")
+        return address
     labels = host.split(".")
     if _HEX_OR_DIGITS.match(labels[-1]):
         # It ends in a number, so resolvers take it for an IPv4 address: only the one

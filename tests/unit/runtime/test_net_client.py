@@ -1,0 +1,103 @@
+"""fazt.runtime.net.AppNet in-process, with a resolver the test controls: the connection
+goes to the address that was checked (one lookup, no second one for the HTTP client to
+be rebound by), and one bad address among the answers refuses the name."""
+
+import json
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from fazt.db import Database
+from fazt.hosting.deployments import ensure_site
+from fazt.runtime import netrules
+from fazt.runtime.net import AppNet
+from fazt.runtime.worker import LocalDB
+
+
+class Handler(BaseHTTPRequestHandler):
+    def log_message(self, *args) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        self.server.seen.append(self.headers.get("host"))  # type: ignore[attr-defined]
+        data = b'{"ok": true}'
+        self.send_response(200)
+        self.send_header("content-length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+@pytest.fixture
+def local() -> Iterator[ThreadingHTTPServer]:
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    srv.seen = []  # type: ignore[attr-defined]
+    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread.start()
+    yield srv
+    srv.shutdown()
+    srv.server_close()
+    thread.join(5)
+
+
+@pytest.fixture
+def db(tmp_path) -> LocalDB:
+    path = tmp_path / "data.db"
+    with Database.open(path):
+        pass
+    local = LocalDB(str(path))
+    local.write_sync(ensure_site, "app")
+    return local
+
+
+def resolver(*addresses: str) -> tuple[list, object]:
+    calls: list = []
+
+    def resolve(host, port, type=0):
+        calls.append(host)
+        return [
+            (socket.AF_INET6 if ":" in a else socket.AF_INET, type, 6, "", (a, port))
+            for a in addresses
+        ]
+
+    return calls, resolve
+
+
+def app_net(db: LocalDB, rule: str) -> AppNet:
+    db.write_sync(netrules.set_rule, "app", rule, "allow")
+    return AppNet(db, "app", 0, time.monotonic() + 10)
+
+
+def test_the_checked_address_is_the_one_connected_to(db, local, monkeypatch) -> None:
+    port = local.server_address[1]
+    monkeypatch.setenv("FAZT_TEST_NET_LOOPBACK", str(port))
+    net = app_net(db, f"rebind.invalid:{port}")
+    calls, net.resolve = resolver("127.0.0.1")
+    out = json.loads(net.fetch(f"http://rebind.invalid:{port}/x", "{}", "0" * 16))
+    assert out["status"] == 200, out  # the name does not exist: no second lookup happened
+    assert calls == ["rebind.invalid"]
+    assert local.seen == [f"rebind.invalid:{port}"]  # Host is the name, not the address
+    assert out["log"].startswith(f"fetch GET rebind.invalid:{port}/x -> 200 (")
+
+
+@pytest.mark.parametrize("answers", [("93.184.216.34", "127.0.0.1"), ("10.0.0.7",), ("::1",)])
+def test_one_refused_answer_refuses_the_name(db, local, monkeypatch, answers) -> None:
+    port = local.server_address[1]
+    monkeypatch.delenv("FAZT_TEST_NET_LOOPBACK", raising=False)
+    net = app_net(db, f"rebind.invalid:{port}")
+    _, net.resolve = resolver(*answers)
+    out = json.loads(net.fetch(f"http://rebind.invalid:{port}/", "{}", "0" * 16))
+    assert "refused to connect" in out["error"], out
+    assert local.seen == []
+
+
+def test_the_budget_is_counted_before_the_checks(db, monkeypatch) -> None:
+    net = app_net(db, "example.com")
+    db.write_sync(lambda c: c.execute("INSERT INTO settings VALUES ('net_requests_per_minute', 2)"))
+    monkeypatch.setattr("fazt.runtime.net._settings_cache", (0.0, {}))
+    errors = [json.loads(net.fetch("http://nope.invalid/", "{}", "0" * 16))["error"] for _ in "abc"]
+    assert "allowlist" in errors[0] and "allowlist" in errors[1]
+    assert "budget of 2 requests a minute" in errors[2]
