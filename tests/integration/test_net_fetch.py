@@ -386,3 +386,40 @@ def test_budget(srv: FaztServer, allowed: Recorder, tmp_path: Path) -> None:
         with conn:
             conn.execute("DELETE FROM settings WHERE key = 'net_requests_per_minute'")
         conn.close()
+
+
+def test_operator_rules_by_cli_and_api(srv: FaztServer, allowed: Recorder) -> None:
+    url = f"http://127.0.0.1:{allowed.port}/json"
+    host = f"127.0.0.1:{allowed.port}"
+    out = srv.cli("app", "net", "deny", "netapp", host).stdout
+    assert f"{host}: deny for 'netapp'" in out
+    try:
+        status, body = fetch(srv, url)
+        assert status == 502 and "not on the app's net allowlist" in body["error"], body
+        listed = json.loads(srv.cli("app", "net", "list", "netapp", "--json").stdout)
+        assert host in listed["manifest"]
+        assert [(r["host"], r["rule"]) for r in listed["rules"]] == [(host, "deny")]
+        table = srv.cli("app", "net", "list", "netapp").stdout
+        assert "manifest.json" in table and "fazt app net" in table
+    finally:
+        srv.cli("app", "net", "remove", "netapp", host)
+    status, body = fetch(srv, url)
+    assert status == 200, body
+    # The API: a rule is checked and stored in its one spelling; changing needs admin.
+    r = srv.api("PUT", "/api/apps/netapp/net/API.Example.COM", json={"rule": "allow"})
+    assert r.status_code == 201 and r.json()["data"]["host"] == "api.example.com", r.text
+    r = srv.api("PUT", "/api/apps/netapp/net/api.example.com", json={"rule": "deny"})
+    assert r.status_code == 200 and r.json()["data"]["rule"] == "deny", r.text
+    for bad, code in [("127.1", "INVALID_NET_RULE"), ("*.com", "INVALID_NET_RULE")]:
+        r = srv.api("PUT", f"/api/apps/netapp/net/{bad}", json={"rule": "allow"})
+        assert r.status_code == 400 and r.json()["error"]["code"] == code, r.text
+    r = srv.api("PUT", "/api/apps/netapp/net/a.example.com", json={"rule": "maybe"})
+    assert r.status_code == 400, r.text
+    deployer = srv.create_key("deployer", "deploy")
+    r = srv.api("PUT", "/api/apps/netapp/net/b.example.com", token=deployer, json={"rule": "allow"})
+    assert r.status_code == 403, r.text
+    assert srv.api("GET", "/api/apps/netapp/net", token=deployer).status_code == 200
+    assert srv.api("DELETE", "/api/apps/netapp/net/api.example.com").status_code == 200
+    r = srv.api("DELETE", "/api/apps/netapp/net/api.example.com")
+    assert r.status_code == 404 and r.json()["error"]["code"] == "NET_RULE_NOT_FOUND"
+    assert srv.api("GET", "/api/apps/nope/net").status_code == 404

@@ -226,6 +226,72 @@ def env_unset(name, keys, url, token, as_json) -> None:
         click.echo(f"{result['name']} deleted from '{result['app']}'")
 
 
+# -- serverless: outbound HTTP (fazt.net.fetch) ---------------------------------------
+
+
+@app.group()
+def net() -> None:
+    """Hosts an app's fazt.net.fetch may reach: its manifest's net.allow plus these rules."""
+
+
+def _net_rule(name: str, host: str, rule: str, url, token, as_json) -> None:
+    with api_client(url, token) as client:
+        result = client.request("PUT", f"/api/apps/{name}/net/{host}", json={"rule": rule})
+    if as_json:
+        print_json(result)
+    else:
+        click.echo(f"{result['host']}: {result['rule']} for '{result['app']}'")
+
+
+@net.command("allow")
+@click.argument("name")
+@click.argument("host")
+@remote_options
+def net_allow(name, host, url, token, as_json) -> None:
+    """Let the app fetch from HOST (api.example.com, *.example.org, host:8443)."""
+    _net_rule(name, host, "allow", url, token, as_json)
+
+
+@net.command("deny")
+@click.argument("name")
+@click.argument("host")
+@remote_options
+def net_deny(name, host, url, token, as_json) -> None:
+    """Refuse HOST to the app, whatever its manifest.json asks for."""
+    _net_rule(name, host, "deny", url, token, as_json)
+
+
+@net.command("remove")
+@click.argument("name")
+@click.argument("host")
+@remote_options
+def net_remove(name, host, url, token, as_json) -> None:
+    """Remove the allow or deny rule for HOST."""
+    with api_client(url, token) as client:
+        result = client.request("DELETE", f"/api/apps/{name}/net/{host}")
+    if as_json:
+        print_json(result)
+    else:
+        click.echo(f"{result['host']}: rule removed from '{result['app']}'")
+
+
+@net.command("list")
+@click.argument("name")
+@remote_options
+def net_list(name, url, token, as_json) -> None:
+    """List the hosts the app may fetch from: manifest entries and rules."""
+    with api_client(url, token) as client:
+        result = client.get(f"/api/apps/{name}/net")
+    if as_json:
+        print_json(result)
+        return
+    rows = [{"host": h, "rule": "allow", "from": "manifest.json"} for h in result["manifest"]]
+    rows += [
+        {"host": r["host"], "rule": r["rule"], "from": "fazt app net"} for r in result["rules"]
+    ]
+    print_table(rows, ["host", "rule", "from"])
+
+
 @app.command()
 @click.argument("name")
 @click.option(
