@@ -176,8 +176,13 @@ def env() -> None:
 @env.command("set")
 @click.argument("name")
 @click.argument("assignments", nargs=-1, required=True, metavar="KEY=VALUE...")
+@click.option(
+    "--secret",
+    is_flag=True,
+    help="Keep the values out of JavaScript: only fazt.secret() in fazt.net.fetch uses them.",
+)
 @remote_options
-def env_set(name, assignments, url, token, as_json) -> None:
+def env_set(name, assignments, secret, url, token, as_json) -> None:
     """Set one or more env vars: fazt app env set blog API_KEY=abc MODE=prod."""
     pairs = []
     for item in assignments:
@@ -189,7 +194,9 @@ def env_set(name, assignments, url, token, as_json) -> None:
     with api_client(url, token) as client:
         for key, value in pairs:
             results.append(
-                client.request("PUT", f"/api/apps/{name}/env/{key}", json={"value": value})
+                client.request(
+                    "PUT", f"/api/apps/{name}/env/{key}", json={"value": value, "secret": secret}
+                )
             )
     if as_json:
         print_json(results)
@@ -208,7 +215,7 @@ def env_list(name, url, token, as_json) -> None:
     if as_json:
         print_json(names)
         return
-    print_table(names, ["name", "updated_at"])
+    print_table(names, ["name", "secret", "updated_at"])
 
 
 @env.command("unset")

@@ -109,7 +109,7 @@ class Secrets:
     def _value(self, match: re.Match) -> str:
         name = match.group(1)
         if self._env is None:
-            self._env = self.db.read_sync(store.env_values, self.app)
+            self._env = self.db.read_sync(store.all_env_values, self.app)
         if name not in self._env:
             raise NetError(f"fetch: the app has no env var {name} for fazt.secret('{name}')")
         self.used[name] = self._env[name]

@@ -24,6 +24,13 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         self.server.seen.append(self.headers.get("host"))  # type: ignore[attr-defined]
+        self.server.headers.append(dict(self.headers))  # type: ignore[attr-defined]
+        if self.path.startswith("/go?to="):
+            self.send_response(302)
+            self.send_header("location", self.path[len("/go?to=") :])
+            self.send_header("content-length", "0")
+            self.end_headers()
+            return
         data = b'{"ok": true}'
         self.send_response(200)
         self.send_header("content-length", str(len(data)))
@@ -31,16 +38,26 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
 
-@pytest.fixture
-def local() -> Iterator[ThreadingHTTPServer]:
+def _serve() -> Iterator[ThreadingHTTPServer]:
     srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     srv.seen = []  # type: ignore[attr-defined]
+    srv.headers = []  # type: ignore[attr-defined]
     thread = threading.Thread(target=srv.serve_forever, daemon=True)
     thread.start()
     yield srv
     srv.shutdown()
     srv.server_close()
     thread.join(5)
+
+
+@pytest.fixture
+def local() -> Iterator[ThreadingHTTPServer]:
+    yield from _serve()
+
+
+@pytest.fixture
+def other() -> Iterator[ThreadingHTTPServer]:
+    yield from _serve()
 
 
 @pytest.fixture
@@ -101,3 +118,30 @@ def test_the_budget_is_counted_before_the_checks(db, monkeypatch) -> None:
     errors = [json.loads(net.fetch("http://nope.invalid/", "{}", "0" * 16))["error"] for _ in "abc"]
     assert "allowlist" in errors[0] and "allowlist" in errors[1]
     assert "budget of 2 requests a minute" in errors[2]
+
+
+def test_credentials_and_secrets_stay_with_their_origin(db, local, other, monkeypatch) -> None:
+    a, b = local.server_address[1], other.server_address[1]
+    monkeypatch.setenv("FAZT_TEST_NET_LOOPBACK", f"{a},{b}")
+    db.write_sync(
+        lambda c: c.execute(
+            "INSERT INTO app_env (app, name, value, secret, created_at, updated_at) "
+            "VALUES ('app', 'KEY', 'v4lue', 1, '', '')"
+        )
+    )
+    net = app_net(db, f"127.0.0.1:{a}")
+    db.write_sync(netrules.set_rule, "app", f"127.0.0.1:{b}", "allow")
+    nonce = "ab" * 8
+    marker = "{{fazt-secret:" + nonce + ":KEY}}"
+    headers = {"authorization": "Bearer x", "x-key": marker, "x-plain": "kept"}
+    options = json.dumps({"headers": headers})
+    out = json.loads(
+        net.fetch(f"http://127.0.0.1:{a}/go?to=/go?to=http://127.0.0.1:{b}/end", options, nonce)
+    )
+    assert out["status"] == 200 and out["redirected"] is True, out
+    first, same_origin = local.headers
+    assert first["x-key"] == same_origin["x-key"] == "v4lue"
+    assert same_origin["authorization"] == "Bearer x"
+    (moved,) = other.headers
+    assert "x-key" not in moved and "authorization" not in moved
+    assert moved["x-plain"] == "kept"

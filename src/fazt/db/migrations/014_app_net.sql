@@ -18,3 +18,7 @@ CREATE TABLE app_net_usage (
   count  INTEGER NOT NULL,
   PRIMARY KEY (app, minute)
 ) WITHOUT ROWID;
+
+-- A secret env var (`fazt app env set --secret`) never reaches the app's JavaScript as
+-- fazt.env: only fazt.net.fetch puts it into a request, for fazt.secret('NAME').
+ALTER TABLE app_env ADD COLUMN secret INTEGER NOT NULL DEFAULT 0 CHECK (secret IN (0, 1));
