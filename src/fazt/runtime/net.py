@@ -72,14 +72,20 @@ def client() -> Any:
     requests there, under the first one's certificate)."""
     global _client
     if _client is None:
-        import httpx  # here: most JS workers never fetch, and they start faster without it
-
-        _client = httpx.Client(
-            trust_env=False,
-            follow_redirects=False,
-            limits=httpx.Limits(max_keepalive_connections=0),
-        )
+        _client = make_client()
     return _client
+
+
+def make_client(verify: Any = True) -> Any:
+    """An httpx client as fetch uses it (`verify`: the CA bundle or SSL context)."""
+    import httpx  # here: most JS workers never fetch, and they start faster without it
+
+    return httpx.Client(
+        trust_env=False,
+        follow_redirects=False,
+        verify=verify,
+        limits=httpx.Limits(max_keepalive_connections=0),
+    )
 
 
 class Secrets:

@@ -145,3 +145,78 @@ def test_credentials_and_secrets_stay_with_their_origin(db, local, other, monkey
     (moved,) = other.headers
     assert "x-key" not in moved and "authorization" not in moved
     assert moved["x-plain"] == "kept"
+
+
+def _cert(directory, name: str) -> tuple[str, str]:
+    """A self-signed certificate (its own CA) for the DNS name `name` only."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(hours=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = directory / f"{name}.crt", directory / f"{name}.key"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return str(cert_path), str(key_path)
+
+
+@pytest.mark.parametrize("served", ["tls.invalid", "other.invalid"])
+def test_https_to_the_checked_address_verifies_the_name(db, tmp_path, monkeypatch, served):
+    """The URL names the address, yet TLS sends the name (SNI) and checks the certificate
+    against it: the right certificate passes, another name's fails."""
+    import ssl
+
+    from fazt.runtime import net
+
+    cert, key = _cert(tmp_path, served)
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    srv.seen, srv.headers = [], []  # type: ignore[attr-defined]
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    sni: list = []
+    context.sni_callback = lambda sock, name, ctx: sni.append(name)
+    srv.socket = context.wrap_socket(srv.socket, server_side=True)
+    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread.start()
+    try:
+        port = srv.server_address[1]
+        monkeypatch.setenv("FAZT_TEST_NET_LOOPBACK", str(port))
+        trust = ssl.create_default_context(cafile=cert)
+        monkeypatch.setattr(net, "_client", net.make_client(trust))
+        app = app_net(db, f"tls.invalid:{port}")
+        _, app.resolve = resolver("127.0.0.1")
+        out = json.loads(app.fetch(f"https://tls.invalid:{port}/", "{}", "0" * 16))
+        assert sni == ["tls.invalid"]
+        if served == "tls.invalid":
+            assert out["status"] == 200, out
+            assert srv.seen == [f"tls.invalid:{port}"]  # type: ignore[attr-defined]
+        else:
+            assert "certificate" in out["error"].lower() or "ssl" in out["error"].lower(), out
+            assert srv.seen == []  # type: ignore[attr-defined]
+    finally:
+        srv.shutdown()
+        srv.server_close()
+        thread.join(5)
