@@ -60,6 +60,13 @@ module.exports = function () {
 """
 
 
+FEED = """<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>
+<item><title>First post</title><link>https://example.com/1</link><pubDate>Mon</pubDate></item>
+<item><title><![CDATA[Second & last]]></title><link>https://example.com/2</link></item>
+</channel></rss>"""
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "feed-reader"
+
+
 class Recorder(ThreadingHTTPServer):
     daemon_threads = True
 
@@ -112,6 +119,13 @@ class Handler(BaseHTTPRequestHandler):
             for _ in range(n // 1000):
                 self.wfile.write(b"x" * 1000)
             self.close_connection = True
+        elif url.path == "/feed.xml":
+            data = FEED.encode()
+            self.send_response(200)
+            self.send_header("content-type", "application/rss+xml")
+            self.send_header("content-length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
         elif url.path == "/stall":
             self.server.release.wait(20)
             self.send_response(204)
@@ -445,3 +459,24 @@ def test_operator_rules_by_cli_and_api(srv: FaztServer, allowed: Recorder) -> No
     r = srv.api("DELETE", "/api/apps/netapp/net/api.example.com")
     assert r.status_code == 404 and r.json()["error"]["code"] == "NET_RULE_NOT_FOUND"
     assert srv.api("GET", "/api/apps/nope/net").status_code == 404
+
+
+def test_the_feed_reader_example(srv: FaztServer, allowed: Recorder) -> None:
+    srv.cli("deploy", str(EXAMPLE))
+    h = "feed-reader.localhost"
+    feed = f"http://127.0.0.1:{allowed.port}/feed.xml"
+    srv.cli("app", "env", "set", "feed-reader", f"FEED_URL={feed}")
+    r = srv.request("POST", "/api/refresh", host=h)
+    assert r.status_code == 500 and "allowlist" in r.text, r.text  # hnrss.org only
+    srv.cli("app", "net", "allow", "feed-reader", f"127.0.0.1:{allowed.port}")
+    r = srv.request("POST", "/api/refresh", host=h)
+    assert r.status_code == 200 and r.json() == {"count": 2}, r.text
+    data = srv.get("/api/items", host=h).json()
+    assert [i["title"] for i in data["items"]] == ["First post", "Second & last"]
+    assert data["items"][0] == {
+        "title": "First post",
+        "link": "https://example.com/1",
+        "date": "Mon",
+    }
+    assert data["fetchedAt"]
+    assert "Feed reader" in srv.get("/", host=h).text
