@@ -324,10 +324,8 @@ def test_timeouts(srv: FaztServer, allowed: Recorder) -> None:
     assert time.monotonic() - started < 2
     # No timeout given: the 10 s default is cut to what is left of the request's 3 s, so
     # the app still answers (not the runtime's 504).
-    started = time.monotonic()
     status, out = fetch(srv, url)
-    assert status == 502 and "timed out" in out["error"], out
-    assert time.monotonic() - started < REQUEST_MS / 1000
+    assert status == 502 and "timed out" in out["error"], out  # a 504 would be the runtime's
 
 
 def test_secret_reaches_only_the_wire(srv: FaztServer, allowed: Recorder) -> None:
@@ -422,6 +420,8 @@ def test_budget(srv: FaztServer, allowed: Recorder, tmp_path: Path) -> None:
         with conn:
             conn.execute("DELETE FROM settings WHERE key = 'net_requests_per_minute'")
         conn.close()
+    # The workers read settings anew within seconds: then other apps fetch again.
+    wait_for(lambda: fetch(srv, url)[0] == 200, what="the default budget to be back")
 
 
 def test_operator_rules_by_cli_and_api(srv: FaztServer, allowed: Recorder) -> None:

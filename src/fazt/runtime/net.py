@@ -161,9 +161,7 @@ class AppNet:
 
     def _fetch(self, target: Target, options: dict, secrets: Secrets, started: float) -> dict:
         timeout_ms, max_bytes, per_minute = limits(self.db)
-        minute = int(time.time() // 60)
-        count = self.db.write_sync(netrules.count_call, self.app, minute)
-        if per_minute and count > per_minute:
+        if per_minute and self._counted(per_minute) > per_minute:
             raise NetError(f"fetch: the app's budget of {per_minute} requests a minute is used up")
         wanted = options["timeout_ms"] or timeout_ms
         ends = min(
@@ -197,6 +195,10 @@ class AppNet:
                 headers = _same_origin_only(headers)
             target = following
         raise AssertionError("unreachable")
+
+    def _counted(self, per_minute: int) -> int:
+        """This fetch counted in the app's minute (shared by the worker processes)."""
+        return self.db.write_sync(netrules.count_call, self.app, int(time.time() // 60))
 
     def _address(self, target: Target, loopback: frozenset[int]) -> netpolicy.IPAddress:
         """The one address to connect to, after checking every address the name has."""
