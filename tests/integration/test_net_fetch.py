@@ -18,7 +18,7 @@ import pytest
 from tests.conftest import FaztServer, init_server, wait_for, write_site
 
 MAX_BYTES = 100_000
-REQUEST_MS = 3000
+REQUEST_MS = 5000
 
 FETCH_JS = r"""
 module.exports = function (req) {
@@ -126,6 +126,15 @@ class Handler(BaseHTTPRequestHandler):
             self.send_header("content-length", str(len(data)))
             self.end_headers()
             self.wfile.write(data)
+        elif url.path == "/drip":  # a byte every 50 ms, each read well within a timeout
+            self.send_response(200)
+            self.send_header("content-length", "200")
+            self.end_headers()
+            for _ in range(200):
+                if self.server.release.wait(0.05):
+                    break
+                self.wfile.write(b"x")
+                self.wfile.flush()
         elif url.path == "/stall":
             self.server.release.wait(20)
             self.send_response(204)
@@ -321,11 +330,16 @@ def test_timeouts(srv: FaztServer, allowed: Recorder) -> None:
     started = time.monotonic()
     status, out = fetch(srv, url, options={"timeout": 300})
     assert status == 502 and "timed out" in out["error"], out
-    assert time.monotonic() - started < 2
-    # No timeout given: the 10 s default is cut to what is left of the request's 3 s, so
+    assert time.monotonic() - started < 3.5  # not the 10 s default nor the 5 s request
+    # No timeout given: the 10 s default is cut to what is left of the request's 5 s, so
     # the app still answers (not the runtime's 504).
     status, out = fetch(srv, url)
     assert status == 502 and "timed out" in out["error"], out  # a 504 would be the runtime's
+    # A body trickling in: the limit is the fetch's total time, not the time per read.
+    started = time.monotonic()
+    status, out = fetch(srv, f"http://127.0.0.1:{allowed.port}/drip", options={"timeout": 500})
+    assert status == 502 and "timed out" in out["error"], out
+    assert time.monotonic() - started < 3.5
 
 
 def test_secret_reaches_only_the_wire(srv: FaztServer, allowed: Recorder) -> None:
