@@ -112,7 +112,10 @@ def parse_url(url: object) -> Target:
         raise NetError(f"fetch: the URL is longer than {MAX_URL_CHARS} characters")
     if any(c in url for c in "\\\t\r\n ") or not url.isprintable():
         raise NetError("fetch: the URL contains spaces, backslashes or control characters")
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # "Invalid IPv6 URL"
+        raise NetError("fetch: invalid URL") from None
     scheme = parts.scheme.lower()
     if scheme not in DEFAULT_PORTS:
         raise NetError(f"fetch: only http and https URLs are allowed, not {scheme or url!r}")

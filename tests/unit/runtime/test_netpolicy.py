@@ -218,3 +218,44 @@ def test_rules():
     for bad in ["*.com", "*", "127.1", "a b", "x.io:0", "", None, "http://x.io"]:
         with pytest.raises(NetError):
             parse_rule(bad)
+
+
+url_text = st.text(
+    st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=60
+) | st.builds(
+    lambda scheme, host, port, path: f"{scheme}://{host}{port}{path}",
+    st.sampled_from(["http", "https", "HTTP", "ftp", ""]),
+    st.sampled_from(["a.com", "127.0.0.1", "[::1]", "0x7f.1", "x@a.com", "[::ffff:a.b]", "é.com"])
+    | st.text("abc.0123456789x[]:@%", max_size=20),
+    st.sampled_from(["", ":80", ":0", ":65536", ":8443", ":x", ":"]),
+    st.text(max_size=20),
+)
+
+
+@given(url_text)
+def test_parse_url_gives_a_sound_target_or_net_error(url):
+    try:
+        target = parse_url(url)
+    except NetError:
+        return
+    assert target.scheme in ("http", "https") and 0 < target.port < 65536
+    assert target.path.startswith("/") and target.path.isascii()
+    assert not any(c in target.path for c in " \r\n\\#")
+    literal = check_host(f"[{target.host}]" if ":" in target.host else target.host)
+    assert literal == target.literal
+    again = parse_url(target.url())  # what redirects and logs rebuild reads the same
+    assert (again.host, again.port, again.path, again.literal) == (
+        target.host,
+        target.port,
+        target.path,
+        target.literal,
+    )
+
+
+@given(st.text(max_size=40))
+def test_parse_rule_gives_a_rule_or_net_error(text):
+    try:
+        rule = parse_rule(text)
+    except NetError:
+        return
+    assert parse_rule(rule.text) == rule  # stored as .text, read back the same
