@@ -17,6 +17,7 @@ One call, synchronous (the worker runs one request at a time, so one fetch at a 
 """
 
 import json
+import logging
 import re
 import socket
 import time
@@ -41,6 +42,7 @@ _RESERVED_HEADERS = frozenset(
 _TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 _NONCE = re.compile(r"^[0-9a-f]{16,64}$")
 
+log = logging.getLogger("fazt.runtime.net")
 _settings_cache: tuple[float, dict[str, str]] = (0.0, {})
 _client: Any = None
 
@@ -154,8 +156,12 @@ class AppNet:
             shown = result.pop("shown")
             line = f"fetch {method} {shown} -> {result['status']} ({_ms(started)} ms)"
             return json.dumps({**result, "log": secrets.redact(line)})
-        except NetError as exc:
-            message = secrets.redact(str(exc))
+        except Exception as exc:
+            if isinstance(exc, NetError):
+                message = secrets.redact(str(exc))
+            else:  # a bug: its text might quote a secret, so only its type is told
+                log.error("fetch of app %s failed: %s", self.app, type(exc).__name__)
+                message = "fetch: internal error"
             line = f"fetch {method} {shown} -> failed: {message} ({_ms(started)} ms)"
             return json.dumps({"error": message, "log": secrets.redact(line)})
 
@@ -310,8 +316,12 @@ def _same_origin_only(headers: dict[str, str]) -> dict[str, str]:
 
 
 def _header_value(name: str, value: str) -> str:
+    """A header value as it will be sent (checked after secrets are put in: the message
+    never quotes it)."""
     if any(c in value for c in "\r\n\0"):
         raise NetError(f"fetch: the value of header {name!r} contains a line break")
+    if not value.isascii():
+        raise NetError(f"fetch: the value of header {name!r} is not ASCII (encode it first)")
     return value
 
 

@@ -220,3 +220,22 @@ def test_https_to_the_checked_address_verifies_the_name(db, tmp_path, monkeypatc
         srv.shutdown()
         srv.server_close()
         thread.join(5)
+
+
+@pytest.mark.parametrize(
+    "headers, message",
+    [
+        ({"x-a": "caf\u00e9"}, "is not ASCII"),
+        ({"x-a": "a\r\nx-b: c"}, "line break"),
+        ({"host": "evil.com"}, "set by fetch itself"),
+        ({"bad name": "x"}, "invalid header"),
+    ],
+)
+def test_bad_headers_are_refused_before_sending(db, local, monkeypatch, headers, message):
+    port = local.server_address[1]
+    monkeypatch.setenv("FAZT_TEST_NET_LOOPBACK", str(port))
+    net = app_net(db, f"127.0.0.1:{port}")
+    out = json.loads(net.fetch(f"http://127.0.0.1:{port}/", json.dumps({"headers": headers}), ""))
+    assert message in out["error"], out
+    assert out["log"].startswith("fetch GET ") and "failed" in out["log"]
+    assert local.seen == []
