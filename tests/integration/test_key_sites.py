@@ -45,6 +45,8 @@ def world(tmp_path_factory) -> Iterator[World]:
                 assert r.status_code == 201, r.text
             r = srv.api("PUT", f"/api/apps/{site}/env/SECRET", json={"value": f"{site}-secret"})
             assert r.status_code == 201, r.text
+            r = srv.api("PUT", f"/api/apps/{site}/net/old.example.com", json={"rule": "deny"})
+            assert r.status_code == 201, r.text
             # A pending deployment of each site (for finalize by id).
             blob = f"pending {site}".encode()
             sha = hashlib.sha256(blob).hexdigest()
@@ -195,6 +197,19 @@ PER_SITE_CASES = [
         _path("/api/apps/a/env/SECRET"),
     ),
     Case("GET", "/api/apps/{name}/logs", _path("/api/apps/b/logs"), _path("/api/apps/a/logs")),
+    Case("GET", "/api/apps/{name}/net", _path("/api/apps/b/net"), _path("/api/apps/a/net")),
+    Case(
+        "PUT",
+        "/api/apps/{name}/net/{host}",
+        _path("/api/apps/b/net/api.example.com", json={"rule": "allow"}),
+        _path("/api/apps/a/net/api.example.com", json={"rule": "allow"}),
+    ),
+    Case(
+        "DELETE",
+        "/api/apps/{name}/net/{host}",
+        _path("/api/apps/b/net/old.example.com"),
+        _path("/api/apps/a/net/old.example.com"),
+    ),
     Case(
         "POST",
         "/api/domains",

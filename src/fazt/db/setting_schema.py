@@ -314,6 +314,14 @@ SETTINGS: tuple[Setting, ...] = (
     _auto("runtime_app_workers", 1, 256, "workers one busy app may hold (empty: workers - 1)"),
     _int_setting("runtime_log_retention", 1000, 1, 10_000_000, "log lines kept per app"),
     Setting("runtime_fresh_contexts", "bool", "0", "a new JS context per request (slow)"),
+    # Outbound HTTP from apps (fazt.runtime.net, docs/serverless.md); read live.
+    _int_setting("net_timeout_ms", 10_000, 1, 3_600_000, "a fetch's time limit", **LIVE),
+    _int_setting(
+        "net_max_response_bytes", 5 * MiB, 1, GiB, "bytes of a fetch's response body", **LIVE
+    ),
+    _int_setting(
+        "net_requests_per_minute", 120, 0, 1_000_000, "fetches per app per minute (0 = off)", **LIVE
+    ),
 )
 
 BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}

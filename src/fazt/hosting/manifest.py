@@ -3,12 +3,17 @@ analytics and realtime echo."""
 
 import fnmatch
 import json
+import re
 from dataclasses import dataclass, field
 
 DEFAULT_ASSET_CACHE = "public, max-age=3600"
 HTML_CACHE = "no-cache"
 # Per-app serverless limits an app may ask for (clamped to the server's maxima at run time).
 LIMIT_KEYS = ("timeout_ms", "memory_mb", "max_body_bytes")
+MAX_NET_ALLOW = 100
+_NET_HOST = re.compile(
+    r"^(?:\*\.)?[A-Za-z0-9.-]{1,253}(?::[0-9]{1,5})?$|^\[[0-9A-Fa-f:.]+\](?::[0-9]{1,5})?$"
+)
 
 
 class InvalidManifest(ValueError):
@@ -27,6 +32,9 @@ class Manifest:
     analytics: bool = True
     # false: a /ws message is not sent back to its sender (v0.9 and the default echo it)
     realtime_echo: bool = True
+    # hosts fazt.net.fetch may reach ("api.example.com", "*.example.org", "host:8443");
+    # checked in full by fazt.runtime.netpolicy
+    net_allow: tuple[str, ...] = field(default_factory=tuple)
 
     def cache_control(self, path: str, html: bool) -> str:
         for pattern, value in self.cache:
@@ -48,6 +56,8 @@ class Manifest:
             data["analytics"] = False
         if not self.realtime_echo:
             data["realtime"] = {"echo": False}
+        if self.net_allow:
+            data["net"] = {"allow": list(self.net_allow)}
         return json.dumps(data)
 
 
@@ -98,6 +108,7 @@ def parse(raw: bytes | str | None) -> Manifest:
         or not isinstance(realtime.get("echo", True), bool)
     ):
         raise InvalidManifest("manifest.json: 'realtime' must be {\"echo\": true|false}")
+    net_allow = _net_allow(data.get("net", {}))
     return Manifest(
         name=name,
         spa=spa,
@@ -105,4 +116,22 @@ def parse(raw: bytes | str | None) -> Manifest:
         limits=tuple(sorted(limits.items())),
         analytics=analytics,
         realtime_echo=realtime.get("echo", True),
+        net_allow=net_allow,
     )
+
+
+def _net_allow(net: object) -> tuple[str, ...]:
+    """`"net": {"allow": [...]}`: host entries (their full syntax is checked at fetch)."""
+    if not isinstance(net, dict) or set(net) - {"allow"}:
+        raise InvalidManifest('manifest.json: \'net\' must be {"allow": ["host", ...]}')
+    allow = net.get("allow", [])
+    if (
+        not isinstance(allow, list)
+        or len(allow) > MAX_NET_ALLOW
+        or not all(isinstance(h, str) and _NET_HOST.match(h) for h in allow)
+    ):
+        raise InvalidManifest(
+            f"manifest.json: 'net.allow' must list at most {MAX_NET_ALLOW} hosts such as "
+            '"api.example.com", "*.example.org" or "api.example.com:8443"'
+        )
+    return tuple(allow)

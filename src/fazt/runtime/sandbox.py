@@ -105,7 +105,8 @@ def _error_text(exc: BaseException) -> str:
 
 
 class Host:
-    """What JS may ask of Python during one request: storage, publish, randomness, stdlib."""
+    """What JS may ask of Python during one request: storage, publish, fetch, randomness,
+    stdlib."""
 
     def __init__(
         self,
@@ -113,6 +114,7 @@ class Host:
         publish: Callable[[str | None, str], None] | None = None,
         stdlib: Callable[[str], str | None] | None = None,
     ) -> None:
+        self.net: Any = None  # fazt.net of the current request (runtime/net.py AppNet)
         self.storage = storage
         self.publish = publish
         self.stdlib = stdlib
@@ -160,6 +162,10 @@ class Host:
                 raise StorageError("socket.broadcast requires a message")
             self.publish(None, message)
             return None
+        if method == "net_fetch":
+            if self.net is None:
+                raise StorageError("fazt.net is not available here")
+            return self.net.fetch(*args)
         if method == "random":
             (n,) = args
             if not isinstance(n, int) or not 0 <= n <= MAX_RANDOM_BYTES:
