@@ -314,6 +314,7 @@ SETTINGS: tuple[Setting, ...] = (
     _auto("runtime_app_workers", 1, 256, "workers one busy app may hold (empty: workers - 1)"),
     _int_setting("runtime_log_retention", 1000, 1, 10_000_000, "log lines kept per app"),
     Setting("runtime_fresh_contexts", "bool", "0", "a new JS context per request (slow)"),
+    _int_setting("jobs_runs_kept", 100, 1, 100_000, "runs kept per scheduled job", restart=False),
 )
 
 BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}

@@ -1,4 +1,4 @@
-"""The cron schedule parser (fazt.runtime.cron), checked against a brute-force reference:
+"""The cron schedule parser (fazt.cron), checked against a brute-force reference:
 Hypothesis writes a schedule's text together with the sets of values it means, and a
 minute-by-minute walk over those sets says when it must fire next."""
 
@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fazt.runtime import cron
-from fazt.runtime.cron import InvalidSchedule, parse
+from fazt import cron
+from fazt.cron import InvalidSchedule, parse
 
 MONTHS = cron.MONTHS
 DAYS = cron.DAYS
