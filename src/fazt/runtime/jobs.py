@@ -228,7 +228,10 @@ class Scheduler:
         return record
 
     async def _finish(self, site: str, record: dict) -> None:
-        keep = int((await self.db.read(settings.all_settings)).get("jobs_runs_kept") or 100)
+        try:
+            keep = await self.db.read(settings.get_int, "jobs_runs_kept")
+        except ValueError:  # a bad row written by hand
+            keep = 100
         await self.db.write(
             job_store.finish,
             site,
