@@ -7,12 +7,17 @@ from fazt.cli.common import api_client, console, print_json, print_table, remote
 
 
 class _JobsGroup(click.Group):
-    """`fazt app jobs NAME ...` is `fazt app jobs list NAME ...`."""
+    """`fazt app jobs NAME ...` is `fazt app jobs list NAME ...`: a word that is not a
+    subcommand is the app's name."""
 
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        if args and args[0] not in self.commands and args[0] not in ("--help", "-h"):
-            args = ["list", *args]
-        return super().parse_args(ctx, args)
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        found = super().get_command(ctx, cmd_name)
+        return found or (None if cmd_name.startswith("-") else self.commands["list"])
+
+    def resolve_command(self, ctx: click.Context, args: list[str]) -> tuple:
+        if args and args[0] not in self.commands and not args[0].startswith("-"):
+            return "list", self.commands["list"], args  # the name stays an argument
+        return super().resolve_command(ctx, args)
 
 
 @click.group(cls=_JobsGroup)
