@@ -142,13 +142,18 @@ class Scheduler:
         return found
 
     async def tick(self) -> float:
-        """Start every due job; the seconds until the next check."""
+        """Start every due job; the seconds until the next check. Writes only for jobs
+        that are due or new (a claim), and for state left by jobs no longer declared."""
         now = self.clock.real()
         apps = await self.db.read(job_store.live_apps)
-        declared: list[tuple[str, str]] = []
+        known = await self.db.read(job_store.states)
+        declared: set[tuple[str, str]] = set()
         for app in apps:
             for job in self.jobs_of(app):
-                declared.append((app.site, job.name))
+                declared.add((app.site, job.name))
+                row = known.get((app.site, job.name))
+                if row and row["schedule"] == job.schedule and row["next_run"] > stamp(now):
+                    continue  # not due: nothing to write
                 turn = await self._claim(app.site, job, now, manual=False)
                 if turn == job_store.CLAIMED:
                     self._start(app, job, "schedule", now)
@@ -156,18 +161,16 @@ class Scheduler:
                     log.warning(
                         "job %s/%s skipped: its previous run is not over", app.site, job.name
                     )
-        await self.db.write(job_store.forget_others, declared)
+        if set(known) - declared:
+            await self.db.write(job_store.forget_others, sorted(declared))
         return await self._until_next(now)
 
     async def _until_next(self, now: datetime) -> float:
-        """Until the earliest next run, at most CHECK_EVERY_MINUTES of the schedule clock."""
+        """Until the earliest next run, at most CHECK_EVERY_MINUTES of the schedule clock
+        (so a new deploy's jobs are seen soon)."""
         longest = 60.0 / self.clock.scale * CHECK_EVERY_MINUTES
-        pending = [
-            parse_stamp(s["next_run"])
-            for s in (await self.db.read(job_store.states)).values()
-            if s["running_since"] is None
-        ]
-        wait = min([(t - now).total_seconds() for t in pending] + [longest])
+        runs = [parse_stamp(s["next_run"]) for s in (await self.db.read(job_store.states)).values()]
+        wait = min([(t - now).total_seconds() for t in runs] + [longest])
         return max(0.05, wait + 0.01)
 
     async def _claim(self, site: str, job: CronJob, now: datetime, manual: bool) -> str:

@@ -213,3 +213,16 @@ def test_a_faster_clock_for_tests_keeps_stored_times_real():
     assert clock.to_real(schedule_now) == clock.real()
     nxt = clock.next_run(cron.parse("* * * * *"), clock.real())
     assert 0 < (nxt - clock.real()).total_seconds() <= 1.0
+
+
+@run_async
+async def test_a_tick_with_nothing_due_writes_nothing(world):
+    world.deploy("blog", ("tick", "*/5 * * * *"))
+    await world.tick()
+
+    async def no_write(*args):
+        raise AssertionError("a tick with nothing due wrote to the database")
+
+    world.db.write = no_write  # type: ignore[method-assign]
+    world.at("2026-03-01T10:04:00")
+    assert 10 <= await world.tick() <= 10.1  # (the 10 s check for new jobs)
