@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from fazt.db.clock import parse
-from tests.conftest import FaztServer, free_port, wait_for, write_site
+from tests.conftest import FaztServer, init_server, wait_for, write_site
+from tests.integration.test_auth_sessions import Browser
 
 TICK = """
 module.exports = function (req) {
@@ -51,13 +52,13 @@ def cron_site(root: Path, cron: list, extra: dict | None = None) -> Path:
 
 @pytest.fixture(scope="module")
 def srv(tmp_path_factory: pytest.TempPathFactory):
-    home = tmp_path_factory.mktemp("jobs") / "home"
-    home.mkdir()
-    server = FaztServer(
-        home=home, port=free_port(), db=home / "data.db", env={"FAZT_TEST_CRON_TICK_SECONDS": "1"}
-    )
-    with server.serving():
-        yield server
+    server = init_server(tmp_path_factory.mktemp("jobs") / "home")  # (with a dashboard login)
+    server.env = {"FAZT_TEST_CRON_TICK_SECONDS": "1"}
+    try:
+        with server.serving():
+            yield server
+    finally:
+        server.http.close()
 
 
 def state(srv: FaztServer, site: str) -> dict:
@@ -199,3 +200,21 @@ def test_the_cli_lists_jobs_as_json(srv, tmp_path, site_name):
     assert [(j["name"], j["runs"]) for j in data["jobs"]] == [("t", [])]
     bad = srv.cli("app", "jobs", "nosuchapp", check=False)
     assert bad.returncode != 0
+
+
+def test_the_dashboard_shows_jobs_and_their_runs(srv, tmp_path, site_name):
+    srv.deploy(
+        cron_site(tmp_path, [{"name": "boom", "schedule": "@daily", "path": "/api/boom"}]),
+        site_name,
+    )
+    srv.api("POST", f"/api/apps/{site_name}/jobs/boom/run")
+    browser = Browser(srv)
+    try:
+        assert browser.login().status_code == 303
+        page = browser.get(f"/apps/{site_name}").text
+    finally:
+        browser.close()
+    assert (
+        "Scheduled jobs" in page and "<code>boom</code>" in page and "<code>@daily</code>" in page
+    )
+    assert "manual: error (500)" in page and "FUNCTION_ERROR: Error: kaput" in page
