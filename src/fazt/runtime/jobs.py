@@ -44,6 +44,7 @@ TEST_TICK_ENV = "FAZT_TEST_CRON_TICK_SECONDS"
 CHECK_EVERY_MINUTES = 1 / 6  # a new or changed job is seen within 10 s (scaled in tests)
 STALE_MARGIN_SECONDS = 60.0
 ERROR_BODY_CHARS = 300
+CLOSE_GRACE_SECONDS = 5.0  # a stopping server lets runs in progress end this long
 
 
 class JobError(Exception):
@@ -248,9 +249,12 @@ class Scheduler:
             keep,
         )
 
-    async def close(self) -> None:
-        """Stop the runs in progress (each is logged as stopped and its claim released)."""
+    async def close(self, grace: float = CLOSE_GRACE_SECONDS) -> None:
+        """Let the runs in progress end (for `grace` seconds), then stop the others: each
+        is logged as stopped and its claim released."""
         tasks = list(self.tasks)
+        if tasks:
+            await asyncio.wait(tasks, timeout=grace)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)

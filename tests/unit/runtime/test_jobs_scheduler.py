@@ -226,3 +226,24 @@ async def test_a_tick_with_nothing_due_writes_nothing(world):
     world.db.write = no_write  # type: ignore[method-assign]
     world.at("2026-03-01T10:04:00")
     assert 10 <= await world.tick() <= 10.1  # (the 10 s check for new jobs)
+
+
+@run_async
+async def test_stopping_lets_a_short_run_end_and_records_a_stopped_one(world):
+    world.deploy("blog", ("tick", "* * * * *"), ("other", "* * * * *"))
+    await world.tick()
+    world.gate = asyncio.Event()
+    world.at("2026-03-01T10:03:00")
+    await world.scheduler.tick()
+    await asyncio.sleep(0)
+    asyncio.get_running_loop().call_later(0.05, world.gate.set)  # ends within the grace
+    await world.scheduler.close(grace=5)
+    assert [r["status"] for r in world.runs("blog", "tick")] == ["ok"]
+    world.gate = asyncio.Event()  # never set: stopped at the end of the grace
+    world.at("2026-03-01T10:04:00")
+    await world.scheduler.tick()
+    await asyncio.sleep(0)
+    await world.scheduler.close(grace=0.05)
+    [stopped, _] = world.runs("blog", "tick")
+    assert (stopped["status"], stopped["error"]) == ("error", "the server stopped during the run")
+    assert world.state("blog", "tick")["running_since"] is None
