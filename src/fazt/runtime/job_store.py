@@ -20,26 +20,27 @@ class LiveApp:
     site: str
     deployment_id: int
     manifest: str
+    live_at: str | None = None  # when this deployment went live (a deploy, a rollback)
 
 
 def live_apps(conn: sqlite3.Connection) -> list[LiveApp]:
     """Sites whose live deployment's manifest mentions cron (only those jobs ever run)."""
     rows = conn.execute(
-        "SELECT s.name, d.id, d.manifest FROM sites s "
+        "SELECT s.name, d.id, d.manifest, d.live_at FROM sites s "
         "JOIN deployments d ON d.id = s.live_deployment_id AND d.site = s.name "
         "WHERE d.state = 'ready' AND d.manifest LIKE '%\"cron\"%' ORDER BY s.name"
     ).fetchall()
-    return [LiveApp(r[0], r[1], r[2]) for r in rows]
+    return [LiveApp(r[0], r[1], r[2], r[3]) for r in rows]
 
 
 def live_app(conn: sqlite3.Connection, site: str) -> LiveApp | None:
     row = conn.execute(
-        "SELECT s.name, d.id, d.manifest FROM sites s "
+        "SELECT s.name, d.id, d.manifest, d.live_at FROM sites s "
         "JOIN deployments d ON d.id = s.live_deployment_id AND d.site = s.name "
         "WHERE s.name = ? AND d.state = 'ready'",
         (site,),
     ).fetchone()
-    return LiveApp(row[0], row[1], row[2] or "") if row else None
+    return LiveApp(row[0], row[1], row[2] or "", row[3]) if row else None
 
 
 def states(conn: sqlite3.Connection, site: str | None = None) -> dict[tuple[str, str], dict]:
@@ -58,9 +59,11 @@ def claim(
     next_run: str,
     stale_before: str,
     manual: bool = False,
+    first_run: str | None = None,
 ) -> str:
     """Decide one job's turn at `now`: SCHEDULED (first seen, or its schedule changed:
-    `next_run` set, nothing runs), WAITING (not due), CLAIMED (it runs now, marked
+    its next run set to `first_run`, the first fire time after it went live; nothing
+    runs yet), WAITING (not due), CLAIMED (it runs now, marked
     running, next run set), SKIPPED (due while a run older than `stale_before` is not
     over: logged, next run set) or RUNNING (a manual run while one runs). A due job's
     next run is the first one after `now`, so runs missed while the server was down
@@ -74,11 +77,11 @@ def claim(
             "INSERT INTO job_state (site, name, schedule, next_run) VALUES (?, ?, ?, ?) "
             "ON CONFLICT(site, name) DO UPDATE SET schedule = excluded.schedule, "
             "next_run = excluded.next_run",
-            (site, name, schedule, next_run),
+            (site, name, schedule, first_run or next_run),
         )
         if not manual:
             return SCHEDULED
-        row = {"next_run": next_run, "running_since": None}
+        row = {"next_run": first_run or next_run, "running_since": None}
     if not manual and row["next_run"] > now:
         return WAITING
     busy = row["running_since"] is not None and row["running_since"] >= stale_before

@@ -155,7 +155,7 @@ class Scheduler:
                 row = known.get((app.site, job.name))
                 if row and row["schedule"] == job.schedule and row["next_run"] > stamp(now):
                     continue  # not due: nothing to write
-                turn = await self._claim(app.site, job, now, manual=False)
+                turn = await self._claim(app.site, job, now, manual=False, live_at=app.live_at)
                 if turn == job_store.CLAIMED:
                     self._start(app, job, "schedule", now)
                 elif turn == job_store.SKIPPED:
@@ -174,8 +174,13 @@ class Scheduler:
         wait = min([(t - now).total_seconds() for t in runs] + [longest])
         return max(0.05, wait + 0.01)
 
-    async def _claim(self, site: str, job: CronJob, now: datetime, manual: bool) -> str:
+    async def _claim(
+        self, site: str, job: CronJob, now: datetime, manual: bool, live_at: str | None = None
+    ) -> str:
+        """job_store.claim at `now`; a job first seen gets its first fire time after its
+        deployment went live (seen up to CHECK_EVERY_MINUTES later)."""
         schedule = cron.parse(job.schedule)
+        first = self.clock.next_run(schedule, parse_stamp(live_at)) if live_at else None
         return await self.db.write(
             job_store.claim,
             site,
@@ -185,6 +190,7 @@ class Scheduler:
             stamp(self.clock.next_run(schedule, now)),
             stamp(now - timedelta(seconds=self.stale_seconds)),
             manual,
+            stamp(first) if first else None,
         )
 
     def _start(self, app: job_store.LiveApp, job: CronJob, trigger: str, now: datetime) -> None:

@@ -9,6 +9,7 @@ import pytest
 
 from fazt import cron
 from fazt.db import Database, settings
+from fazt.db.clock import stamp
 from fazt.hosting import deployments
 from fazt.hosting.deployments import FileEntry
 from fazt.hosting.manifest import CronJob, Manifest
@@ -42,6 +43,12 @@ class World:
         cron = tuple(CronJob(name, schedule, f"/api/{name}") for name, schedule in jobs)
         info = self.db.write_sync(
             deployments.store_and_publish, site, [(entry, data)], Manifest(cron=cron), "test"
+        )
+        live_at = stamp(datetime.fromtimestamp(self.now, UTC))
+        self.db.write_sync(
+            lambda c: c.execute(
+                "UPDATE deployments SET live_at = ? WHERE id = ?", (live_at, info["id"])
+            )
         )
         return info["id"]
 
@@ -247,3 +254,15 @@ async def test_stopping_lets_a_short_run_end_and_records_a_stopped_one(world):
     [stopped, _] = world.runs("blog", "tick")
     assert (stopped["status"], stopped["error"]) == ("error", "the server stopped during the run")
     assert world.state("blog", "tick")["running_since"] is None
+
+
+@run_async
+async def test_a_job_seen_after_its_first_fire_time_still_gets_that_run(world):
+    world.at("2026-03-01T10:04:58")
+    world.deploy("blog", ("tick", "*/5 * * * *"))  # live 2 s before 10:05
+    world.at("2026-03-01T10:05:04")  # the scheduler's check comes after 10:05
+    assert await world.tick() == 0.05  # first seen: due at 10:05, run at the next check
+    assert world.calls == []
+    await world.tick()
+    assert world.calls == [("blog", "tick")]
+    assert world.state("blog", "tick")["next_run"] == "2026-03-01T10:10:00.000000Z"
