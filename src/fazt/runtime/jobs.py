@@ -44,6 +44,7 @@ TEST_TICK_ENV = "FAZT_TEST_CRON_TICK_SECONDS"
 CHECK_EVERY_MINUTES = 1 / 6  # a new or changed job is seen within 10 s (scaled in tests)
 STALE_MARGIN_SECONDS = 60.0
 ERROR_BODY_CHARS = 300
+MANIFESTS_KEPT = 1024  # parsed job lists, one per deployment id
 CLOSE_GRACE_SECONDS = 5.0  # a stopping server lets runs in progress end this long
 
 
@@ -139,6 +140,8 @@ class Scheduler:
                 found = parse_manifest(app.manifest).cron
             except InvalidManifest:  # refused at deploy; an old row written by hand
                 found = ()
+            if len(self._manifests) >= MANIFESTS_KEPT:  # deployments come and go
+                self._manifests.clear()
             self._manifests[app.deployment_id] = found
         return found
 
