@@ -92,7 +92,7 @@ class Clock:
         return self.to_real(schedule.next_after(self.to_schedule(after)))
 
 
-def test_minute_seconds() -> float:
+def scheduler_minute_seconds() -> float:
     """The scheduler's minute: 60 s, or FAZT_TEST_CRON_TICK_SECONDS (0.5 to 60) in tests."""
     raw = os.environ.get(TEST_TICK_ENV, "")
     try:
@@ -131,7 +131,7 @@ class Scheduler:
             return runtime.handle_legacy(req, site, deployment_id)  # type: ignore[arg-type]
 
         stale = runtime.config.max_timeout_ms / 1000 + STALE_MARGIN_SECONDS
-        return cls(db, runner, Clock(test_minute_seconds()), stale)
+        return cls(db, runner, Clock(scheduler_minute_seconds()), stale)
 
     def jobs_of(self, app: job_store.LiveApp) -> tuple[CronJob, ...]:
         found = self._manifests.get(app.deployment_id)
