@@ -266,3 +266,23 @@ async def test_a_job_seen_after_its_first_fire_time_still_gets_that_run(world):
     await world.tick()
     assert world.calls == [("blog", "tick")]
     assert world.state("blog", "tick")["next_run"] == "2026-03-01T10:10:00.000000Z"
+
+
+@run_async
+async def test_deleting_an_app_deletes_its_jobs_and_runs_even_one_in_progress(world):
+    world.deploy("blog", ("tick", "* * * * *"))
+    await world.scheduler.run_now("blog", "tick")
+    await world.tick()
+    world.gate = asyncio.Event()
+    world.at("2026-03-01T10:03:00")
+    await world.scheduler.tick()
+    await asyncio.sleep(0)
+    assert world.db.write_sync(deployments.delete_site, "blog")
+    world.gate.set()
+    await asyncio.gather(*world.scheduler.tasks)  # the run ends after the deletion
+    counts = world.db.read_sync(
+        lambda c: [
+            c.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in ("job_state", "job_runs")
+        ]
+    )
+    assert counts == [0, 0]
