@@ -218,3 +218,23 @@ def test_the_dashboard_shows_jobs_and_their_runs(srv, tmp_path, site_name):
         "Scheduled jobs" in page and "<code>boom</code>" in page and "<code>@daily</code>" in page
     )
     assert "manual: error (500)" in page and "FUNCTION_ERROR: Error: kaput" in page
+
+
+def test_a_job_can_run_a_root_main_js(srv, tmp_path, site_name):
+    """A path outside /api runs v0.9's root main.js, which sees the header under Go's name."""
+    main = """
+if (req.headers["X-Fazt-Cron"] === "legacy" && req.method === "POST")
+  db.set("n", (db.get("n") || 0) + 1);
+res.json({n: db.get("n") || 0});
+"""
+    cron = [{"name": "legacy", "schedule": "@yearly", "path": "/tick"}]
+    srv.deploy(
+        write_site(tmp_path, {"main.js": main, "manifest.json": json.dumps({"cron": cron})}),
+        site_name,
+    )
+    run = srv.api("POST", f"/api/apps/{site_name}/jobs/legacy/run").json()["data"]["run"]
+    assert (run["status"], run["http_status"]) == ("ok", 200)
+    forged = srv.request(
+        "POST", "/tick", host=f"{site_name}.localhost", headers={"X-Fazt-Cron": "legacy"}
+    )
+    assert forged.json() == {"n": 1}  # the outside request's header was dropped
