@@ -149,15 +149,18 @@ class Scheduler:
         """Start every due job; the seconds until the next check. Writes only for jobs
         that are due or new (a claim), and for state left by jobs no longer declared."""
         now = self.clock.real()
+        now_text = stamp(now)  # stored stamps have one width: text order is time order
         apps = await self.db.read(job_store.live_apps)
         known = await self.db.read(job_store.states)
         declared: set[tuple[str, str]] = set()
+        changed = False
         for app in apps:
             for job in self.jobs_of(app):
                 declared.add((app.site, job.name))
                 row = known.get((app.site, job.name))
-                if row and row["schedule"] == job.schedule and row["next_run"] > stamp(now):
+                if row and row["schedule"] == job.schedule and row["next_run"] > now_text:
                     continue  # not due: nothing to write
+                changed = True
                 turn = await self._claim(app.site, job, now, manual=False, live_at=app.live_at)
                 if turn == job_store.CLAIMED:
                     self._start(app, job, "schedule", now)
@@ -166,15 +169,18 @@ class Scheduler:
                         "job %s/%s skipped: its previous run is not over", app.site, job.name
                     )
         if set(known) - declared:
+            changed = True
             await self.db.write(job_store.forget_others, sorted(declared))
-        return await self._until_next(now)
+        if changed:
+            known = await self.db.read(job_store.states)
+        return self._until_next(now, [s["next_run"] for s in known.values()])
 
-    async def _until_next(self, now: datetime) -> float:
+    def _until_next(self, now: datetime, next_runs: list[str]) -> float:
         """Until the earliest next run, at most CHECK_EVERY_MINUTES of the schedule clock
         (so a new deploy's jobs are seen soon)."""
-        longest = 60.0 / self.clock.scale * CHECK_EVERY_MINUTES
-        runs = [parse_stamp(s["next_run"]) for s in (await self.db.read(job_store.states)).values()]
-        wait = min([(t - now).total_seconds() for t in runs] + [longest])
+        wait = 60.0 / self.clock.scale * CHECK_EVERY_MINUTES
+        if next_runs:
+            wait = min(wait, (parse_stamp(min(next_runs)) - now).total_seconds())
         return max(0.05, wait + 0.01)
 
     async def _claim(
