@@ -156,12 +156,20 @@ def _excerpt(error: str | None) -> str | None:
     return error[: ERROR_EXCERPT_CHARS - 3] + "..."
 
 
-def forget_others(conn: sqlite3.Connection, keep: list[tuple[str, str]]) -> int:
-    """Drop the state of jobs no live deployment declares any more (their runs stay)."""
-    gone = [key for key in states(conn) if key not in set(keep)]
+def forget_others(
+    conn: sqlite3.Connection, keep: list[tuple[str, str]], stale_before: str = ""
+) -> int:
+    """Drop the state of jobs no live deployment declares any more (their runs stay),
+    once they do not run (or their claim is older than `stale_before`)."""
+    gone = [key for key, row in states(conn).items() if key not in set(keep)]
+    dropped = 0
     for site, name in gone:
-        conn.execute("DELETE FROM job_state WHERE site = ? AND name = ?", (site, name))
-    return len(gone)
+        dropped += conn.execute(
+            "DELETE FROM job_state WHERE site = ? AND name = ? "
+            "AND (running_since IS NULL OR running_since < ?)",
+            (site, name, stale_before),
+        ).rowcount
+    return dropped
 
 
 def runs(conn: sqlite3.Connection, site: str, name: str | None = None, limit: int = 20) -> list:

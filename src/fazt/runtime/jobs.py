@@ -170,7 +170,8 @@ class Scheduler:
                     )
         if set(known) - declared:
             changed = True
-            await self.db.write(job_store.forget_others, sorted(declared))
+            stale = stamp(now - timedelta(seconds=self.stale_seconds))
+            await self.db.write(job_store.forget_others, sorted(declared), stale)
         if changed:
             known = await self.db.read(job_store.states)
         return self._until_next(now, [s["next_run"] for s in known.values()])

@@ -286,3 +286,20 @@ async def test_deleting_an_app_deletes_its_jobs_and_runs_even_one_in_progress(wo
         ]
     )
     assert counts == [0, 0]
+
+
+@run_async
+async def test_a_job_removed_while_it_runs_keeps_its_claim_until_the_run_ends(world):
+    world.deploy("blog", ("tick", "* * * * *"))
+    await world.tick()
+    world.gate = asyncio.Event()
+    world.at("2026-03-01T10:03:00")
+    await world.scheduler.tick()
+    await asyncio.sleep(0)
+    world.deploy("blog")  # the job is gone from the live deployment
+    await world.scheduler.tick()
+    assert world.state("blog", "tick")["running_since"] is not None  # still running
+    world.gate.set()
+    await asyncio.gather(*world.scheduler.tasks)
+    await world.tick()
+    assert world.db.read_sync(job_store.states) == {}
