@@ -285,8 +285,9 @@ class Scheduler:
         for job in self.jobs_of(app):
             row = state.get((site, job.name)) or {}
             next_run = row.get("next_run") if row.get("schedule") == job.schedule else None
-            if next_run is None:
-                next_run = stamp(self.clock.next_run(cron.parse(job.schedule), self.clock.real()))
+            if next_run is None:  # not seen by the scheduler yet: what it will set
+                after = parse_stamp(app.live_at) if app.live_at else self.clock.real()
+                next_run = stamp(self.clock.next_run(cron.parse(job.schedule), after))
             out.append(
                 {
                     **job.to_dict(),
