@@ -279,6 +279,8 @@ SERVER_WIDE_CASES = [
     Case("GET", "/api/backups", _path("/api/backups"), None),
     Case("POST", "/api/backups", _path("/api/backups"), None),
     Case("GET", "/api/backups/{file}", _path("/api/backups/none.db"), None),
+    Case("POST", "/api/backups/{file}/verify", _path("/api/backups/none.db/verify"), None),
+    Case("POST", "/api/backups/{file}/restore", _path("/api/backups/none.db/restore"), None),
     Case("GET", "/api/keys", _path("/api/keys"), None),
     Case("POST", "/api/keys", _path("/api/keys", json={"name": "more", "scopes": ["nope"]}), None),
     Case("DELETE", "/api/keys/{key_id}", _path("/api/keys/999999"), None),

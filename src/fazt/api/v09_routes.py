@@ -499,7 +499,7 @@ async def get_events(state: ServerState, req: Request, key: ApiKey) -> Response:
 
 
 async def get_tags(state: ServerState, req: Request, key: ApiKey) -> Response:
-    """Always []: this fazt stores no tags on hits (v0.9's redirect tags are not kept)."""
+    """Always []: this fazt stores no tags on hits (redirect tags: GET /api/redirects)."""
     return json_response([])
 
 

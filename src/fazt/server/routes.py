@@ -15,9 +15,9 @@ pages `(page, **params)`.
 from collections.abc import Callable
 from typing import Any
 
-from fazt.admin import views
+from fazt.admin import backups_page, operations, views
 from fazt.admin.dashboard import LOGGED_IN
-from fazt.admin.pages import page_endpoint, static_endpoint
+from fazt.admin.pages import favicon_endpoint, page_endpoint, static_endpoint
 from fazt.api import (
     analytics,
     apps,
@@ -96,6 +96,8 @@ API_ROUTES = [
     ("GET", "/api/backups", backups.list_backups, "admin", WHOLE_SERVER),
     ("POST", "/api/backups", backups.create_backup, "admin", WHOLE_SERVER),
     ("GET", "/api/backups/{file}", backups.download_backup, "admin", WHOLE_SERVER),
+    ("POST", "/api/backups/{file}/verify", backups.verify_backup, "admin", WHOLE_SERVER),
+    ("POST", "/api/backups/{file}/restore", backups.restore_backup, "admin", WHOLE_SERVER),
     ("GET", "/api/apps/{name}/env", runtime.list_env, "deploy", PER_SITE),
     ("PUT", "/api/apps/{name}/env/{env}", runtime.set_env, "deploy", PER_SITE),
     ("DELETE", "/api/apps/{name}/env/{env}", runtime.unset_env, "deploy", PER_SITE),
@@ -173,7 +175,25 @@ PAGES = [
     ("POST", "/keys/{key_id}/revoke", views.key_revoke, LOGGED_IN),
     ("GET", "/analytics", views.analytics_page, LOGGED_IN),
     ("GET", "/settings", views.settings_page, LOGGED_IN),
+    ("POST", "/settings", views.settings_save, LOGGED_IN),
     ("GET", "/upgrade", views.upgrade_page, LOGGED_IN),
+    # Operations (issue 18 part A): backups, domains, redirects, webhooks, sessions.
+    ("GET", "/backups", backups_page.backups_page, LOGGED_IN),
+    ("POST", "/backups", backups_page.backup_create, LOGGED_IN),
+    ("POST", "/backups/restore", backups_page.backup_restore, LOGGED_IN),
+    ("POST", "/backups/{file}/verify", backups_page.backup_verify, LOGGED_IN),
+    ("GET", "/domains", operations.domains_page, LOGGED_IN),
+    ("POST", "/domains", operations.domain_add, LOGGED_IN),
+    ("POST", "/domains/{domain}/delete", operations.domain_remove, LOGGED_IN),
+    ("GET", "/redirects", operations.redirects_page, LOGGED_IN),
+    ("POST", "/redirects", operations.redirect_add, LOGGED_IN),
+    ("POST", "/redirects/{slug}/delete", operations.redirect_remove, LOGGED_IN),
+    ("GET", "/webhooks", operations.webhooks_page, LOGGED_IN),
+    ("POST", "/webhooks", operations.webhook_add, LOGGED_IN),
+    ("POST", "/webhooks/{name}/delete", operations.webhook_remove, LOGGED_IN),
+    ("GET", "/sessions", operations.sessions_page, LOGGED_IN),
+    ("POST", "/sessions/end-others", operations.sessions_end_others, LOGGED_IN),
+    ("POST", "/sessions/{session_id}/end", operations.session_end, LOGGED_IN),
 ]
 
 
@@ -198,6 +218,8 @@ def dashboard_routes(state: ServerState) -> Router:
         r.add(method, path, endpoint)
         if method == "GET":  # pages name HEAD in their Allow header, as static files do
             r.add("HEAD", path, endpoint)
+    r.add("GET", "/favicon.ico", favicon_endpoint)
+    r.add("HEAD", "/favicon.ico", favicon_endpoint)
     r.add("GET", "/static/{name:path}", static_endpoint)
     r.add("HEAD", "/static/{name:path}", static_endpoint)
     return r
