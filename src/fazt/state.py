@@ -41,6 +41,7 @@ class ServerState:
     https_port: int | None = None
     tls: Any = None
     edge: Any = None  # fazt.server.edge.EdgeGuard, set by FaztApp: per-address limits
+    jobs: Any = None  # fazt.runtime.jobs.Scheduler, set by the lifespan: apps' cron jobs
     _data_version: int = -1
     _routing_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 

@@ -210,6 +210,9 @@ PER_SITE_CASES = [
         _path("/api/apps/b/net/old.example.com"),
         _path("/api/apps/a/net/old.example.com"),
     ),
+    Case("GET", "/api/apps/{name}/jobs", _path("/api/apps/b/jobs"), _path("/api/apps/a/jobs")),
+    # (site a has no jobs: a run of its own would be a 404; b's is refused before that)
+    Case("POST", "/api/apps/{name}/jobs/{job}/run", _path("/api/apps/b/jobs/x/run"), None),
     Case(
         "POST",
         "/api/domains",

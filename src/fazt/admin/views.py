@@ -111,11 +111,14 @@ async def _app_page(page: Page, name: str, error: str = "", status: int = 200) -
         raise HTTPError(404, "APP_NOT_FOUND", f"no app named '{name}'")
     info["site"]["url"] = page.state.site_url(info["site"]["name"])
     system = info["site"]["name"] in SYSTEM_SITES
+    scheduler = page.state.jobs  # fazt.runtime.jobs: the live deployment's cron jobs
+    jobs = await scheduler.overview(info["site"]["name"]) if scheduler is not None else []
     return render(
         page,
         "app.html",
         status,
         app=info,
+        jobs=jobs,
         system=system,
         can_roll_back=not system and _has_previous(info),
         error=error,

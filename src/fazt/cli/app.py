@@ -15,6 +15,7 @@ from fazt.cli.common import (
     remote_options,
 )
 from fazt.cli.create import create
+from fazt.cli.jobs import jobs
 
 
 @click.group()
@@ -23,6 +24,7 @@ def app() -> None:
 
 
 app.add_command(create)
+app.add_command(jobs)
 
 
 @app.command("list")

@@ -322,6 +322,7 @@ SETTINGS: tuple[Setting, ...] = (
     _int_setting(
         "net_requests_per_minute", 120, 0, 1_000_000, "fetches per app per minute (0 = off)", **LIVE
     ),
+    _int_setting("jobs_runs_kept", 100, 1, 100_000, "runs kept per scheduled job", restart=False),
 )
 
 BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}

@@ -1,10 +1,13 @@
 """`manifest.json` at a site's root: name, SPA fallback, cache rules, runtime limits,
-analytics and realtime echo."""
+analytics, realtime echo and scheduled jobs (cron)."""
 
 import fnmatch
 import json
 import re
 from dataclasses import dataclass, field
+
+from fazt import cron
+from fazt.hosting.paths import canonical_path
 
 DEFAULT_ASSET_CACHE = "public, max-age=3600"
 HTML_CACHE = "no-cache"
@@ -16,8 +19,25 @@ _NET_HOST = re.compile(
 )
 
 
+MAX_CRON_JOBS = 20
+MAX_CRON_PATH = 512
+CRON_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
 class InvalidManifest(ValueError):
     pass
+
+
+@dataclass(frozen=True)
+class CronJob:
+    """One scheduled job: POST `path` of the app's own JavaScript when `schedule` fires."""
+
+    name: str
+    schedule: str
+    path: str
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "schedule": self.schedule, "path": self.path}
 
 
 @dataclass(frozen=True)
@@ -35,6 +55,8 @@ class Manifest:
     # hosts fazt.net.fetch may reach ("api.example.com", "*.example.org", "host:8443");
     # checked in full by fazt.runtime.netpolicy
     net_allow: tuple[str, ...] = field(default_factory=tuple)
+    # scheduled jobs ("cron": [{"name"?, "schedule", "path"}]), names unique
+    cron: tuple[CronJob, ...] = field(default_factory=tuple)
 
     def cache_control(self, path: str, html: bool) -> str:
         for pattern, value in self.cache:
@@ -58,6 +80,8 @@ class Manifest:
             data["realtime"] = {"echo": False}
         if self.net_allow:
             data["net"] = {"allow": list(self.net_allow)}
+        if self.cron:
+            data["cron"] = [job.to_dict() for job in self.cron]
         return json.dumps(data)
 
 
@@ -117,6 +141,7 @@ def parse(raw: bytes | str | None) -> Manifest:
         analytics=analytics,
         realtime_echo=realtime.get("echo", True),
         net_allow=net_allow,
+        cron=_cron_jobs(data.get("cron", [])),
     )
 
 
@@ -135,3 +160,55 @@ def _net_allow(net: object) -> tuple[str, ...]:
             '"api.example.com", "*.example.org" or "api.example.com:8443"'
         )
     return tuple(allow)
+
+
+def _cron_jobs(entries: object) -> tuple[CronJob, ...]:
+    if not isinstance(entries, list):
+        raise InvalidManifest('manifest.json: \'cron\' must be a list of {"schedule", "path"}')
+    if len(entries) > MAX_CRON_JOBS:
+        raise InvalidManifest(f"manifest.json: at most {MAX_CRON_JOBS} cron jobs")
+    jobs: list[CronJob] = []
+    for i, entry in enumerate(entries):
+        job = _cron_job(entry, f"manifest.json: cron[{i}]")
+        if any(j.name == job.name for j in jobs):
+            raise InvalidManifest(f"manifest.json: cron[{i}]: a second job named '{job.name}'")
+        jobs.append(job)
+    return tuple(jobs)
+
+
+def _cron_job(entry: object, where: str) -> CronJob:
+    if not isinstance(entry, dict) or set(entry) - {"name", "schedule", "path"}:
+        raise InvalidManifest(f'{where}: expected {{"name"?, "schedule", "path"}}')
+    path = entry.get("path")
+    if (
+        not isinstance(path, str)
+        or not path.startswith("/")
+        or len(path) > MAX_CRON_PATH
+        or canonical_path(path) != path
+        or any(c in path for c in "?# ")
+    ):
+        raise InvalidManifest(
+            f"{where}: 'path' must be a clean path of the app such as \"/api/tick\" "
+            "(no query, no '.', '..' or empty segments)"
+        )
+    name = entry.get("name", _default_name(path))
+    if not isinstance(name, str) or not CRON_NAME.match(name):
+        raise InvalidManifest(
+            f"{where}: 'name' must be 1-64 letters, digits, '.', '_' or '-' (got {name!r})"
+        )
+    where = f"{where} ('{name}')"
+    schedule = entry.get("schedule")
+    if not isinstance(schedule, str):
+        raise InvalidManifest(f"{where}: 'schedule' must be a string such as \"*/5 * * * *\"")
+    try:
+        cron.parse(schedule)
+    except cron.InvalidSchedule as exc:
+        raise InvalidManifest(f"{where}: bad schedule {schedule!r}: {exc}") from None
+    return CronJob(name=name, schedule=" ".join(schedule.split()), path=path)
+
+
+def _default_name(path: str) -> str:
+    """ "/api/feed/refresh" -> "feed-refresh"; "/api" -> "api"."""
+    rel = path.strip("/")
+    rel = rel[len("api/") :] if rel.startswith("api/") else rel
+    return rel.replace("/", "-") or "root"

@@ -180,6 +180,14 @@
   // Shared by the context's requests (hardened by the lockdown below): building it per
   // request cost ~40 us, as much as the rest of a trivial request's JavaScript.
   const STORAGE = makeStorage();
+  // fazt.private: the deployment's files under private/ (runtime/private_files.py)
+  const readPrivate = (path, encoding) => host("private_read", [str(path, "path"), encoding], same);
+  const PRIVATE = Object.freeze({
+    read(path) { return readPrivate(path, "text"); },
+    json(path) { const t = readPrivate(path, "text"); return t === null ? null : JSON.parse(t); },
+    bytes(path) { const b = readPrivate(path, "base64"); return b === null ? null : fromBase64(b); },
+    list(prefix) { return host("private_list", [prefix === undefined ? "" : String(prefix)], same); },
+  });
   const REALTIME = Object.freeze({  // shared by the context's requests: frozen
     publish(channel, message) {
       if (message === undefined) throw new TypeError("realtime.publish requires channel and message");
@@ -424,6 +432,7 @@
     fazt.log = LOG;
     fazt.version = ctx.version;
     fazt.requestId = req.id;
+    fazt.private = PRIVATE;
     G.request = req;
     G.respond = RESPOND;
     G.console = CONSOLE;
@@ -660,6 +669,7 @@
   harden(secret);
   harden(SECRET_PROTO, true);
   harden(FETCH_RESPONSE, true);
+  harden(PRIVATE);
   for (const key of Reflect.ownKeys(G)) {
     const d = Object.getOwnPropertyDescriptor(G, key);
     if (!d.configurable) continue;

@@ -23,6 +23,7 @@ from typing import Any
 
 import quickjs
 
+from fazt.runtime import private_files
 from fazt.runtime.limits import MiB
 from fazt.runtime.prelude import LEGACY_ENTRY, LEGACY_PRELUDE, PRELUDE
 from fazt.storage.bindings import StorageError
@@ -118,6 +119,7 @@ class Host:
         self.storage = storage
         self.publish = publish
         self.stdlib = stdlib
+        self.private: private_files.PrivateFiles | None = None  # the request's deployment
 
     def call(self, method: str, *args: Any) -> str:
         try:
@@ -146,6 +148,10 @@ class Host:
             if method == "kv_set":  # the prelude passes JSON.stringify(value)
                 return self.storage.kv_set(*args, stringified=True)
             return getattr(self.storage, method)(*args)
+        if method in private_files.METHODS:
+            if self.private is None:
+                raise StorageError("fazt.private is not available here")
+            return self.private.call(method, args)
         if method == "rt_publish":
             if self.publish is None:
                 raise StorageError("fazt.realtime is not available here")
