@@ -230,3 +230,22 @@ def test_per_site_limit_counts_uploads_in_progress(srv):
 def test_bad_upload_requests_are_refused(srv, body):
     r = srv.api("POST", "/api/uploads", json=body)
     assert 400 <= r.status_code < 500 and r.json()["error"]["code"], r.text
+
+
+def test_an_upload_resumes_after_a_server_restart(tmp_path):
+    """The offset and the pieces are in the database; the hash state is rebuilt from them."""
+    data, sha = _blob(10 * MiB + 3)
+    with running_server(tmp_path / "home") as server:
+        started = _deploy_with(server, "restarted", sha, len(data))
+        up = _start(server, "restarted", data).json()["data"]
+        cut = 6 * MiB + 1
+        assert _put(server, up["id"], data[:cut], 0, len(data)).json()["data"]["offset"] == cut
+        server.stop()
+        server.start()
+        status = server.api("GET", f"/api/uploads/{up['id']}")
+        assert status.status_code == 200 and status.json()["data"]["offset"] == cut
+        r = _put(server, up["id"], data[cut:], cut, len(data))
+        assert r.status_code == 200 and r.json()["data"]["complete"] is True, r.text
+        r = server.api("POST", f"/api/deployments/{started['deployment_id']}/finalize", json={})
+        assert r.status_code == 200, r.text
+        assert server.get("/big.bin", host="restarted.localhost").content == data

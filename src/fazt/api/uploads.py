@@ -125,30 +125,51 @@ def _span(req: Request, upload: dict) -> ContentRange:
 
 async def _receive(state: ServerState, req: Request, upload: dict, span: ContentRange) -> int:
     """Commit the body piece by piece; the committed offset when it ends."""
-    uid, offset = upload["id"], span.start
-    hasher = await _hasher(state, uid, offset)
+    uid = upload["id"]
+    pieces = _Pieces(state, uid, span.start, await _hasher(state, uid, span.start))
     buffer, refused = bytearray(), False
     try:
         async for data in req.stream():
-            if offset + len(buffer) + len(data) > span.end:
+            if pieces.next + len(buffer) + len(data) > span.end:
                 refused = True
                 raise HTTPError(
                     413,
                     "UPLOAD_TOO_LARGE",
                     f"the body is longer than the {span.length:,} bytes its Content-Range "
-                    f"declares; {offset:,} bytes of the upload are committed",
+                    f"declares; the upload keeps the whole pieces before the excess",
                 )
             buffer += data
             while len(buffer) >= blob_chunks.CHUNK_BYTES:  # pieces of exactly one chunk
-                piece = bytes(buffer[: blob_chunks.CHUNK_BYTES])
+                await pieces.put(bytes(buffer[: blob_chunks.CHUNK_BYTES]))
                 del buffer[: blob_chunks.CHUNK_BYTES]
-                offset = await _commit(state, uid, offset, hasher, piece)
     finally:
         # What arrived is committed even if the body stopped short (a dropped client):
         # it resumes after it. A refused body keeps only the whole pieces before it.
         if buffer and not refused:
-            offset = await _commit(state, uid, offset, hasher, bytes(buffer))
-    return offset
+            await pieces.put(bytes(buffer))
+        committed = await pieces.drain()
+    return committed
+
+
+class _Pieces:
+    """Commits pieces in order, one in flight while the next one is received (so the
+    network, the writer and the hashing overlap; two pieces in memory at most)."""
+
+    def __init__(self, state: ServerState, uid: int, offset: int, hasher: Any) -> None:
+        self.state, self.uid, self.hasher = state, uid, hasher
+        self.next = self.committed = offset  # after the queued pieces / the stored ones
+        self.task: asyncio.Future | None = None
+
+    async def put(self, piece: bytes) -> None:
+        await self.drain()
+        start, self.next = self.next, self.next + len(piece)
+        self.task = asyncio.ensure_future(_commit(self.state, self.uid, start, self.hasher, piece))
+
+    async def drain(self) -> int:
+        if self.task is not None:
+            task, self.task = self.task, None
+            self.committed = await task
+        return self.committed
 
 
 async def _commit(state: ServerState, uid: int, offset: int, hasher: Any, piece: bytes) -> int:
