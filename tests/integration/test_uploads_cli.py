@@ -144,3 +144,34 @@ def test_progress_lines_without_a_terminal(srv, tmp_path):
     # --json shows no progress at all.
     out = srv.cli("deploy", str(tmp_path / "site"), "--site", "lines2", "--json", timeout=300)
     assert "data.bin" not in out.stderr
+
+
+def test_a_zip_deploy_refuses_a_file_it_would_hold_whole_in_memory(srv):
+    """ZIP deploys read one file at a time into memory: past 256 MB they point to the
+    streamed path, though deploy_max_file_bytes (5 GB) would allow the file."""
+    import io
+    import zipfile
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z, z.open("big.bin", "w") as f:
+        zeros = bytes(8 * MiB)
+        for _ in range(257 // 8 + 1):
+            f.write(zeros)
+    r = srv.api(
+        "POST",
+        "/api/deploy",
+        files={"file": ("site.zip", buf.getvalue())},
+        data={"site_name": "zipped"},
+    )
+    assert r.status_code == 413, r.text
+    error = r.json()["error"]
+    assert error["code"] == "FILE_TOO_LARGE" and "fazt deploy" in error["message"]
+    assert srv.get("/", host="zipped.localhost").status_code == 404
+
+
+def test_a_blob_sent_whole_is_capped_and_pointed_to_uploads(srv):
+    """PUT /api/blobs holds the body in memory: past 64 MB it refuses, naming the way."""
+    body = bytes(64 * MiB + 1)
+    r = srv.api("PUT", f"/api/blobs/{hashlib.sha256(body).hexdigest()}", content=body)
+    assert r.status_code == 413, r.text
+    assert "/api/uploads" in r.json()["error"]["message"]
