@@ -23,7 +23,15 @@ import threading
 import time
 from pathlib import Path
 
-from benchlib import Fazt, fazt_cmd, machine_facts, rss_kb, terminate_on_sigterm
+from benchlib import (
+    Fazt,
+    children_cpu_seconds,
+    cpu_seconds,
+    fazt_cmd,
+    machine_facts,
+    rss_kb,
+    terminate_on_sigterm,
+)
 
 MiB = 1024 * 1024
 TARGET_SECONDS = 15.0
@@ -42,7 +50,9 @@ def make_file(folder: Path, size: int) -> str:
 
 
 def timed_deploy(fz: Fazt, folder: Path, site: str) -> tuple[float, int, dict]:
-    """Wall time, peak server RSS (KiB) while it ran, and the CLI's JSON."""
+    """Wall time, peak server RSS (KiB) while it ran, and the CLI's JSON (with "_cpu":
+    CPU seconds of the CLI and of the server meanwhile)."""
+    client, server = children_cpu_seconds(), _tree_cpu(fz.pid)
     peak, stop = [0], threading.Event()
 
     def sample() -> None:
@@ -58,7 +68,15 @@ def timed_deploy(fz: Fazt, folder: Path, site: str) -> tuple[float, int, dict]:
     finally:
         stop.set()
         sampler.join()
-    return time.perf_counter() - started, peak[0], json.loads(out.stdout)
+    result = json.loads(out.stdout)
+    result["_cpu"] = (children_cpu_seconds() - client, _tree_cpu(fz.pid) - server)
+    return time.perf_counter() - started, peak[0], result
+
+
+def _tree_cpu(pid: int) -> float:
+    """CPU seconds of the supervisor and its worker (the worker does the work)."""
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return cpu_seconds(pid) + sum(cpu_seconds(int(c)) for c in children)
 
 
 def killed_then_resumed(fz: Fazt, folder: Path, size: int) -> tuple[float, float]:
@@ -105,7 +123,9 @@ def main() -> int:
                 print(
                     f"deploy {args.mb} MB: {secs:.1f}s ({size / MiB / secs:.0f} MB/s), server "
                     f"RSS idle {idle // 1024} MB, peak {peak // 1024} MB "
-                    f"(+{(peak - idle) // 1024} MB)  target <= {TARGET_SECONDS:.0f}s"
+                    f"(+{(peak - idle) // 1024} MB); CPU: CLI {out['_cpu'][0]:.1f}s, server "
+                    f"{out['_cpu'][1]:.1f}s; load average {os.getloadavg()[0]:.1f}  "
+                    f"target <= {TARGET_SECONDS:.0f}s"
                 )
                 shutil.rmtree(folder)
             folder = work / "resume"
