@@ -175,3 +175,34 @@ def test_a_blob_sent_whole_is_capped_and_pointed_to_uploads(srv):
     r = srv.api("PUT", f"/api/blobs/{hashlib.sha256(body).hexdigest()}", content=body)
     assert r.status_code == 413, r.text
     assert "/api/uploads" in r.json()["error"]["message"]
+
+
+def test_the_cli_rides_out_a_worker_crash_mid_upload(srv, tmp_path):
+    """The worker is killed while the file streams in: the CLI retries with backoff, the
+    supervisor starts a new worker, and the upload goes on from the committed offset (its
+    hash state rebuilt from the stored pieces)."""
+    size = 192 * MiB
+    sha = _big_file(tmp_path / "site", "crash.bin", size)
+    env = {**os.environ, "FAZT_HOME": str(srv.home), "NO_COLOR": "1"}
+    cmd = [*fazt_cmd(), "deploy", str(tmp_path / "site"), "--site", "crashed", "--json"]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for(
+            lambda: (row := _committed(srv.db)) is not None and row[0] >= size * 0.3,
+            deadline=120,
+            interval=0.01,
+            what="a third of the upload to be committed",
+        )
+        crashed_worker = _worker_pid(srv)
+        os.kill(crashed_worker, signal.SIGKILL)
+        out, err = proc.communicate(timeout=300)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 0, err
+    result = json.loads(out)
+    assert result["live"] is True
+    assert result["uploaded_bytes"] < 1.5 * size  # resumed, not started over
+    assert _worker_pid(srv) != crashed_worker
+    assert _served_sha(srv, "crashed.localhost", "/crash.bin") == sha

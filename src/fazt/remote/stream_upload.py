@@ -37,9 +37,10 @@ def send_file(
     """Upload `source` until the server has it whole and verified; the bytes sent.
 
     `advance` gets the bytes as they go (those the server already had count at once).
-    Raises ApiError when the server refuses, or after ATTEMPTS broken tries in a row."""
+    Raises ApiError when the server refuses, or after ATTEMPTS tries in a row that moved
+    nothing."""
     position = _Position(advance)
-    failures = 0
+    failures, shown_at_failure = 0, -1
     while True:
         try:
             upload = client.post(
@@ -51,7 +52,10 @@ def send_file(
         except ApiError as exc:
             if not _retryable(exc):
                 raise
-            failures += 1
+            # ATTEMPTS failures in a row without progress: a flaky link that keeps moving
+            # the upload forward is retried as long as it does.
+            failures = 1 if position.shown > shown_at_failure else failures + 1
+            shown_at_failure = position.shown
             if failures >= ATTEMPTS:
                 raise
             wait = RETRY_BACKOFF.delay(failures)
