@@ -68,6 +68,7 @@ def test_upload_in_pieces_resumes_and_publishes(srv):
     # Asking again for the same blob resumes the same upload; GET and HEAD tell the offset.
     again = _start(srv, "bigone", data)
     assert again.status_code == 200 and again.json()["data"]["id"] == up["id"]
+    assert _start(srv, "fresh", data).status_code == 201  # another site: its own upload
     assert again.json()["data"]["offset"] == cut
     head = srv.api("HEAD", f"/api/uploads/{up['id']}")
     assert head.headers["upload-offset"] == str(cut)
@@ -215,6 +216,13 @@ def test_per_site_limit_counts_uploads_in_progress(srv):
         "POST", "/api/uploads", json={"site": "other", "sha256": "c" * 64, "size": 11 * MiB}
     )
     assert r.status_code == 201, r.text
+
+
+@pytest.mark.parametrize("upload_id", ["abc", "-1", "99999999999999999999999", "0"])
+def test_unknown_upload_ids_are_not_found(srv, upload_id):
+    for method in ("GET", "PUT"):
+        r = srv.api(method, f"/api/uploads/{upload_id}", content=b"x" if method == "PUT" else None)
+        assert r.status_code == 404 and r.json()["error"]["code"] == "UPLOAD_NOT_FOUND", r.text
 
 
 @pytest.mark.parametrize(

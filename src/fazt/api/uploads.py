@@ -44,9 +44,8 @@ async def start_upload(state: ServerState, req: Request, key: ApiKey) -> Respons
     if size > state.limits.max_file_bytes:
         raise archive.file_too_large(name, size, state.limits.max_file_bytes)
     _check_room(state, size)
-    found = await state.db.write(uploads.start, site, sha, size, key.name)
-    new = not found["complete"] and found["offset"] == 0
-    return _answer(found, 201 if new else 200)
+    found, created = await state.db.write(uploads.start, site, sha, size, key.name)
+    return _answer(found, 201 if created else 200)
 
 
 def _check_room(state: ServerState, remaining: int) -> None:
@@ -64,7 +63,9 @@ def _answer(upload: dict, status: int = 200) -> Response:
 
 async def _owned(state: ServerState, key: ApiKey, upload_id: str) -> dict:
     """The upload, or 404 (also for another site's: it looks absent)."""
-    found = await state.db.read(uploads.row, int(upload_id)) if upload_id.isdigit() else None
+    found = None
+    if upload_id.isdigit() and len(upload_id) <= 18:  # an SQLite integer
+        found = await state.db.read(uploads.row, int(upload_id))
     if found is None or not owns(key, found["site"]):
         raise HTTPError(404, "UPLOAD_NOT_FOUND", f"no upload {upload_id} (finished or expired)")
     return found

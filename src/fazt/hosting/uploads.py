@@ -44,23 +44,20 @@ def site_bytes(conn: sqlite3.Connection, site: str) -> int:
     return stored + pending
 
 
-def start(conn: sqlite3.Connection, site: str, sha256: str, size: int, created_by: str) -> dict:
+def start(
+    conn: sqlite3.Connection, site: str, sha256: str, size: int, created_by: str
+) -> tuple[dict, bool]:
     """The upload of this blob for this site: the one in progress (to resume), else a new
-    one. `{"complete": True}` when the blob is already stored: nothing to send."""
+    one (True). `{"complete": True}` when the blob is already stored: nothing to send."""
     stored = conn.execute("SELECT size FROM blobs WHERE sha256 = ?", (sha256,)).fetchone()
     if stored is not None:
-        return {
-            "id": None,
-            "sha256": sha256,
-            "size": stored[0],
-            "offset": stored[0],
-            "complete": True,
-        }
+        done = {"id": None, "site": site, "sha256": sha256, "size": stored[0]}
+        return {**done, "offset": stored[0], "complete": True}, False
     found = conn.execute(
         "SELECT * FROM uploads WHERE site = ? AND sha256 = ? AND size = ?", (site, sha256, size)
     ).fetchone()
     if found is not None:
-        return describe(dict(found))
+        return describe(dict(found)), False
     _check_site_limit(conn, site, size)
     now = utcnow()
     cur = conn.execute(
@@ -68,7 +65,7 @@ def start(conn: sqlite3.Connection, site: str, sha256: str, size: int, created_b
         " VALUES (?, ?, ?, ?, ?, ?)",
         (site, sha256, size, created_by, now, now),
     )
-    return describe(row(conn, cur.lastrowid))
+    return describe(row(conn, cur.lastrowid)), True
 
 
 def _check_site_limit(conn: sqlite3.Connection, site: str, size: int) -> None:

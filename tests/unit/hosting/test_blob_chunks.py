@@ -88,7 +88,8 @@ def test_deleting_the_site_deletes_the_pieces(db):
 
 
 def test_an_idle_upload_expires_with_its_pieces_and_a_busy_one_keeps_its_deploy(db):
-    up = db.write_sync(uploads.start, "media", "a" * 64, 3 * CHUNK, "t")
+    up, created = db.write_sync(uploads.start, "media", "a" * 64, 3 * CHUNK, "t")
+    assert created is True
     db.write_sync(uploads.append, up["id"], 0, b"p" * CHUNK)
     entry = FileEntry("big.bin", "a" * 64, 3 * CHUNK, "application/octet-stream")
     dep = db.write_sync(deployments.create_pending, "media", [entry], Manifest(), "t")
@@ -106,7 +107,7 @@ def test_an_idle_upload_expires_with_its_pieces_and_a_busy_one_keeps_its_deploy(
 
 def test_a_finished_upload_becomes_the_blob_and_a_wrong_hash_leaves_nothing(db):
     data = os.urandom(CHUNK + 10)
-    up = db.write_sync(uploads.start, "media", sha256_hex(data), len(data), "t")
+    up, _ = db.write_sync(uploads.start, "media", sha256_hex(data), len(data), "t")
     db.write_sync(uploads.append, up["id"], 0, data[:CHUNK])
     with pytest.raises(uploads.UploadError) as refused:
         db.write_sync(uploads.append, up["id"], 0, data[:CHUNK])  # not at the offset
@@ -114,7 +115,7 @@ def test_a_finished_upload_becomes_the_blob_and_a_wrong_hash_leaves_nothing(db):
     db.write_sync(uploads.append, up["id"], CHUNK, data[CHUNK:])
     assert db.write_sync(uploads.finish, up["id"], sha256_hex(data))["complete"] is True
     assert db.read_sync(deployments.read_blob, sha256_hex(data)) == data
-    wrong = db.write_sync(uploads.start, "media", "b" * 64, 10, "t")
+    wrong, _ = db.write_sync(uploads.start, "media", "b" * 64, 10, "t")
     db.write_sync(uploads.append, wrong["id"], 0, b"0123456789")
     assert db.write_sync(uploads.finish, wrong["id"], sha256_hex(b"0123456789")) is None
     assert count(db, "SELECT COUNT(*) FROM uploads") == 0
