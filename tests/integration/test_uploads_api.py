@@ -91,6 +91,8 @@ def test_upload_in_pieces_resumes_and_publishes(srv):
     assert r.status_code == 200, r.text
     served = srv.get("/big.bin", host="bigone.localhost")
     assert served.status_code == 200 and served.content == data
+    raw = srv.api("GET", "/api/sites/bigone/files/big.bin")  # v0.9's download, streamed
+    assert raw.status_code == 200 and raw.content == data
     part = srv.get("/big.bin", host="bigone.localhost", headers={"range": "bytes=4194300-4194400"})
     assert part.status_code == 206 and part.content == data[4194300:4194401]
     # Stored in pieces of at most 4 MiB, under the blob's row.
