@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from fazt.backup.snapshot import create_snapshot, restore_snapshot
 from fazt.db import Database
+from fazt.db import settings as settings_table
 from fazt.hosting import blob_chunks, blob_read, deployments, uploads
 from fazt.hosting.deployments import FileEntry, sha256_hex
 from fazt.hosting.manifest import Manifest
@@ -135,3 +136,18 @@ def test_a_backup_and_restore_carry_the_pieces(tmp_path):
     restore_snapshot(backup, restored)
     with Database.open(restored) as db:
         assert db.read_sync(deployments.read_blob, BIG_SHA) == BIG
+
+
+def test_the_site_limit_counts_deployed_files_once_and_uploads_in_progress(db):
+    publish(db, "media", BIG)
+    publish(db, "media", BIG)  # the same file in a second deployment counts once
+    assert db.read_sync(uploads.site_bytes, "media") == len(BIG)
+    db.write_sync(settings_table.put, "deploy_max_site_bytes", str(len(BIG) + 100))
+    _, created = db.write_sync(uploads.start, "media", "c" * 64, 100, "t")
+    assert created is True
+    with pytest.raises(uploads.UploadError) as refused:
+        db.write_sync(uploads.start, "media", "d" * 64, 1, "t")
+    assert refused.value.code == "SITE_TOO_LARGE"
+    assert "deploy_max_site_bytes" in str(refused.value)
+    _, created = db.write_sync(uploads.start, "other", "d" * 64, 1, "t")
+    assert created is True
