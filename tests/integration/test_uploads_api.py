@@ -259,3 +259,31 @@ def test_an_upload_resumes_after_a_server_restart(tmp_path):
         r = server.api("POST", f"/api/deployments/{started['deployment_id']}/finalize", json={})
         assert r.status_code == 200, r.text
         assert server.get("/big.bin", host="restarted.localhost").content == data
+
+
+def test_no_room_on_the_disk_is_refused_before_bytes_are_accepted(tmp_path):
+    """On a small tmpfs: an upload the disk cannot hold is 507 when it starts, and a piece
+    is 507 before its first byte when the disk filled meanwhile; the committed part stays
+    and the upload completes once there is room."""
+    from tests.conftest import FaztServer, free_port
+    from tests.tmpfs import fill, small_tmpfs
+
+    home = tmp_path / "home"
+    home.mkdir()
+    with small_tmpfs(48) as mount:
+        srv = FaztServer(home=home, port=free_port(), db=mount / "data.db")
+        with srv.serving():
+            r = _start(srv, "full", b"", sha="e" * 64, size=40 * MiB)
+            assert r.status_code == 507 and r.json()["error"]["code"] == "INSUFFICIENT_STORAGE"
+            assert "MB needed" in r.json()["error"]["message"]
+            data, _ = _blob(8 * MiB)
+            up = _start(srv, "full", data).json()["data"]
+            half = 4 * MiB
+            assert _put(srv, up["id"], data[:half], 0, len(data)).json()["data"]["offset"] == half
+            filler = fill(mount, leave_bytes=6 * MiB)
+            r = _put(srv, up["id"], data[half:], half, len(data))
+            assert r.status_code == 507 and r.json()["error"]["code"] == "INSUFFICIENT_STORAGE"
+            assert srv.api("GET", f"/api/uploads/{up['id']}").json()["data"]["offset"] == half
+            filler.unlink()
+            r = _put(srv, up["id"], data[half:], half, len(data))
+            assert r.status_code == 200 and r.json()["data"]["complete"] is True, r.text
