@@ -54,6 +54,11 @@ def world(tmp_path_factory) -> Iterator[World]:
             files = [{"path": "index.html", "sha256": sha, "size": len(blob)}]
             r = srv.api("POST", f"/api/apps/{site}/deployments", json={"files": files})
             ids[f"{site}_pending"] = r.json()["data"]["deployment_id"]
+            # An upload in progress of each site (for the /api/uploads/{id} routes).
+            body = {"site": site, "sha256": _upload_sha(site), "size": len(UPLOAD)}
+            r = srv.api("POST", "/api/uploads", json=body)
+            assert r.status_code == 201, r.text
+            ids[f"{site}_upload"] = r.json()["data"]["id"]
         r = srv.api(
             "POST",
             "/api/keys",
@@ -89,6 +94,18 @@ def _path(template: str, **extra) -> Call:
 
 
 BLOB = b"a blob owned by no site"
+UPLOAD = b"uploaded"
+
+
+def _upload_sha(site: str) -> str:
+    return hashlib.sha256(UPLOAD + site.encode()).hexdigest()  # never matches: stays open
+
+
+def _upload_start(site: str) -> Call:
+    body = {"site": site, "sha256": _upload_sha(site), "size": len(UPLOAD)}
+    return lambda ids: ("/api/uploads", {"json": body})
+
+
 BLOB_SHA = hashlib.sha256(BLOB).hexdigest()
 
 
@@ -107,6 +124,21 @@ NOT_FOUND_DEP = (404, "DEPLOYMENT_NOT_FOUND")
 PER_SITE_CASES = [
     Case("POST", "/api/deploy", _zip_deploy("b"), _zip_deploy("a")),
     Case("POST", "/api/apps/{name}/deployments", _start("b"), _start("a")),
+    Case("POST", "/api/uploads", _upload_start("b"), _upload_start("a")),
+    Case(
+        "GET",
+        "/api/uploads/{upload_id}",
+        _path("/api/uploads/{b_upload}"),
+        _path("/api/uploads/{a_upload}"),
+        (404, "UPLOAD_NOT_FOUND"),
+    ),
+    Case(
+        "PUT",
+        "/api/uploads/{upload_id}",
+        _path("/api/uploads/{b_upload}", content=b"u", headers={"content-range": "bytes 0-0/8"}),
+        _path("/api/uploads/{a_upload}", content=b"u", headers={"content-range": "bytes 0-0/8"}),
+        (404, "UPLOAD_NOT_FOUND"),
+    ),
     Case(
         "POST",
         "/api/deployments/{deployment_id}/finalize",

@@ -197,8 +197,16 @@ SETTINGS: tuple[Setting, ...] = (
     # Deploy limits (fazt.hosting, docs/deploying.md).
     _int_setting("deploy_max_upload_bytes", 200 * MiB, 1, 64 * GiB, "bytes of one upload"),
     _int_setting("deploy_max_files", 10000, 1, 10_000_000, "files in one deployment"),
-    _int_setting("deploy_max_file_bytes", 100 * MiB, 1, 64 * GiB, "bytes of one file unpacked"),
-    _int_setting("deploy_max_total_bytes", 500 * MiB, 1, 64 * GiB, "bytes of a deploy unpacked"),
+    _int_setting("deploy_max_file_bytes", 5 * GiB, 1, 64 * GiB, "bytes of one file unpacked"),
+    _int_setting("deploy_max_total_bytes", 10 * GiB, 1, 1 << 50, "bytes of a deploy unpacked"),
+    _int_setting(
+        "deploy_max_site_bytes",
+        20 * GiB,
+        1,
+        1 << 50,
+        "bytes one site holds (deployments and uploads in progress)",
+        **LIVE,
+    ),
     _int_setting("deploy_max_ratio", 200, 1, 100_000, "unpacked/packed size of an archive"),
     _int_setting(
         "deploy_pending_ttl_seconds",

@@ -34,6 +34,7 @@ from fazt.api import (
     storage,
     system,
     upgrade,
+    uploads,
     v09_routes,
 )
 from fazt.api.access import PUBLIC, api_endpoint
@@ -66,6 +67,9 @@ API_ROUTES = [
     ("POST", "/api/apps/{name}/deployments", deploy.start_deployment, "deploy", PER_SITE),
     ("PUT", "/api/blobs/{sha256}", deploy.upload_blob, "deploy", PER_SITE),
     ("POST", "/api/blobs", deploy.upload_blob_batch, "deploy", PER_SITE),
+    ("POST", "/api/uploads", uploads.start_upload, "deploy", PER_SITE),
+    ("GET", "/api/uploads/{upload_id}", uploads.upload_status, "deploy", PER_SITE),
+    ("PUT", "/api/uploads/{upload_id}", uploads.upload_piece, "deploy", PER_SITE),
     (
         "POST",
         "/api/deployments/{deployment_id}/finalize",
