@@ -9,6 +9,8 @@ from fazt.errors import FaztError
 from fazt.web.http import HTTPError
 
 STATUS = {
+    # A warm standby refuses writes until promoted (fazt.backup.standby)
+    "STANDBY_READ_ONLY": 503,
     # Deploys (fazt.hosting.deployments, fazt.hosting.archive)
     "APP_NOT_FOUND": 404,
     "DEPLOYMENT_NOT_FOUND": 404,

@@ -221,6 +221,16 @@ def describe(db_path: Path, values: dict[str, str]) -> dict:
 # -- restore ---------------------------------------------------------------------------
 
 
+def litestream_env() -> dict[str, str]:
+    """The environment for a `litestream restore`: S3 credentials from the saved file."""
+    env = dict(os.environ)
+    creds = _credentials()
+    if creds.get("access_key_id"):
+        env.setdefault("LITESTREAM_ACCESS_KEY_ID", creds["access_key_id"])
+        env.setdefault("LITESTREAM_SECRET_ACCESS_KEY", creds.get("secret_access_key") or "")
+    return env
+
+
 def restore(url: str, to: Path, timestamp: str | None = None, values: dict | None = None) -> str:
     """`litestream restore` of the replica at `url` into `to` (as of `timestamp`)."""
     binary = litestream_binary()
@@ -233,12 +243,9 @@ def restore(url: str, to: Path, timestamp: str | None = None, values: dict | Non
     args = [binary, "restore", "-o", str(to)]
     if timestamp:
         args += ["-timestamp", timestamp]
-    env = dict(os.environ)
-    creds = _credentials()
-    if creds.get("access_key_id"):
-        env.setdefault("LITESTREAM_ACCESS_KEY_ID", creds["access_key_id"])
-        env.setdefault("LITESTREAM_SECRET_ACCESS_KEY", creds.get("secret_access_key") or "")
-    done = subprocess.run([*args, url], capture_output=True, text=True, env=env, timeout=600)
+    done = subprocess.run(
+        [*args, url], capture_output=True, text=True, env=litestream_env(), timeout=600
+    )
     if done.returncode != 0 or not to.exists():
         message = (done.stderr or done.stdout).strip().splitlines()
         raise ReplicationError("litestream restore failed: " + (message[-1] if message else "?"))

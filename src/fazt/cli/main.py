@@ -16,6 +16,7 @@ COMMANDS = {
     "domain": ("fazt.cli.domain", "domain"),
     "backup": ("fazt.cli.backup", "backup"),
     "replicate": ("fazt.cli.replicate", "replicate"),
+    "standby": ("fazt.cli.standby", "standby"),
     "key": ("fazt.cli.key", "key"),
     "redirect": ("fazt.cli.redirect", "redirect"),
     "webhook": ("fazt.cli.webhook", "webhook"),

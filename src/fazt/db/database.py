@@ -54,6 +54,9 @@ class Database:
         self._watch_conn: sqlite3.Connection | None = None
         self._watch_lock = threading.Lock()
         self._closed = False
+        # A standby's database (fazt.backup.standby): every write is refused with this
+        # error, except the follower's own (functions marked `standby_ok`).
+        self.read_only: Exception | None = None
 
     @classmethod
     def open(cls, path: Path, **kwargs: Any) -> "Database":
@@ -85,6 +88,8 @@ class Database:
         """Queue fn(conn, *args) to run in one IMMEDIATE transaction on the writer thread."""
         if self._closed:
             raise RuntimeError("database is closed")
+        if self.read_only is not None and not getattr(fn, "standby_ok", False):
+            raise self.read_only
         future: Future = Future()
         self._queue.put((fn, args, future))
         return future

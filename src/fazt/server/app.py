@@ -29,6 +29,7 @@ DASHBOARD_HEADERS = [
     ),
 ]
 PLAIN_404 = b"404 Not Found\n"
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 
 
 class FaztApp:
@@ -86,6 +87,8 @@ class FaztApp:
         await respond(proto, response, req.method == "HEAD")
 
     async def serve(self, req: Request, target: routing.Target) -> Response:
+        if self.state.db.read_only is not None and req.method not in SAFE_METHODS:
+            raise self.state.db.read_only  # a standby: 503 STANDBY_READ_ONLY
         if target.kind == routing.SITE:
             return await self.serve_site(req, target.site, target.deployment_id)
         if target.kind == routing.DASHBOARD:

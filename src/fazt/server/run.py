@@ -19,6 +19,7 @@ from granian.server.embed import Server
 from fazt import cpu
 from fazt.api.request_auth import session_max_age
 from fazt.auth import sessions
+from fazt.backup import standby
 from fazt.backup.service import start_services
 from fazt.db import Database
 from fazt.hosting import deployments
@@ -28,6 +29,7 @@ from fazt.runtime.jobs import Scheduler
 from fazt.server.app import FaztApp
 from fazt.state import ROUTING_POLL_SECONDS, ServerState
 from fazt.storage import kv
+from fazt.web.handover import request_reload
 from fazt.web.http import http1_settings
 from fazt.web.readiness import prove_serving, report_ready
 from fazt.web.steer import steer_to_newest
@@ -134,6 +136,10 @@ async def _start_background(lifespan: AsyncExitStack, state: ServerState, app: F
     jobs."""
     lifespan.callback(cpu.shutdown)  # hashing and zip work (fazt.cpu): last of all
     lifespan.callback(app.runtime.close)
+    following = standby.marker(state.db.path)
+    if following is not None:
+        _start_standby(lifespan, state, following["from"])
+        return
     services = start_services(state.db)  # scheduled backups, Litestream (fazt.backup.service)
     lifespan.push_async_callback(services.stop)
     state.analytics.start()  # buffered analytics writes (fazt.analytics.service)
@@ -153,6 +159,18 @@ async def _start_background(lifespan: AsyncExitStack, state: ServerState, app: F
     ]
     for job in jobs:
         lifespan.push_async_callback(cancel_and_wait, asyncio.ensure_future(job))
+
+
+def _start_standby(lifespan: AsyncExitStack, state: ServerState, url: str) -> None:
+    """A standby (fazt.backup.standby): writes refused, the follower and the routing watch
+    only; promotion hands over to a fresh worker, which starts everything else."""
+    state.db.read_only = standby.read_only_error(state.db.path)
+    follower = standby.Follower(state.db, url)
+    running = asyncio.ensure_future(follower.run(lambda: request_reload("standby promoted")))
+    lifespan.push_async_callback(follower.stop)
+    lifespan.push_async_callback(cancel_and_wait, running)
+    watch = periodic(ROUTING_POLL_SECONDS, state.pick_up_changes, "watching the database")
+    lifespan.push_async_callback(cancel_and_wait, asyncio.ensure_future(watch))
 
 
 SWEEP_SECONDS = 300
