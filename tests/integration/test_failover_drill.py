@@ -188,6 +188,13 @@ def test_failover_drill(tmp_path):
             assert error["code"] == "STANDBY_READ_ONLY"
             assert url in error["message"] and "fazt standby promote" in error["message"]
 
+        # Read-only API traffic works with the primary's keys (no last-used write).
+        r = http.get(
+            standby.base + "/api/apps",
+            headers={"host": "localhost", "authorization": f"Bearer {key}"},
+        )
+        assert r.status_code == 200 and "drill" in r.text, r.text
+
         writer, watcher = Writer(primary.url), Watcher(standby.base)
         writer.start()
         watcher.start()

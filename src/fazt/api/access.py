@@ -51,6 +51,8 @@ async def authenticate(state: ServerState, req: Request, scope: str) -> ApiKey:
             f"this key lacks the '{scope}' scope (it has: {', '.join(sorted(key.scopes))})",
         )
     now = time.monotonic()
+    if state.db.read_only is not None:  # a standby: its copy is the primary's, keep it so
+        return key
     if now - state.key_touched.get(key.id, -TOUCH_INTERVAL) >= TOUCH_INTERVAL:
         state.key_touched[key.id] = now
         state.db.submit_write(tokens.touch, key.id)
