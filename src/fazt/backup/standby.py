@@ -182,6 +182,7 @@ def describe(db_path: Path) -> dict:
         "last_error": status.get("last_error"),
         "promoted_at": status.get("promoted_at"),
         "replicate_to": status.get("replicate_to"),
+        "apply_seconds": status.get("apply_seconds"),
         "replica_position": None,
         "lag_seconds": None,
     }
@@ -308,11 +309,13 @@ class Follower:
         self.status["checked_at"] = now
         if txid is None or txid == self.position:
             return
+        started = time.monotonic()
         try:
             await self.db.write(_apply, self.follow)
         except Exception as exc:  # a copy mid-write: the next poll tries again
             self.status["last_error"] = f"applying position {txid:016x} failed: {exc}"
             return
+        self.status["apply_seconds"] = round(time.monotonic() - started, 4)
         if self.position is not None:
             self.status["position_changed_at"] = now
         self.position = txid
