@@ -88,6 +88,9 @@ class LocalDB:
         self._conn: sqlite3.Connection | None = None
         self._wrote = threading.Event()
         self._turn: int | None = None  # the flock file descriptor
+        # A warm standby's database (fazt.backup.standby.marker_path) takes no app writes:
+        # the next position applied from the replica would silently undo them.
+        self.standby = os.path.exists(f"{path}.standby.json")
 
     @property
     def conn(self) -> sqlite3.Connection:
@@ -102,6 +105,11 @@ class LocalDB:
         return fn(self.conn, *args)
 
     def write_sync(self, fn: Callable[..., T], *args: Any) -> T:
+        if self.standby:
+            raise StorageError(  # shown to the app, which may catch it
+                "STANDBY_READ_ONLY: this server is a read-only standby: writes go to the primary "
+                "(or make this server the primary with `fazt standby promote`)",
+            )
         conn = self.conn
         fcntl.flock(self._turn, fcntl.LOCK_EX)  # type: ignore[arg-type]
         try:
