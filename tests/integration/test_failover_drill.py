@@ -295,6 +295,7 @@ def test_failover_drill(tmp_path):
         assert settings_value(standby.db, "replicate_url") == new_replica.as_uri()
         wait_for(lambda: list(new_replica.rglob("*.ltx")), 30, what="replication to the new path")
         assert standby.status()["standby"] is False
+        assert not list(standby.home.glob("data.db.follow*"))  # the follow copy is gone
 
         # Loss: writes acknowledged by the primary that the promoted server lacks; lag: from
         # a write's acknowledgement on the primary to the standby answering it.

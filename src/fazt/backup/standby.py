@@ -287,9 +287,7 @@ class Follower:
             self.status["last_error"] = f"litestream follow exited with {self.proc.returncode}"
             log.error("standby: %s; restarting it", self.status["last_error"])
             await asyncio.sleep(1.0)
-        for suffix in ("", "-wal", "-shm", "-txid"):  # a fresh copy: -force is for files
-            with contextlib.suppress(FileNotFoundError):  # we own, never the served one
-                Path(f"{self.follow}{suffix}").unlink()
+        self._remove_follow_copy()  # a fresh one each start: litestream restores into a new file
         args = ["restore", "-f", "-follow-interval", FOLLOW_INTERVAL, "-o", str(self.follow)]
         self.proc = await asyncio.create_subprocess_exec(
             binary,
@@ -328,6 +326,7 @@ class Follower:
         await self.db.write(_point_replication, request.get("replicate_to"))
         marker_path(self.db.path).unlink(missing_ok=True)
         promote_path(self.db.path).unlink(missing_ok=True)
+        self._remove_follow_copy()
         self.status.update(
             {"promoted_at": time.time(), "replicate_to": request.get("replicate_to")}
         )
@@ -335,6 +334,10 @@ class Follower:
         self.promoted = True
         log.warning("standby: promoted to primary at position %s", self.status.get("position"))
         on_promoted()
+
+    def _remove_follow_copy(self) -> None:
+        for suffix in ("", "-wal", "-shm", "-txid"):  # our own files, never the served ones
+            Path(f"{self.follow}{suffix}").unlink(missing_ok=True)
 
     def _save_status(self) -> None:
         with contextlib.suppress(OSError):
