@@ -104,7 +104,14 @@ def check(args: list[str]) -> str | None:
     path, rest = ["fazt"], list(args)
     while isinstance(command, click.Group):
         while rest and rest[0].startswith("-"):  # group options such as `fazt -v`
+            takes_value = [  # `fazt standby --from URL`: the value is no command name
+                o
+                for o in command.params
+                if isinstance(o, click.Option) and rest[0] in o.opts and not o.is_flag
+            ]
             rest.pop(0)
+            if takes_value and rest:
+                rest.pop(0)
         if not rest:
             return None  # `fazt server --help`-like: the group itself
         name = rest.pop(0)
