@@ -47,6 +47,7 @@ module.exports = async function (req) {
 };
 """
 WRITE_EVERY = 0.1
+BROWSER = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/120.0 Safari/537.36"
 SYNC_INTERVAL = 1.0  # the primary's litestream sync-interval (fazt's default)
 
 
@@ -200,6 +201,7 @@ def test_failover_drill(tmp_path):
         )
         primary.deploy(site, "drill")
         key = primary.create_key("drill-key", "deploy")
+        primary.cli("redirect", "add", "drill-link", "https://example.com/drill")
         r = primary.request("POST", "/api/counter", host="drill.localhost", json={"n": 0})
         assert r.status_code == 200, r.text
         wait_for(lambda: list(replica.rglob("*.ltx")), 30, what="the first replicated LTX")
@@ -224,6 +226,13 @@ def test_failover_drill(tmp_path):
         # connection), rather than writing what the next applied position would undo.
         r = get(http, standby.base, "/api/touch", "drill.localhost")
         assert r.status_code == 200 and "read-only standby" in r.json()["error"], r.text
+
+        # Short links and the tracking pixel answer (a standby counts no hits).
+        browser = {"host": "localhost", "user-agent": BROWSER}  # (a robot is not counted)
+        r = http.get(standby.base + "/r/drill-link", headers=browser)
+        assert r.status_code == 302 and r.headers["location"] == "https://example.com/drill"
+        r = http.get(standby.base + "/pixel.gif?site=drill", headers=browser)
+        assert r.status_code == 200, r.text
 
         # Read-only API traffic works with the primary's keys (no last-used write).
         r = http.get(

@@ -148,7 +148,7 @@ async def _count(
     state: ServerState, req: Request, site: str, kind: str, name: str, path: str, referrer: str
 ) -> None:
     """Buffer one hit, unless the visitor asked not to be tracked or is a robot."""
-    if _opted_out(req):
+    if _opted_out(req) or state.db.read_only is not None:  # a standby counts nothing
         return
     ua = req.header("user-agent") or ""
     browser, system, device = useragent.parse(ua[:MAX_FIELD])
