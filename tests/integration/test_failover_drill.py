@@ -271,6 +271,8 @@ def test_failover_drill(tmp_path):
         assert status["lag_seconds"] is not None
         text = standby.cli("standby", "status").stdout
         assert f"Standby of {url}" in text and "following:  yes" in text
+        text = standby.cli("server", "status").stdout
+        assert f"Standby:         read-only, following {url}, position" in text
 
         kill_at = time.time()
         kill_tree(primary.proc.pid)

@@ -257,9 +257,10 @@ def status(db_path, as_json) -> None:
     info["database_bytes"] = os.path.getsize(path)
     info.update(_disk_info(path, info["_settings"]))
     info.update(_running_info(path, int(info["port"])))
-    from fazt.backup import replicate
+    from fazt.backup import replicate, standby
 
     info["replication"] = replicate.describe(path, info.pop("_settings"))
+    info["standby"] = standby.describe(path) if standby.marker(path) else None
     if as_json:
         print_json(info)
         return
@@ -280,7 +281,13 @@ def status(db_path, as_json) -> None:
     ]:
         console.print(f"  {label + ':':16} {value}", highlight=False)
     rep = info["replication"]
-    if rep["enabled"]:
+    if info["standby"]:  # its replication settings are the primary's, copied: not its own
+        follow = info["standby"]
+        lag = "unknown" if follow["lag_seconds"] is None else f"{follow['lag_seconds']}s"
+        state = "following" if follow["following"] else "NOT following"
+        line = f"read-only, {state} {follow['from']}, position {follow['position']}, lag {lag}"
+        console.print(f"  {'Standby:':16} {line}", highlight=False)
+    elif rep["enabled"]:
         lag = "unknown" if rep["lag_seconds"] is None else f"{rep['lag_seconds']}s"
         state = f"running (pid {rep['pid']})" if rep["running"] else "not running"
         console.print(f"  {'Replication:':16} {rep['url']}, {state}, lag {lag}", highlight=False)
