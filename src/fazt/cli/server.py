@@ -162,6 +162,10 @@ def worker(
     host: str, port: int, ready_fd: int | None, listen_fd: int | None, db_path: Path | None
 ) -> None:
     """Serve (started by `fazt server start`, which supervises it)."""
+    from fazt.web.readiness import report_progress
+
+    # Each step restarts the supervisor's clock for a silent worker (fazt.server.supervisor).
+    report_progress(ready_fd, "starting")
     from fazt.server.run import limit_malloc_arenas, serve
 
     limit_malloc_arenas()
@@ -183,8 +187,10 @@ def worker(
             cfg = state.tls.cfg
             click.echo(f"  HTTPS:     {cfg.host}:{cfg.https_port}, http->https on {cfg.http_port}")
 
+    report_progress(ready_fd, "opening")
     try:
         with open_db(db_path, must_exist=True) as db:
+            report_progress(ready_fd, "opened")
             serve(db, host, port, on_ready=ready, ready_fd=ready_fd, listen_fd=listen_fd)
     except (OSError, RuntimeError) as exc:
         fail(f"cannot serve on {host}:{port}: {exc}")
