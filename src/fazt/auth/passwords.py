@@ -4,13 +4,21 @@ import asyncio
 import secrets
 import sqlite3
 
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
-
 from fazt.db.clock import utcnow
 
 MIN_PASSWORD_LENGTH = 8
-_hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
+_HASHER = None
+
+
+def _hasher():
+    """argon2id with the library's current recommended parameters; imported at the first
+    login or password change (an idle worker does not pay for it)."""
+    from argon2 import PasswordHasher
+
+    global _HASHER
+    if _HASHER is None:
+        _HASHER = PasswordHasher()
+    return _HASHER
 
 
 def generate_password() -> str:
@@ -20,12 +28,14 @@ def generate_password() -> str:
 def hash_password(password: str) -> str:
     if len(password) < MIN_PASSWORD_LENGTH:
         raise ValueError(f"password must be at least {MIN_PASSWORD_LENGTH} characters")
-    return _hasher.hash(password)
+    return _hasher().hash(password)
 
 
 def verify_password(password_hash: str, password: str) -> bool:
+    from argon2.exceptions import InvalidHashError, VerificationError
+
     try:
-        return _hasher.verify(password_hash, password)
+        return _hasher().verify(password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
 

@@ -48,7 +48,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fazt.backoff import Backoff
-from fazt.db import settings  # light: no connection pool, only the read-only `saved`
 from fazt.server.sdnotify import notify
 from fazt.upgrade.request import RequestError, UpgradeRequest, request_path, take
 from fazt.web.handover import (
@@ -159,7 +158,7 @@ def bind(host: str, port: int) -> socket.socket:
 
 
 def _seconds(value: str | None, default: float) -> float:
-    """A seconds setting read from the file at each use (so it takes effect at once)."""
+    """A seconds setting's value, read from the file at each use (it takes effect at once)."""
     try:
         return max(0.0, float(value)) if value is not None else default
     except ValueError:
@@ -168,12 +167,17 @@ def _seconds(value: str | None, default: float) -> float:
 
 def restart_cap(db: str) -> float:
     """The longest pause between restarts: the setting, else the default."""
+    # Imported here: the settings schema and sqlite3 are ~4 MB an idle supervisor lacks.
+    from fazt.db import settings
+
     value = settings.saved(Path(db), "worker_restart_max_delay_seconds")
     return _seconds(value, RESTART_CAP_DEFAULT)
 
 
 def ready_silence(db: str) -> float:
     """How long a handover's new worker may stay silent before it is given up."""
+    from fazt.db import settings
+
     value = settings.saved(Path(db), "worker_ready_deadline_seconds")
     return _seconds(value, READY_SILENCE_DEFAULT)
 
