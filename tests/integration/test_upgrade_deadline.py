@@ -110,3 +110,22 @@ def test_the_handover_deadline_setting_is_read_at_each_handover(server, tmp_path
     assert took <= 9, took
     assert load.failures == [], load.failures[:5]
     assert server.stop() == 0
+
+
+def _mapped(pid: int) -> str:
+    with open(f"/proc/{pid}/maps") as f:
+        return f.read()
+
+
+def test_an_idle_server_maps_no_crypto_hashing_or_sqlite_in_the_supervisor(server):
+    """Idle memory (issue 22), checked on the live processes: the shared libraries they
+    mapped. The worker imports cryptography and argon2 on first use; the supervisor never
+    opens SQLite until it reads a setting."""
+    assert server.get("/health").status_code == 200
+    (worker,) = children(server.proc.pid)
+    assert "_sqlite3" not in _mapped(server.proc.pid)
+    worker_maps = _mapped(worker)
+    assert "granian" in worker_maps  # the check sees the worker's libraries
+    assert "cryptography" not in worker_maps
+    assert "argon2" not in worker_maps
+    assert server.stop() == 0
