@@ -9,7 +9,7 @@ one keeps serving. The supervisor imports almost nothing, so it stays small.
 
 How long a starting worker may take (docs/upgrade.md): the deadline is for silence, not
 for the whole start. The worker reports progress on its ready pipe ("starting", "opening",
-"opened", then "ready"); each report restarts the clock. A handover (reload, upgrade,
+"opened", "proved", then "ready"); each report restarts the clock. A handover (reload, upgrade,
 rollback) gives `worker_ready_deadline_seconds` (default 10 s) of silence, so a release
 whose worker hangs is given up within seconds while the old worker keeps serving; while
 the worker opens the database (a backup, then migrations of a big file) it may be silent

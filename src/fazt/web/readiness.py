@@ -61,7 +61,8 @@ async def prove_serving(host: str, port: int, instance: str, use_tls: bool = Fal
 
 def report_progress(fd: int | None, step: str) -> None:
     """Tell the supervisor that starting goes on (it gives up on a silent worker):
-    "starting", "opening" (the database: a backup and migrations may take long), "opened"."""
+    "starting", "opening" (the database: a backup and migrations may take long), "opened",
+    "proved" (it answered over the port; HTTPS, if on, starts next)."""
     if fd is not None:
         os.write(fd, f"{step}\n".encode())
 
