@@ -5,9 +5,6 @@ import re
 import tempfile
 from typing import Any
 
-import python_multipart
-from python_multipart.exceptions import FormParserError
-
 from fazt.api.access import check_site, owns
 from fazt.auth.tokens import ApiKey
 from fazt.cpu import run_cpu
@@ -180,6 +177,10 @@ def _parse_form(ctype: str, size: int, stream: Any) -> tuple[dict[str, str], Any
             uploads.append(file.file_object)
         else:
             file.close()
+
+    # Imported at the first upload: an idle worker does not pay for it.
+    import python_multipart
+    from python_multipart.exceptions import FormParserError
 
     headers = {"Content-Type": ctype.encode(), "Content-Length": str(size).encode()}
     try:

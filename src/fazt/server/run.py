@@ -29,7 +29,7 @@ from fazt.server.app import FaztApp
 from fazt.state import ROUTING_POLL_SECONDS, ServerState
 from fazt.storage import kv
 from fazt.web.http import http1_settings
-from fazt.web.readiness import prove_serving, report_ready
+from fazt.web.readiness import prove_serving, report_progress, report_ready
 from fazt.web.steer import steer_to_newest
 
 log = logging.getLogger("fazt")
@@ -118,6 +118,7 @@ async def _serve(
         await _wait_listening(host, port, serving)
         await prove_serving(host, port, state.instance)
         steer_to_newest(port)  # a worker we replace gets no new connections (fazt.web.steer)
+        report_progress(ready_fd, "proved")  # the HTTPS listeners get their own 10 s
         # HTTPS mode: the TLS and http->https listeners and the certificate manager.
         state.tls = await https_service.start(state.db, app)
         if state.tls is not None:
