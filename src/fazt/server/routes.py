@@ -15,7 +15,7 @@ pages `(page, **params)`.
 from collections.abc import Callable
 from typing import Any
 
-from fazt.admin import views
+from fazt.admin import storage_page, views
 from fazt.admin.dashboard import LOGGED_IN
 from fazt.admin.pages import page_endpoint, static_endpoint
 from fazt.api import (
@@ -171,6 +171,23 @@ PAGES = [
     ("GET", "/analytics", views.analytics_page, LOGGED_IN),
     ("GET", "/settings", views.settings_page, LOGGED_IN),
     ("GET", "/upgrade", views.upgrade_page, LOGGED_IN),
+    # issue 18 part B: storage browser, browser deploys, logs, health
+    ("GET", "/apps/{name}/storage", storage_page.storage_page, LOGGED_IN),
+    ("GET", "/apps/{name}/storage/kv", storage_page.kv_entry, LOGGED_IN),
+    ("POST", "/apps/{name}/storage/kv/delete", storage_page.kv_delete, LOGGED_IN),
+    ("GET", "/apps/{name}/storage/docs", storage_page.collections_page, LOGGED_IN),
+    ("GET", "/apps/{name}/storage/docs/{collection}", storage_page.collection_page, LOGGED_IN),
+    ("GET", "/apps/{name}/storage/docs/{collection}/edit", storage_page.document_page, LOGGED_IN),
+    ("POST", "/apps/{name}/storage/docs/{collection}/edit", storage_page.document_save, LOGGED_IN),
+    (
+        "POST",
+        "/apps/{name}/storage/docs/{collection}/delete",
+        storage_page.document_delete,
+        LOGGED_IN,
+    ),
+    ("GET", "/apps/{name}/storage/blobs", storage_page.blobs_page, LOGGED_IN),
+    ("GET", "/apps/{name}/storage/blob", storage_page.blob_download, LOGGED_IN),
+    ("POST", "/apps/{name}/storage/blobs/delete", storage_page.blob_delete, LOGGED_IN),
 ]
 
 
