@@ -6,7 +6,7 @@ and origin. Reads go through the same modules as the JSON API (hosting, runtime,
 
 from urllib.parse import quote
 
-from fazt.admin import stats
+from fazt.admin import deploy_page, stats
 from fazt.admin.dashboard import Page, redirect, render, safe_next
 from fazt.api import request_auth, system
 from fazt.api.errors import status_of
@@ -26,6 +26,7 @@ DONE = {
     "env-set": "Env var saved.",
     "env-unset": "Env var removed.",
     "revoked": "Key revoked.",
+    "deployed": "Deployed.",
 }
 DAY_CHOICES = (7, 30, 90)
 
@@ -108,6 +109,7 @@ async def _app_page(page: Page, name: str, error: str = "", status: int = 200) -
     if info is None:
         raise HTTPError(404, "APP_NOT_FOUND", f"no app named '{name}'")
     info["site"]["url"] = page.state.site_url(info["site"]["name"])
+    deploy_page.add_preview_links(page.state, info["history"])
     return render(
         page,
         "app.html",
