@@ -15,7 +15,7 @@ pages `(page, **params)`.
 from collections.abc import Callable
 from typing import Any
 
-from fazt.admin import deploy_page, logs_page, storage_page, views
+from fazt.admin import deploy_page, health_page, logs_page, storage_page, views
 from fazt.admin.dashboard import LOGGED_IN
 from fazt.admin.pages import page_endpoint, static_endpoint
 from fazt.api import (
@@ -175,6 +175,7 @@ PAGES = [
     ("POST", "/apps/{name}/deploy", deploy_page.deploy_upload, LOGGED_IN),
     ("GET", "/logs", logs_page.logs_page, LOGGED_IN),
     ("GET", "/logs/feed", logs_page.logs_feed, LOGGED_IN),
+    ("GET", "/server-health", health_page.health_page, LOGGED_IN),
     ("GET", "/apps/{name}/storage", storage_page.storage_page, LOGGED_IN),
     ("GET", "/apps/{name}/storage/kv", storage_page.kv_entry, LOGGED_IN),
     ("POST", "/apps/{name}/storage/kv/delete", storage_page.kv_delete, LOGGED_IN),
