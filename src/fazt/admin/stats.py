@@ -6,6 +6,7 @@ import sqlite3
 from types import ModuleType
 from typing import Any
 
+from fazt.admin import event_counts
 from fazt.api import system
 from fazt.db.clock import utcnow
 from fazt.hosting import deployments
@@ -95,4 +96,5 @@ def analytics(conn: sqlite3.Connection, site: str | None, days: int) -> dict | N
         "overview": _safely(queries.overview, conn, site, days),
         "redirects": _safely(queries.redirect_clicks, conn),
         "webhooks": _safely(queries.webhook_events, conn, 20),
+        "events": _safely(event_counts.event_series, conn, site, days),
     }

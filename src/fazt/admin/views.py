@@ -263,7 +263,3 @@ async def settings_page(page: Page) -> Response:
         schema=schema,
         dashboard_url=page.state.dashboard_url(),
     )
-
-
-async def upgrade_page(page: Page) -> Response:
-    return render(page, "upgrade.html")

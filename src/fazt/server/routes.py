@@ -15,7 +15,14 @@ pages `(page, **params)`.
 from collections.abc import Callable
 from typing import Any
 
-from fazt.admin import deploy_page, health_page, logs_page, storage_page, views
+from fazt.admin import (
+    deploy_page,
+    health_page,
+    logs_page,
+    storage_page,
+    upgrade_page,
+    views,
+)
 from fazt.admin.dashboard import LOGGED_IN
 from fazt.admin.pages import page_endpoint, static_endpoint
 from fazt.api import (
@@ -170,7 +177,7 @@ PAGES = [
     ("POST", "/keys/{key_id}/revoke", views.key_revoke, LOGGED_IN),
     ("GET", "/analytics", views.analytics_page, LOGGED_IN),
     ("GET", "/settings", views.settings_page, LOGGED_IN),
-    ("GET", "/upgrade", views.upgrade_page, LOGGED_IN),
+    ("GET", "/upgrade", upgrade_page.upgrade_page, LOGGED_IN),  # follows an upgrade
     # issue 18 part B: storage browser, browser deploys, logs, health
     ("POST", "/apps/{name}/deploy", deploy_page.deploy_upload, LOGGED_IN),
     ("GET", "/logs", logs_page.logs_page, LOGGED_IN),
