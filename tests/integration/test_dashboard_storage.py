@@ -90,7 +90,7 @@ def csrf_of(page) -> str:
 
 
 def keys_on(page) -> list[str]:
-    return re.findall(r"/kv\?key=([^\"]+)\"", page.text)
+    return re.findall(r'href="/apps/shop/storage/kv\?key=([^"]+)"', page.text)
 
 
 def test_pages_need_a_login(srv):
@@ -114,6 +114,7 @@ def test_kv_list_pages_by_prefix_and_escapes_values(admin):
     assert keys_on(second)[0] == "user%3A050"
     everything = admin.get("/apps/shop/storage").text
     assert "&lt;b&gt;x&lt;/b&gt;" in everything and "<b>x</b>" not in everything
+    assert 'action="/apps/shop/storage/kv/delete"' in everything
     one = admin.get("/apps/shop/storage/kv?key=user:007")
     assert one.status_code == 200 and "&#34;n&#34;: 7" in one.text
     assert admin.get("/apps/shop/storage/kv?key=nope").status_code == 404
@@ -141,6 +142,9 @@ def test_document_query_uses_the_runtime_operators_and_paginates(admin):
     assert page.status_code == 200
     assert "10 documents match" in page.text
     assert "p070" in page.text and "p069" not in page.text
+    assert 'href="/apps/shop/storage/docs/people/edit?id=p070"' in page.text
+    assert 'action="/apps/shop/storage/docs/people"' in page.text
+    assert 'action="/apps/shop/storage/docs/people/delete"' in page.text
     ordered = admin.get(
         "/apps/shop/storage/docs/people",
         params={"q": '{"age": {"$in": [3, 5]}}', "sort": '{"age": -1}'},
@@ -170,6 +174,7 @@ def _doc(srv, doc_id: str) -> tuple[str, str]:
 def test_document_edit_refuses_bad_json_and_changes_nothing(srv, admin):
     form = admin.get("/apps/shop/storage/docs/people/edit?id=p001")
     assert form.status_code == 200 and "&#34;age&#34;: 1" in form.text
+    assert 'action="/apps/shop/storage/docs/people/edit"' in form.text
     token = csrf_of(form)
     before = _doc(srv, "p001")
     url = "/apps/shop/storage/docs/people/edit"
@@ -203,6 +208,7 @@ def test_blobs_images_inline_everything_else_a_sandboxed_download(admin):
     page = admin.get("/apps/shop/storage/blobs")
     assert page.status_code == 200
     assert '<img src="/apps/shop/storage/blob?path=img%2Fdot.png"' in page.text
+    assert 'action="/apps/shop/storage/blobs/delete"' in page.text
     assert '<img src="/apps/shop/storage/blob?path=evil.svg' not in page.text
     png = admin.get("/apps/shop/storage/blob?path=img/dot.png")
     assert png.status_code == 200 and png.content == PNG

@@ -165,7 +165,6 @@ async def collection_page(page: Page, name: str, collection: str) -> Response:
         400 if error else 200,
         app=app,
         collection=collection,
-        base=base,
         q=q,
         sort=sort,
         offset=offset,
@@ -179,7 +178,6 @@ async def collection_page(page: Page, name: str, collection: str) -> Response:
 async def _edit_form(
     page: Page, app: str, collection: str, doc_id: str, text: str, error: str = "", status=200
 ) -> Response:
-    base = _app_url(app, f"/docs/{quote(collection, safe='')}")
     return render(
         page,
         "storage_doc.html",
@@ -188,7 +186,6 @@ async def _edit_form(
         collection=collection,
         doc_id=doc_id,
         text=text,
-        base=base,
         error=error,
     )
 
