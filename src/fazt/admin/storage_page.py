@@ -7,6 +7,8 @@ built from input here.
 """
 
 import json
+import sqlite3
+import time
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -17,6 +19,7 @@ from fazt.storage.errors import StorageError
 from fazt.web.http import HTTPError, Response
 
 PAGE_SIZE = 50
+QUERY_SECONDS = 2.0  # a document query's time budget on a database reader
 # Blob types a browser may show inline on the dashboard's origin: raster images only.
 # Anything else (SVG and HTML can run script) is only ever a download.
 INLINE_IMAGES = {"image/png", "image/jpeg", "image/gif", "image/webp", "image/avif"}
@@ -124,13 +127,30 @@ def _query_of(text: str, what: str) -> Any:
 
 
 def _find_page(conn, app: str, collection: str, query: Any, sort: Any, offset: int) -> dict:
-    options = {"limit": PAGE_SIZE, "offset": offset}
+    """A page of matches, and whether more follow. The total is counted only without a
+    query (an index range): with one, counting would scan the whole collection again.
+    A query gets QUERY_SECONDS: the reader it holds is one static files need too."""
+    deadline = time.monotonic() + QUERY_SECONDS
+    conn.set_progress_handler(lambda: time.monotonic() > deadline, 10_000)
+    try:
+        return _find(conn, app, collection, query, sort, offset)
+    except sqlite3.OperationalError as exc:
+        if "interrupted" not in str(exc):
+            raise
+        raise StorageError(
+            f"the query took longer than {QUERY_SECONDS:g} s: narrow it (e.g. by id or a prefix)"
+        ) from None
+    finally:
+        conn.set_progress_handler(None, 0)
+
+
+def _find(conn, app: str, collection: str, query: Any, sort: Any, offset: int) -> dict:
+    options = {"limit": PAGE_SIZE + 1, "offset": offset}
     if sort is not None:
         options["sort"] = sort
-    return {
-        "total": documents.count(conn, app, collection, query),
-        "documents": documents.find(conn, app, collection, query, options),
-    }
+    found = documents.find(conn, app, collection, query, options)
+    total = documents.count(conn, app, collection, None) if query is None else None
+    return {"total": total, "more": len(found) > PAGE_SIZE, "documents": found[:PAGE_SIZE]}
 
 
 async def collections_page(page: Page, name: str) -> Response:
@@ -142,7 +162,7 @@ async def collections_page(page: Page, name: str) -> Response:
 async def collection_page(page: Page, name: str, collection: str) -> Response:
     app = await _app(page, name)
     q, sort, offset = page.req.query.get("q", ""), page.req.query.get("sort", ""), _offset(page)
-    error, found = "", {"total": 0, "documents": []}
+    error, found = "", {"total": 0, "more": False, "documents": []}
     try:
         query, order = _query_of(q, "the query"), _query_of(sort, "the sort")
         found = await page.state.db.read(_find_page, app, collection, query, order, offset)
@@ -157,7 +177,7 @@ async def collection_page(page: Page, name: str, collection: str) -> Response:
         pages["prev"] = (
             f"{base}?{urlencode({'q': q, 'sort': sort, 'offset': max(0, offset - PAGE_SIZE)})}"
         )
-    if offset + PAGE_SIZE < found["total"]:
+    if found["more"]:
         pages["next"] = f"{base}?{urlencode({'q': q, 'sort': sort, 'offset': offset + PAGE_SIZE})}"
     return render(
         page,
