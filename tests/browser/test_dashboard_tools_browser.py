@@ -220,6 +220,7 @@ def test_the_upgrade_page_follows_an_upgrade_to_its_end(srv, page):
 PHONE_PAGES = [
     "/apps/shop",
     "/apps/shop/storage",
+    "/apps/shop/storage/kv?key=a-very-long-key-" + "x" * 80,
     "/apps/shop/storage/docs",
     "/apps/shop/storage/docs/people",
     "/apps/shop/storage/docs/people/edit?id=p1",
