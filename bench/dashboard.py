@@ -183,7 +183,18 @@ def main() -> None:
                 f"/logs?app={APP}&level=error",
                 "/logs?q=needle",
                 "/server-health",
+                # The operations pages (issue 18 part A), with a few backups to list.
+                "/backups",
+                "/domains",
+                "/redirects",
+                "/webhooks",
+                "/sessions",
             ]
+            token = re.search(
+                r'name="csrf-token" content="([^"]+)"', http.get("/", headers=cookie).text
+            )
+            for _ in range(5):
+                http.post("/backups", data={"csrf_token": token.group(1)}, headers=cookie)
             print(f"{'page':52} {'first ms':>9} {'median ms':>10} {'max ms':>8} {'KB':>6}")
             for path in pages:
                 t0 = time.perf_counter()

@@ -44,6 +44,7 @@ class ServerState:
     edge: Any = None  # fazt.server.edge.EdgeGuard, set by FaztApp: per-address limits
     js_pool: Any = None  # fazt.runtime.executor.WorkerPool, set by FaztApp (health view)
     latency: LatencyHistogram = field(default_factory=LatencyHistogram)  # served requests
+    jobs: Any = None  # fazt.runtime.jobs.Scheduler, set by the lifespan: apps' cron jobs
     _data_version: int = -1
     _routing_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 

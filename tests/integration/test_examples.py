@@ -1,5 +1,6 @@
 """Every folder in examples/ deploys as it is and works over HTTP."""
 
+import json
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,7 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 @pytest.fixture(scope="module")
 def srv(tmp_path_factory):
     with running_server(tmp_path_factory.mktemp("examples") / "home") as server:
-        for name in ("static-site", "leaderboard", "visit-counter"):
+        for name in ("static-site", "leaderboard", "visit-counter", "heartbeat"):
             server.cli("deploy", str(EXAMPLES / name))
         yield server
 
@@ -62,3 +63,22 @@ def test_visit_counter(srv):
     for expected in (1, 2, 3):
         assert srv.request("POST", "/api/hit", host=h).json() == {"visits": expected}
     assert srv.get("/api/anything", host=h).json() == {"visits": 3}
+
+
+def test_heartbeat(srv):
+    """The job itself is run by hand here (tests/integration/test_jobs.py runs jobs on
+    their schedule)."""
+    h = host(srv, "heartbeat")
+    status = srv.get("/api/status", host=h).json()
+    assert status == {"label": "Every five minutes", "ticks": 0, "recent": []}
+    assert srv.request("POST", "/api/tick", host=h).status_code == 403  # not the scheduler
+    assert srv.get("/private/config.json", host=h).status_code == 404
+    for _ in range(2):
+        run = json.loads(srv.cli("app", "jobs", "run", "heartbeat", "tick", "--json").stdout)
+        assert (run["run"]["status"], run["run"]["http_status"]) == ("ok", 200)
+    status = srv.get("/api/status", host=h).json()
+    assert status["ticks"] == 2 and len(status["recent"]) == 2
+    jobs = json.loads(srv.cli("app", "jobs", "heartbeat", "--json").stdout)["jobs"]
+    assert [(j["name"], j["schedule"], len(j["runs"])) for j in jobs] == [
+        ("tick", "*/5 * * * *", 2)
+    ]

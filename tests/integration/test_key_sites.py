@@ -45,6 +45,8 @@ def world(tmp_path_factory) -> Iterator[World]:
                 assert r.status_code == 201, r.text
             r = srv.api("PUT", f"/api/apps/{site}/env/SECRET", json={"value": f"{site}-secret"})
             assert r.status_code == 201, r.text
+            r = srv.api("PUT", f"/api/apps/{site}/net/old.example.com", json={"rule": "deny"})
+            assert r.status_code == 201, r.text
             # A pending deployment of each site (for finalize by id).
             blob = f"pending {site}".encode()
             sha = hashlib.sha256(blob).hexdigest()
@@ -52,6 +54,11 @@ def world(tmp_path_factory) -> Iterator[World]:
             files = [{"path": "index.html", "sha256": sha, "size": len(blob)}]
             r = srv.api("POST", f"/api/apps/{site}/deployments", json={"files": files})
             ids[f"{site}_pending"] = r.json()["data"]["deployment_id"]
+            # An upload in progress of each site (for the /api/uploads/{id} routes).
+            body = {"site": site, "sha256": _upload_sha(site), "size": len(UPLOAD)}
+            r = srv.api("POST", "/api/uploads", json=body)
+            assert r.status_code == 201, r.text
+            ids[f"{site}_upload"] = r.json()["data"]["id"]
         r = srv.api(
             "POST",
             "/api/keys",
@@ -87,6 +94,18 @@ def _path(template: str, **extra) -> Call:
 
 
 BLOB = b"a blob owned by no site"
+UPLOAD = b"uploaded"
+
+
+def _upload_sha(site: str) -> str:
+    return hashlib.sha256(UPLOAD + site.encode()).hexdigest()  # never matches: stays open
+
+
+def _upload_start(site: str) -> Call:
+    body = {"site": site, "sha256": _upload_sha(site), "size": len(UPLOAD)}
+    return lambda ids: ("/api/uploads", {"json": body})
+
+
 BLOB_SHA = hashlib.sha256(BLOB).hexdigest()
 
 
@@ -105,6 +124,21 @@ NOT_FOUND_DEP = (404, "DEPLOYMENT_NOT_FOUND")
 PER_SITE_CASES = [
     Case("POST", "/api/deploy", _zip_deploy("b"), _zip_deploy("a")),
     Case("POST", "/api/apps/{name}/deployments", _start("b"), _start("a")),
+    Case("POST", "/api/uploads", _upload_start("b"), _upload_start("a")),
+    Case(
+        "GET",
+        "/api/uploads/{upload_id}",
+        _path("/api/uploads/{b_upload}"),
+        _path("/api/uploads/{a_upload}"),
+        (404, "UPLOAD_NOT_FOUND"),
+    ),
+    Case(
+        "PUT",
+        "/api/uploads/{upload_id}",
+        _path("/api/uploads/{b_upload}", content=b"u", headers={"content-range": "bytes 0-0/8"}),
+        _path("/api/uploads/{a_upload}", content=b"u", headers={"content-range": "bytes 0-0/8"}),
+        (404, "UPLOAD_NOT_FOUND"),
+    ),
     Case(
         "POST",
         "/api/deployments/{deployment_id}/finalize",
@@ -195,6 +229,22 @@ PER_SITE_CASES = [
         _path("/api/apps/a/env/SECRET"),
     ),
     Case("GET", "/api/apps/{name}/logs", _path("/api/apps/b/logs"), _path("/api/apps/a/logs")),
+    Case("GET", "/api/apps/{name}/net", _path("/api/apps/b/net"), _path("/api/apps/a/net")),
+    Case(
+        "PUT",
+        "/api/apps/{name}/net/{host}",
+        _path("/api/apps/b/net/api.example.com", json={"rule": "allow"}),
+        _path("/api/apps/a/net/api.example.com", json={"rule": "allow"}),
+    ),
+    Case(
+        "DELETE",
+        "/api/apps/{name}/net/{host}",
+        _path("/api/apps/b/net/old.example.com"),
+        _path("/api/apps/a/net/old.example.com"),
+    ),
+    Case("GET", "/api/apps/{name}/jobs", _path("/api/apps/b/jobs"), _path("/api/apps/a/jobs")),
+    # (site a has no jobs: a run of its own would be a 404; b's is refused before that)
+    Case("POST", "/api/apps/{name}/jobs/{job}/run", _path("/api/apps/b/jobs/x/run"), None),
     Case(
         "POST",
         "/api/domains",
@@ -276,6 +326,8 @@ SERVER_WIDE_CASES = [
     Case("GET", "/api/backups", _path("/api/backups"), None),
     Case("POST", "/api/backups", _path("/api/backups"), None),
     Case("GET", "/api/backups/{file}", _path("/api/backups/none.db"), None),
+    Case("POST", "/api/backups/{file}/verify", _path("/api/backups/none.db/verify"), None),
+    Case("POST", "/api/backups/{file}/restore", _path("/api/backups/none.db/restore"), None),
     Case("GET", "/api/keys", _path("/api/keys"), None),
     Case("POST", "/api/keys", _path("/api/keys", json={"name": "more", "scopes": ["nope"]}), None),
     Case("DELETE", "/api/keys/{key_id}", _path("/api/keys/999999"), None),

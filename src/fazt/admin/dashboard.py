@@ -19,7 +19,11 @@ from fazt.web.http import HTTPError, Request, Response
 HTML_TYPE = "text/html; charset=utf-8"
 FORM_LIMIT = 256 * 1024
 LOGGED_IN = "session"  # the scope of every page except login and static files
-STATIC_TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8"}
+STATIC_TYPES = {
+    ".css": "text/css; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".svg": "image/svg+xml",
+}
 
 
 @dataclass

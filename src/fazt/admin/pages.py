@@ -9,13 +9,13 @@ from typing import Any
 from urllib.parse import quote
 
 from fazt.admin import views
-from fazt.admin.dashboard import LOGGED_IN, Page, read_form, redirect, static_file
+from fazt.admin.dashboard import LOGGED_IN, Page, read_form, redirect, render, static_file
 from fazt.admin.deploy_page import read_multipart
 from fazt.api import request_auth
 from fazt.auth import sessions
 from fazt.auth.sessions import Session
 from fazt.state import ServerState
-from fazt.web.http import Request, Response
+from fazt.web.http import HTTPError, Request, Response
 
 View = Callable[..., Awaitable[Response]]
 
@@ -54,6 +54,26 @@ def page_endpoint(state: ServerState, view: View, scope: str | None) -> Callable
 async def static_endpoint(req: Request, name: str) -> Response:
     """/static/<name>: the dashboard's CSS and JavaScript, shipped in this package."""
     return static_file(name)
+
+
+async def favicon_endpoint(req: Request) -> Response:
+    """/favicon.ico: browsers ask for it on any page that names no icon (the login form
+    does name one); the same SVG as /static/favicon.svg."""
+    return static_file("favicon.svg")
+
+
+def wants_html(req: Request) -> bool:
+    """A browser asking for a page: a GET or HEAD outside the JSON API that accepts HTML."""
+    if req.method not in ("GET", "HEAD") or req.path.startswith("/api/") or req.path == "/api":
+        return False
+    return "text/html" in (req.header("accept") or "")
+
+
+async def not_found_page(state: ServerState, req: Request, exc: HTTPError) -> Response:
+    """The dashboard's HTML 404 page (with the navigation when logged in)."""
+    found = await request_auth.session_and_token(state, req)
+    page = Page(state, req, found[0] if found else None)
+    return render(page, "404.html", 404, message=exc.message)
 
 
 async def _refresh_cookie(

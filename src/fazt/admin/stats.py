@@ -8,6 +8,7 @@ from typing import Any
 
 from fazt.admin import event_counts
 from fazt.api import system
+from fazt.db import disk, settings
 from fazt.db.clock import utcnow
 from fazt.hosting import deployments
 from fazt.runtime import store
@@ -41,6 +42,8 @@ def _safely(fn, *args) -> Any:
 def overview(conn: sqlite3.Connection, state: ServerState) -> dict:
     """/api/system's facts, plus requests and errors per hour when analytics exist."""
     info = system.system_info(conn, state)
+    warn_mb = settings.get_int(conn, "disk_free_warn_mb")
+    info["disk_warning"] = disk.free_space_warning(state.db.path, warn_mb)
     queries = _analytics()
     info["request_series"] = _safely(queries.request_series, conn, 24) if queries else None
     return info

@@ -6,7 +6,7 @@ and origin. Reads go through the same modules as the JSON API (hosting, runtime,
 
 from urllib.parse import quote
 
-from fazt.admin import deploy_page, stats
+from fazt.admin import deploy_page, settings_form, stats
 from fazt.admin.dashboard import Page, redirect, render, safe_next
 from fazt.api import request_auth, system
 from fazt.api.errors import status_of
@@ -27,6 +27,8 @@ DONE = {
     "env-unset": "Env var removed.",
     "revoked": "Key revoked.",
     "deployed": "Deployed.",
+    "saved": "Settings saved.",
+    "saved-restart": "Settings saved. Some apply when the server restarts (fazt server restart).",
 }
 DAY_CHOICES = (7, 30, 90)
 
@@ -110,15 +112,33 @@ async def _app_page(page: Page, name: str, error: str = "", status: int = 200) -
         raise HTTPError(404, "APP_NOT_FOUND", f"no app named '{name}'")
     info["site"]["url"] = page.state.site_url(info["site"]["name"])
     deploy_page.add_preview_links(page.state, info["history"])
+    system = info["site"]["name"] in SYSTEM_SITES
+    scheduler = page.state.jobs  # fazt.runtime.jobs: the live deployment's cron jobs
+    jobs = await scheduler.overview(info["site"]["name"]) if scheduler is not None else []
     return render(
         page,
         "app.html",
         status,
         app=info,
-        system=info["site"]["name"] in SYSTEM_SITES,
+        jobs=jobs,
+        system=system,
+        can_roll_back=not system and _has_previous(info),
         error=error,
         done=DONE.get(page.req.query.get("done", "")),
     )
+
+
+def _has_previous(info: dict) -> bool:
+    """Whether Roll back can work: an older deployment that was live once (as
+    deployments.rollback looks for), so the button is not offered where it can only fail."""
+    live = info["site"]["live_deployment_id"] or 0
+    return any(d["id"] < live and d["live_at"] for d in info["history"])
+
+
+def _refuse_system(name: str, what: str) -> None:
+    """System sites (the dashboard, root, 404) are fazt's own: no env vars, no rollback."""
+    if name.lower() in SYSTEM_SITES:
+        raise HTTPError(403, "SYSTEM_SITE", f"'{name.lower()}' is a system app: {what}")
 
 
 async def app_page(page: Page, name: str) -> Response:
@@ -148,10 +168,12 @@ async def _change_pointer(page: Page, name: str, fn, required: bool, done: str) 
 
 
 async def app_rollback(page: Page, name: str) -> Response:
+    _refuse_system(name, "it cannot be rolled back here")
     return await _change_pointer(page, name, deployments.rollback, False, "rollback")
 
 
 async def app_promote(page: Page, name: str) -> Response:
+    _refuse_system(name, "its deployments cannot be switched here")
     return await _change_pointer(page, name, deployments.promote, True, "promote")
 
 
@@ -169,6 +191,7 @@ async def app_delete(page: Page, name: str) -> Response:
 
 async def env_set(page: Page, name: str) -> Response:
     name = name.lower()
+    _refuse_system(name, "it has no env vars")
     try:
         var = store.validate_env_name(page.field("name").strip())
     except store.EnvError as exc:
@@ -249,7 +272,12 @@ async def analytics_page(page: Page) -> Response:
     )
 
 
-async def settings_page(page: Page) -> Response:
+async def _settings(
+    page: Page,
+    status: int = 200,
+    typed: dict[str, str] | None = None,
+    errors: dict[str, str] | None = None,
+) -> Response:
     values = await page.state.db.read(settings.all_settings)
     active = await page.state.db.read(sessions.list_active)
     https = await page.state.db.read(system.https_status, values)
@@ -257,9 +285,22 @@ async def settings_page(page: Page) -> Response:
     return render(
         page,
         "settings.html",
+        status,
         values=values,
         https=https,
         sessions=active,
         schema=schema,
+        form=settings_form.fields(values, typed),
+        errors=errors or {},
+        error="Nothing was saved: check the fields marked below." if errors else "",
+        done=DONE.get(page.req.query.get("done", "")),
         dashboard_url=page.state.dashboard_url(),
     )
+
+
+async def settings_page(page: Page) -> Response:
+    return await _settings(page)
+
+
+async def settings_save(page: Page) -> Response:
+    return await settings_form.save(page, _settings)

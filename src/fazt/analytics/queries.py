@@ -100,19 +100,25 @@ def sites(conn: sqlite3.Connection, days: int) -> list[dict]:
     return [{"site": s, "visitors": v, "pageviews": p} for s, v, p in rows]
 
 
-def redirect_clicks(conn: sqlite3.Connection) -> list[dict]:
-    """Every redirect, most clicked first: {"slug", "url", "clicks", "created_at"}."""
+def redirect_clicks(conn: sqlite3.Connection, tag: str | None = None) -> list[dict]:
+    """Every redirect (with `tag` among its tags, if given), most clicked first:
+    {"id", "slug", "url", "clicks", "created_at", "tags"}."""
+    where, args = "", ()
+    if tag is not None:
+        where, args = "WHERE EXISTS (SELECT 1 FROM json_each(tags) WHERE value = ?)", (tag,)
     rows = conn.execute(
-        "SELECT slug, url, clicks, created_at FROM redirects ORDER BY clicks DESC, slug"
+        f"SELECT id, slug, url, clicks, created_at, tags FROM redirects {where} "
+        "ORDER BY clicks DESC, slug",
+        args,
     )
-    return [dict(r) for r in rows]
+    return [{**dict(r), "tags": json.loads(r["tags"])} for r in rows]
 
 
 def webhooks(conn: sqlite3.Connection) -> list[dict]:
-    """Every webhook without its secret: {"name", "signed", "legacy_signatures",
+    """Every webhook without its secret: {"id", "name", "signed", "legacy_signatures",
     "created_at", "events", "last_event_at"}."""
     rows = conn.execute(
-        "SELECT w.name, w.secret IS NOT NULL AS signed, w.legacy_signatures, w.created_at, "
+        "SELECT w.id, w.name, w.secret IS NOT NULL AS signed, w.legacy_signatures, w.created_at, "
         "COUNT(e.id) AS events, "
         "MAX(e.received_at) AS last_event_at FROM webhooks w "
         "LEFT JOIN webhook_events e ON e.webhook_id = w.id GROUP BY w.id ORDER BY w.name"

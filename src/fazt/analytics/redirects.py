@@ -1,5 +1,6 @@
 """Short links: /r/<slug> on the dashboard host answers 302 to a stored URL."""
 
+import json
 import re
 import sqlite3
 from urllib.parse import urlsplit
@@ -8,6 +9,7 @@ from fazt.db.clock import utcnow
 
 _SLUG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 MAX_URL = 2048
+MAX_TAGS, MAX_TAG_CHARS = 20, 100
 
 
 def validate_slug(slug: str) -> str:
@@ -33,21 +35,42 @@ def validate_url(url: str) -> str:
     return url
 
 
+def validate_tags(tags: object) -> list[str]:
+    """v0.9's tags: a list of at most 20 non-empty strings of up to 100 printable
+    characters (duplicates dropped, order kept)."""
+    if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+        raise ValueError("'tags' must be a list of strings")
+    tags = list(dict.fromkeys(t.strip() for t in tags if t.strip()))
+    if len(tags) > MAX_TAGS or any(len(t) > MAX_TAG_CHARS or not t.isprintable() for t in tags):
+        raise ValueError(f"at most {MAX_TAGS} tags of 1-{MAX_TAG_CHARS} printable characters each")
+    return tags
+
+
 def target(conn: sqlite3.Connection, slug: str) -> str | None:
     row = conn.execute("SELECT url FROM redirects WHERE slug = ?", (slug,)).fetchone()
     return row[0] if row else None
 
 
-def add(conn: sqlite3.Connection, slug: str, url: str) -> dict | None:
-    """The new redirect, or None if the slug is taken."""
+def add(
+    conn: sqlite3.Connection, slug: str, url: str, tags: list[str] | None = None
+) -> dict | None:
+    """The new redirect, or None if the slug is taken. `tags` come from validate_tags."""
     if conn.execute("SELECT 1 FROM redirects WHERE slug = ?", (slug,)).fetchone():
         return None
     created = utcnow()
-    conn.execute(
-        "INSERT INTO redirects (slug, url, clicks, created_at) VALUES (?, ?, 0, ?)",
-        (slug, url, created),
+    tags = tags or []
+    cur = conn.execute(
+        "INSERT INTO redirects (slug, url, clicks, created_at, tags) VALUES (?, ?, 0, ?, ?)",
+        (slug, url, created, json.dumps(tags)),
     )
-    return {"slug": slug, "url": url, "clicks": 0, "created_at": created}
+    return {
+        "id": cur.lastrowid,
+        "slug": slug,
+        "url": url,
+        "clicks": 0,
+        "created_at": created,
+        "tags": tags,
+    }
 
 
 def redirect_id(conn: sqlite3.Connection, slug: str) -> int | None:
@@ -55,5 +78,12 @@ def redirect_id(conn: sqlite3.Connection, slug: str) -> int | None:
     return row[0] if row else None
 
 
-def remove(conn: sqlite3.Connection, slug: str) -> bool:
-    return conn.execute("DELETE FROM redirects WHERE slug = ?", (slug,)).rowcount > 0
+def remove(conn: sqlite3.Connection, slug: str) -> str | None:
+    """Delete the redirect `slug`, else (v0.9's API) the one whose id `slug` spells;
+    the slug deleted, or None."""
+    row = conn.execute("DELETE FROM redirects WHERE slug = ? RETURNING slug", (slug,)).fetchone()
+    if row is None and slug.isascii() and slug.isdigit() and len(slug) <= 18:
+        row = conn.execute(
+            "DELETE FROM redirects WHERE id = ? RETURNING slug", (int(slug),)
+        ).fetchone()
+    return row[0] if row else None

@@ -203,8 +203,15 @@ def add(
     return made
 
 
-def remove(conn: sqlite3.Connection, name: str) -> bool:
-    return conn.execute("DELETE FROM webhooks WHERE name = ?", (name,)).rowcount > 0
+def remove(conn: sqlite3.Connection, name: str) -> str | None:
+    """Delete the webhook `name`, else (v0.9's API) the one whose id `name` spells; the
+    name deleted, or None."""
+    row = conn.execute("DELETE FROM webhooks WHERE name = ? RETURNING name", (name,)).fetchone()
+    if row is None and name.isascii() and name.isdigit() and len(name) <= 18:
+        row = conn.execute(
+            "DELETE FROM webhooks WHERE id = ? RETURNING name", (int(name),)
+        ).fetchone()
+    return row[0] if row else None
 
 
 def store_event(

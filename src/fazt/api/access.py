@@ -20,7 +20,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from fazt.api import request_auth
-from fazt.auth import tokens
+from fazt.auth import legacy_keys, passwords, tokens
 from fazt.auth.tokens import ApiKey
 from fazt.state import ServerState
 from fazt.web.http import HTTPError, Request, Response
@@ -71,10 +71,31 @@ async def _checked_lookup(state: ServerState, req: Request, token: str) -> ApiKe
             [("retry-after", str(wait))],
         )
     key = await state.db.read(tokens.lookup, token)
+    if key is None and legacy_keys.could_be_v09(token):
+        key = await _v09_key(state, token)
     if key is None:
         raise HTTPError(401, "INVALID_API_KEY", "invalid or revoked API key")
     state.token_failures.release(ip, stamp)
     return key
+
+
+async def _v09_key(state: ServerState, token: str) -> ApiKey | None:
+    """A key imported from v0.9 whose bcrypt hash the token matches, converted on the way
+    (auth.legacy_keys); checks run through the bounded password checker."""
+    for key_id, bcrypt_hash in await state.db.read(legacy_keys.candidates):
+        try:
+            matched = await state.password_checks.verify(bcrypt_hash, token)
+        except passwords.Busy:
+            raise HTTPError(
+                503,
+                "BUSY",
+                "the server is busy checking other keys; try again",
+                [("retry-after", str(request_auth.BUSY_RETRY_SECONDS))],
+            ) from None
+        if matched:
+            await state.db.write(legacy_keys.convert, key_id, token)
+            return await state.db.read(tokens.lookup, token)
+    return None
 
 
 def check_site(key: ApiKey | None, site: str) -> None:

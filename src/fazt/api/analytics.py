@@ -54,7 +54,9 @@ async def request_metrics(state: ServerState, req: Request, key: ApiKey) -> Resp
 
 
 async def list_redirects(state: ServerState, req: Request, key: ApiKey) -> Response:
-    return json_response(await state.db.read(queries.redirect_clicks))
+    """Every redirect (?tag=T: those tagged T), with v0.9's fields too."""
+    rows = await state.db.read(queries.redirect_clicks, req.query.get("tag") or None)
+    return json_response([compat_v09.redirect_item(r) for r in rows])
 
 
 async def add_redirect(state: ServerState, req: Request, key: ApiKey) -> Response:
@@ -62,29 +64,40 @@ async def add_redirect(state: ServerState, req: Request, key: ApiKey) -> Respons
     body = await _object(req)
     v09 = compat_v09.is_v09_redirect(body)
     if v09:
-        slug, url, tags = compat_v09.redirect_request(body)
+        slug, url = compat_v09.redirect_request(body)
     else:
         slug, url = body.get("slug"), body.get("url")
     if not isinstance(slug, str) or not isinstance(url, str):
         raise HTTPError(400, "BAD_REQUEST", 'expected {"slug": "...", "url": "https://..."}')
+    created = await create_redirect(state, slug, url, body.get("tags") or [])
+    return json_response(compat_v09.redirect_item(created) if v09 else created, 201)
+
+
+async def create_redirect(state: ServerState, slug: str, url: str, tags: object = None) -> dict:
+    """Add /r/<slug> -> url (also the dashboard's Redirects form): 400 or 409 if refused."""
     try:
         redirects.validate_slug(slug)
         redirects.validate_url(url)
+        checked_tags = redirects.validate_tags([] if tags is None else tags)
     except ValueError as exc:
         raise HTTPError(400, "BAD_REQUEST", str(exc)) from None
-    created = await state.db.write(redirects.add, slug, url)
+    created = await state.db.write(redirects.add, slug, url, checked_tags)
     if created is None:
         raise HTTPError(409, "CONFLICT", f"the slug '{slug}' is taken")
-    if v09:
-        redirect_id = await state.db.read(redirects.redirect_id, slug)
-        created = compat_v09.redirect_response(created, redirect_id, tags)
-    return json_response(created, 201)
+    return created
+
+
+async def delete_redirect(state: ServerState, slug: str) -> str:
+    """By slug, or by v0.9's integer id when no redirect has that slug; the slug removed."""
+    removed = await state.db.write(redirects.remove, slug)
+    if removed is None:
+        raise HTTPError(404, "REDIRECT_NOT_FOUND", f"no redirect '{slug}'")
+    return removed
 
 
 async def remove_redirect(state: ServerState, req: Request, key: ApiKey, slug: str) -> Response:
-    if not await state.db.write(redirects.remove, slug):
-        raise HTTPError(404, "REDIRECT_NOT_FOUND", f"no redirect '{slug}'")
-    return json_response({"slug": slug, "removed": True})
+    removed = await delete_redirect(state, slug)
+    return json_response({"slug": removed, "removed": True, "message": "Redirect deleted"})
 
 
 # -- webhooks -------------------------------------------------------------------------------
@@ -116,6 +129,14 @@ async def add_webhook(state: ServerState, req: Request, key: ApiKey) -> Response
             'expected {"name": "...", "secret"?: "...", "unsigned"?: bool, '
             '"legacy_signatures"?: bool}',
         )
+    return json_response(await create_webhook(state, name, secret, unsigned, legacy), 201)
+
+
+async def create_webhook(
+    state: ServerState, name: str, secret: str | None, unsigned: bool, legacy: bool
+) -> dict:
+    """Add an inbound webhook (also the dashboard's Webhooks form); a generated secret is
+    in the answer, once. 400 or 409 if refused."""
     if unsigned and secret is not None:
         raise HTTPError(400, "BAD_REQUEST", "a webhook is either unsigned or has a secret")
     try:
@@ -133,7 +154,7 @@ async def add_webhook(state: ServerState, req: Request, key: ApiKey) -> Response
     created.pop("id")
     if generated:
         created["secret"] = secret  # shown once: it is never returned again
-    return json_response(created, 201)
+    return created
 
 
 async def _add_v09_webhook(state: ServerState, body: dict) -> Response:
@@ -149,10 +170,17 @@ async def _add_v09_webhook(state: ServerState, body: dict) -> Response:
     return json_response(compat_v09.webhook_response(created, label), 201)
 
 
-async def remove_webhook(state: ServerState, req: Request, key: ApiKey, name: str) -> Response:
-    if not await state.db.write(webhooks.remove, name):
+async def delete_webhook(state: ServerState, name: str) -> str:
+    """By name, or by v0.9's integer id when no webhook has that name; the name removed."""
+    removed = await state.db.write(webhooks.remove, name)
+    if removed is None:
         raise HTTPError(404, "WEBHOOK_NOT_FOUND", f"no webhook '{name}'")
-    return json_response({"name": name, "removed": True})
+    return removed
+
+
+async def remove_webhook(state: ServerState, req: Request, key: ApiKey, name: str) -> Response:
+    removed = await delete_webhook(state, name)
+    return json_response({"name": removed, "removed": True, "message": "Webhook deleted"})
 
 
 async def webhook_events(state: ServerState, req: Request, key: ApiKey) -> Response:

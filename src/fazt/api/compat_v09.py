@@ -21,18 +21,15 @@ def is_v09_redirect(body: dict) -> bool:
     return "destination" in body and "url" not in body
 
 
-def redirect_request(body: dict) -> tuple[Any, Any, list[str]]:
-    """(slug, url, tags) from v0.9's fields; tags are a list of strings (may be absent)."""
-    tags = body.get("tags") or []
-    if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
-        raise HTTPError(400, "BAD_REQUEST", "'tags' must be a list of strings")
-    return body.get("slug"), body.get("destination"), tags
+def redirect_request(body: dict) -> tuple[Any, Any]:
+    """(slug, url) from v0.9's fields; its `tags` are this fazt's too."""
+    return body.get("slug"), body.get("destination")
 
 
-def redirect_response(created: dict, redirect_id: int | None, tags: list[str]) -> dict:
-    """Our answer plus v0.9's id, destination, tags and click_count."""
-    v09 = {"id": redirect_id, "destination": created["url"], "tags": tags, "click_count": 0}
-    return {**created, **v09}
+def redirect_item(redirect: dict) -> dict:
+    """A redirect with v0.9's `destination` and `click_count` beside our url and clicks
+    (both already carry `id` and `tags`)."""
+    return {**redirect, "destination": redirect["url"], "click_count": redirect["clicks"]}
 
 
 # -- POST /api/webhooks: {"name": "GitHub deploy", "endpoint": "github-deploy", "secret"} -----

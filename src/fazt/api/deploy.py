@@ -298,11 +298,25 @@ def _file_list(state: ServerState, body: Any) -> list[FileEntry]:
     return files
 
 
+# A blob sent in one PUT is held whole in memory to be hashed and stored: bigger files
+# are streamed through the resumable upload (fazt.api.uploads).
+PUT_BLOB_MAX_BYTES = 64 * 1024 * 1024
+
+
 async def upload_blob(state: ServerState, req: Request, key: ApiKey, sha256: str) -> Response:
     """PUT /api/blobs/{sha256}: the body must hash to the name."""
     if not _SHA256.match(sha256):
         raise HTTPError(400, "BAD_REQUEST", "blob name must be a sha256 in lower-case hex")
-    data = await req.body(state.limits.max_file_bytes)
+    limit = min(state.limits.max_file_bytes, PUT_BLOB_MAX_BYTES)
+    length = req.header("content-length") or ""
+    if length.isdigit() and int(length) > limit:
+        raise HTTPError(
+            413,
+            "PAYLOAD_TOO_LARGE",
+            f"a blob sent whole is at most {limit:,} bytes; send bigger files in pieces "
+            "through /api/uploads (`fazt deploy` does)",
+        )
+    data = await req.body(limit)
     actual = await run_cpu(sha256_hex, data)
     if actual != sha256:
         raise HTTPError(400, "HASH_MISMATCH", f"the body hashes to {actual}, not {sha256}")

@@ -18,6 +18,11 @@ STATUS = {
     "FILE_TOO_LARGE": 413,
     "TOO_MANY_FILES": 413,
     "DEPLOY_TOO_LARGE": 413,
+    # Resumable uploads (fazt.hosting.uploads)
+    "SITE_TOO_LARGE": 413,
+    "UPLOAD_TOO_LARGE": 413,
+    "UPLOAD_NOT_FOUND": 404,
+    "OFFSET_MISMATCH": 409,
     # The disk holding the database (fazt.db.disk)
     "INSUFFICIENT_STORAGE": 507,
     "READ_ONLY_STORAGE": 503,

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from fazt.auth import clientip, cookies, csrf, passwords, policy, sessions
 from fazt.auth.sessions import Session
 from fazt.auth.tokens import ApiKey
+from fazt.cpu import run_cpu
 from fazt.db import settings
 from fazt.state import ServerState
 from fazt.web.http import HTTPError, Request
@@ -162,6 +163,9 @@ async def password_login(state: ServerState, req: Request, username: str, passwo
     if user is None or not ok:
         return Login("wrong")
     state.login_failures.release(ip, stamp)
+    if passwords.needs_rehash(user[1]):  # imported from v0.9: keep argon2id from now on
+        new_hash = await run_cpu(passwords.rehash, password)
+        await state.db.write(passwords.replace_hash, user[0], user[1], new_hash)
     ttl = await session_ttl(state)
     max_age = await session_max_age(state)
     agent = req.header("user-agent") or ""

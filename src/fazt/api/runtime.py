@@ -1,9 +1,11 @@
 """/api/apps/{name}/env and /api/apps/{name}/logs: serverless configuration and output.
 
 Env values are write-only through the API: listings return names and dates, never values
-(the app reads them with fazt.env). Setting them needs the `deploy` scope: a deploy key
-can already ship arbitrary code that reads every env var, so a stricter scope would add
-no protection (docs/serverless.md).
+(the app reads them with fazt.env; a secret one, set with `"secret": true`, only reaches
+requests fazt.net.fetch builds, through fazt.secret()). Setting them needs the `deploy`
+scope: a deploy key can already ship arbitrary code that reads every env var (or sends a
+secret one to a host of its manifest's allowlist), so a stricter scope would add no
+protection (docs/serverless.md).
 """
 
 from fazt.api.access import check_site
@@ -45,11 +47,14 @@ async def set_env(state: ServerState, req: Request, key: ApiKey, name: str, env:
     value = body.get("value") if isinstance(body, dict) else None
     if not isinstance(value, str):
         raise HTTPError(400, "BAD_REQUEST", 'expected {"value": "..."} with a string value')
+    secret = body.get("secret", False)
+    if not isinstance(secret, bool):
+        raise HTTPError(400, "BAD_REQUEST", "'secret' must be true or false")
     if len(value.encode()) > store.ENV_VALUE_MAX:
         raise HTTPError(
             413, "PAYLOAD_TOO_LARGE", f"env values are at most {store.ENV_VALUE_MAX} bytes"
         )
-    result = await state.db.write(store.set_env, app, var, value)
+    result = await state.db.write(store.set_env, app, var, value, secret)
     if result == "limit":
         raise HTTPError(
             409, "TOO_MANY_ENV_VARS", f"an app has at most {store.ENV_MAX_PER_APP} env vars"

@@ -11,13 +11,14 @@ import os
 import sqlite3
 import threading
 import time
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 from fazt.api import request_auth, runtime
 from fazt.api.access import authenticate, check_site, visible
 from fazt.auth import sessions
 from fazt.auth.tokens import ApiKey
-from fazt.hosting import deployments
+from fazt.hosting import blob_read, deployments
 from fazt.hosting.names import SYSTEM_SITES
 from fazt.runtime import store
 from fazt.state import ServerState
@@ -268,10 +269,25 @@ async def site_files(state: ServerState, req: Request, key: ApiKey, site_id: str
     return json_response([{"path": f["path"], "size": f["size"], "mod_time": when} for f in files])
 
 
-def _file_bytes(conn: sqlite3.Connection, dep_id: int, path: str) -> tuple[str, bytes] | None:
+def _file_row(conn: sqlite3.Connection, dep_id: int, path: str) -> dict | None:
     row = deployments.lookup_file(conn, dep_id, path)
-    data = deployments.read_blob(conn, row["sha256"]) if row else None
-    return None if data is None else (row["mime"], data)
+    return dict(row) if row and blob_read.blob_size(conn, row["sha256"]) is not None else None
+
+
+STREAM_PIECE = 1024 * 1024
+
+
+async def _pieces(state: ServerState, sha256: str, size: int) -> AsyncIterator[bytes]:
+    """The file in pieces, one read each: a big file is never held whole."""
+    for start in range(0, size, STREAM_PIECE):
+        piece = await state.db.read(_piece, sha256, start, start + STREAM_PIECE)
+        if not piece:  # deleted meanwhile
+            return
+        yield piece
+
+
+def _piece(conn: sqlite3.Connection, sha256: str, start: int, end: int) -> bytes:
+    return b"".join(blob_read.iter_blob(conn, sha256, start, end))
 
 
 async def site_file(
@@ -281,17 +297,17 @@ async def site_file(
     the page can never run there: a download (attachment) in a CSP sandbox."""
     found = await _site(state, key, site_id)
     dep_id = found["live_deployment_id"]
-    file = await state.db.read(_file_bytes, dep_id, path) if dep_id else None
+    file = await state.db.read(_file_row, dep_id, path) if dep_id else None
     if file is None:
         raise HTTPError(404, "FILE_NOT_FOUND", "File not found")
-    mime, data = file
     headers = [
-        ("content-type", mime),
+        ("content-type", file["mime"]),
+        ("content-length", str(file["size"])),
         ("content-disposition", "attachment"),
         ("content-security-policy", "sandbox; default-src 'none'"),
         ("x-content-type-options", "nosniff"),
     ]
-    return Response(200, data, headers)
+    return Response(200, headers=headers, stream=_pieces(state, file["sha256"], file["size"]))
 
 
 # -- GET /api/deployments ---------------------------------------------------------------------
@@ -499,7 +515,7 @@ async def get_events(state: ServerState, req: Request, key: ApiKey) -> Response:
 
 
 async def get_tags(state: ServerState, req: Request, key: ApiKey) -> Response:
-    """Always []: this fazt stores no tags on hits (v0.9's redirect tags are not kept)."""
+    """Always []: this fazt stores no tags on hits (redirect tags: GET /api/redirects)."""
     return json_response([])
 
 

@@ -1,9 +1,12 @@
-"""Admin users with argon2id password hashes."""
+"""Admin users with argon2id password hashes (bcrypt ones imported from the original v0.9
+are checked too, and replaced by argon2id at the first login: see `needs_rehash`)."""
 
 import asyncio
+import re
 import secrets
 import sqlite3
 
+import bcrypt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
@@ -23,11 +26,42 @@ def hash_password(password: str) -> str:
     return _hasher.hash(password)
 
 
+# v0.9's bcrypt hashes: $2a$/$2b$/$2y$, a two-digit cost, 53 characters of salt and hash.
+BCRYPT_HASH = re.compile(r"^\$2[aby]\$(0[4-9]|[12][0-9]|3[01])\$[./A-Za-z0-9]{53}$")
+
+
 def verify_password(password_hash: str, password: str) -> bool:
+    if BCRYPT_HASH.match(password_hash):
+        return _verify_bcrypt(password_hash, password)
     try:
         return _hasher.verify(password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
+
+
+def _verify_bcrypt(password_hash: str, password: str) -> bool:
+    secret = password.encode()
+    if len(secret) > 72 or b"\0" in secret:
+        return False  # bcrypt reads at most 72 bytes; a longer secret was never set by v0.9
+    return bcrypt.checkpw(secret, password_hash.encode())
+
+
+def needs_rehash(password_hash: str) -> bool:
+    """An imported bcrypt hash (replaced by argon2id once its password is known)."""
+    return bool(BCRYPT_HASH.match(password_hash))
+
+
+def rehash(password: str) -> str:
+    """argon2id of a password already accepted (no length rule: v0.9 had none)."""
+    return _hasher.hash(password)
+
+
+def replace_hash(conn: sqlite3.Connection, user_id: int, old: str, new: str) -> None:
+    """Store `new` for the user unless their hash changed meanwhile (a password reset)."""
+    conn.execute(
+        "UPDATE users SET password_hash = ? WHERE id = ? AND password_hash = ?",
+        (new, user_id, old),
+    )
 
 
 class Busy(Exception):

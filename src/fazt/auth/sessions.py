@@ -153,6 +153,20 @@ def revoke_all(conn: sqlite3.Connection, user_id: int | None = None) -> int:
     return conn.execute("DELETE FROM sessions WHERE user_id = ?", (user_id,)).rowcount
 
 
+def revoke_of_user(conn: sqlite3.Connection, user_id: int, session_id: int) -> int:
+    """End one session of this user (the dashboard's Sessions page); how many ended."""
+    return conn.execute(
+        "DELETE FROM sessions WHERE id = ? AND user_id = ?", (session_id, user_id)
+    ).rowcount
+
+
+def revoke_others(conn: sqlite3.Connection, user_id: int, keep_id: int) -> int:
+    """End every session of this user except `keep_id` (log out other sessions)."""
+    return conn.execute(
+        "DELETE FROM sessions WHERE user_id = ? AND id != ?", (user_id, keep_id)
+    ).rowcount
+
+
 def prune_expired(conn: sqlite3.Connection, max_age: int | None = None) -> int:
     """Delete the sessions `lookup` no longer accepts; return how many.
 

@@ -16,6 +16,7 @@ from fazt.db.clock import utcnow
 from fazt.hosting.names import InvalidSiteName, validate_site_name
 
 SCOPES = ("deploy", "admin")
+LOCAL_KEY_NAME = "local-cli"  # the admin key of the CLI on the server's own machine
 TOKEN_PREFIX = "fazt_"
 MAX_SITES = 100  # per key; a longer list is a sign that the key should not be limited
 # System sites a key may be limited to (an admin-scoped key may deploy them).

@@ -454,5 +454,6 @@ def summarise_counts(counts: dict[str, int]) -> dict[str, int]:
     """Named counts for people: apps, deployments, API keys, blobs, plus other tables."""
     summary = {label: counts[t] for t, label in MAIN_TABLES.items() if t in counts}
     skip = {*MAIN_TABLES, "schema_migrations", "settings", "deployment_files", "blob_variants"}
+    skip.add("blob_chunks")  # pieces of big blobs: counted as their blobs
     summary.update({t: n for t, n in counts.items() if t not in skip})
     return summary

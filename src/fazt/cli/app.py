@@ -15,6 +15,7 @@ from fazt.cli.common import (
     remote_options,
 )
 from fazt.cli.create import create
+from fazt.cli.jobs import jobs
 
 
 @click.group()
@@ -23,6 +24,7 @@ def app() -> None:
 
 
 app.add_command(create)
+app.add_command(jobs)
 
 
 @app.command("list")
@@ -176,8 +178,13 @@ def env() -> None:
 @env.command("set")
 @click.argument("name")
 @click.argument("assignments", nargs=-1, required=True, metavar="KEY=VALUE...")
+@click.option(
+    "--secret",
+    is_flag=True,
+    help="Keep the values out of JavaScript: only fazt.secret() in fazt.net.fetch uses them.",
+)
 @remote_options
-def env_set(name, assignments, url, token, as_json) -> None:
+def env_set(name, assignments, secret, url, token, as_json) -> None:
     """Set one or more env vars: fazt app env set blog API_KEY=abc MODE=prod."""
     pairs = []
     for item in assignments:
@@ -189,7 +196,9 @@ def env_set(name, assignments, url, token, as_json) -> None:
     with api_client(url, token) as client:
         for key, value in pairs:
             results.append(
-                client.request("PUT", f"/api/apps/{name}/env/{key}", json={"value": value})
+                client.request(
+                    "PUT", f"/api/apps/{name}/env/{key}", json={"value": value, "secret": secret}
+                )
             )
     if as_json:
         print_json(results)
@@ -208,7 +217,7 @@ def env_list(name, url, token, as_json) -> None:
     if as_json:
         print_json(names)
         return
-    print_table(names, ["name", "updated_at"])
+    print_table(names, ["name", "secret", "updated_at"])
 
 
 @env.command("unset")
@@ -224,6 +233,72 @@ def env_unset(name, keys, url, token, as_json) -> None:
         return
     for result in results:
         click.echo(f"{result['name']} deleted from '{result['app']}'")
+
+
+# -- serverless: outbound HTTP (fazt.net.fetch) ---------------------------------------
+
+
+@app.group()
+def net() -> None:
+    """Hosts an app's fazt.net.fetch may reach: its manifest's net.allow plus these rules."""
+
+
+def _net_rule(name: str, host: str, rule: str, url, token, as_json) -> None:
+    with api_client(url, token) as client:
+        result = client.request("PUT", f"/api/apps/{name}/net/{host}", json={"rule": rule})
+    if as_json:
+        print_json(result)
+    else:
+        click.echo(f"{result['host']}: {result['rule']} for '{result['app']}'")
+
+
+@net.command("allow")
+@click.argument("name")
+@click.argument("host")
+@remote_options
+def net_allow(name, host, url, token, as_json) -> None:
+    """Let the app fetch from HOST (api.example.com, *.example.org, host:8443)."""
+    _net_rule(name, host, "allow", url, token, as_json)
+
+
+@net.command("deny")
+@click.argument("name")
+@click.argument("host")
+@remote_options
+def net_deny(name, host, url, token, as_json) -> None:
+    """Refuse HOST to the app, whatever its manifest.json asks for."""
+    _net_rule(name, host, "deny", url, token, as_json)
+
+
+@net.command("remove")
+@click.argument("name")
+@click.argument("host")
+@remote_options
+def net_remove(name, host, url, token, as_json) -> None:
+    """Remove the allow or deny rule for HOST."""
+    with api_client(url, token) as client:
+        result = client.request("DELETE", f"/api/apps/{name}/net/{host}")
+    if as_json:
+        print_json(result)
+    else:
+        click.echo(f"{result['host']}: rule removed from '{result['app']}'")
+
+
+@net.command("list")
+@click.argument("name")
+@remote_options
+def net_list(name, url, token, as_json) -> None:
+    """List the hosts the app may fetch from: manifest entries and rules."""
+    with api_client(url, token) as client:
+        result = client.get(f"/api/apps/{name}/net")
+    if as_json:
+        print_json(result)
+        return
+    rows = [{"host": h, "rule": "allow", "from": "manifest.json"} for h in result["manifest"]]
+    rows += [
+        {"host": r["host"], "rule": r["rule"], "from": "fazt app net"} for r in result["rules"]
+    ]
+    print_table(rows, ["host", "rule", "from"])
 
 
 @app.command()

@@ -5,6 +5,7 @@ The engine is fazt.remote.deploy; this module is the command and what it prints.
 
 import json
 import sys
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -69,7 +70,8 @@ def deploy(directory, site, url, token, preview, include_dotfiles, as_json) -> N
         files, refused = deployable(directory, include_dotfiles)
     except DeployInputError as exc:
         fail(str(exc))
-    show = sys.stderr.isatty() and not as_json
+    show = progress_bar if sys.stderr.isatty() else progress_lines
+    show = no_progress if as_json else show
     say = (lambda msg: click.echo(msg, err=True)) if not as_json else (lambda msg: None)
     _warn_about_secrets(files)
     with api_client(url, token) as client:
@@ -81,7 +83,7 @@ def deploy(directory, site, url, token, preview, include_dotfiles, as_json) -> N
                 files,
                 preview=preview,
                 include_dotfiles=include_dotfiles,
-                progress=progress_bar if show else no_progress,
+                progress=show,
                 say=say,
             )
         except DeployOutcome as exc:  # the finalize answer was lost (docs/deploying.md)
@@ -122,14 +124,57 @@ def _warn_about_secrets(files: list[LocalFile]) -> None:
 @contextmanager
 def progress_bar(label: str, total_bytes: int) -> Iterator[Callable[[int], None]]:
     """A transient progress bar on the terminal for one phase of the deploy."""
-    from rich.progress import BarColumn, Progress, TextColumn, TransferSpeedColumn
+    from rich.progress import (
+        BarColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
 
     columns = (
-        TextColumn(f"{label:9}"),
+        TextColumn(f"{label[-30:]:9}"),
         BarColumn(),
         TextColumn("{task.percentage:>3.0f}%"),
         TransferSpeedColumn(),
+        TimeRemainingColumn(),
     )
     with Progress(*columns, transient=True) as progress:
         task = progress.add_task(label, total=total_bytes or 1)
         yield lambda done: progress.advance(task, done)
+
+
+LINE_SECONDS = 5.0
+LINE_MIN_BYTES = 64 * 1024 * 1024  # smaller phases finish before a line would be worth it
+
+
+@contextmanager
+def progress_lines(label: str, total_bytes: int) -> Iterator[Callable[[int], None]]:
+    """Progress without a terminal (a log, CI): a plain line at the start, every few
+    seconds and at the end, with the rate and the time left, for phases big enough."""
+    started = last = time.monotonic()
+    done = 0
+
+    def line() -> None:
+        elapsed = time.monotonic() - started
+        rate = done / elapsed if elapsed > 0 else 0.0
+        left = f"{(total_bytes - done) / rate:.0f}" if rate else "?"
+        click.echo(
+            f"{label}: {100 * done // max(total_bytes, 1)}% ({human_size(done)} of "
+            f"{human_size(total_bytes)}, {human_size(int(rate))}/s, {left} s left)",
+            err=True,
+        )
+
+    def advance(n: int) -> None:
+        nonlocal done, last
+        done += n
+        if time.monotonic() - last >= LINE_SECONDS and done < total_bytes:
+            last = time.monotonic()
+            line()
+
+    if total_bytes < LINE_MIN_BYTES:
+        yield lambda n: None
+        return
+    line()
+    yield advance
+    line()

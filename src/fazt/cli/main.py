@@ -26,6 +26,7 @@ COMMANDS = {
     "service": ("fazt.cli.service", "service"),
     "open": ("fazt.cli.browse", "open_"),
     "status": ("fazt.cli.status", "status"),
+    "migrate-v09": ("fazt.cli.migrate_v09", "migrate_v09"),
 }
 
 

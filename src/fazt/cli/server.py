@@ -295,15 +295,7 @@ def status(db_path, as_json) -> None:
 def _disk_info(path: Path, values: dict[str, str]) -> dict:
     """Free space on the database's disk, and a warning under `disk_free_warn_mb`."""
     free = disk.free_bytes(path)
-    warn_mb = int(values["disk_free_warn_mb"])
-    warning = None
-    if free is not None and free < warn_mb * disk.MB:
-        warning = (
-            f"only {free // disk.MB} MB free on the disk holding the database (the warning "
-            f"starts under {warn_mb} MB, setting disk_free_warn_mb). When it is full, writes "
-            "and deploys are refused (507 INSUFFICIENT_STORAGE): free some space, or delete "
-            "old apps (fazt app delete) and deployments (history_limit)."
-        )
+    warning = disk.free_space_warning(path, int(values["disk_free_warn_mb"]))
     return {"disk_free_bytes": free, "disk_warning": warning}
 
 

@@ -89,3 +89,17 @@ def _disk_error(exc: sqlite3.Error, db_path: Path) -> DiskError | None:
             "system log (dmesg) and the disk",
         )
     return None
+
+
+def free_space_warning(db_path: Path, warn_mb: int) -> str | None:
+    """A warning when the disk holding the database has under `warn_mb` MB free (the
+    setting disk_free_warn_mb), for `fazt server status` and the dashboard's overview."""
+    free = free_bytes(db_path)
+    if free is None or free >= warn_mb * MB:
+        return None
+    return (
+        f"only {free // MB} MB free on the disk holding the database (the warning "
+        f"starts under {warn_mb} MB, setting disk_free_warn_mb). When it is full, writes "
+        "and deploys are refused (507 INSUFFICIENT_STORAGE): free some space, or delete "
+        "old apps (fazt app delete) and deployments (history_limit)."
+    )

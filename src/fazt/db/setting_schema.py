@@ -197,8 +197,16 @@ SETTINGS: tuple[Setting, ...] = (
     # Deploy limits (fazt.hosting, docs/deploying.md).
     _int_setting("deploy_max_upload_bytes", 200 * MiB, 1, 64 * GiB, "bytes of one upload"),
     _int_setting("deploy_max_files", 10000, 1, 10_000_000, "files in one deployment"),
-    _int_setting("deploy_max_file_bytes", 100 * MiB, 1, 64 * GiB, "bytes of one file unpacked"),
-    _int_setting("deploy_max_total_bytes", 500 * MiB, 1, 64 * GiB, "bytes of a deploy unpacked"),
+    _int_setting("deploy_max_file_bytes", 5 * GiB, 1, 64 * GiB, "bytes of one file unpacked"),
+    _int_setting("deploy_max_total_bytes", 10 * GiB, 1, 1 << 50, "bytes of a deploy unpacked"),
+    _int_setting(
+        "deploy_max_site_bytes",
+        20 * GiB,
+        1,
+        1 << 50,
+        "bytes one site holds (deployments and uploads in progress)",
+        **LIVE,
+    ),
     _int_setting("deploy_max_ratio", 200, 1, 100_000, "unpacked/packed size of an archive"),
     _int_setting(
         "deploy_pending_ttl_seconds",
@@ -314,6 +322,15 @@ SETTINGS: tuple[Setting, ...] = (
     _auto("runtime_app_workers", 1, 256, "workers one busy app may hold (empty: workers - 1)"),
     _int_setting("runtime_log_retention", 1000, 1, 10_000_000, "log lines kept per app"),
     Setting("runtime_fresh_contexts", "bool", "0", "a new JS context per request (slow)"),
+    # Outbound HTTP from apps (fazt.runtime.net, docs/serverless.md); read live.
+    _int_setting("net_timeout_ms", 10_000, 1, 3_600_000, "a fetch's time limit", **LIVE),
+    _int_setting(
+        "net_max_response_bytes", 5 * MiB, 1, GiB, "bytes of a fetch's response body", **LIVE
+    ),
+    _int_setting(
+        "net_requests_per_minute", 120, 0, 1_000_000, "fetches per app per minute (0 = off)", **LIVE
+    ),
+    _int_setting("jobs_runs_kept", 100, 1, 100_000, "runs kept per scheduled job", restart=False),
 )
 
 BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}

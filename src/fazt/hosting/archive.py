@@ -72,6 +72,28 @@ def file_too_large(path: str, size: int | None, limit: int) -> DeployError:
     )
 
 
+# A ZIP deploy holds one file's bytes in memory at a time (ZipDeploy.files): files above
+# this go through the streamed upload (`fazt deploy`, /api/uploads) instead, whatever
+# deploy_max_file_bytes allows.
+ZIP_MAX_FILE_BYTES = 256 * 1024 * 1024
+
+
+def zip_file_too_large(path: str) -> DeployError:
+    return DeployError(
+        "FILE_TOO_LARGE",
+        f"'{path}' is larger than {size_text(ZIP_MAX_FILE_BYTES)}, the most a ZIP deploy "
+        "takes per file; deploy the folder with `fazt deploy`, which streams big files",
+    )
+
+
+def _check_entry_size(path: str, size: int | None, limits: DeployLimits, known: int) -> None:
+    """FILE_TOO_LARGE past the setting, or past what a ZIP deploy holds in memory."""
+    if known > limits.max_file_bytes:
+        raise file_too_large(path, size, limits.max_file_bytes)
+    if known > ZIP_MAX_FILE_BYTES:
+        raise zip_file_too_large(path)
+
+
 class ZipDeploy:
     """A validated deploy archive: every entry checked and hashed before anything is
     stored, so a bad archive changes nothing; then read one file at a time."""
@@ -128,8 +150,7 @@ class ZipDeploy:
             with self._archive.open(info) as member:
                 while chunk := member.read(1024 * 1024):
                     size += len(chunk)
-                    if size > limits.max_file_bytes:
-                        raise file_too_large(info.filename, None, limits.max_file_bytes)
+                    _check_entry_size(info.filename, None, limits, size)
                     digest.update(chunk)
         except _READ_ERRORS as exc:
             raise DeployError("INVALID_ZIP", f"cannot read '{info.filename}': {exc}") from None
@@ -193,8 +214,7 @@ def _checked_entries(infos: list[zipfile.ZipInfo], limits: DeployLimits) -> list
     total = 0
     for info in infos:
         name = info.filename
-        if info.file_size > limits.max_file_bytes:
-            raise file_too_large(name, info.file_size, limits.max_file_bytes)
+        _check_entry_size(name, info.file_size, limits, info.file_size)
         if info.file_size >= RATIO_CHECK_MIN_BYTES and info.file_size > limits.max_ratio * max(
             info.compress_size, 1
         ):

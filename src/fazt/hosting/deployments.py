@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from fazt.db import settings
 from fazt.db.clock import stamp, utcnow
 from fazt.errors import FaztError
+from fazt.hosting import blob_chunks, blob_read, uploads
 from fazt.hosting.manifest import Manifest
 
 
@@ -74,6 +75,8 @@ def delete_site(conn: sqlite3.Connection, name: str) -> bool:
 
 def store_blob(conn: sqlite3.Connection, sha256: str, data: bytes) -> bool:
     """Insert a blob unless present; return True if it was new."""
+    if len(data) > blob_chunks.CHUNK_BYTES:
+        return blob_chunks.store_chunked(conn, sha256, data)
     cur = conn.execute(
         "INSERT INTO blobs (sha256, size, data, created_at) VALUES (?, ?, ?, ?) "
         "ON CONFLICT(sha256) DO NOTHING",
@@ -96,8 +99,8 @@ def missing_blobs(conn: sqlite3.Connection, hashes: list[str]) -> list[str]:
 
 
 def read_blob(conn: sqlite3.Connection, sha256: str) -> bytes | None:
-    row = conn.execute("SELECT data FROM blobs WHERE sha256 = ?", (sha256,)).fetchone()
-    return row[0] if row else None
+    """A whole blob (small files: a big one is read in pieces with blob_read.iter_blob)."""
+    return blob_read.read_all(conn, sha256)
 
 
 def read_variant(conn: sqlite3.Connection, sha256: str, encoding: str) -> bytes | None:
@@ -282,11 +285,15 @@ def expire_pending(conn: sqlite3.Connection) -> list[int]:
         for r in conn.execute(
             "SELECT d.id FROM deployments d WHERE d.state = 'pending' AND d.created_at < ?"
             " AND NOT EXISTS (SELECT 1 FROM deployment_files f JOIN blobs b"
-            " ON b.sha256 = f.sha256 WHERE f.deployment_id = d.id AND b.created_at >= ?)",
-            (cutoff, cutoff),
+            " ON b.sha256 = f.sha256 WHERE f.deployment_id = d.id AND b.created_at >= ?)"
+            # nor a big file of its site still streaming in (fazt.hosting.uploads)
+            " AND NOT EXISTS (SELECT 1 FROM uploads u WHERE u.site = d.site"
+            " AND u.updated_at >= ?)",
+            (cutoff, cutoff, cutoff),
         )
     ]
     _delete_deployments(conn, expired)
+    uploads.expire_idle(conn, cutoff)
     conn.execute(
         "DELETE FROM sites WHERE live_deployment_id IS NULL AND kind = 'user' AND NOT EXISTS "
         "(SELECT 1 FROM deployments d WHERE d.site = sites.name)"

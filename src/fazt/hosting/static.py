@@ -15,7 +15,7 @@ from typing import Any
 
 from fazt.analytics.script import inject
 from fazt.db import Database
-from fazt.hosting import compression, deployments, mime
+from fazt.hosting import blob_read, compression, deployments, mime
 from fazt.hosting.cache import ByteLRU
 from fazt.hosting.manifest import Manifest, parse
 from fazt.hosting.names import SYSTEM_SITES
@@ -169,12 +169,8 @@ class StaticServer:
 
     def read_range(self, conn: sqlite3.Connection, sha: str, start: int, end: int) -> bytes:
         """Bytes [start, end) of a blob, without loading the rest (runs in a thread)."""
-        row = conn.execute("SELECT rowid FROM blobs WHERE sha256 = ?", (sha,)).fetchone()
-        if row is None:  # the site was deleted mid-download
-            return b""
-        with conn.blobopen("blobs", "data", row[0], readonly=True) as blob:
-            blob.seek(start)
-            return blob.read(end - start)
+        # b"" when the site was deleted mid-download
+        return b"".join(blob_read.iter_blob(conn, sha, start, end))
 
 
 # Marker for "the deployment exists but has neither the file nor a 404.html".

@@ -22,6 +22,7 @@ from fazt.hosting.ignore import IGNORE_FILE, IgnoreRules
 from fazt.hosting.names import InvalidSiteName, validate_site_name
 from fazt.hosting.publishing_policy import DOTFILE, NEVER, PublishingPolicy
 from fazt.remote.client import ApiError, FaztClient
+from fazt.remote.stream_upload import send_file
 
 # Build and dependency folders: never site content, so the walk does not even enter them.
 # Everything else that is skipped is the server's publishing policy, applied here first.
@@ -30,6 +31,8 @@ UPLOAD_THREADS = 4
 BATCH_FILE_LIMIT = 1024 * 1024  # smaller files are uploaded in batches
 BATCH_BYTES = 4 * 1024 * 1024
 BATCH_FILES = 500
+# Bigger files are streamed in pieces through the resumable upload (remote/stream_upload.py).
+STREAM_BYTES = 8 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -166,15 +169,19 @@ def deploy_files(
     missing = set(started["missing"])
     to_send = list({f.sha256: f for f in files if f.sha256 in missing}.values())
     say(f"Uploading {len(to_send)} new file(s) of {len(files)}")
+    big = [f for f in to_send if f.size >= STREAM_BYTES]
+    small = [f for f in to_send if f.size < STREAM_BYTES]
     _in_threads(
         progress,
         "Uploading",
-        upload_batches(to_send),
+        upload_batches(small),
         lambda batch: _upload(client, batch),
-        sum(f.size for f in to_send),
+        sum(f.size for f in small),
     )
+    streamed = _stream(client, name, big, progress, say)
     result = finalize(client, name, started["deployment_id"], preview=preview, say=say)
     result["uploaded_files"] = len(to_send)
+    result["uploaded_bytes"] = sum(f.size for f in small) + streamed
     result["skipped"] = started.get("skipped", [])
     return result
 
@@ -265,6 +272,23 @@ def resolve(
         "message": "Deployment successful" if dep["live"] else "Preview deployment ready",
         "certificate": None,
     }
+
+
+def _stream(
+    client: FaztClient,
+    site: str,
+    files: list[LocalFile],
+    progress: Progress,
+    say: Callable[[str], None],
+) -> int:
+    """Send the big files one by one, each resumable; the bytes sent."""
+    sent = 0
+    for local in sorted(files, key=lambda f: f.path):
+        with progress(local.path, local.size) as advance:
+            sent += send_file(
+                client, site, local.path, local.source, local.sha256, local.size, advance, say
+            )
+    return sent
 
 
 @dataclass(frozen=True)

@@ -180,6 +180,14 @@
   // Shared by the context's requests (hardened by the lockdown below): building it per
   // request cost ~40 us, as much as the rest of a trivial request's JavaScript.
   const STORAGE = makeStorage();
+  // fazt.private: the deployment's files under private/ (runtime/private_files.py)
+  const readPrivate = (path, encoding) => host("private_read", [str(path, "path"), encoding], same);
+  const PRIVATE = Object.freeze({
+    read(path) { return readPrivate(path, "text"); },
+    json(path) { const t = readPrivate(path, "text"); return t === null ? null : JSON.parse(t); },
+    bytes(path) { const b = readPrivate(path, "base64"); return b === null ? null : fromBase64(b); },
+    list(prefix) { return host("private_list", [prefix === undefined ? "" : String(prefix)], same); },
+  });
   const REALTIME = Object.freeze({  // shared by the context's requests: frozen
     publish(channel, message) {
       if (message === undefined) throw new TypeError("realtime.publish requires channel and message");
@@ -212,6 +220,66 @@
     },
   };
   Object.defineProperty(G, "crypto", { value: CRYPTO, writable: false, configurable: false, enumerable: false });
+
+  // -- fazt.net.fetch and fazt.secret (runtime/net.py does the fetching) ----------------
+  // A secret is a name: its string form is a marker, with a nonce a visitor cannot guess,
+  // that the fetch binding replaces by the app's env value when it builds the request.
+  let secretNonce = null;
+  function nonce() {
+    if (secretNonce === null) {
+      const b = randomBytes(16);
+      let h = "";
+      for (let i = 0; i < 16; i++) h += (b[i] + 0x100).toString(16).slice(1);
+      secretNonce = h;
+    }
+    return secretNonce;
+  }
+  const SECRET_PROTO = {
+    toString() { return "{{fazt-secret:" + nonce() + ":" + this.name + "}}"; },
+    toJSON() { return this.toString(); },
+  };
+  function secret(name) {
+    name = str(name, "fazt.secret name");
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw new TypeError("fazt.secret: invalid env var name");
+    const s = Object.create(SECRET_PROTO);
+    Object.defineProperty(s, "name", { value: name, enumerable: true });
+    return Object.freeze(s);
+  }
+  const FETCH_RESPONSE = {
+    json() { return JSON.parse(this.body); },
+    text() { return this.body; },
+  };
+  function fetchOptions(o) {
+    if (o === undefined || o === null) o = {};
+    if (typeof o !== "object") throw new TypeError("fetch options must be an object");
+    const headers = {};
+    if (o.headers !== undefined && o.headers !== null) {
+      if (typeof o.headers !== "object") throw new TypeError("fetch headers must be an object");
+      for (const k of Object.keys(o.headers)) {
+        const v = o.headers[k];
+        if (v !== undefined && v !== null) headers[k] = String(v);
+      }
+    }
+    let body = o.body === undefined ? null : o.body;
+    if (body !== null && typeof body !== "string") {
+      body = JSON.stringify(body);
+      if (!Object.keys(headers).some((k) => k.toLowerCase() === "content-type"))
+        headers["content-type"] = "application/json";
+    }
+    return JSON.stringify({ method: o.method === undefined ? null : o.method, headers, body,
+                           timeout: o.timeout === undefined ? null : o.timeout });
+  }
+  const NET = {
+    fetch(url, options) {
+      const r = host("net_fetch", [str(url, "fetch url"), fetchOptions(options), nonce()], parsed);
+      add(r.error === undefined ? "info" : "warn", [r.log]);
+      if (r.error !== undefined) throw new Error(r.error);
+      const out = Object.create(FETCH_RESPONSE);
+      out.status = r.status; out.ok = r.status >= 200 && r.status < 300;
+      out.headers = r.headers; out.body = r.body; out.url = r.url; out.redirected = r.redirected;
+      return out;
+    },
+  };
 
   // -- require(): CommonJS modules under api/, and the stdlib, cached per request -------
   // QuickJS names every evaluated source "<input>", so each source gets its own range of
@@ -364,12 +432,15 @@
     fazt.log = LOG;
     fazt.version = ctx.version;
     fazt.requestId = req.id;
+    fazt.private = PRIVATE;
     G.request = req;
     G.respond = RESPOND;
     G.console = CONSOLE;
     G.fazt = fazt;
     G.require = requireFrom("api");
     fazt.realtime = REALTIME;
+    fazt.net = NET;
+    fazt.secret = secret;
   });
   define("__fazt_route", function (path) {
     const src = fetchSource(path);
@@ -594,6 +665,11 @@
   });
   harden(G.__fazt_reset);
   harden(STORAGE);
+  harden(NET);
+  harden(secret);
+  harden(SECRET_PROTO, true);
+  harden(FETCH_RESPONSE, true);
+  harden(PRIVATE);
   for (const key of Reflect.ownKeys(G)) {
     const d = Object.getOwnPropertyDescriptor(G, key);
     if (!d.configurable) continue;

@@ -23,6 +23,7 @@ from typing import Any
 
 import quickjs
 
+from fazt.runtime import private_files
 from fazt.runtime.limits import MiB
 from fazt.runtime.prelude import LEGACY_ENTRY, LEGACY_PRELUDE, PRELUDE
 from fazt.storage.bindings import StorageError
@@ -105,7 +106,8 @@ def _error_text(exc: BaseException) -> str:
 
 
 class Host:
-    """What JS may ask of Python during one request: storage, publish, randomness, stdlib."""
+    """What JS may ask of Python during one request: storage, publish, fetch, randomness,
+    stdlib."""
 
     def __init__(
         self,
@@ -113,9 +115,11 @@ class Host:
         publish: Callable[[str | None, str], None] | None = None,
         stdlib: Callable[[str], str | None] | None = None,
     ) -> None:
+        self.net: Any = None  # fazt.net of the current request (runtime/net.py AppNet)
         self.storage = storage
         self.publish = publish
         self.stdlib = stdlib
+        self.private: private_files.PrivateFiles | None = None  # the request's deployment
 
     def call(self, method: str, *args: Any) -> str:
         try:
@@ -144,6 +148,10 @@ class Host:
             if method == "kv_set":  # the prelude passes JSON.stringify(value)
                 return self.storage.kv_set(*args, stringified=True)
             return getattr(self.storage, method)(*args)
+        if method in private_files.METHODS:
+            if self.private is None:
+                raise StorageError("fazt.private is not available here")
+            return self.private.call(method, args)
         if method == "rt_publish":
             if self.publish is None:
                 raise StorageError("fazt.realtime is not available here")
@@ -160,6 +168,10 @@ class Host:
                 raise StorageError("socket.broadcast requires a message")
             self.publish(None, message)
             return None
+        if method == "net_fetch":
+            if self.net is None:
+                raise StorageError("fazt.net is not available here")
+            return self.net.fetch(*args)
         if method == "random":
             (n,) = args
             if not isinstance(n, int) or not 0 <= n <= MAX_RANDOM_BYTES:

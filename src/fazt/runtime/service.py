@@ -45,6 +45,8 @@ log = logging.getLogger("fazt.runtime")
 ENV_TTL_SECONDS = 2.0  # changes made by another process show up within this
 INDEX_CACHE_ENTRIES = 256
 _TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+# Marks a scheduled job's request (fazt.runtime.jobs); dropped from every outside request.
+CRON_HEADER = "x-fazt-cron"
 _DROPPED_HEADERS = frozenset({"content-length", "transfer-encoding", "connection", "keep-alive"})
 
 
@@ -267,6 +269,10 @@ def _request_json(
     headers: dict[str, str] = {}
     for name, value in req.scope.headers.items():
         headers.setdefault(name.lower(), value)
+    headers.pop(CRON_HEADER, None)  # only the scheduler's own requests carry it:
+    cron = getattr(req, "cron", None)  # a jobs.InternalRequest's job name
+    if cron is not None:
+        headers[CRON_HEADER] = cron
     query: dict[str, str] = {}
     if req.scope.query_string:
         for key, value in parse_qsl(req.scope.query_string, keep_blank_values=True):

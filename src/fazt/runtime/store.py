@@ -57,19 +57,30 @@ def validate_env_name(name: str) -> str:
 
 
 def env_values(conn: sqlite3.Connection, app: str) -> dict[str, str]:
-    rows = conn.execute("SELECT name, value FROM app_env WHERE app = ? ORDER BY name", (app,))
+    """The values fazt.env shows: secret ones are left out (only fetch sees them)."""
+    rows = conn.execute(
+        "SELECT name, value FROM app_env WHERE app = ? AND secret = 0 ORDER BY name", (app,)
+    )
+    return {r[0]: r[1] for r in rows}
+
+
+def all_env_values(conn: sqlite3.Connection, app: str) -> dict[str, str]:
+    """Every value, secret ones included: for fazt.secret() in fetch (runtime/net.py)."""
+    rows = conn.execute("SELECT name, value FROM app_env WHERE app = ?", (app,))
     return {r[0]: r[1] for r in rows}
 
 
 def env_names(conn: sqlite3.Connection, app: str) -> list[dict]:
     rows = conn.execute(
-        "SELECT name, created_at, updated_at FROM app_env WHERE app = ? ORDER BY name", (app,)
+        "SELECT name, secret, created_at, updated_at FROM app_env WHERE app = ? ORDER BY name",
+        (app,),
     )
-    return [dict(r) for r in rows]
+    return [{**dict(r), "secret": bool(r["secret"])} for r in rows]
 
 
-def set_env(conn: sqlite3.Connection, app: str, name: str, value: str) -> str:
-    """'created' or 'updated'; 'limit' when the app already has too many."""
+def set_env(conn: sqlite3.Connection, app: str, name: str, value: str, secret: bool = False) -> str:
+    """'created' or 'updated'; 'limit' when the app already has too many. A secret stays
+    secret when set again without the flag (unset it to make it plain)."""
     exists = conn.execute(
         "SELECT 1 FROM app_env WHERE app = ? AND name = ?", (app, name)
     ).fetchone()
@@ -79,10 +90,11 @@ def set_env(conn: sqlite3.Connection, app: str, name: str, value: str) -> str:
             return "limit"
     now = utcnow()
     conn.execute(
-        "INSERT INTO app_env (app, name, value, created_at, updated_at) VALUES (?, ?, ?, ?, ?) "
+        "INSERT INTO app_env (app, name, value, secret, created_at, updated_at) "
+        "VALUES (?, ?, ?, ?, ?, ?) "
         "ON CONFLICT(app, name) DO UPDATE SET value = excluded.value, "
-        "updated_at = excluded.updated_at",
-        (app, name, value, now, now),
+        "secret = MAX(app_env.secret, excluded.secret), updated_at = excluded.updated_at",
+        (app, name, value, int(secret), now, now),
     )
     _bump()
     return "updated" if exists else "created"

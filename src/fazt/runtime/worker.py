@@ -41,6 +41,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from fazt.db.connection import open_connection
+from fazt.runtime.net import AppNet
+from fazt.runtime.private_files import PrivateFiles
 from fazt.runtime.sandbox import FUNCTION_ERROR, FUNCTION_TIMEOUT, Host, Job, Outcome, Prepared
 from fazt.runtime.sources import load_sources
 from fazt.storage import kv
@@ -226,6 +228,8 @@ class JsWorker:
 
     def run(self, job: Job, fresh: bool = False) -> Outcome:
         self.host.storage = AppStorage(self.db, job.app)  # type: ignore[arg-type]
+        self.host.net = AppNet(self.db, job.app, job.key[1], job.deadline)
+        self.host.private = PrivateFiles(self.db, job.app, job.key[1])
         self.published = 0
         context = None if fresh else self.contexts.pop(job.key, None)
         try:
@@ -241,6 +245,8 @@ class JsWorker:
             raise
         finally:
             self.host.storage = None
+            self.host.net = None
+            self.host.private = None
             if context is not None and context.usable and not fresh:
                 self.contexts[job.key] = context
                 while len(self.contexts) > CONTEXTS:

@@ -4,6 +4,7 @@ import logging
 from time import perf_counter
 from typing import Any
 
+from fazt.admin import pages
 from fazt.hosting import routing
 from fazt.hosting.compression import preferred
 from fazt.hosting.paths import canonical_path
@@ -93,10 +94,20 @@ class FaztApp:
         if target.kind == routing.SITE:
             return await self.serve_site(req, target.site, target.deployment_id)
         if target.kind == routing.DASHBOARD:
-            return await self.dashboard_routes.dispatch(req)
+            return await self.serve_dashboard(req)
         if target.kind == routing.BAD_HOST:
             raise HTTPError(400, "BAD_HOST", "missing or malformed Host header")
         return await self.not_found(req)
+
+    async def serve_dashboard(self, req: Request) -> Response:
+        """The dashboard's routes; a browser asking for a page that is not there gets an
+        HTML 404 page, scripts keep the JSON error."""
+        try:
+            return await self.dashboard_routes.dispatch(req)
+        except HTTPError as exc:
+            if exc.status != 404 or not pages.wants_html(req):
+                raise
+            return await pages.not_found_page(self.state, req, exc)
 
     def error_response(self, exc: Exception, scope: Any) -> Response:
         """The answer for an exception, from the one table (routes.EXCEPTION_HANDLERS);

@@ -7,7 +7,7 @@ from fazt.auth import passwords, tokens
 from fazt.db import settings
 from fazt.hosting import seeding
 
-LOCAL_KEY_NAME = "local-cli"
+LOCAL_KEY_NAME = tokens.LOCAL_KEY_NAME
 
 
 @dataclass(frozen=True)

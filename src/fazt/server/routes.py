@@ -16,15 +16,17 @@ from collections.abc import Callable
 from typing import Any
 
 from fazt.admin import (
+    backups_page,
     deploy_page,
     health_page,
     logs_page,
+    operations,
     storage_page,
     upgrade_page,
     views,
 )
 from fazt.admin.dashboard import LOGGED_IN
-from fazt.admin.pages import page_endpoint, static_endpoint
+from fazt.admin.pages import favicon_endpoint, page_endpoint, static_endpoint
 from fazt.api import (
     analytics,
     apps,
@@ -33,12 +35,15 @@ from fazt.api import (
     deploy,
     domains,
     health,
+    jobs,
     keys,
+    net,
     public,
     runtime,
     storage,
     system,
     upgrade,
+    uploads,
     v09_routes,
 )
 from fazt.api.access import PUBLIC, api_endpoint
@@ -71,6 +76,9 @@ API_ROUTES = [
     ("POST", "/api/apps/{name}/deployments", deploy.start_deployment, "deploy", PER_SITE),
     ("PUT", "/api/blobs/{sha256}", deploy.upload_blob, "deploy", PER_SITE),
     ("POST", "/api/blobs", deploy.upload_blob_batch, "deploy", PER_SITE),
+    ("POST", "/api/uploads", uploads.start_upload, "deploy", PER_SITE),
+    ("GET", "/api/uploads/{upload_id}", uploads.upload_status, "deploy", PER_SITE),
+    ("PUT", "/api/uploads/{upload_id}", uploads.upload_piece, "deploy", PER_SITE),
     (
         "POST",
         "/api/deployments/{deployment_id}/finalize",
@@ -102,10 +110,17 @@ API_ROUTES = [
     ("GET", "/api/backups", backups.list_backups, "admin", WHOLE_SERVER),
     ("POST", "/api/backups", backups.create_backup, "admin", WHOLE_SERVER),
     ("GET", "/api/backups/{file}", backups.download_backup, "admin", WHOLE_SERVER),
+    ("POST", "/api/backups/{file}/verify", backups.verify_backup, "admin", WHOLE_SERVER),
+    ("POST", "/api/backups/{file}/restore", backups.restore_backup, "admin", WHOLE_SERVER),
     ("GET", "/api/apps/{name}/env", runtime.list_env, "deploy", PER_SITE),
     ("PUT", "/api/apps/{name}/env/{env}", runtime.set_env, "deploy", PER_SITE),
     ("DELETE", "/api/apps/{name}/env/{env}", runtime.unset_env, "deploy", PER_SITE),
     ("GET", "/api/apps/{name}/logs", runtime.app_logs, "deploy", PER_SITE),
+    ("GET", "/api/apps/{name}/net", net.list_net, "deploy", PER_SITE),
+    ("PUT", "/api/apps/{name}/net/{host}", net.set_net, "admin", PER_SITE),
+    ("DELETE", "/api/apps/{name}/net/{host}", net.delete_net, "admin", PER_SITE),
+    ("GET", "/api/apps/{name}/jobs", jobs.list_jobs, "deploy", PER_SITE),
+    ("POST", "/api/apps/{name}/jobs/{job}/run", jobs.run_job, "deploy", PER_SITE),
     ("GET", "/api/keys", keys.list_keys, "admin", WHOLE_SERVER),
     ("POST", "/api/keys", keys.create_key, "admin", WHOLE_SERVER),
     ("DELETE", "/api/keys/{key_id}", keys.revoke_key, "admin", WHOLE_SERVER),
@@ -177,7 +192,25 @@ PAGES = [
     ("POST", "/keys/{key_id}/revoke", views.key_revoke, LOGGED_IN),
     ("GET", "/analytics", views.analytics_page, LOGGED_IN),
     ("GET", "/settings", views.settings_page, LOGGED_IN),
+    ("POST", "/settings", views.settings_save, LOGGED_IN),
     ("GET", "/upgrade", upgrade_page.upgrade_page, LOGGED_IN),  # follows an upgrade
+    # Operations (issue 18 part A): backups, domains, redirects, webhooks, sessions.
+    ("GET", "/backups", backups_page.backups_page, LOGGED_IN),
+    ("POST", "/backups", backups_page.backup_create, LOGGED_IN),
+    ("POST", "/backups/restore", backups_page.backup_restore, LOGGED_IN),
+    ("POST", "/backups/{file}/verify", backups_page.backup_verify, LOGGED_IN),
+    ("GET", "/domains", operations.domains_page, LOGGED_IN),
+    ("POST", "/domains", operations.domain_add, LOGGED_IN),
+    ("POST", "/domains/{domain}/delete", operations.domain_remove, LOGGED_IN),
+    ("GET", "/redirects", operations.redirects_page, LOGGED_IN),
+    ("POST", "/redirects", operations.redirect_add, LOGGED_IN),
+    ("POST", "/redirects/{slug}/delete", operations.redirect_remove, LOGGED_IN),
+    ("GET", "/webhooks", operations.webhooks_page, LOGGED_IN),
+    ("POST", "/webhooks", operations.webhook_add, LOGGED_IN),
+    ("POST", "/webhooks/{name}/delete", operations.webhook_remove, LOGGED_IN),
+    ("GET", "/sessions", operations.sessions_page, LOGGED_IN),
+    ("POST", "/sessions/end-others", operations.sessions_end_others, LOGGED_IN),
+    ("POST", "/sessions/{session_id}/end", operations.session_end, LOGGED_IN),
     # issue 18 part B: storage browser, browser deploys, logs, health
     ("POST", "/apps/{name}/deploy", deploy_page.deploy_upload, LOGGED_IN),
     ("GET", "/logs", logs_page.logs_page, LOGGED_IN),
@@ -223,6 +256,8 @@ def dashboard_routes(state: ServerState) -> Router:
         r.add(method, path, endpoint)
         if method == "GET":  # pages name HEAD in their Allow header, as static files do
             r.add("HEAD", path, endpoint)
+    r.add("GET", "/favicon.ico", favicon_endpoint)
+    r.add("HEAD", "/favicon.ico", favicon_endpoint)
     r.add("GET", "/static/{name:path}", static_endpoint)
     r.add("HEAD", "/static/{name:path}", static_endpoint)
     return r

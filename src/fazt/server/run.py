@@ -24,6 +24,7 @@ from fazt.db import Database
 from fazt.hosting import deployments
 from fazt.https import service as https_service
 from fazt.periodic import cancel_and_wait, periodic
+from fazt.runtime.jobs import Scheduler
 from fazt.server.app import FaztApp
 from fazt.state import ROUTING_POLL_SECONDS, ServerState
 from fazt.storage import kv
@@ -138,7 +139,10 @@ async def _start_background(lifespan: AsyncExitStack, state: ServerState, app: F
     state.analytics.start()  # buffered analytics writes (fazt.analytics.service)
     # Closed after the server stops: every last hit of in-flight requests is written.
     lifespan.push_async_callback(state.analytics.close)
+    state.jobs = Scheduler.for_runtime(state.db, app.runtime)  # apps' cron jobs
+    lifespan.push_async_callback(state.jobs.close)  # after its periodic task below
     jobs = [
+        periodic(60, state.jobs.tick, "running scheduled jobs", now=True),
         periodic(ROUTING_POLL_SECONDS, state.pick_up_changes, "watching the database"),
         periodic(
             SWEEP_SECONDS, lambda: _sweep_expired(state), "sweeping expired keys and sessions"

@@ -117,3 +117,26 @@ def test_to_json_round_trips():
 def test_bad_realtime_sections_are_refused(raw):
     with pytest.raises(InvalidManifest, match="realtime"):
         parse(raw)
+
+
+def test_net_allow_is_parsed_and_round_trips():
+    m = parse('{"net": {"allow": ["api.example.com", "*.example.org", "x.io:8443"]}}')
+    assert m.net_allow == ("api.example.com", "*.example.org", "x.io:8443")
+    assert parse(m.to_json()) == m
+    assert parse("{}").net_allow == ()
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        '{"net": ["a.com"]}',
+        '{"net": {"allow": "a.com"}}',
+        '{"net": {"allow": ["a.com/path"]}}',
+        '{"net": {"allow": ["http://a.com"]}}',
+        '{"net": {"allow": [1]}}',
+        '{"net": {"deny": ["a.com"]}}',
+    ],
+)
+def test_bad_net_sections_are_refused(raw):
+    with pytest.raises(InvalidManifest, match="net"):
+        parse(raw)

@@ -9,7 +9,19 @@ from hypothesis import strategies as st
 
 from fazt.hosting.manifest import LIMIT_KEYS, InvalidManifest, Manifest, parse
 
-KEYS = ["name", "spa", "cache", "limits", "analytics", "realtime", "echo", *LIMIT_KEYS, "other"]
+KEYS = [
+    "name",
+    "spa",
+    "cache",
+    "limits",
+    "analytics",
+    "realtime",
+    "echo",
+    "net",
+    "allow",
+    *LIMIT_KEYS,
+    "other",
+]
 json_values = st.recursive(
     st.none()
     | st.booleans()
@@ -31,6 +43,10 @@ manifest_objects = st.fixed_dictionaries(
         "limits": st.dictionaries(st.sampled_from([*LIMIT_KEYS, "x"]), st.integers(-1, 10**6))
         | json_values,
         "analytics": st.booleans() | json_values,
+        "net": st.fixed_dictionaries(
+            {}, optional={"allow": st.lists(st.text(max_size=12), max_size=3) | json_values}
+        )
+        | json_values,
     },
 )
 

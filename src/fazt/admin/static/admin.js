@@ -94,9 +94,24 @@ function setupCopy() {
   }
 }
 
+// Long actions (a backup, a restore): say what is happening while the form posts, and
+// keep the button from being pressed twice. The outcome is the page the post returns.
+function setupBusyForms() {
+  for (const form of document.querySelectorAll("form[data-busy]")) {
+    form.addEventListener("submit", () => {
+      const button = form.querySelector('button[type="submit"]');
+      const status = document.getElementById(form.dataset.status);
+      if (status) status.textContent = form.dataset.busy;
+      // After the submit has started: a disabled button would not be sent with it.
+      setTimeout(() => { if (button) button.disabled = true; }, 0);
+    });
+  }
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   setupUpgradeCheck();
   setupLogTail();
   setupTypedConfirm();
   setupCopy();
+  setupBusyForms();
 });

@@ -1,0 +1,3 @@
+module.exports = function () {
+  return fazt.storage.kv.get("items") || { items: [], fetchedAt: null };
+};

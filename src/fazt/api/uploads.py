@@ -1,0 +1,226 @@
+"""Resumable uploads of one big file (the engine is fazt.hosting.uploads).
+
+POST /api/uploads {site, sha256, size[, path]} -> the upload (new, or the one in progress
+for that site and blob, to resume); PUT /api/uploads/{id} with Content-Range streams bytes
+from the committed offset; GET/HEAD /api/uploads/{id} tells that offset (also in the
+`upload-offset` header). The body is read in pieces: never more than one piece
+(blob_chunks.CHUNK_BYTES) of it is in memory, and each piece is committed as it fills.
+"""
+
+import asyncio
+import hashlib
+import re
+from typing import Any
+
+from fazt.api.access import owns
+from fazt.api.deploy import ROOM_FACTOR, ROOM_MARGIN, check_site_name
+from fazt.auth.tokens import ApiKey
+from fazt.cpu import run_cpu
+from fazt.db import disk
+from fazt.hosting import archive, blob_chunks, blob_read, uploads
+from fazt.state import ServerState
+from fazt.web.content_range import BadContentRange, ContentRange, parse
+from fazt.web.http import HTTPError, Request, Response, json_response
+
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+# Hash state of the uploads this worker is receiving: (offset it covers, sha256 object).
+# Lost on a restart; then rebuilt from the committed pieces (_hasher).
+_HASHERS: dict[int, tuple[int, Any]] = {}
+_HASHERS_MAX = 256
+_BUSY: set[int] = set()
+
+
+async def start_upload(state: ServerState, req: Request, key: ApiKey) -> Response:
+    body = await req.json()
+    if not isinstance(body, dict):
+        raise HTTPError(400, "BAD_REQUEST", 'expected {"site", "sha256", "size"}')
+    site = check_site_name(state, key, str(body.get("site") or ""))
+    sha, size, path = body.get("sha256"), body.get("size"), body.get("path")
+    if not isinstance(sha, str) or not _SHA256.match(sha):
+        raise HTTPError(400, "BAD_REQUEST", "sha256 must be 64 lower-case hex digits")
+    if type(size) is not int or size < 0:
+        raise HTTPError(400, "BAD_REQUEST", "size must be a whole number of bytes")
+    name = path if isinstance(path, str) and path else f"blob {sha[:12]}"
+    if size > state.limits.max_file_bytes:
+        raise archive.file_too_large(name, size, state.limits.max_file_bytes)
+    _check_room(state, size)
+    found, created = await state.db.write(uploads.start, site, sha, size, key.name)
+    return _answer(found, 201 if created else 200)
+
+
+def _check_room(state: ServerState, remaining: int) -> None:
+    """507 before accepting bytes the disk would not hold (twice: the WAL, then the file)."""
+    refusal = disk.no_room(state.db.path, ROOM_FACTOR * remaining + ROOM_MARGIN)
+    if refusal is not None:
+        raise refusal
+
+
+def _answer(upload: dict, status: int = 200) -> Response:
+    response = json_response(upload, status)
+    response.headers.append(("upload-offset", str(upload["offset"])))
+    return response
+
+
+async def _owned(state: ServerState, key: ApiKey, upload_id: str) -> dict:
+    """The upload, or 404 (also for another site's: it looks absent)."""
+    found = None
+    if upload_id.isdigit() and len(upload_id) <= 18:  # an SQLite integer
+        found = await state.db.read(uploads.row, int(upload_id))
+    if found is None or not owns(key, found["site"]):
+        raise HTTPError(404, "UPLOAD_NOT_FOUND", f"no upload {upload_id} (finished or expired)")
+    return found
+
+
+async def upload_status(state: ServerState, req: Request, key: ApiKey, upload_id: str) -> Response:
+    return _answer(uploads.describe(await _owned(state, key, upload_id)))
+
+
+async def upload_piece(state: ServerState, req: Request, key: ApiKey, upload_id: str) -> Response:
+    """PUT /api/uploads/{id}: bytes from the committed offset (Content-Range)."""
+    upload = await _owned(state, key, upload_id)
+    if upload["received"] == upload["size"]:  # every byte is in (an answer was lost)
+        return _answer(await _finish(state, upload))
+    span = _span(req, upload)
+    if span.start != upload["received"]:
+        raise uploads.offset_mismatch(upload["received"], span.start)
+    uid = upload["id"]
+    if uid in _BUSY:
+        raise HTTPError(409, "UPLOAD_BUSY", f"upload {uid} is receiving bytes in another request")
+    _check_room(state, upload["size"] - upload["received"])
+    _BUSY.add(uid)
+    try:
+        offset = await _receive(state, req, upload, span)
+        if offset < upload["size"]:
+            return _answer({**uploads.describe(upload), "offset": offset})
+        done = await _finish(state, upload)
+    finally:
+        _BUSY.discard(uid)
+    return _answer(done)
+
+
+def _span(req: Request, upload: dict) -> ContentRange:
+    """The request's Content-Range (the whole blob when absent), checked against the
+    upload's declared size and the body's Content-Length."""
+    size, header = upload["size"], req.header("content-range")
+    try:
+        span = parse(header) if header is not None else ContentRange(0, size, size)
+    except BadContentRange as exc:
+        raise HTTPError(400, "BAD_CONTENT_RANGE", str(exc)) from None
+    if span.total is not None and span.total != size:
+        raise HTTPError(
+            400,
+            "BAD_CONTENT_RANGE",
+            f"Content-Range says the file is {span.total:,} bytes; this upload declared {size:,}",
+        )
+    if span.end > size:
+        raise uploads.too_many_bytes(size)
+    length = req.header("content-length")
+    if length is not None and (not length.isdigit() or int(length) != span.length):
+        raise HTTPError(
+            400,
+            "BAD_CONTENT_RANGE",
+            f"Content-Length {length} does not match the {span.length:,} bytes of Content-Range",
+        )
+    return span
+
+
+async def _receive(state: ServerState, req: Request, upload: dict, span: ContentRange) -> int:
+    """Commit the body piece by piece; the committed offset when it ends."""
+    uid = upload["id"]
+    pieces = _Pieces(state, uid, span.start, await _hasher(state, uid, span.start))
+    buffer, refused = bytearray(), False
+    try:
+        async for data in req.stream():
+            if pieces.next + len(buffer) + len(data) > span.end:
+                refused = True
+                raise HTTPError(
+                    413,
+                    "UPLOAD_TOO_LARGE",
+                    f"the body is longer than the {span.length:,} bytes its Content-Range "
+                    f"declares; the upload keeps the whole pieces before the excess",
+                )
+            buffer += data
+            while len(buffer) >= blob_chunks.CHUNK_BYTES:  # pieces of exactly one chunk
+                await pieces.put(bytes(buffer[: blob_chunks.CHUNK_BYTES]))
+                del buffer[: blob_chunks.CHUNK_BYTES]
+    finally:
+        # What arrived is committed even if the body stopped short (a dropped client):
+        # it resumes after it. A refused body keeps only the whole pieces before it.
+        if buffer and not refused:
+            await pieces.put(bytes(buffer))
+        committed = await pieces.drain()
+    return committed
+
+
+class _Pieces:
+    """Commits pieces in order, one in flight while the next one is received (so the
+    network, the writer and the hashing overlap; two pieces in memory at most)."""
+
+    def __init__(self, state: ServerState, uid: int, offset: int, hasher: Any) -> None:
+        self.state, self.uid, self.hasher = state, uid, hasher
+        self.next = self.committed = offset  # after the queued pieces / the stored ones
+        self.task: asyncio.Future | None = None
+
+    async def put(self, piece: bytes) -> None:
+        await self.drain()
+        start, self.next = self.next, self.next + len(piece)
+        self.task = asyncio.ensure_future(_commit(self.state, self.uid, start, self.hasher, piece))
+
+    async def drain(self) -> int:
+        if self.task is not None:
+            task, self.task = self.task, None
+            self.committed = await task
+        return self.committed
+
+
+async def _commit(state: ServerState, uid: int, offset: int, hasher: Any, piece: bytes) -> int:
+    """Store one piece while hashing it (the writer and the CPU pool work side by side)."""
+    _HASHERS.pop(uid, None)  # until both are done, the cached state is not trusted
+    stored, _ = await asyncio.gather(
+        state.db.write(uploads.append, uid, offset, piece), run_cpu(hasher.update, piece)
+    )
+    _remember(uid, stored, hasher)
+    return stored
+
+
+def _remember(uid: int, offset: int, hasher: Any) -> None:
+    if len(_HASHERS) >= _HASHERS_MAX:
+        _HASHERS.pop(next(iter(_HASHERS)))
+    _HASHERS[uid] = (offset, hasher)
+
+
+async def _hasher(state: ServerState, uid: int, offset: int) -> Any:
+    """The hash of the upload's first `offset` bytes: kept from the last request, else
+    recomputed from the committed pieces (after a restart, or another worker's request)."""
+    cached = _HASHERS.get(uid)
+    if cached is not None and cached[0] == offset:
+        return cached[1]
+    hasher, done = hashlib.sha256(), 0
+    while done < offset:
+        stop = min(done + blob_chunks.CHUNK_BYTES, offset)
+        piece = await state.db.read(_read_pieces, uid, done, stop)
+        if len(piece) != stop - done:
+            raise HTTPError(409, "UPLOAD_BUSY", f"upload {uid} changed while being read")
+        await run_cpu(hasher.update, piece)
+        done = stop
+    _remember(uid, offset, hasher)
+    return hasher
+
+
+def _read_pieces(conn, uid: int, start: int, end: int) -> bytes:
+    return b"".join(blob_read.chunk_range(conn, uid, start, end))
+
+
+async def _finish(state: ServerState, upload: dict) -> dict:
+    uid = upload["id"]
+    hasher = await _hasher(state, uid, upload["size"])
+    _HASHERS.pop(uid, None)
+    done = await state.db.write(uploads.finish, uid, hasher.hexdigest())
+    if done is None:
+        raise HTTPError(
+            400,
+            "HASH_MISMATCH",
+            f"the uploaded bytes do not hash to {upload['sha256']}; the upload is discarded "
+            "(start it again)",
+        )
+    return done
