@@ -1,7 +1,8 @@
 """Issue 18's dashboard tools in Chromium: deploying by drag and drop (a folder and a
 .zip), the storage browser's document editor, the logs page's filters and live follow,
 the upgrade page following an upgrade, and every new page at phone width without
-sideways scrolling (except inside table wrappers) and without console errors."""
+sideways scrolling (except inside table wrappers), without console errors and without
+serious accessibility violations (axe-core)."""
 
 import base64
 import io
@@ -15,6 +16,7 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.browser.test_dashboard_operations_browser import serious_violations
 from tests.conftest import FaztServer, free_port, running_server, wait_for, write_site
 
 PASSWORD = "longenough1"
@@ -248,8 +250,10 @@ TOO_WIDE = """() => {
 
 
 @pytest.mark.parametrize("path", PHONE_PAGES)
-def test_each_page_fits_a_phone(chromium, srv, path):
-    context = chromium.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
+def test_each_page_fits_a_phone_and_passes_axe(chromium, srv, path):
+    context = chromium.new_context(
+        viewport={"width": 390, "height": 844}, is_mobile=True, color_scheme="dark"
+    )
     context.set_default_timeout(TIMEOUT)
     no_favicon(context)
     page = context.new_page()
@@ -263,5 +267,6 @@ def test_each_page_fits_a_phone(chromium, srv, path):
         found = page.evaluate(TOO_WIDE)
         assert found["wide"] == [] and found["scroll"] <= 0, found
         assert errors == [], errors
+        assert serious_violations(page) == [], path  # axe-core, in dark mode
     finally:
         context.close()
