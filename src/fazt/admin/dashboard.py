@@ -35,6 +35,7 @@ class Page:
     req: Request
     session: Session | None
     form: dict[str, list[str]] = field(default_factory=dict)
+    upload: Any = None  # the `file` part of a multipart form (views that accept one)
 
     def field(self, name: str, default: str = "") -> str:
         values = self.form.get(name)
