@@ -60,6 +60,7 @@ class ReplicaProgress:
         self.db_txid: int | None = None
         self.replica_txid: int | None = None
         self.replicated_at: float | None = None
+        self.checked_at: float | None = None  # Litestream's last look at the database
         self.last_error: str | None = None
         self.last_error_at: float | None = None
         self.down_since: float | None = None
@@ -79,6 +80,7 @@ class ReplicaProgress:
                 self.down_since = at
             return True
         if msg == "replica sync" and (txid := _txid(fields.get("txid.db"))) is not None:
+            self.checked_at = at
             self.db_txid = max(self.db_txid or 0, txid)
             new = txid not in self._first_seen and len(self._first_seen) < MAX_PENDING
             if new:
@@ -109,6 +111,7 @@ class ReplicaProgress:
             "db_txid": self.db_txid,
             "replica_txid": self.replica_txid,
             "replicated_at": iso(self.replicated_at),
+            "checked_at": self.checked_at,
             "pending_since": self.pending_since(),
             "last_error_at": iso(self.last_error_at),
             "down_since": iso(self.down_since),
@@ -116,11 +119,18 @@ class ReplicaProgress:
         }
 
 
-def lag_seconds(status: dict, now: float | None = None) -> float | None:
-    """Seconds the oldest unreplicated change has waited; 0 when caught up; None if unknown."""
+def lag_seconds(status: dict, changed_at: float | None, now: float | None = None) -> float | None:
+    """At most how long the oldest change the replica lacks has waited; 0 when caught up.
+
+    `changed_at` is the database's last change (its WAL's mtime). A change Litestream has
+    not looked at yet waits since its last look at the latest, so the answer is an upper
+    bound, exact under a steady write load. None when nothing has been shipped yet.
+    """
     if status.get("replica_txid") is None:
         return None
-    pending = status.get("pending_since")
-    if pending is None:
-        return 0.0
-    return round(max(0.0, (now or time.time()) - pending), 3)
+    now = now or time.time()
+    waiting = [status["pending_since"]] if status.get("pending_since") else []
+    checked = status.get("checked_at")
+    if checked is not None and changed_at is not None and changed_at > checked:
+        waiting.append(checked)
+    return round(max(0.0, now - min(waiting)), 3) if waiting else 0.0

@@ -216,6 +216,14 @@ def replica_lag(db_path: Path, url: str) -> float | None:
     return round(max(0.0, time.time() - changed), 3)
 
 
+def _changed_at(db_path: Path) -> float | None:
+    """When the database last changed: its WAL's mtime (the file's when there is none)."""
+    for path in (Path(f"{db_path}-wal"), Path(db_path)):
+        with contextlib.suppress(OSError):
+            return path.stat().st_mtime
+    return None
+
+
 def describe(db_path: Path, values: dict[str, str]) -> dict:
     """What `fazt replicate status` and `fazt server status` show."""
     url = values.get("replicate_url") or ""
@@ -240,7 +248,7 @@ def describe(db_path: Path, values: dict[str, str]) -> dict:
         "last_outage": status.get("last_outage"),  # {"down_at", "back_at"}
     }
     if url and running:
-        info["lag_seconds"] = lag_seconds(status)
+        info["lag_seconds"] = lag_seconds(status, _changed_at(db_path))
     if url and info["lag_seconds"] is None:
         with contextlib.suppress(OSError):
             info["lag_seconds"] = replica_lag(db_path, url)
