@@ -9,6 +9,11 @@ parsed positions and errors are kept). Three kinds of line matter:
 - `level=ERROR`: the replica (or the database) failed; the first error after a good upload
   marks the endpoint down, the next good upload marks it back up (a recorded outage).
 
+An endpoint that vanishes (connection refused, a host gone) often logs nothing for a long
+time: the S3 client retries inside one upload and Litestream's loop waits on it. So silence
+counts too: no replica activity for `stall_after` seconds marks the replica down since its
+last sign of life (`check_stalled`, called by the supervisor every few seconds).
+
 The lag is how long the oldest change the replica does not hold yet has been waiting, so it
 works for any replica (S3 included), not only for folders.
 """
@@ -99,6 +104,16 @@ class ReplicaProgress:
             return True
         return False
 
+    def check_stalled(self, now: float, stall_after: float) -> bool:
+        """Mark the replica down when it has been silent too long; True when newly marked."""
+        alive = max(self.checked_at or 0.0, self.replicated_at or 0.0)
+        if self.down_since is not None or not alive or now - alive < stall_after:
+            return False
+        self.down_since = alive
+        self.last_error = f"replica stalled: no progress for {now - alive:.0f}s"
+        self.last_error_at = now
+        return True
+
     def pending_since(self) -> float | None:
         """When the oldest change the replica does not hold yet was seen, or None."""
         floor = self.replica_txid or 0
@@ -117,6 +132,14 @@ class ReplicaProgress:
             "down_since": iso(self.down_since),
             "last_outage": self.last_outage,
         }
+
+
+def stall_seconds(sync_interval: str) -> float:
+    """How long a silent replica is given: 5 sync intervals, at least 10 s."""
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)(ms|s|m|h)", sync_interval.strip())
+    scale = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
+    interval = float(match[1]) * scale[match[2]] if match else 1.0
+    return max(10.0, 5 * interval)
 
 
 def lag_seconds(status: dict, changed_at: float | None, now: float | None = None) -> float | None:

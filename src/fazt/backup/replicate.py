@@ -31,7 +31,7 @@ from pathlib import Path
 from urllib.parse import urlencode, urlparse
 
 from fazt.backoff import Backoff
-from fazt.backup.replica_progress import ReplicaProgress, lag_seconds
+from fazt.backup.replica_progress import ReplicaProgress, lag_seconds, stall_seconds
 from fazt.db import Database
 from fazt.paths import fazt_home
 
@@ -342,6 +342,7 @@ class LitestreamProcess:
                     continue
                 done, _ = await asyncio.wait({self._waiter}, timeout=SETTINGS_POLL)
                 if not done:
+                    self._check_stalled(values)
                     continue
                 code = self._waiter.result()
                 if self._stopping:
@@ -358,6 +359,13 @@ class LitestreamProcess:
                 await asyncio.sleep(delay)
         finally:
             await self._terminate()
+
+    def _check_stalled(self, values: dict) -> None:
+        stall = stall_seconds(values.get("replicate_sync_interval") or "1s")
+        if self.progress.check_stalled(time.time(), stall):
+            self.last_error = self.progress.last_error
+            log.error("replication: %s", self.last_error)
+            self._status(values)
 
     _tail: str = ""
     _waiter: asyncio.Task

@@ -103,9 +103,14 @@ class SeaweedFS:
             return False
 
     def _make_bucket(self) -> bool:
+        """True once the bucket exists (made now, or kept from before a restart)."""
         try:
-            url = f"{self.filer}/buckets/{BUCKET}/?op=mkdir"
-            return httpx.post(url, timeout=2, trust_env=False).status_code in (200, 201)
+            folder = f"{self.filer}/buckets/{BUCKET}/"
+            got = httpx.get(folder, headers={"accept": "application/json"}, trust_env=False)
+            if got.status_code == 200:
+                return True
+            made = httpx.post(folder + "?op=mkdir", timeout=2, trust_env=False)
+            return made.status_code in (200, 201)
         except httpx.HTTPError:
             return False
 
