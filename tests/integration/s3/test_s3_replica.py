@@ -147,6 +147,7 @@ def test_s3_endpoint_down_and_back(replicated, seaweedfs, capsys):
         killed_at = time.time()
         seaweedfs.stop()  # SIGKILL, by pid
         down = wait_for(lambda: (s := status(srv))["down_since"] and s, 60, 0.3, "outage noticed")
+        noticed_at = time.time()
         assert down["running"] and down["last_error"]
         grown = wait_for(
             lambda: (s := status(srv))["lag_seconds"] and s["lag_seconds"] > 3 and s,
@@ -155,6 +156,7 @@ def test_s3_endpoint_down_and_back(replicated, seaweedfs, capsys):
             "the lag to grow while the endpoint is down",
         )
         seaweedfs.start()  # same ports, same data folder
+        store_back_at = time.time()
         back = wait_for(
             lambda: (s := status(srv))["last_outage"] and not s["down_since"] and s,
             120,
@@ -173,6 +175,7 @@ def test_s3_endpoint_down_and_back(replicated, seaweedfs, capsys):
     assert f"steady-{writer.n}" in values  # nothing written during the outage was lost
     with capsys.disabled():
         print(
-            f"\nS3 outage: lag reached {grown['lag_seconds']:.1f}s, "
-            f"resumed {resumed_at - killed_at:.1f}s after the kill ({outage})"
+            f"\nS3 outage: noticed {noticed_at - killed_at:.1f}s after the kill, lag reached "
+            f"{grown['lag_seconds']:.1f}s, store answering at {store_back_at - killed_at:.1f}s, "
+            f"replication resumed at {resumed_at - killed_at:.1f}s ({outage})"
         )
