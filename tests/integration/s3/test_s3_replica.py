@@ -167,6 +167,9 @@ def test_s3_endpoint_down_and_back(replicated, seaweedfs, capsys):
     finally:
         writer.stop()
     outage = back["last_outage"]
+    text = run_cli(srv.home, "replicate", "status", "--db", str(srv.db)).stdout
+    assert f"last outage: {outage['down_at']} to {outage['back_at']}" in text
+    assert "position:   replica at txid" in text
     assert outage["down_at"] >= datetime.fromtimestamp(killed_at - 1, UTC).isoformat()[:19]
     assert outage["down_at"] < outage["back_at"]
     wait_for(lambda: status(srv)["lag_seconds"] == 0, 60, 0.3, "the replica to catch up")
