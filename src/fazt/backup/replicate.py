@@ -16,6 +16,7 @@ from the database, so backups never carry them, and never into a log or the conf
 """
 
 import asyncio
+import configparser
 import contextlib
 import json
 import logging
@@ -94,6 +95,19 @@ def save_credentials(access_key_id: str | None, secret_access_key: str | None) -
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:
         json.dump({"access_key_id": access_key_id, "secret_access_key": secret_access_key}, f)
+
+
+def read_credentials_file(path: Path, profile: str = "default") -> tuple[str, str]:
+    """The key pair of one profile of an AWS shared credentials file (INI)."""
+    parser = configparser.ConfigParser()
+    try:
+        parser.read_string(Path(path).read_text())
+        section = parser[profile]
+        return section["aws_access_key_id"].strip(), section["aws_secret_access_key"].strip()
+    except (OSError, configparser.Error, KeyError):
+        raise ReplicationError(
+            f"{path}: no {profile!r} profile with aws_access_key_id and aws_secret_access_key"
+        ) from None
 
 
 def _credentials() -> dict:

@@ -47,6 +47,12 @@ def replicate() -> None:
     help="S3 secret (or env ..._SECRET_ACCESS_KEY); kept in a 0600 file, never in the database.",
 )
 @click.option(
+    "--credentials-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="An AWS shared credentials file ([default] aws_access_key_id/aws_secret_access_key).",
+)
+@click.option(
     "--sync-interval",
     default="1s",
     show_default=True,
@@ -55,11 +61,21 @@ def replicate() -> None:
 @db_option
 @json_option
 def enable(
-    url, endpoint, region, access_key_id, secret_access_key, sync_interval, db_path, as_json
+    url,
+    endpoint,
+    region,
+    access_key_id,
+    secret_access_key,
+    credentials_file,
+    sync_interval,
+    db_path,
+    as_json,
 ):
     """Replicate to the --replica URL; a running server starts Litestream within seconds."""
     try:
         rep.check_url(url)
+        if credentials_file:
+            access_key_id, secret_access_key = rep.read_credentials_file(credentials_file)
     except rep.ReplicationError as exc:
         fail(str(exc))
     if url.startswith("file://"):
