@@ -91,8 +91,8 @@ class ReplicaProgress:
             if new:
                 self._first_seen[txid] = at
             held = _txid(fields.get("txid.replica"))
-            if held is not None and self.replica_txid is None:
-                self.replica_txid = held  # what an earlier run already shipped
+            if held and self.replica_txid is None:
+                self.replica_txid = held  # what an earlier run already shipped (0: nothing)
             return new
         if msg == "ltx file uploaded" and (txid := _txid(fields.get("maxTXID"))) is not None:
             self.replica_txid = max(self.replica_txid or 0, txid)

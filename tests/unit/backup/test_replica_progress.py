@@ -30,6 +30,8 @@ def test_parse_line_reads_quoted_values_and_the_last_repeated_key():
 def test_position_and_lag_follow_sync_and_upload():
     p = ReplicaProgress()
     assert lag_seconds(p.as_status(), None) is None  # nothing shipped yet: unknown
+    p.feed(SYNC.format(0.5, 0, 1))  # replica at 0: still nothing shipped
+    assert p.as_status()["replica_txid"] is None
     p.feed(SYNC.format(1.0, 0, 2))
     p.feed(UPLOAD.format(1.1, 1, 2))
     status = p.as_status()
