@@ -268,6 +268,8 @@ def status(db_path, as_json) -> None:
         lag = "unknown" if rep["lag_seconds"] is None else f"{rep['lag_seconds']}s"
         state = f"running (pid {rep['pid']})" if rep["running"] else "not running"
         console.print(f"  {'Replication:':16} {rep['url']}, {state}, lag {lag}", highlight=False)
+        if rep.get("down_since"):
+            console.print(f"  {'Replica down:':16} since {rep['down_since']}", highlight=False)
         if rep["last_error"]:
             console.print(f"  {'Replication err:':16} {rep['last_error']}", highlight=False)
     else:
