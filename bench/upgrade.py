@@ -1,6 +1,6 @@
 """Upgrade benchmark: a real upgrade under a steady request load (DESIGN §7).
 
-    python bench/upgrade.py [--rate 300] [--keep DIR]
+    python bench/upgrade.py [--rate 300] [--keep DIR] [--hanging] [--source DIR]
 
 Builds releases 1.0.0 and 1.0.1 of this checkout (`fazt release build`, a throwaway
 signing key), installs 1.0.0 as install.sh lays it out, starts it, sends RATE requests per
@@ -8,6 +8,11 @@ second (half on keep-alive connections, half on new ones) and calls POST /api/up
 Reports failed requests, the time from the API call until /health reports 1.0.1, and how
 long each step took. Targets: zero failed requests; new version serving <= 10 s after
 the call. Never fails on timing.
+
+--hanging builds 1.0.1 as a broken release whose worker hangs at start (never reports
+ready): reports the time from the API call until the upgrade is `rolled_back` and the
+failed requests meanwhile (issue 22: 64 s before, target <= 15 s with 0 failed).
+--source builds the releases from another checkout (a before/after comparison).
 """
 
 import argparse
@@ -15,6 +20,7 @@ import contextlib
 import http.client
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -29,11 +35,26 @@ REPO = Path(__file__).resolve().parents[1]
 OLD, NEW = "1.0.0", "1.0.1"
 
 
-def build(work: Path) -> Path:
+def hanging_copy(source: Path, work: Path) -> Path:
+    """A copy of `source` whose worker hangs at start, ignoring SIGTERM."""
+    broken = work / "hanging-src"
+    broken.mkdir(exist_ok=True)
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy2(source / name, broken / name)
+    shutil.copytree(source / "src", broken / "src", ignore=shutil.ignore_patterns("*.egg-info"))
+    with (broken / "src/fazt/server/run.py").open("a") as f:
+        f.write("\nimport signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\n")
+        f.write("time.sleep(3600)  # broken on purpose: this worker never serves\n")
+    return broken
+
+
+def build(work: Path, source: Path, hanging: bool) -> Path:
     key, out = work / "signing.key", work / "releases"
     subprocess.run([*fazt_cmd("release", "keygen", "--out", str(key))], check=True)
+    sources = {OLD: source, NEW: hanging_copy(source, work) if hanging else source}
     for version in (OLD, NEW):
-        args = ["--version", version, "--key", str(key), "--out", str(out), "--source", str(REPO)]
+        args = ["--version", version, "--key", str(key), "--out", str(out)]
+        args += ["--source", str(sources[version])]
         cmd = fazt_cmd("release", "build", *args, "--trust-signing-key")
         subprocess.run(cmd, check=True, capture_output=True)
     return out
@@ -116,13 +137,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rate", type=int, default=300)
     parser.add_argument("--keep", type=Path, default=None, help="work folder to keep")
+    parser.add_argument("--hanging", action="store_true", help="1.0.1 never becomes ready")
+    parser.add_argument("--source", type=Path, default=REPO, help="checkout to build from")
     args = parser.parse_args()
     terminate_on_sigterm()
     print(machine_facts())
     work = args.keep or Path(tempfile.mkdtemp(prefix="fazt-bench-upgrade."))
     work.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
-    out = build(work)
+    out = build(work, args.source, args.hanging)
     print(f"built {OLD} and {NEW} in {time.monotonic() - started:.0f}s")
     root, home = work / "root", work / "home"
     install_old(out, root)
@@ -150,13 +173,14 @@ def main() -> None:
         called = time.monotonic()
         answer = api(port, "POST", "/api/upgrade", token, {"url": url, "version": NEW})
         upgrade_id = answer["data"]["id"]
-        while version(port) != NEW:
+        while not args.hanging and version(port) != NEW:
             time.sleep(0.05)
         serving_after = time.monotonic() - called
         while not (record := api(port, "GET", f"/api/upgrade/{upgrade_id}", token)["data"])[
             "finished"
         ]:
-            time.sleep(0.2)
+            time.sleep(0.05 if args.hanging else 0.2)
+        finished_after = time.monotonic() - called
         time.sleep(2)
         load.stop.set()
         load.join()
@@ -172,7 +196,10 @@ def main() -> None:
         print(f"  {took}  {step['step']}: {step['message'][:90]}")
         previous = at
     print(f"requests: {load.ok} ok, {load.failed} failed at ~{args.rate}/s {load.errors[:3]}")
-    print(f"new version serving {serving_after:.1f}s after the API call (target <= 10s)")
+    if args.hanging:
+        print(f"{record['status']} {finished_after:.1f}s after the API call (target <= 15s)")
+    else:
+        print(f"new version serving {serving_after:.1f}s after the API call (target <= 10s)")
     print(
         f"RSS of the process tree: {mb(before):.0f} MB before, peak {mb(peak.peak):.0f} MB "
         f"during the overlap (+{mb(peak.peak - before):.0f} MB), {mb(after):.0f} MB after"

@@ -14,6 +14,7 @@ from fazt.db import Database, settings
 from fazt.hosting.archive import DeployLimits
 from fazt.hosting.routing import RoutingTable
 from fazt.hosting.static import StaticServer
+from fazt.web.latency import LatencyHistogram
 
 ROUTING_POLL_SECONDS = 1.0
 
@@ -41,6 +42,8 @@ class ServerState:
     https_port: int | None = None
     tls: Any = None
     edge: Any = None  # fazt.server.edge.EdgeGuard, set by FaztApp: per-address limits
+    js_pool: Any = None  # fazt.runtime.executor.WorkerPool, set by FaztApp (health view)
+    latency: LatencyHistogram = field(default_factory=LatencyHistogram)  # served requests
     jobs: Any = None  # fazt.runtime.jobs.Scheduler, set by the lifespan: apps' cron jobs
     _data_version: int = -1
     _routing_lock: asyncio.Lock = field(default_factory=asyncio.Lock)

@@ -11,7 +11,7 @@ import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
 
@@ -57,6 +57,13 @@ module.exports = function () {
           env: [fazt.env.get('API_TOKEN', 'absent'), fazt.env.has('API_TOKEN'),
                 fazt.env.get('PLAIN')], plain: String(fazt.secret('PLAIN'))};
 };
+"""
+
+
+LEGACY_JS = r"""
+const r = fetch(req.query.split('=')[1] ? decodeURIComponent(req.query.split('=')[1]) : '',
+                {method: 'POST', headers: {'x-from': 'v09'}, body: 'hi'});
+res.json(r);
 """
 
 
@@ -197,6 +204,11 @@ def srv(tmp_path_factory, allowed: Recorder, forbidden: Recorder) -> Iterator[Fa
             },
         )
         server.deploy(site, "netapp")
+        legacy = write_site(
+            home / "legacy",
+            {"manifest.json": manifest(f"127.0.0.1:{allowed.port}"), "main.js": LEGACY_JS},
+        )
+        server.deploy(legacy, "legacyfetch")
         server.cli("app", "env", "set", "netapp", "API_TOKEN=s3cr3t-v4lue", "--secret")
         r = server.api("PUT", "/api/apps/netapp/env/PLAIN", json={"value": "plain-v4lue"})
         assert r.status_code == 201, r.text
@@ -494,3 +506,19 @@ def test_the_feed_reader_example(srv: FaztServer, allowed: Recorder) -> None:
     }
     assert data["fetchedAt"]
     assert "Feed reader" in srv.get("/", host=h).text
+
+
+def test_v09_root_main_js_fetch_returns_v09s_shape(srv: FaztServer, allowed: Recorder) -> None:
+    """v0.9's synchronous fetch in a root main.js: {status, headers, body}, on top of
+    fazt.net.fetch (the manifest allows the test server); a refused URL gives {error}."""
+    url = f"http://127.0.0.1:{allowed.port}/echo"
+    r = srv.get("/?u=" + quote(url, safe=""), host="legacyfetch.localhost")
+    assert r.status_code == 200, r.text
+    out = r.json()
+    assert set(out) == {"status", "headers", "body"} and out["status"] == 200
+    assert out["headers"]["X-Test"] == "yes"  # Go's canonical header names, as v0.9 gave them
+    echoed = json.loads(out["body"])
+    assert echoed["method"] == "POST" and echoed["body"] == "hi"
+    assert echoed["headers"]["x-from"] == "v09"
+    refused = srv.get("/?u=" + quote("http://10.0.0.1/", safe=""), host="legacyfetch.localhost")
+    assert set(refused.json()) == {"error"}

@@ -6,15 +6,16 @@ tailing, the upgrade check and small conveniences. Every asset ships in this pac
 
 from dataclasses import dataclass, field
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
-
-from jinja2 import Environment, PackageLoader, select_autoescape
 
 from fazt.auth import csrf
 from fazt.auth.sessions import Session
 from fazt.state import ServerState
 from fazt.web.http import HTTPError, Request, Response
+
+if TYPE_CHECKING:
+    from jinja2 import Environment
 
 HTML_TYPE = "text/html; charset=utf-8"
 FORM_LIMIT = 256 * 1024
@@ -34,13 +35,17 @@ class Page:
     req: Request
     session: Session | None
     form: dict[str, list[str]] = field(default_factory=dict)
+    upload: Any = None  # the `file` part of a multipart form (views that accept one)
 
     def field(self, name: str, default: str = "") -> str:
         values = self.form.get(name)
         return values[0] if values else default
 
 
-def _environment() -> Environment:
+def _environment() -> "Environment":
+    # Imported at the first page: a server nobody opens the dashboard of keeps ~5 MB.
+    from jinja2 import Environment, PackageLoader, select_autoescape
+
     env = Environment(
         loader=PackageLoader("fazt.admin", "templates"),
         autoescape=select_autoescape(default=True),
@@ -54,7 +59,7 @@ def _environment() -> Environment:
     return env
 
 
-_env: Environment | None = None
+_env: "Environment | None" = None
 _static: dict[str, tuple[bytes, str]] = {}
 
 

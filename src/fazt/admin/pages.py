@@ -10,6 +10,7 @@ from urllib.parse import quote
 
 from fazt.admin import views
 from fazt.admin.dashboard import LOGGED_IN, Page, read_form, redirect, render, static_file
+from fazt.admin.deploy_page import read_multipart
 from fazt.api import request_auth
 from fazt.auth import sessions
 from fazt.auth.sessions import Session
@@ -29,12 +30,19 @@ def page_endpoint(state: ServerState, view: View, scope: str | None) -> Callable
         if scope == LOGGED_IN and page.session is None:
             return _login_first(page)
         if req.method == "POST":
-            page.form = await read_form(req)
+            if getattr(view, "multipart", False):  # an upload form (fazt.admin.deploy_page)
+                page.form, page.upload = await read_multipart(state, req)
+            else:
+                page.form = await read_form(req)
             if scope == LOGGED_IN:  # the login form checks its own origin
                 await request_auth.check_csrf(
                     state, req, page.session, page.field("csrf_token") or None
                 )
-        response = await view(page, **params)
+        try:
+            response = await view(page, **params)
+        finally:
+            if page.upload is not None:
+                page.upload.close()
         if found is not None and sessions.needs_touch(found[0]):
             await _refresh_cookie(state, req, response, *found)
         return response

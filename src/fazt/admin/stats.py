@@ -6,6 +6,7 @@ import sqlite3
 from types import ModuleType
 from typing import Any
 
+from fazt.admin import event_counts
 from fazt.api import system
 from fazt.db import disk, settings
 from fazt.db.clock import utcnow
@@ -98,4 +99,5 @@ def analytics(conn: sqlite3.Connection, site: str | None, days: int) -> dict | N
         "overview": _safely(queries.overview, conn, site, days),
         "redirects": _safely(queries.redirect_clicks, conn),
         "webhooks": _safely(queries.webhook_events, conn, 20),
+        "events": _safely(event_counts.event_series, conn, site, days),
     }

@@ -6,7 +6,7 @@ and origin. Reads go through the same modules as the JSON API (hosting, runtime,
 
 from urllib.parse import quote
 
-from fazt.admin import settings_form, stats
+from fazt.admin import deploy_page, settings_form, stats
 from fazt.admin.dashboard import Page, redirect, render, safe_next
 from fazt.api import request_auth, system
 from fazt.api.errors import status_of
@@ -26,6 +26,7 @@ DONE = {
     "env-set": "Env var saved.",
     "env-unset": "Env var removed.",
     "revoked": "Key revoked.",
+    "deployed": "Deployed.",
     "saved": "Settings saved.",
     "saved-restart": "Settings saved. Some apply when the server restarts (fazt server restart).",
 }
@@ -110,6 +111,7 @@ async def _app_page(page: Page, name: str, error: str = "", status: int = 200) -
     if info is None:
         raise HTTPError(404, "APP_NOT_FOUND", f"no app named '{name}'")
     info["site"]["url"] = page.state.site_url(info["site"]["name"])
+    deploy_page.add_preview_links(page.state, info["history"])
     system = info["site"]["name"] in SYSTEM_SITES
     scheduler = page.state.jobs  # fazt.runtime.jobs: the live deployment's cron jobs
     jobs = await scheduler.overview(info["site"]["name"]) if scheduler is not None else []
@@ -302,7 +304,3 @@ async def settings_page(page: Page) -> Response:
 
 async def settings_save(page: Page) -> Response:
     return await settings_form.save(page, _settings)
-
-
-async def upgrade_page(page: Page) -> Response:
-    return render(page, "upgrade.html")

@@ -5,9 +5,6 @@ import re
 import tempfile
 from typing import Any
 
-import python_multipart
-from python_multipart.exceptions import FormParserError
-
 from fazt.api.access import check_site, owns
 from fazt.auth.tokens import ApiKey
 from fazt.cpu import run_cpu
@@ -78,6 +75,11 @@ def _certificate_state(state: ServerState, site: str, live: bool) -> str | None:
     return state.tls.certificate_state(site_host(site, state.domain))
 
 
+def deploy_result(state: ServerState, info: dict) -> dict:
+    """What a deploy answers (its URL, live or preview), for the dashboard's upload form."""
+    return _deploy_result(state, info, None)
+
+
 async def _published(
     state: ServerState, info: dict, skipped: list[str] | None = None, status: int = 200
 ) -> Response:
@@ -90,6 +92,18 @@ async def _published(
 
 
 async def deploy_zip(state: ServerState, req: Request, key: ApiKey) -> Response:
+    fields, upload = await read_upload(state, req)
+    try:
+        info, skipped = await publish_upload(state, key, fields, upload)
+    finally:
+        if upload is not None:
+            upload.close()
+    return await _published(state, info, skipped)
+
+
+async def read_upload(state: ServerState, req: Request) -> tuple[dict[str, str], Any]:
+    """A multipart body (site_name, file, ...) spooled within the upload limit: its text
+    fields and the `file` part (a file object the caller closes), or None."""
     limits = state.limits
     ctype = req.header("content-type") or ""
     if not ctype.startswith("multipart/form-data"):
@@ -106,28 +120,33 @@ async def deploy_zip(state: ServerState, req: Request, key: ApiKey) -> Response:
                 )
             spool.write(chunk)
         spool.seek(0)
-        fields, upload = await run_cpu(_parse_form, ctype, size, spool)
-        if not fields.get("site_name"):
-            raise HTTPError(400, "MISSING_FIELD", "missing site_name field")
-        site = check_site_name(state, key, fields["site_name"])
-        if upload is None:
-            raise HTTPError(400, "MISSING_FIELD", "missing file field (a .zip archive)")
-        dotfiles = _flag(fields.get("include_dotfiles", ""))
-        try:
-            zipped = await run_cpu(archive.ZipDeploy, upload, limits, dotfiles)
-            try:
-                manifest = _manifest_from(await run_cpu(zipped.read, "manifest.json"))
-                await check_room(state.db, zipped.entries)
-                await run_cpu(_store_blobs, state.db, zipped)
-            finally:
-                zipped.close()
-        finally:
-            upload.close()
+        return await run_cpu(_parse_form, ctype, size, spool)
+
+
+async def publish_upload(
+    state: ServerState, key: ApiKey, fields: dict[str, str], upload: Any
+) -> tuple[dict, list[str]]:
+    """Publish the ZIP archive of a multipart deploy: the deployment and what was skipped.
+    The dashboard's upload form uses it too (fazt.admin.deploy_page)."""
+    limits = state.limits
+    if not fields.get("site_name"):
+        raise HTTPError(400, "MISSING_FIELD", "missing site_name field")
+    site = check_site_name(state, key, fields["site_name"])
+    if upload is None:
+        raise HTTPError(400, "MISSING_FIELD", "missing file field (a .zip archive)")
+    dotfiles = _flag(fields.get("include_dotfiles", ""))
+    zipped = await run_cpu(archive.ZipDeploy, upload, limits, dotfiles)
+    try:
+        manifest = _manifest_from(await run_cpu(zipped.read, "manifest.json"))
+        await check_room(state.db, zipped.entries)
+        await run_cpu(_store_blobs, state.db, zipped)
+    finally:
+        zipped.close()
     preview = _flag(fields.get("preview", ""))
     info = await state.db.write(
         deployments.publish, site, zipped.entries, manifest, key.name, not preview
     )
-    return await _published(state, info, zipped.skipped)
+    return info, zipped.skipped
 
 
 # Room a deploy needs on the database's disk: its new bytes twice (SQLite's write-ahead
@@ -180,6 +199,10 @@ def _parse_form(ctype: str, size: int, stream: Any) -> tuple[dict[str, str], Any
             uploads.append(file.file_object)
         else:
             file.close()
+
+    # Imported at the first upload: an idle worker does not pay for it.
+    import python_multipart
+    from python_multipart.exceptions import FormParserError
 
     headers = {"Content-Type": ctype.encode(), "Content-Length": str(size).encode()}
     try:

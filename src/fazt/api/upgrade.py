@@ -4,12 +4,15 @@ import asyncio
 
 from fazt.auth.tokens import ApiKey
 from fazt.state import ServerState
-from fazt.upgrade import records, service
+from fazt.upgrade import records
 from fazt.web import handover
 from fazt.web.http import HTTPError, Request, Response, json_response
 
 
 async def upgrade(state: ServerState, req: Request, key: ApiKey) -> Response:
+    # Imported on use: release signing (cryptography) and tarfile cost an idle worker ~8 MB.
+    from fazt.upgrade import service
+
     check_only = req.query.get("check", "").lower() in ("1", "true", "yes")
     body = await _body(req)
     version, url = body.get("version"), body.get("url")

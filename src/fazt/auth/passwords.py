@@ -6,14 +6,21 @@ import re
 import secrets
 import sqlite3
 
-import bcrypt
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
-
 from fazt.db.clock import utcnow
 
 MIN_PASSWORD_LENGTH = 8
-_hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
+_HASHER = None
+
+
+def _hasher():
+    """argon2id with the library's current recommended parameters; imported at the first
+    login or password change (an idle worker does not pay for it)."""
+    from argon2 import PasswordHasher
+
+    global _HASHER
+    if _HASHER is None:
+        _HASHER = PasswordHasher()
+    return _HASHER
 
 
 def generate_password() -> str:
@@ -23,7 +30,7 @@ def generate_password() -> str:
 def hash_password(password: str) -> str:
     if len(password) < MIN_PASSWORD_LENGTH:
         raise ValueError(f"password must be at least {MIN_PASSWORD_LENGTH} characters")
-    return _hasher.hash(password)
+    return _hasher().hash(password)
 
 
 # v0.9's bcrypt hashes: $2a$/$2b$/$2y$, a two-digit cost, 53 characters of salt and hash.
@@ -33,13 +40,18 @@ BCRYPT_HASH = re.compile(r"^\$2[aby]\$(0[4-9]|[12][0-9]|3[01])\$[./A-Za-z0-9]{53
 def verify_password(password_hash: str, password: str) -> bool:
     if BCRYPT_HASH.match(password_hash):
         return _verify_bcrypt(password_hash, password)
+
+    from argon2.exceptions import InvalidHashError, VerificationError
+
     try:
-        return _hasher.verify(password_hash, password)
+        return _hasher().verify(password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
 
 
 def _verify_bcrypt(password_hash: str, password: str) -> bool:
+    import bcrypt  # only imported v0.9 hashes need it
+
     secret = password.encode()
     if len(secret) > 72 or b"\0" in secret:
         return False  # bcrypt reads at most 72 bytes; a longer secret was never set by v0.9
@@ -53,7 +65,7 @@ def needs_rehash(password_hash: str) -> bool:
 
 def rehash(password: str) -> str:
     """argon2id of a password already accepted (no length rule: v0.9 had none)."""
-    return _hasher.hash(password)
+    return _hasher().hash(password)
 
 
 def replace_hash(conn: sqlite3.Connection, user_id: int, old: str, new: str) -> None:

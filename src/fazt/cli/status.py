@@ -137,6 +137,8 @@ def _replication(rep: dict | None) -> str:
     if not rep or not rep.get("enabled"):
         return "off (`fazt replicate enable --replica URL`)"
     state = "running" if rep.get("running") else "NOT running"
+    if rep.get("down_since"):
+        state += f", replica DOWN since {rep['down_since']}"
     lag = rep.get("lag_seconds")
     error = f", last error: {rep['last_error']}" if rep.get("last_error") else ""
     return f"to {rep['url']}, {state}" + (f", lag {lag:g}s" if lag is not None else "") + error

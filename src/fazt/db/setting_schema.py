@@ -294,6 +294,16 @@ SETTINGS: tuple[Setting, ...] = (
         high=3600,
         **LIVE,
     ),
+    # Read by the supervisor at each handover (reload, upgrade, rollback).
+    Setting(
+        "worker_ready_deadline_seconds",
+        "float",
+        "10",
+        "how long a handover's new worker may stay silent before it is given up",
+        low=1,
+        high=600,
+        **LIVE,
+    ),
     _float_setting("track_per_second", "10", 0, 1e6, "analytics beacons per address (0 = off)"),
     _float_setting("track_burst", "50", 1, 1e7, "analytics beacon burst per address"),
     # /ws (fazt.realtime.hub): per connection, and per client address.

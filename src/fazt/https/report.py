@@ -4,7 +4,7 @@ import sqlite3
 from datetime import UTC, datetime
 
 from fazt.db.clock import stamp
-from fazt.https import certs, store
+from fazt.https import store
 from fazt.https.config import HttpsConfig
 from fazt.https.names import wanted_names
 
@@ -19,6 +19,8 @@ def describe(conn: sqlite3.Connection) -> dict:
     covered = set(cert.names) if cert else set()
     certificate = None
     if cert is not None:
+        from fazt.https import certs  # cryptography (~8 MB): only when there is a cert
+
         info = certs.CertInfo(cert.names, cert.not_before, cert.not_after, 0)
         certificate = {
             "names": cert.names,

@@ -182,6 +182,16 @@ class WorkerPool:
         self._watchdog: asyncio.TimerHandle | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
+    def usage(self) -> dict:
+        """How busy the pool is now (the dashboard's health view)."""
+        running = len(self._workers)
+        return {
+            "size": self.size,
+            "running": running,
+            "busy": running - len(self._idle),
+            "queued": self._queued,
+        }
+
     # -- requests -------------------------------------------------------------------------
 
     async def run(

@@ -12,9 +12,6 @@
   // per request: nothing survives a request there either).
   const PARAMS = "req, res, db, socket, process, fetch";
   const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
-  const FETCH_MESSAGE = "fetch() is not available in this fazt: JavaScript cannot make " +
-    "outbound HTTP requests yet (v0.9's synchronous fetch is not supported; see " +
-    "docs/migrating-from-v0.9.md)";
 
   // Go's http.CanonicalHeaderKey, as v0.9 passed header names: content-type -> Content-Type
   function canonical(name) {
@@ -107,7 +104,19 @@
       const env = {};
       for (const k of Object.keys(G.fazt.env)) env[k] = G.fazt.env[k];
       const proc = { env };
-      function fetch() { throw new Error(FETCH_MESSAGE); }
+      // v0.9's synchronous fetch: {status, headers, body} or {error}, never a throw; here on
+      // top of fazt.net.fetch, so the app's allowlist and every address check apply.
+      function fetch(url, options) {
+        const o = options === undefined || options === null ? {} : options;
+        try {
+          const r = G.fazt.net.fetch(url, { method: o.method, headers: o.headers, body: o.body });
+          const headers = {};
+          for (const k of Object.keys(r.headers)) headers[canonical(k)] = r.headers[k];
+          return { status: r.status, headers, body: r.body };
+        } catch (e) {
+          return { error: String(e && e.message !== undefined ? e.message : e) };
+        }
+      }
       compile("main.js", PARAMS).call(undefined, req, res, db, socket, proc, fetch);
       const [status, list, text] = finish();
       return [JSON.stringify({ s: status, h: list, l: takeLogs() }), text].join("\n");

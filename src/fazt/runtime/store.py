@@ -128,6 +128,44 @@ def read_logs(conn: sqlite3.Connection, app: str, after: int, limit: int) -> lis
     return [dict(r) for r in rows]
 
 
+LEVELS = ("debug", "info", "warn", "error")
+
+
+def search_logs(
+    conn: sqlite3.Connection,
+    app: str | None,
+    min_level: str,
+    text: str,
+    since: str | None,
+    until: str | None,
+    after: int,
+    limit: int,
+) -> list[dict]:
+    """Log lines of one app (or all) at `min_level` or above, whose message contains
+    `text`, within [since, until]: with after=0 the newest `limit`, otherwise those with
+    id > after; oldest first. Every value is a bound parameter."""
+    levels = LEVELS[LEVELS.index(min_level) :]
+    where, args = [f"level IN ({','.join('?' * len(levels))})"], list(levels)
+    for clause, value in (
+        ("app = ?", app),
+        ("instr(message, ?) > 0", text or None),
+        ("created_at >= ?", since),
+        ("created_at <= ?", until),
+        ("id > ?", after or None),
+    ):
+        if value is not None:
+            where.append(clause)
+            args.append(value)
+    order = "ASC" if after else "DESC"
+    rows = conn.execute(
+        "SELECT id, app, level, message, request_id, created_at FROM app_logs "
+        f"WHERE {' AND '.join(where)} ORDER BY id {order} LIMIT ?",
+        (*args, limit),
+    ).fetchall()
+    found = [dict(r) for r in rows]
+    return found if after else found[::-1]
+
+
 class LogSink:
     """Buffers log lines and stores them in batches on the writer thread, off the request
     path: while the writer is busy, lines pile up and go in the next transaction."""

@@ -1,6 +1,7 @@
 """The RSGI application: route by Host, then serve the API, a site, or a 404 page."""
 
 import logging
+from time import perf_counter
 from typing import Any
 
 from fazt.admin import pages
@@ -50,6 +51,8 @@ class FaztApp:
             clients=self.hub.count,
         )
         self.analytics = state.analytics  # its request/error counters, bumped below
+        state.js_pool = self.runtime.pool  # its use, for the dashboard's health view
+        self.latency = state.latency
 
     async def __rsgi__(self, scope: Any, proto: Any) -> None:
         self.analytics.requests += 1  # hourly request metrics: one int, even on the hot path
@@ -74,6 +77,7 @@ class FaztApp:
                 return
         if edge.enabled and not edge.hold(scope, proto):  # requests in progress per address
             return
+        started = perf_counter()  # latency of everything but the cached-file hot path
         req = Request(scope, proto, host or "")
         try:
             if path is None:
@@ -85,6 +89,7 @@ class FaztApp:
         if target.kind == routing.DASHBOARD:  # every dashboard answer, errors included
             response.headers.extend(DASHBOARD_HEADERS)
         await respond(proto, response, req.method == "HEAD")
+        self.latency.record(perf_counter() - started)
 
     async def serve(self, req: Request, target: routing.Target) -> Response:
         if self.state.db.read_only is not None and req.method not in SAFE_METHODS:

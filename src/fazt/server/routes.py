@@ -15,7 +15,16 @@ pages `(page, **params)`.
 from collections.abc import Callable
 from typing import Any
 
-from fazt.admin import backups_page, operations, views
+from fazt.admin import (
+    backups_page,
+    deploy_page,
+    health_page,
+    logs_page,
+    operations,
+    storage_page,
+    upgrade_page,
+    views,
+)
 from fazt.admin.dashboard import LOGGED_IN
 from fazt.admin.pages import favicon_endpoint, page_endpoint, static_endpoint
 from fazt.api import (
@@ -184,7 +193,7 @@ PAGES = [
     ("GET", "/analytics", views.analytics_page, LOGGED_IN),
     ("GET", "/settings", views.settings_page, LOGGED_IN),
     ("POST", "/settings", views.settings_save, LOGGED_IN),
-    ("GET", "/upgrade", views.upgrade_page, LOGGED_IN),
+    ("GET", "/upgrade", upgrade_page.upgrade_page, LOGGED_IN),  # follows an upgrade
     # Operations (issue 18 part A): backups, domains, redirects, webhooks, sessions.
     ("GET", "/backups", backups_page.backups_page, LOGGED_IN),
     ("POST", "/backups", backups_page.backup_create, LOGGED_IN),
@@ -202,6 +211,27 @@ PAGES = [
     ("GET", "/sessions", operations.sessions_page, LOGGED_IN),
     ("POST", "/sessions/end-others", operations.sessions_end_others, LOGGED_IN),
     ("POST", "/sessions/{session_id}/end", operations.session_end, LOGGED_IN),
+    # issue 18 part B: storage browser, browser deploys, logs, health
+    ("POST", "/apps/{name}/deploy", deploy_page.deploy_upload, LOGGED_IN),
+    ("GET", "/logs", logs_page.logs_page, LOGGED_IN),
+    ("GET", "/logs/feed", logs_page.logs_feed, LOGGED_IN),
+    ("GET", "/server-health", health_page.health_page, LOGGED_IN),
+    ("GET", "/apps/{name}/storage", storage_page.storage_page, LOGGED_IN),
+    ("GET", "/apps/{name}/storage/kv", storage_page.kv_entry, LOGGED_IN),
+    ("POST", "/apps/{name}/storage/kv/delete", storage_page.kv_delete, LOGGED_IN),
+    ("GET", "/apps/{name}/storage/docs", storage_page.collections_page, LOGGED_IN),
+    ("GET", "/apps/{name}/storage/docs/{collection}", storage_page.collection_page, LOGGED_IN),
+    ("GET", "/apps/{name}/storage/docs/{collection}/edit", storage_page.document_page, LOGGED_IN),
+    ("POST", "/apps/{name}/storage/docs/{collection}/edit", storage_page.document_save, LOGGED_IN),
+    (
+        "POST",
+        "/apps/{name}/storage/docs/{collection}/delete",
+        storage_page.document_delete,
+        LOGGED_IN,
+    ),
+    ("GET", "/apps/{name}/storage/blobs", storage_page.blobs_page, LOGGED_IN),
+    ("GET", "/apps/{name}/storage/blob", storage_page.blob_download, LOGGED_IN),
+    ("POST", "/apps/{name}/storage/blobs/delete", storage_page.blob_delete, LOGGED_IN),
 ]
 
 

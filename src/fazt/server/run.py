@@ -31,7 +31,7 @@ from fazt.state import ROUTING_POLL_SECONDS, ServerState
 from fazt.storage import kv
 from fazt.web.handover import request_reload
 from fazt.web.http import http1_settings
-from fazt.web.readiness import prove_serving, report_ready
+from fazt.web.readiness import prove_serving, report_progress, report_ready
 from fazt.web.steer import steer_to_newest
 
 log = logging.getLogger("fazt")
@@ -120,6 +120,7 @@ async def _serve(
         await _wait_listening(host, port, serving)
         await prove_serving(host, port, state.instance)
         steer_to_newest(port)  # a worker we replace gets no new connections (fazt.web.steer)
+        report_progress(ready_fd, "proved")  # the HTTPS listeners get their own 10 s
         # HTTPS mode: the TLS and http->https listeners and the certificate manager.
         state.tls = await https_service.start(state.db, app)
         if state.tls is not None:
@@ -138,7 +139,7 @@ async def _start_background(lifespan: AsyncExitStack, state: ServerState, app: F
     lifespan.callback(app.runtime.close)
     following = standby.marker(state.db.path)
     if following is not None:
-        _start_standby(lifespan, state, following["from"])
+        _start_standby(lifespan, state, following)
         return
     services = start_services(state.db)  # scheduled backups, Litestream (fazt.backup.service)
     lifespan.push_async_callback(services.stop)
@@ -161,11 +162,11 @@ async def _start_background(lifespan: AsyncExitStack, state: ServerState, app: F
         lifespan.push_async_callback(cancel_and_wait, asyncio.ensure_future(job))
 
 
-def _start_standby(lifespan: AsyncExitStack, state: ServerState, url: str) -> None:
+def _start_standby(lifespan: AsyncExitStack, state: ServerState, following: dict) -> None:
     """A standby (fazt.backup.standby): writes refused, the follower and the routing watch
     only; promotion hands over to a fresh worker, which starts everything else."""
     state.db.read_only = standby.read_only_error(state.db.path)
-    follower = standby.Follower(state.db, url)
+    follower = standby.Follower(state.db, following)
     running = asyncio.ensure_future(follower.run(lambda: request_reload("standby promoted")))
     lifespan.push_async_callback(follower.stop)
     lifespan.push_async_callback(cancel_and_wait, running)

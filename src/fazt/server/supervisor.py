@@ -7,6 +7,15 @@ port (SO_REUSEPORT) and proves it answers; only then is the old worker told to s
 accepting and drain. If the new worker does not become ready, it is killed and the old
 one keeps serving. The supervisor imports almost nothing, so it stays small.
 
+How long a starting worker may take (docs/upgrade.md): the deadline is for silence, not
+for the whole start. The worker reports progress on its ready pipe ("starting", "opening",
+"opened", "proved", then "ready"); each report restarts the clock. A handover (reload, upgrade,
+rollback) gives `worker_ready_deadline_seconds` (default 10 s) of silence, so a release
+whose worker hangs is given up within seconds while the old worker keeps serving; while
+the worker opens the database (a backup, then migrations of a big file) it may be silent
+for OPENING_DEADLINE. A first start or the restart of a crashed worker has no old worker
+to fall back on: READY_DEADLINE, as generous as a first start on a slow machine needs.
+
 The supervisor owns the socket of the port and hands it to each worker (its fd), which
 starts listening on it when it is about to serve. The supervisor's copy keeps it open
 (and listening): while a crashed worker is replaced, connections wait in its backlog
@@ -39,7 +48,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fazt.backoff import Backoff
-from fazt.db import settings  # light: no connection pool, only the read-only `saved`
 from fazt.server.sdnotify import notify
 from fazt.upgrade.request import RequestError, UpgradeRequest, request_path, take
 from fazt.web.handover import (
@@ -50,7 +58,10 @@ from fazt.web.handover import (
     encode_restarts,
 )
 
-READY_DEADLINE = 60.0  # a worker must serve within this (imports, migrations, self-check)
+READY_DEADLINE = 60.0  # silence allowed to a first worker or a restarted crashed one
+READY_SILENCE_DEFAULT = 10.0  # in a handover: the `worker_ready_deadline_seconds` default
+OPENING_DEADLINE = 600.0  # silence allowed while the worker opens (backs up, migrates) the db
+GIVE_UP_GRACE = 1.0  # a worker given up on gets this long after SIGTERM, then SIGKILL
 DRAIN_DEADLINE = 30.0  # in-flight requests of a retiring worker get this long
 HANDLED = {signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR2, signal.SIGCHLD}
 PR_SET_PDEATHSIG = 1
@@ -146,14 +157,29 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def restart_cap(db: str) -> float:
-    """The longest pause between restarts: the setting, read at each restart (so it takes
-    effect at once), else the default."""
-    value = settings.saved(Path(db), "worker_restart_max_delay_seconds")
+def _seconds(value: str | None, default: float) -> float:
+    """A seconds setting's value, read from the file at each use (it takes effect at once)."""
     try:
-        return max(0.0, float(value)) if value is not None else RESTART_CAP_DEFAULT
+        return max(0.0, float(value)) if value is not None else default
     except ValueError:
-        return RESTART_CAP_DEFAULT
+        return default
+
+
+def restart_cap(db: str) -> float:
+    """The longest pause between restarts: the setting, else the default."""
+    # Imported here: the settings schema and sqlite3 are ~4 MB an idle supervisor lacks.
+    from fazt.db import settings
+
+    value = settings.saved(Path(db), "worker_restart_max_delay_seconds")
+    return _seconds(value, RESTART_CAP_DEFAULT)
+
+
+def ready_silence(db: str) -> float:
+    """How long a handover's new worker may stay silent before it is given up."""
+    from fazt.db import settings
+
+    value = settings.saved(Path(db), "worker_ready_deadline_seconds")
+    return _seconds(value, READY_SILENCE_DEFAULT)
 
 
 class Restarts:
@@ -213,9 +239,10 @@ class Supervisor:
         except OSError as exc:
             raise WorkerFailed(f"cannot listen on {self.host}:{self.port}: {exc}") from None
 
-    def spawn(self, python: str, sock: socket.socket) -> Worker:
+    def spawn(self, python: str, sock: socket.socket, silence: float = READY_DEADLINE) -> Worker:
         """Start a worker serving `sock` and return once it serves; raise WorkerFailed
-        otherwise (`sock` stays open: the caller owns it)."""
+        when it fails or stays silent for `silence` seconds (`sock` stays open: the caller
+        owns it)."""
         read_fd, write_fd = os.pipe()
         env = {
             **os.environ,
@@ -238,30 +265,44 @@ class Supervisor:
         finally:
             os.close(write_fd)
         try:
-            self._wait_ready(proc, read_fd)
+            self._wait_ready(proc, read_fd, silence)
         except WorkerFailed as exc:
             exc.pid = proc.pid
-            self.retire(proc, quiet=True)
+            self.give_up(proc)
             raise
         finally:
             os.close(read_fd)
         return Worker(proc, python, sock, time.monotonic())
 
-    def _wait_ready(self, proc: subprocess.Popen, fd: int) -> None:
-        deadline = time.monotonic() + READY_DEADLINE
+    def _wait_ready(self, proc: subprocess.Popen, fd: int, silence: float) -> None:
+        """Return at "ready"; each progress report restarts the `silence` clock."""
+        deadline, pending = time.monotonic() + silence, b""
         while time.monotonic() < deadline:
             if self._stop_requested():
                 raise WorkerFailed("stop requested while a worker was starting")
             readable, _, _ = select.select([fd], [], [], 0.1)
             if readable:
-                if os.read(fd, 64).startswith(b"ready"):
+                chunk = os.read(fd, 256)
+                if not chunk:  # it closed the pipe without "ready": exiting
+                    raise self._ended(proc, "before serving")
+                *reports, pending = (pending + chunk).split(b"\n")
+                if b"ready" in reports or pending.startswith(b"ready"):
                     return
-                code = proc.wait()
-                raise WorkerFailed(f"the new worker exited with code {code} before serving", code)
-            if proc.poll() is not None:
-                code = proc.returncode
-                raise WorkerFailed(f"the new worker exited with code {code}", code)
-        raise WorkerFailed(f"the new worker did not serve within {READY_DEADLINE:.0f}s")
+                if reports:  # progress: the clock starts again
+                    allowed = OPENING_DEADLINE if reports[-1] == b"opening" else silence
+                    deadline = time.monotonic() + allowed
+            elif proc.poll() is not None:
+                raise self._ended(proc, "")
+        raise WorkerFailed(f"the new worker did not serve within {silence:g}s of silence")
+
+    @staticmethod
+    def _ended(proc: subprocess.Popen, when: str) -> WorkerFailed:
+        """The failure of a worker that exited (or closed its pipe) before serving."""
+        try:
+            code = proc.wait(GIVE_UP_GRACE)
+        except subprocess.TimeoutExpired:
+            return WorkerFailed("the new worker closed its ready pipe without serving")
+        return WorkerFailed(f"the new worker exited with code {code} {when}".rstrip(), code)
 
     def _stop_requested(self) -> bool:
         pending = signal.sigpending()
@@ -278,6 +319,18 @@ class Supervisor:
             proc.kill()
             return proc.wait()
 
+    @staticmethod
+    def give_up(proc: subprocess.Popen) -> None:
+        """End a worker that never served: SIGTERM, then SIGKILL after a short grace (a
+        hung worker must not hold up the rollback for a drain deadline)."""
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(GIVE_UP_GRACE)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
     def handover(self, python: str, reason: str) -> Worker:
         """Replace the running worker by a new one of `python`; raise WorkerFailed."""
         notify("RELOADING=1", f"STATUS=handing over ({reason})")
@@ -285,7 +338,7 @@ class Supervisor:
         try:
             sock = self.bind()  # joins the group when the worker listens: the newest
             try:
-                new = self.spawn(python, sock)
+                new = self.spawn(python, sock, ready_silence(self.db))
             except WorkerFailed:
                 sock.close()  # (it may have listened: its queued connections go too)
                 raise

@@ -235,6 +235,22 @@ def update(conn: sqlite3.Connection, app: str, collection: str, query: Any, chan
     return len(rows)
 
 
+def replace(conn: sqlite3.Connection, app: str, collection: str, doc_id: str, doc: Any) -> bool:
+    """Replace one document's whole body (the dashboard's editor); False if it is gone.
+    `id`, `_createdAt` and `_updatedAt` in `doc` are ignored: they are not the body."""
+    collection = collection_name(collection)
+    check_text("id", doc_id, MAX_ID_CHARS)
+    if not isinstance(doc, dict):
+        raise StorageError("a document must be a JSON object")
+    body = {k: v for k, v in doc.items() if k not in COLUMNS}
+    cur = conn.execute(
+        "UPDATE app_documents SET data = ?, updated_at = ? "
+        "WHERE app = ? AND collection = ? AND id = ?",
+        (_encode(body), now(), app, collection, doc_id),
+    )
+    return cur.rowcount == 1
+
+
 def delete(conn: sqlite3.Connection, app: str, collection: str, query: Any) -> int:
     """Delete every matching document ({} deletes the collection); the number deleted."""
     collection = collection_name(collection)

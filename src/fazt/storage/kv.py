@@ -197,15 +197,23 @@ def delete_value(conn: sqlite3.Connection, app: str, key: str) -> bool:
     return bool(rows) and (rows[0][0] is None or rows[0][0] > stamp)
 
 
-def list_entries(conn: sqlite3.Connection, app: str, prefix: str = "") -> list[dict]:
-    """[{key, value (parsed), expiresAt, updatedAt}] for live keys starting with prefix."""
+def list_entries(
+    conn: sqlite3.Connection,
+    app: str,
+    prefix: str = "",
+    after: str = "",
+    limit: int = MAX_LIST_ENTRIES,
+) -> list[dict]:
+    """[{key, value (parsed), expiresAt, updatedAt}] for live keys starting with prefix,
+    in key order; `after` (a key) pages on from there (the dashboard's storage browser)."""
     prefix = check_text("prefix", prefix or "", MAX_KEY_CHARS, allow_empty=True)
+    after = check_text("after", after or "", MAX_KEY_CHARS, allow_empty=True)
     match, margs = prefix_clause("key", prefix)
     live, largs = _live(now())
     cursor = conn.execute(
         f"SELECT key, value, expires_at, updated_at FROM app_kv WHERE app = ? AND {match} "
-        f"AND {live} ORDER BY key LIMIT ?",
-        (app, *margs, *largs, MAX_LIST_ENTRIES),
+        f"AND {live} AND key > ? ORDER BY key LIMIT ?",
+        (app, *margs, *largs, after, min(limit, MAX_LIST_ENTRIES)),
     )
     out, total = [], 0
     for r in cursor:

@@ -88,3 +88,9 @@ def step_standalone(db_path: str, upgrade_id: str, status: str, message: str) ->
         conn.execute("COMMIT")
     finally:
         conn.close()
+
+
+def latest(conn: sqlite3.Connection) -> dict | None:
+    """The most recent upgrade (the dashboard's upgrade page follows it)."""
+    row = conn.execute("SELECT id FROM upgrades ORDER BY started_at DESC LIMIT 1").fetchone()
+    return get(conn, row[0]) if row else None

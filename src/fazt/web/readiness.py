@@ -59,6 +59,14 @@ async def prove_serving(host: str, port: int, instance: str, use_tls: bool = Fal
     raise RuntimeError(f"self-check failed: /health on port {port}: {last_error}")
 
 
+def report_progress(fd: int | None, step: str) -> None:
+    """Tell the supervisor that starting goes on (it gives up on a silent worker):
+    "starting", "opening" (the database: a backup and migrations may take long), "opened",
+    "proved" (it answered over the port; HTTPS, if on, starts next)."""
+    if fd is not None:
+        os.write(fd, f"{step}\n".encode())
+
+
 def report_ready(fd: int | None) -> None:
     """Tell the supervisor (which passed us the write end of a pipe) that we serve."""
     if fd is None:

@@ -1,0 +1,96 @@
+"""Cold start benchmark: the first request to an app right after its deploy.
+
+    python bench/cold_start.py [--apps 12]
+
+Starts a throwaway fazt, warms its JS workers with one app, then deploys APPS apps one by
+one (the real `fazt deploy`) and times the first request to each right after its deploy
+went live: the worker loads the deployment's sources, prepares a context and compiles the
+code. A realistic mix: a third trivial JSON handlers, a third that `require()` a local
+module of ~200 lines, a third that set and get a kv key. Then one warm request each.
+
+Last line: "cold start after deploy: median X ms, p90 Y ms, max Z ms (target <= 50 ms)".
+Never fails on timing; the server it starts is stopped by pid, its temp folder removed.
+"""
+
+import argparse
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from benchlib import Fazt, get, machine_facts, terminate_on_sigterm
+
+TARGET_MS = 50
+TRIVIAL = """module.exports = function (req) {
+  return { ok: true, path: req.path, n: 42 };
+};
+"""
+REQUIRE = """const lib = require("./lib.js");
+module.exports = function (req) {
+  return { ok: true, total: lib.total([1, 2, 3, 4]) };
+};
+"""
+KV = """module.exports = function (req) {
+  fazt.storage.kv.set("hits", { n: 1, path: req.path });
+  return { ok: true, n: fazt.storage.kv.get("hits").n };
+};
+"""
+
+
+def lib_js() -> str:
+    """A module of ~200 lines (many small functions), for the compile cost."""
+    parts = [f"function f{i}(x) {{ return x * {i} + {i % 7}; }}" for i in range(200)]
+    parts.append("exports.total = (xs) => xs.reduce((a, x) => a + f1(x) + f199(x), 0);")
+    return "\n".join(parts) + "\n"
+
+
+def write_app(folder: Path, kind: int) -> None:
+    (folder / "api").mkdir(parents=True)
+    source = (TRIVIAL, REQUIRE, KV)[kind % 3]
+    (folder / "api" / "x.js").write_text(source)  # serves /api/x
+    if source is REQUIRE:
+        (folder / "api" / "lib.js").write_text(lib_js())
+
+
+def timed_get(port: int, host: str) -> float:
+    started = time.perf_counter()
+    status, body = get(port, "/api/x", host)
+    took = (time.perf_counter() - started) * 1000
+    assert status == 200 and b'"ok":true' in body.replace(b" ", b""), (status, body)
+    return took
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p * (len(ordered) - 1)))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--apps", type=int, default=12)
+    args = parser.parse_args()
+    terminate_on_sigterm()
+    print(machine_facts())
+    cold, warm = [], []
+    with Fazt() as fz, tempfile.TemporaryDirectory(prefix="fazt-bench-cold.") as tmp:
+        fz.start()
+        write_app(Path(tmp) / "warmup", 0)
+        fz.deploy(Path(tmp) / "warmup", "warmup")
+        timed_get(fz.port, "warmup.localhost")  # the JS worker processes are up
+        for n in range(args.apps):
+            folder = Path(tmp) / f"app{n}"
+            write_app(folder, n)
+            fz.deploy(folder, f"app{n}")
+            cold.append(timed_get(fz.port, f"app{n}.localhost"))
+            warm.append(timed_get(fz.port, f"app{n}.localhost"))
+            kind = ("trivial", "require", "kv")[n % 3]
+            print(f"app{n} ({kind}): first {cold[-1]:.1f} ms, next {warm[-1]:.1f} ms")
+    print(f"warm: median {statistics.median(warm):.1f} ms, max {max(warm):.1f} ms")
+    print(
+        f"cold start after deploy: median {statistics.median(cold):.1f} ms, "
+        f"p90 {percentile(cold, 0.9):.1f} ms, max {max(cold):.1f} ms (target <= {TARGET_MS} ms)"
+    )
+
+
+if __name__ == "__main__":
+    main()
