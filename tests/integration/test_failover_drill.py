@@ -74,9 +74,10 @@ def kill_tree(pid: int) -> None:
 class Standby:
     """`fazt standby --from URL` as a process of its own, on its own home and port."""
 
-    def __init__(self, home: Path, url: str) -> None:
+    def __init__(self, home: Path, url: str, extra: list[str] | None = None) -> None:
         home.mkdir(parents=True)
         self.home, self.url, self.port = home, url, free_port()
+        self.extra = extra or []
         self.db = home / "data.db"
         self.base = f"http://127.0.0.1:{self.port}"
         self.log = home / "standby.log"
@@ -85,6 +86,7 @@ class Standby:
     def start(self) -> None:
         env = {**os.environ, "FAZT_HOME": str(self.home)}
         args = ["standby", "--from", self.url, "--db", str(self.db), "--port", str(self.port)]
+        args += self.extra
         with self.log.open("w") as out:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "fazt", *args], env=env, stdout=out, stderr=out
