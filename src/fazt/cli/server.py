@@ -157,9 +157,15 @@ def _point_local_peer(db: Database, port: int) -> None:
 @click.option("--port", type=click.IntRange(1, 65535), required=True)
 @click.option("--ready-fd", type=int, default=None, help="Pipe to report readiness on.")
 @click.option("--listen-fd", type=int, default=None, help="The listening socket to serve.")
+@click.option("--extra-listen-fd", type=int, multiple=True, help="An HTTPS-mode port's socket.")
 @db_option
 def worker(
-    host: str, port: int, ready_fd: int | None, listen_fd: int | None, db_path: Path | None
+    host: str,
+    port: int,
+    ready_fd: int | None,
+    listen_fd: int | None,
+    extra_listen_fd: tuple[int, ...],
+    db_path: Path | None,
 ) -> None:
     """Serve (started by `fazt server start`, which supervises it)."""
     from fazt.server.run import limit_malloc_arenas, serve
@@ -185,7 +191,7 @@ def worker(
 
     try:
         with open_db(db_path, must_exist=True) as db:
-            serve(db, host, port, on_ready=ready, ready_fd=ready_fd, listen_fd=listen_fd)
+            serve(db, host, port, ready, ready_fd, listen_fd, extra_listen_fd)
     except (OSError, RuntimeError) as exc:
         fail(f"cannot serve on {host}:{port}: {exc}")
 
