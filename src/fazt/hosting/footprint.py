@@ -7,6 +7,7 @@ entries, so they are not charged to any one of them.
 """
 
 import sys
+import threading
 from typing import Any, TypeVar
 
 SHARED_MAX = 4096  # distinct shared values kept; past it the table starts over (bounded)
@@ -14,20 +15,24 @@ SHARED_MAX = 4096  # distinct shared values kept; past it the table starts over 
 T = TypeVar("T", str, tuple)
 _shared: dict[Any, Any] = {}
 _shared_ids: set[int] = set()  # valid while _shared holds the objects (ids not reused)
+_lock = threading.Lock()  # entries are built in the database's reader threads
 
 
 def share(value: T) -> T:
     """One copy of `value` (a string, or a tuple of strings) for every cache entry that
     holds an equal one."""
-    found = _shared.get(value)
-    if found is not None:
-        return found
-    if len(_shared) >= SHARED_MAX:
-        _shared.clear()  # only costs sharing for a while; never correctness
-        _shared_ids.clear()
-    _shared[value] = value
-    _shared_ids.add(id(value))
-    return value
+    with _lock:
+        found = _shared.get(value)
+        if found is not None:
+            return found
+        if len(_shared) >= SHARED_MAX:
+            # Entries built before keep their copies uncounted: at most SHARED_MAX small
+            # values per start-over, and this many distinct header values is unusual.
+            _shared.clear()
+            _shared_ids.clear()
+        _shared[value] = value
+        _shared_ids.add(id(value))
+        return value
 
 
 def deep_size(obj: Any) -> int:

@@ -78,3 +78,9 @@ def test_deep_size_counts_each_object_once_and_skips_shared_values():
     assert deep_size([pair, body]) == deep_size([None, body])
     own = ("content-type", "text/" + "plain")  # equal to nothing shared: charged
     assert deep_size([own, body]) > deep_size([None, body])
+
+
+def test_share_hands_out_one_copy():
+    a = share(("cache-control", "public, max-age=" + "60"))
+    b = share(("cache-control", "public, max-age=" + "60"))
+    assert a is b
