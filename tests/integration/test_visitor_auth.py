@@ -1,0 +1,275 @@
+"""Visitors sign in to apps (issue 21 item 1): a real fazt server and a real OpenID Connect
+provider on loopback (tests/oidc_provider.py), the flow driven over HTTP hop by hop, so
+that every cookie and redirect is checked."""
+
+import json
+import sqlite3
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import pytest
+
+from tests.conftest import FaztServer, write_site
+from tests.oidc_provider import OidcProvider
+
+CLIENT_ID, CLIENT_SECRET = "fazt-test", "s3cret-value-never-shown"
+
+APP = {
+    "index.html": "<h1>app</h1>",
+    "api/me.js": "module.exports = (req) =>"
+    " ({ user: fazt.auth.user(), cookie: req.headers.cookie || '' });",
+    "api/private.js": "module.exports = () =>"
+    " { const u = fazt.auth.requireUser(); return {hi: u.email}; };",
+    "api/admin.js": "module.exports = () =>"
+    " { fazt.auth.requireRole('admin'); return {admin: true}; };",
+    "api/later.js": "module.exports = async () => { fazt.auth.requireUser(); return {x: 1}; };",
+}
+
+
+@pytest.fixture
+def server(shared_server):
+    return shared_server
+
+
+@pytest.fixture(scope="module")
+def provider(shared_server):
+    uris = {f"http://{s}.localhost/_fazt/auth/callback" for s in ("va", "vb")}
+    with OidcProvider(CLIENT_ID, CLIENT_SECRET, uris) as p:
+        r = shared_server.api(
+            "POST",
+            "/api/auth/providers",
+            json={
+                "name": "test",
+                "issuer": p.issuer,
+                "client_id": CLIENT_ID,
+                "client_secret": CLIENT_SECRET,
+            },
+        )
+        assert r.status_code in (200, 201), r.text
+        yield p
+
+
+@pytest.fixture(scope="module")
+def sites(shared_server, tmp_path_factory):
+    root = tmp_path_factory.mktemp("visitor-sites")
+    for site in ("va", "vb"):
+        shared_server.deploy(write_site(root / site, APP), site)
+    return "va.localhost", "vb.localhost"
+
+
+def set_cookies(r: httpx.Response) -> dict[str, str]:
+    """name -> the whole Set-Cookie line."""
+    return {line.split("=", 1)[0]: line for line in r.headers.get_list("set-cookie")}
+
+
+def cookie_value(line: str) -> str:
+    return line.split(";", 1)[0].split("=", 1)[1]
+
+
+def start(srv: FaztServer, host: str, next_path: str = "/") -> tuple[str, str]:
+    """GET /_fazt/auth/login: the provider URL and the state cookie's value."""
+    r = srv.get("/_fazt/auth/login", host=host, params={"provider": "test", "next": next_path})
+    assert r.status_code == 303, r.text
+    return r.headers["location"], cookie_value(set_cookies(r)["fazt_auth_state"])
+
+
+def at_provider(url: str) -> str:
+    """The provider consents: the callback path and query on the site."""
+    r = httpx.get(url, timeout=10)
+    assert r.status_code == 302, r.text
+    parts = urlsplit(r.headers["location"])
+    return f"{parts.path}?{parts.query}"
+
+
+def finish(srv: FaztServer, host: str, callback: str, state_cookie: str) -> httpx.Response:
+    return srv.get(callback, host=host, headers={"cookie": f"fazt_auth_state={state_cookie}"})
+
+
+def sign_in(srv: FaztServer, host: str, next_path: str = "/") -> str:
+    """The whole flow; the session cookie's value."""
+    url, state = start(srv, host, next_path)
+    r = finish(srv, host, at_provider(url), state)
+    assert r.status_code == 303, r.text
+    assert r.headers["location"] == next_path
+    return cookie_value(set_cookies(r)["fazt_visitor"])
+
+
+def me(srv: FaztServer, host: str, token: str | None) -> dict:
+    headers = {"cookie": f"other=1; fazt_visitor={token}"} if token else {}
+    r = srv.get("/api/me", host=host, headers=headers)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def test_sign_in_end_to_end(server, provider, sites):
+    host = sites[0]
+    url, state = start(server, host, "/guestbook?x=1")
+    query = parse_qs(urlsplit(url).query)
+    assert url.startswith(provider.issuer + "/authorize?")
+    assert query["code_challenge_method"] == ["S256"] and query["client_id"] == [CLIENT_ID]
+    assert query["state"] == [state] and len(query["nonce"][0]) >= 32
+    r = finish(server, host, at_provider(url), state)
+    assert r.status_code == 303 and r.headers["location"] == "/guestbook?x=1"
+    line = set_cookies(r)["fazt_visitor"]
+    assert "HttpOnly" in line and "SameSite=Lax" in line and "Path=/" in line
+    assert "domain" not in line.lower()  # host-only: a sibling site never gets it
+    token = cookie_value(line)
+    body = me(server, host, token)
+    assert body["user"] == {
+        "id": "test:alice-1",
+        "email": "alice@example.test",
+        "name": "Alice",
+        "avatar": None,
+        "provider": "test",
+        "role": "user",
+    }
+    assert body["cookie"] == "other=1"  # the session token never reaches the app's code
+    assert me(server, host, None)["user"] is None
+    # the database keeps only a hash of the token
+    conn = sqlite3.connect(server.db)
+    try:
+        stored = [r[0] for r in conn.execute("SELECT token_hash FROM visitor_sessions")]
+    finally:
+        conn.close()
+    assert token not in stored and stored
+
+
+def test_require_user_and_role_answer_401_and_403(server, provider, sites):
+    host = sites[0]
+    for path in ("/api/private", "/api/later"):
+        r = server.get(path, host=host)
+        assert r.status_code == 401 and r.json()["error"]["code"] == "UNAUTHENTICATED"
+    token = sign_in(server, host)
+    cookie = {"cookie": f"fazt_visitor={token}"}
+    assert server.get("/api/private", host=host, headers=cookie).json() == {
+        "hi": "alice@example.test"
+    }
+    r = server.get("/api/admin", host=host, headers=cookie)
+    assert r.status_code == 403 and r.json()["error"]["code"] == "FORBIDDEN"
+    r = server.api("PUT", "/api/apps/va/users/alice@example.test/role", json={"role": "admin"})
+    assert r.status_code == 200 and r.json()["data"]["role"] == "admin"
+    assert server.get("/api/admin", host=host, headers=cookie).json() == {"admin": True}
+    users = server.api("GET", "/api/apps/va/users").json()["data"]["users"]
+    assert [(u["id"], u["role"]) for u in users] == [("test:alice-1", "admin")]
+    r = server.api("PUT", "/api/apps/va/users/nobody/role", json={"role": "admin"})
+    assert r.status_code == 404 and r.json()["error"]["code"] == "USER_NOT_FOUND"
+    r = server.api("PUT", "/api/apps/va/users/test:alice-1/role", json={"role": "god"})
+    assert r.status_code == 400 and r.json()["error"]["code"] == "INVALID_ROLE"
+
+
+def test_a_sibling_site_never_sees_the_session(server, provider, sites):
+    token = sign_in(server, sites[0])
+    assert me(server, sites[0], token)["user"]["id"] == "test:alice-1"
+    assert me(server, sites[1], token)["user"] is None  # the same cookie sent to site B
+    r = server.get("/api/private", host=sites[1], headers={"cookie": f"fazt_visitor={token}"})
+    assert r.status_code == 401
+
+
+def test_state_must_match_this_browser_and_is_used_once(server, provider, sites):
+    host = sites[0]
+    url, state = start(server, host)
+    callback = at_provider(url)
+    r = finish(server, host, callback, "another-browsers-state")
+    assert r.status_code == 400 and r.json()["error"]["code"] == "INVALID_STATE"
+    assert "fazt_visitor" not in set_cookies(r)
+    wrong = callback.replace(f"state={state}", "state=forged")
+    r = finish(server, host, wrong, "forged")
+    assert r.status_code == 400 and r.json()["error"]["code"] == "INVALID_STATE"
+    # a state started on site A cannot finish on site B
+    r = finish(server, sites[1], callback, state)
+    assert r.status_code == 400 and r.json()["error"]["code"] == "INVALID_STATE"
+
+
+@pytest.mark.parametrize(
+    "tamper",
+    [
+        {"claims": {"nonce": "not-this-sign-in"}},
+        {"claims": {"exp": 1_000_000_000, "iat": 999_999_000}},
+        {"claims": {"aud": "another-client"}},
+        {"claims": {"iss": "http://127.0.0.1:1"}},
+        {"other_key": True},
+    ],
+    ids=["nonce", "expired", "audience", "issuer", "other-key"],
+)
+def test_a_bad_id_token_opens_no_session(server, provider, sites, tamper):
+    host = sites[0]
+    url, state = start(server, host)
+    provider.claims = tamper.get("claims", {})
+    provider.sign_with_other_key = tamper.get("other_key", False)
+    try:
+        r = finish(server, host, at_provider(url), state)
+    finally:
+        provider.claims, provider.sign_with_other_key = {}, False
+    assert r.status_code == 400, r.text
+    assert r.json()["error"]["code"] == "SIGN_IN_FAILED"
+    assert "fazt_visitor" not in set_cookies(r)
+
+
+@pytest.mark.parametrize(
+    "bad", ["https://evil.test/", "//evil.test/x", "/\\evil.test", "http:/x", "javascript:1"]
+)
+def test_next_must_be_a_path_of_this_site(server, provider, sites, bad):
+    r = server.get("/_fazt/auth/login", host=sites[0], params={"provider": "test", "next": bad})
+    assert r.status_code == 400 and r.json()["error"]["code"] == "INVALID_NEXT"
+
+
+def test_logout_needs_post_with_the_csrf_token(server, provider, sites):
+    host = sites[0]
+    token = sign_in(server, host)
+    cookie = f"fazt_visitor={token}"
+    form = server.get("/_fazt/auth/logout", host=host, headers={"cookie": cookie})
+    assert form.status_code == 200 and "method=post" in form.text
+    csrf = form.text.split("name=csrf value='", 1)[1].split("'", 1)[0]
+    origin = {"origin": f"http://{host}", "cookie": cookie}
+    r = server.request("POST", "/_fazt/auth/logout", host=host, headers=origin, data={"csrf": "x"})
+    assert r.status_code == 403 and me(server, host, token)["user"] is not None
+    evil = {"origin": "http://evil.test", "cookie": cookie}
+    r = server.request("POST", "/_fazt/auth/logout", host=host, headers=evil, data={"csrf": csrf})
+    assert r.status_code == 403 and me(server, host, token)["user"] is not None
+    r = server.request("POST", "/_fazt/auth/logout", host=host, headers=origin, data={"csrf": csrf})
+    assert r.status_code == 303 and "Max-Age=0" in set_cookies(r)["fazt_visitor"]
+    assert me(server, host, token)["user"] is None
+
+
+def test_dev_provider_on_localhost_only(server, sites):
+    host = sites[1]
+    r = server.get("/_fazt/auth/login", host=host, params={"provider": "dev", "next": "/x"})
+    assert r.status_code == 200 and "name=email" in r.text
+    state = cookie_value(set_cookies(r)["fazt_auth_state"])
+    form = {"state": state, "name": "Dev Dan", "email": "dan@dev.test"}
+    r = server.request(
+        "POST",
+        "/_fazt/auth/dev",
+        host=host,
+        headers={"cookie": f"fazt_auth_state={state}"},
+        data=form,
+    )
+    assert r.status_code == 303 and r.headers["location"] == "/x"
+    token = cookie_value(set_cookies(r)["fazt_visitor"])
+    assert me(server, host, token)["user"]["provider"] == "dev"
+    # the same app under a real domain: the dev provider is refused there
+    r = server.api("POST", "/api/domains", json={"domain": "vb-app.example.test", "site": "vb"})
+    assert r.status_code == 201, r.text
+    r = server.get("/_fazt/auth/login", host="vb-app.example.test", params={"provider": "dev"})
+    assert r.status_code == 403 and r.json()["error"]["code"] == "DEV_PROVIDER_LOCAL_ONLY"
+    r = server.request("POST", "/_fazt/auth/dev", host="vb-app.example.test", data=form)
+    assert r.status_code == 403
+
+
+def test_providers_api_never_returns_the_secret(server, provider):
+    r = server.api("GET", "/api/auth/providers")
+    assert r.status_code == 200
+    assert CLIENT_SECRET not in r.text
+    assert [p["name"] for p in r.json()["data"]["providers"]] == ["test"]
+    r = server.api("POST", "/api/auth/providers", json={"name": "Bad Name!", "issuer": "x"})
+    assert r.status_code == 400 and r.json()["error"]["code"] == "INVALID_PROVIDER"
+    r = server.api(
+        "POST",
+        "/api/auth/providers",
+        json={"name": "x", "issuer": "file:///etc", "client_id": "a", "client_secret": "b"},
+    )
+    assert r.status_code == 400 and r.json()["error"]["code"] == "INVALID_PROVIDER"
+    assert [
+        p["name"] for p in server.api("GET", "/api/auth/providers").json()["data"]["providers"]
+    ] == ["test"]
+    assert json.dumps(r.json()).find(CLIENT_SECRET) == -1
