@@ -273,3 +273,29 @@ def test_providers_api_never_returns_the_secret(server, provider):
         p["name"] for p in server.api("GET", "/api/auth/providers").json()["data"]["providers"]
     ] == ["test"]
     assert json.dumps(r.json()).find(CLIENT_SECRET) == -1
+
+
+def test_cli_providers_and_roles(server, provider, sites, tmp_path):
+    secret_file = tmp_path / "secret"
+    secret_file.write_text("cli-secret-from-a-file\n")
+    out = server.cli(
+        "auth", "provider", "add", "corp", "--issuer", provider.issuer + "/",
+        "--client-id", "corp-id", "--client-secret-file", str(secret_file),
+    ).stdout  # fmt: skip
+    assert "provider 'corp' (oidc)" in out and "cli-secret" not in out
+    listed = server.cli("auth", "provider", "list", "--json").stdout
+    assert '"corp"' in listed and "cli-secret" not in listed
+    refused = server.cli(
+        "auth", "provider", "add", "x", "--issuer", provider.issuer, "--client-id", "i",
+        check=False,
+    )  # fmt: skip
+    assert refused.returncode != 0 and "--client-secret-env" in refused.stderr
+    server.cli("auth", "provider", "remove", "corp")
+    assert '"corp"' not in server.cli("auth", "provider", "list", "--json").stdout
+    sign_in(server, sites[1])
+    out = server.cli("app", "users", "role", "vb", "test:alice-1", "owner").stdout
+    assert "test:alice-1 is now owner" in out
+    users = json.loads(server.cli("app", "users", "vb", "--json").stdout)["users"]
+    assert {u["id"]: u["role"] for u in users}["test:alice-1"] == "owner"
+    table = server.cli("app", "users", "vb").stdout
+    assert "alice@example.test" in table and "owner" in table
