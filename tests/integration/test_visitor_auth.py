@@ -206,7 +206,8 @@ def test_a_bad_id_token_opens_no_session(server, provider, sites, tamper):
 
 
 @pytest.mark.parametrize(
-    "bad", ["https://evil.test/", "//evil.test/x", "/\\evil.test", "http:/x", "javascript:1"]
+    "bad",
+    ["https://evil.test/", "//evil.test/x", "/\\evil.test", "http:/x", "javascript:1", "/a\r\nb"],
 )
 def test_next_must_be_a_path_of_this_site(server, provider, sites, bad):
     r = server.get("/_fazt/auth/login", host=sites[0], params={"provider": "test", "next": bad})
@@ -299,3 +300,31 @@ def test_cli_providers_and_roles(server, provider, sites, tmp_path):
     assert {u["id"]: u["role"] for u in users}["test:alice-1"] == "owner"
     table = server.cli("app", "users", "vb").stdout
     assert "alice@example.test" in table and "owner" in table
+
+
+def test_an_unverified_email_is_not_kept(server, provider, sites):
+    provider.claims = {"email_verified": False, "email": "boss@corp.test"}
+    try:
+        token = sign_in(server, sites[0])
+    finally:
+        provider.claims = {}
+    assert me(server, sites[0], token)["user"]["email"] is None
+    r = server.api("PUT", "/api/apps/va/users/boss@corp.test/role", json={"role": "owner"})
+    assert r.status_code == 404
+
+
+def test_an_unreachable_provider_is_a_502(server, sites):
+    from tests.conftest import free_port
+
+    body = {
+        "name": "down",
+        "issuer": f"http://127.0.0.1:{free_port()}",
+        "client_id": "a",
+        "client_secret": "b",
+    }
+    assert server.api("POST", "/api/auth/providers", json=body).status_code == 201
+    try:
+        r = server.get("/_fazt/auth/login", host=sites[0], params={"provider": "down"})
+        assert r.status_code == 502 and r.json()["error"]["code"] == "PROVIDER_UNAVAILABLE"
+    finally:
+        server.api("DELETE", "/api/auth/providers/down")

@@ -30,7 +30,8 @@ STATUS = {
     # Visitors signing in to apps (fazt.auth.visitors, fazt.auth.oidc)
     "USER_NOT_FOUND": 404,
     "PROVIDER_NOT_FOUND": 404,
-    "PROVIDER_EXISTS": 409,
+    "TOO_MANY_SIGN_INS": 429,
+    "PROVIDER_UNAVAILABLE": 502,
     # Inbound webhook signatures (fazt.analytics.webhooks)
     "INVALID_SIGNATURE": 401,
     "REPLAYED_SIGNATURE": 401,

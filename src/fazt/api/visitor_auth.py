@@ -24,7 +24,9 @@ from fazt.state import ServerState
 from fazt.web.http import HTTPError, Request, Response, json_response
 
 MAX_FORM_BYTES = 4096
-_NEXT = re.compile(r"^/(?![/\\])[^\x00-\x20\\]{0,1999}$")
+# Printable ASCII without a backslash, and not `//` or `/\` (which browsers treat as
+# another host): a path of this site.
+_NEXT = re.compile(r"^/(?![/\\])[\x21-\x5b\x5d-\x7e]{0,1999}$")
 
 
 def safe_next(value: str | None) -> str:
@@ -129,7 +131,8 @@ def _dev_form(the_state: str) -> str:
 
 async def _take(state: ServerState, req: Request, site: str, given: str) -> PendingLogin:
     """The pending sign-in named by `given`, which must be this browser's state cookie."""
-    cookies = cookie_values(req.header("cookie"), visitors.STATE_COOKIE)
+    https = await _https(state, req)
+    cookies = cookie_values(req.header("cookie"), visitors.state_cookie_name(https))
     if not given or given not in cookies:
         raise HTTPError(400, "INVALID_STATE", "this sign-in was not started in this browser")
     pending = await state.db.write(visitors.take_login, given, site)

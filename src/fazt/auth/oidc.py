@@ -69,9 +69,19 @@ def check_url(url: str, what: str) -> str:
     return url
 
 
+def _unavailable(exc: httpx.HTTPError) -> VisitorAuthError:
+    return VisitorAuthError(
+        "PROVIDER_UNAVAILABLE", f"the sign-in provider cannot be reached ({type(exc).__name__})"
+    )
+
+
 async def _get_json(url: str) -> Any:
-    async with httpx.AsyncClient(timeout=HTTP_TIMEOUT, follow_redirects=False) as client:
-        response = await client.get(check_url(url, "URL"), headers={"accept": "application/json"})
+    try:
+        async with httpx.AsyncClient(timeout=HTTP_TIMEOUT, follow_redirects=False) as client:
+            headers = {"accept": "application/json"}
+            response = await client.get(check_url(url, "URL"), headers=headers)
+    except httpx.HTTPError as exc:
+        raise _unavailable(exc) from None
     return _json_of(response, url)
 
 
@@ -138,10 +148,13 @@ async def exchange_code(
         "client_secret": client_secret,
         "code_verifier": verifier,
     }
-    async with httpx.AsyncClient(timeout=HTTP_TIMEOUT, follow_redirects=False) as client:
-        response = await client.post(
-            d.token_endpoint, data=form, headers={"accept": "application/json"}
-        )
+    try:
+        async with httpx.AsyncClient(timeout=HTTP_TIMEOUT, follow_redirects=False) as client:
+            response = await client.post(
+                d.token_endpoint, data=form, headers={"accept": "application/json"}
+            )
+    except httpx.HTTPError as exc:
+        raise _unavailable(exc) from None
     body = _json_of(response, "the token endpoint")
     token = body.get("id_token") if isinstance(body, dict) else None
     if not isinstance(token, str):

@@ -19,6 +19,8 @@ from fazt.errors import FaztError
 COOKIE_NAME = "fazt_visitor"
 SECURE_COOKIE_NAME = "__Host-fazt_visitor"  # over HTTPS: host-only, Secure, Path=/
 STATE_COOKIE = "fazt_auth_state"  # binds a sign-in to the browser that started it
+SECURE_STATE_COOKIE = "__Host-fazt_auth_state"  # over HTTPS: a sibling cannot plant it
+MAX_PENDING_LOGINS = 1000  # per app: sign-ins started and not finished (10 minutes each)
 LOGIN_TTL_SECONDS = 600
 SESSION_TTL_SECONDS = 14 * 86400
 ROLES = ("owner", "admin", "user")
@@ -93,8 +95,16 @@ def session_cookie(token: str, max_age: int, https: bool) -> str:
     return "; ".join(parts)
 
 
+def state_cookie_name(https: bool) -> str:
+    return SECURE_STATE_COOKIE if https else STATE_COOKIE
+
+
 def state_cookie(state: str, max_age: int, https: bool) -> str:
-    parts = [f"{STATE_COOKIE}={state}", "Path=/_fazt/auth/", f"Max-Age={max_age}", "HttpOnly"]
+    """Over HTTPS `__Host-` named (so Path=/): a sibling subdomain cannot plant a state
+    of its choosing in this browser (login CSRF)."""
+    path = "/" if https else "/_fazt/auth/"
+    name = state_cookie_name(https)
+    parts = [f"{name}={state}", f"Path={path}", f"Max-Age={max_age}", "HttpOnly"]
     parts.append("SameSite=Lax")
     if https:
         parts.append("Secure")
@@ -156,6 +166,13 @@ def remove_provider(conn: sqlite3.Connection, name: str) -> bool:
 
 def start_login(conn: sqlite3.Connection, state: str, login: PendingLogin) -> None:
     conn.execute("DELETE FROM visitor_logins WHERE expires_at <= ?", (utcnow(),))
+    (pending,) = conn.execute(
+        "SELECT count(*) FROM visitor_logins WHERE app = ?", (login.app,)
+    ).fetchone()
+    if pending >= MAX_PENDING_LOGINS:
+        raise VisitorAuthError(
+            "TOO_MANY_SIGN_INS", "too many sign-ins in progress for this app; retry shortly"
+        )
     conn.execute(
         "INSERT INTO visitor_logins (state_hash, app, provider, nonce, verifier, next,"
         " redirect_uri, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -200,6 +217,8 @@ def sign_in(
     user_id = f"{provider}:{subject}"
     now = utcnow()
     email, name, avatar = (_claim(claims, k) for k in ("email", "name", "picture"))
+    if claims.get("email_verified") is False:  # anyone may claim an address: not shown
+        email = None
     conn.execute(
         "INSERT INTO app_users (app, id, provider, email, name, avatar, created_at,"
         " last_login_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (app, id) DO UPDATE SET"

@@ -48,7 +48,9 @@ _TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 # Marks a scheduled job's request (fazt.runtime.jobs); dropped from every outside request.
 CRON_HEADER = "x-fazt-cron"
 # Visitor session and sign-in cookies (auth/visitors.py): never shown to the app.
-SESSION_COOKIES = frozenset({"fazt_visitor", "__Host-fazt_visitor", "fazt_auth_state"})
+SESSION_COOKIES = frozenset(
+    {"fazt_visitor", "__Host-fazt_visitor", "fazt_auth_state", "__Host-fazt_auth_state"}
+)
 _DROPPED_HEADERS = frozenset({"content-length", "transfer-encoding", "connection", "keep-alive"})
 
 
