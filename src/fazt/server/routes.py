@@ -192,6 +192,7 @@ PAGES = [
     ("POST", "/apps/{name}/delete", views.app_delete, LOGGED_IN),
     ("POST", "/apps/{name}/env", views.env_set, LOGGED_IN),
     ("POST", "/apps/{name}/env/{env}/delete", views.env_unset, LOGGED_IN),
+    ("POST", "/apps/{name}/users", views.user_role, LOGGED_IN),
     ("GET", "/keys", views.keys_page, LOGGED_IN),
     ("POST", "/keys", views.key_create, LOGGED_IN),
     ("POST", "/keys/{key_id}/revoke", views.key_revoke, LOGGED_IN),
