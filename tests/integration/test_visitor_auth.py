@@ -328,3 +328,43 @@ def test_an_unreachable_provider_is_a_502(server, sites):
         assert r.status_code == 502 and r.json()["error"]["code"] == "PROVIDER_UNAVAILABLE"
     finally:
         server.api("DELETE", "/api/auth/providers/down")
+
+
+def test_github_sign_in(server, sites):
+    from tests.github_fake import FakeGitHub
+
+    with FakeGitHub("gh-client", "gh-secret") as gh:
+        body = {
+            "name": "gh",
+            "kind": "github",
+            "issuer": gh.url,  # a GitHub Enterprise Server's layout
+            "client_id": "gh-client",
+            "client_secret": "gh-secret",
+        }
+        assert server.api("POST", "/api/auth/providers", json=body).status_code == 201
+        try:
+            host = sites[1]
+            r = server.get("/_fazt/auth/login", host=host, params={"provider": "gh"})
+            assert r.status_code == 303 and r.headers["location"].startswith(gh.url)
+            state = cookie_value(set_cookies(r)["fazt_auth_state"])
+            r = finish(server, host, at_provider(r.headers["location"]), state)
+            assert r.status_code == 303, r.text
+            user = me(server, host, cookie_value(set_cookies(r)["fazt_visitor"]))["user"]
+            assert user == {
+                "id": "gh:42",
+                "email": "octo@example.test",  # the verified primary, never the unverified
+                "name": "octo",
+                "avatar": "http://a/o.png",
+                "provider": "gh",
+                "role": "user",
+            }
+            # a code GitHub refuses opens no session
+            r = server.get("/_fazt/auth/login", host=host, params={"provider": "gh"})
+            state = cookie_value(set_cookies(r)["fazt_auth_state"])
+            callback = at_provider(r.headers["location"])
+            gh.client_secret = "rotated"
+            r = finish(server, host, callback, state)
+            assert r.status_code == 400 and r.json()["error"]["code"] == "SIGN_IN_FAILED"
+            assert "fazt_visitor" not in set_cookies(r)
+        finally:
+            server.api("DELETE", "/api/auth/providers/gh")

@@ -17,7 +17,7 @@ import re
 from urllib.parse import parse_qsl
 
 from fazt.api import request_auth
-from fazt.auth import csrf, oidc, visitors
+from fazt.auth import csrf, github, oidc, visitors
 from fazt.auth.cookies import values as cookie_values
 from fazt.auth.visitors import PendingLogin, Visitor
 from fazt.state import ServerState
@@ -99,12 +99,17 @@ async def login(state: ServerState, req: Request, site: str) -> Response:
         raise HTTPError(
             404, "PROVIDER_NOT_FOUND", f"no sign-in provider '{provider_name}' on this server"
         )
-    found = await oidc.discover(provider.issuer)
+    if provider.kind == "github":  # OAuth 2 and the /user API (auth/github.py)
+        url = github.authorization_url(
+            provider.issuer, provider.client_id, redirect_uri, the_state, verifier
+        )
+    else:
+        found = await oidc.discover(provider.issuer)
+        url = oidc.authorization_url(
+            found, provider.client_id, provider.scopes, redirect_uri, the_state, nonce, verifier
+        )
     pending = PendingLogin(site, provider.name, nonce, verifier, next_path, redirect_uri)
     await state.db.write(visitors.start_login, the_state, pending)
-    url = oidc.authorization_url(
-        found, provider.client_id, provider.scopes, redirect_uri, the_state, nonce, verifier
-    )
     cookie = visitors.state_cookie(the_state, visitors.LOGIN_TTL_SECONDS, https)
     return _redirect(url, [cookie])
 
@@ -149,6 +154,18 @@ async def callback(state: ServerState, req: Request, site: str) -> Response:
     provider = await state.db.read(visitors.get_provider, pending.provider)
     if provider is None or not query.get("code"):
         raise HTTPError(400, "SIGN_IN_FAILED", "the provider gave no code")
+    if provider.kind == "github":
+        claims = await github.sign_in_claims(
+            provider.issuer,
+            provider.client_id,
+            provider.client_secret,
+            query["code"],
+            pending.redirect_uri,
+            pending.verifier,
+        )
+        return await _signed_in(
+            state, req, site, provider.name, claims["sub"], claims, pending.next
+        )
     found = await oidc.discover(provider.issuer)
     token = await oidc.exchange_code(
         found,

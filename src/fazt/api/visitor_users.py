@@ -32,13 +32,13 @@ def _provider(body: object) -> Provider:
     kind = body.get("kind") or "oidc"
     if kind not in visitors.PROVIDER_KINDS:
         raise HTTPError(400, "INVALID_PROVIDER", f"kind is one of {visitors.PROVIDER_KINDS}")
-    issuer = body.get("issuer") or (visitors.GOOGLE_ISSUER if kind == "google" else None)
+    issuer = body.get("issuer") or visitors.DEFAULT_ISSUERS.get(kind)
     issuer = _text({"issuer": issuer}, "issuer", 500)
     parts = urlsplit(issuer)
     if parts.scheme not in ("http", "https") or not parts.hostname or parts.query:
         raise HTTPError(400, "INVALID_PROVIDER", "the issuer must be an http(s) URL")
     scopes = _text(body, "scopes", 500, required=False) or visitors.DEFAULT_SCOPES
-    if "openid" not in scopes.split():
+    if kind != "github" and "openid" not in scopes.split():
         raise HTTPError(400, "INVALID_PROVIDER", "scopes must include 'openid'")
     client_id = _text(body, "client_id", 500)
     secret = _text(body, "client_secret", 4000)

@@ -40,7 +40,7 @@ class Discovery:
     jwks_uri: str
 
 
-def _fail(message: str) -> VisitorAuthError:
+def fail(message: str) -> VisitorAuthError:
     return VisitorAuthError("SIGN_IN_FAILED", message)
 
 
@@ -65,11 +65,11 @@ def challenge(verifier: str) -> str:
 def check_url(url: str, what: str) -> str:
     parts = urlsplit(url) if isinstance(url, str) else None
     if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
-        raise _fail(f"the provider's {what} is not an http(s) URL")
+        raise fail(f"the provider's {what} is not an http(s) URL")
     return url
 
 
-def _unavailable(exc: httpx.HTTPError) -> VisitorAuthError:
+def unavailable(exc: httpx.HTTPError) -> VisitorAuthError:
     return VisitorAuthError(
         "PROVIDER_UNAVAILABLE", f"the sign-in provider cannot be reached ({type(exc).__name__})"
     )
@@ -81,17 +81,17 @@ async def _get_json(url: str) -> Any:
             headers = {"accept": "application/json"}
             response = await client.get(check_url(url, "URL"), headers=headers)
     except httpx.HTTPError as exc:
-        raise _unavailable(exc) from None
-    return _json_of(response, url)
+        raise unavailable(exc) from None
+    return json_of(response, url)
 
 
-def _json_of(response: httpx.Response, url: str) -> Any:
+def json_of(response: httpx.Response, url: str) -> Any:
     if response.status_code != 200 or len(response.content) > MAX_RESPONSE_BYTES:
-        raise _fail(f"the provider answered HTTP {response.status_code} for {url}")
+        raise fail(f"the provider answered HTTP {response.status_code} for {url}")
     try:
         return response.json()
     except ValueError:
-        raise _fail(f"the provider's answer for {url} is not JSON") from None
+        raise fail(f"the provider's answer for {url} is not JSON") from None
 
 
 async def _cached(url: str, refresh: bool = False) -> Any:
@@ -107,13 +107,13 @@ async def discover(issuer: str) -> Discovery:
     """The issuer's /.well-known/openid-configuration (cached for an hour)."""
     doc = await _cached(issuer.rstrip("/") + "/.well-known/openid-configuration")
     if not isinstance(doc, dict):
-        raise _fail("the provider's discovery document is not an object")
+        raise fail("the provider's discovery document is not an object")
     fields = ("issuer", "authorization_endpoint", "token_endpoint", "jwks_uri")
     values = [doc.get(f) for f in fields]
     for name, value in zip(fields, values, strict=True):
         check_url(value, name)
     if values[0].rstrip("/") != issuer.rstrip("/"):
-        raise _fail("the discovery document names another issuer")
+        raise fail("the discovery document names another issuer")
     return Discovery(*values)
 
 
@@ -154,11 +154,11 @@ async def exchange_code(
                 d.token_endpoint, data=form, headers={"accept": "application/json"}
             )
     except httpx.HTTPError as exc:
-        raise _unavailable(exc) from None
-    body = _json_of(response, "the token endpoint")
+        raise unavailable(exc) from None
+    body = json_of(response, "the token endpoint")
     token = body.get("id_token") if isinstance(body, dict) else None
     if not isinstance(token, str):
-        raise _fail("the token endpoint gave no id_token")
+        raise fail("the token endpoint gave no id_token")
     return token
 
 
@@ -169,15 +169,15 @@ async def verify_id_token(
     header, claims, signed, signature = _split(token)
     alg, kid = header.get("alg"), header.get("kid")
     if alg not in ("RS256", "ES256"):
-        raise _fail(f"ID token algorithm {alg!r} is not accepted (RS256 or ES256)")
+        raise fail(f"ID token algorithm {alg!r} is not accepted (RS256 or ES256)")
     keys = await _cached(d.jwks_uri)
     key = _find_key(keys, kid, alg)
     if key is None:  # the issuer may have rotated its keys: look once more
         key = _find_key(await _cached(d.jwks_uri, refresh=True), kid, alg)
     if key is None:
-        raise _fail("the ID token's key is not in the issuer's JWKS")
+        raise fail("the ID token's key is not in the issuer's JWKS")
     if not _signature_ok(key, alg, signed, signature):
-        raise _fail("the ID token's signature does not verify")
+        raise fail("the ID token's signature does not verify")
     check_claims(claims, d.issuer, client_id, nonce, time.time() if now is None else now)
     return claims
 
@@ -188,9 +188,9 @@ def _split(token: str) -> tuple[dict, dict, bytes, bytes]:
         header, claims = json.loads(_unb64url(head)), json.loads(_unb64url(body))
         signature = _unb64url(sig)
     except (ValueError, TypeError):
-        raise _fail("the ID token is not a JWT") from None
+        raise fail("the ID token is not a JWT") from None
     if not isinstance(header, dict) or not isinstance(claims, dict):
-        raise _fail("the ID token is not a JWT")
+        raise fail("the ID token is not a JWT")
     return header, claims, f"{head}.{body}".encode(), signature
 
 
@@ -231,20 +231,20 @@ def _signature_ok(jwk: dict, alg: str, signed: bytes, signature: bytes) -> bool:
 def check_claims(claims: dict, issuer: str, client_id: str, nonce: str, now: float) -> None:
     """iss, aud/azp, exp, iat (with SKEW_SECONDS), nonce and sub."""
     if claims.get("iss") != issuer:
-        raise _fail("the ID token comes from another issuer")
+        raise fail("the ID token comes from another issuer")
     aud = claims.get("aud")
     audiences = aud if isinstance(aud, list) else [aud]
     if client_id not in audiences:
-        raise _fail("the ID token is for another client")
+        raise fail("the ID token is for another client")
     if len(audiences) > 1 and claims.get("azp") != client_id:
-        raise _fail("the ID token is for another client (azp)")
+        raise fail("the ID token is for another client (azp)")
     exp, iat = claims.get("exp"), claims.get("iat")
     if not isinstance(exp, int | float) or exp + SKEW_SECONDS < now:
-        raise _fail("the ID token has expired")
+        raise fail("the ID token has expired")
     if not isinstance(iat, int | float) or iat - SKEW_SECONDS > now:
-        raise _fail("the ID token was issued in the future")
+        raise fail("the ID token was issued in the future")
     if not isinstance(nonce, str) or claims.get("nonce") != nonce:
-        raise _fail("the ID token's nonce does not match this sign-in")
+        raise fail("the ID token's nonce does not match this sign-in")
     sub = claims.get("sub")
     if not isinstance(sub, str) or not sub or len(sub) > 255:
-        raise _fail("the ID token has no subject")
+        raise fail("the ID token has no subject")

@@ -25,8 +25,8 @@ LOGIN_TTL_SECONDS = 600
 SESSION_TTL_SECONDS = 14 * 86400
 ROLES = ("owner", "admin", "user")
 DEV_PROVIDER = "dev"
-PROVIDER_KINDS = ("oidc", "google")
-GOOGLE_ISSUER = "https://accounts.google.com"
+PROVIDER_KINDS = ("oidc", "google", "github")
+DEFAULT_ISSUERS = {"google": "https://accounts.google.com", "github": "https://github.com"}
 DEFAULT_SCOPES = "openid email profile"
 _NAME = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 

@@ -49,10 +49,11 @@ def _secret(env_name: str | None, file: Path | None) -> str:
 )
 @click.option(
     "--kind",
-    type=click.Choice(["oidc", "google"]),
+    type=click.Choice(["oidc", "google", "github"]),
     default="oidc",
     show_default=True,
-    help="Any OpenID Connect issuer, or Google (issuer preset).",
+    help="Any OpenID Connect issuer; Google (issuer preset); GitHub (OAuth 2; --issuer only"
+    " for GitHub Enterprise Server).",
 )
 @click.option("--client-id", required=True, help="The client (application) ID.")
 @click.option(

@@ -11,6 +11,10 @@ from fazt.cli.common import api_client, print_json, print_table, remote_options
 class _UsersGroup(click.Group):
     """`fazt app users NAME` is `fazt app users list NAME`."""
 
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        found = super().get_command(ctx, cmd_name)
+        return found or (None if cmd_name.startswith("-") else self.commands["list"])
+
     def resolve_command(self, ctx: click.Context, args: list[str]) -> tuple:
         if args and args[0] not in self.commands and not args[0].startswith("-"):
             return "list", self.commands["list"], args

@@ -4,7 +4,7 @@
 -- secret is never returned by the API nor logged.
 CREATE TABLE auth_providers (
   name          TEXT PRIMARY KEY,
-  kind          TEXT NOT NULL CHECK (kind IN ('oidc', 'google')),
+  kind          TEXT NOT NULL CHECK (kind IN ('oidc', 'google', 'github')),
   issuer        TEXT NOT NULL,
   client_id     TEXT NOT NULL,
   client_secret TEXT NOT NULL,
