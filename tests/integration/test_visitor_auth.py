@@ -368,3 +368,17 @@ def test_github_sign_in(server, sites):
             assert "fazt_visitor" not in set_cookies(r)
         finally:
             server.api("DELETE", "/api/auth/providers/gh")
+
+
+def test_google_and_github_presets_need_no_issuer(server):
+    for kind, issuer in [
+        ("google", "https://accounts.google.com"),
+        ("github", "https://github.com"),
+    ]:
+        body = {"name": f"p-{kind}", "kind": kind, "client_id": "id", "client_secret": "s"}
+        r = server.api("POST", "/api/auth/providers", json=body)
+        assert r.status_code == 201 and r.json()["data"]["issuer"] == issuer, r.text
+        assert server.api("DELETE", f"/api/auth/providers/p-{kind}").status_code == 200
+    body = {"name": "p-x", "kind": "saml", "client_id": "id", "client_secret": "s"}
+    r = server.api("POST", "/api/auth/providers", json=body)
+    assert r.status_code == 400 and r.json()["error"]["code"] == "INVALID_PROVIDER"
