@@ -17,6 +17,7 @@ COMMANDS = {
     "backup": ("fazt.cli.backup", "backup"),
     "replicate": ("fazt.cli.replicate", "replicate"),
     "key": ("fazt.cli.key", "key"),
+    "auth": ("fazt.cli.auth", "auth"),
     "redirect": ("fazt.cli.redirect", "redirect"),
     "webhook": ("fazt.cli.webhook", "webhook"),
     "release": ("fazt.cli.release", "release"),

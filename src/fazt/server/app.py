@@ -5,6 +5,7 @@ from time import perf_counter
 from typing import Any
 
 from fazt.admin import pages
+from fazt.api import visitor_auth
 from fazt.hosting import routing
 from fazt.hosting.compression import preferred
 from fazt.hosting.paths import canonical_path
@@ -48,10 +49,16 @@ class FaztApp:
             publish=self.hub.publish_channel,
             broadcast=self.hub.broadcast,
             clients=self.hub.count,
+            visitor=self._visitor,
         )
         self.analytics = state.analytics  # its request/error counters, bumped below
         state.js_pool = self.runtime.pool  # its use, for the dashboard's health view
         self.latency = state.latency
+
+    async def _visitor(self, req: Request, site: str) -> dict | None:
+        """The signed-in visitor of `site`, as fazt.auth.user() shows it (with the role)."""
+        found = await visitor_auth.current_visitor(self.state, req, site)
+        return found.public() if found else None
 
     async def __rsgi__(self, scope: Any, proto: Any) -> None:
         self.analytics.requests += 1  # hourly request metrics: one int, even on the hot path
