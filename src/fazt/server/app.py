@@ -4,8 +4,11 @@ import logging
 from typing import Any
 
 from fazt.admin import pages
+from fazt.db import settings
 from fazt.hosting import routing
 from fazt.hosting.compression import preferred
+from fazt.hosting.image_query import asks_variant
+from fazt.hosting.image_variants import ImageLimits, ImageVariants
 from fazt.hosting.paths import canonical_path
 from fazt.hosting.static import file_response, is_missing
 from fazt.realtime.hub import Hub
@@ -49,6 +52,8 @@ class FaztApp:
             clients=self.hub.count,
         )
         self.analytics = state.analytics  # its request/error counters, bumped below
+        values = state.db.read_sync(settings.all_settings)
+        self.images = ImageVariants(state.db, ImageLimits.from_settings(values))
 
     async def __rsgi__(self, scope: Any, proto: Any) -> None:
         self.analytics.requests += 1  # hourly request metrics: one int, even on the hot path
@@ -66,7 +71,8 @@ class FaztApp:
             # The hot path: a cached file, answered with prebuilt headers, no I/O and no
             # Response object (the same bytes `respond` would send).
             found = self.state.static.cached(target.site, target.deployment_id, path)
-            if found is not None and found.full:
+            query = scope.query_string  # `?w=640` on an image asks for a variant
+            if found is not None and found.full and not (query and asks_variant(query)):
                 encoding = preferred(headers.get("accept-encoding"), found.variants)
                 response_headers, body = found.full[encoding]
                 proto.response_bytes(found.status, response_headers, body)
@@ -152,6 +158,10 @@ class FaztApp:
         found = await self.state.static.lookup(site, deployment_id, req.path)
         if found is None or is_missing(found):
             return await self.not_found(req)
+        if found.status == 200 and (spec := self.images.spec_for(req, found.mime)):
+            variant = await self.images.respond(req, found.sha256, found.mime, spec, found.headers)
+            if variant is not None:  # None: an animated image, served as it is
+                return variant
         return file_response(self.state.static, req, found)
 
     async def not_found(self, req: Request) -> Response:

@@ -1,0 +1,70 @@
+"""Which resized image a request asks for: `?w=640`, `?format=webp`, or both.
+
+This parser faces the outside (any visitor's query string), so it accepts only a small,
+fixed vocabulary: a width from `WIDTHS` (a bounded set, so nobody can fill the cache with
+a variant per pixel) and a format from `FORMATS`. Anything else in `w` or `format` is a
+`VariantError` naming what is allowed; other query parameters are not ours and are ignored.
+"""
+
+from dataclasses import dataclass
+
+from fazt.errors import FaztError
+
+WIDTHS = (160, 320, 640, 960, 1280, 1920, 2560)
+FORMATS = ("jpeg", "png", "webp", "avif")
+ALIASES = {"jpg": "jpeg"}
+# The raster types fazt resizes; any other file (HTML, SVG, video) ignores `w`/`format`.
+SOURCE_TYPES = frozenset({"image/jpeg", "image/png", "image/webp", "image/gif", "image/avif"})
+SOURCE_FORMAT = {"image/png": "png", "image/webp": "webp", "image/avif": "avif"}
+
+
+class VariantError(FaztError):
+    """A refused image variant: a bad query, or a source fazt will not decode."""
+
+
+@dataclass(frozen=True)
+class VariantSpec:
+    width: int | None  # None: the source's own width
+    format: str | None  # None: the source's own format (GIF and JPEG become JPEG or PNG)
+
+    def target_format(self, source_mime: str) -> str:
+        if self.format is not None:
+            return self.format
+        return SOURCE_FORMAT.get(source_mime, "jpeg")
+
+    def key(self, source_mime: str) -> str:
+        """The variant's name beside its source blob: `image:w640.webp`."""
+        width = f"w{self.width}" if self.width else "full"
+        return f"image:{width}.{self.target_format(source_mime)}"
+
+
+def asks_variant(query_string: str) -> bool:
+    """Cheap first look (the hot path): may this query name a variant?"""
+    return "w=" in query_string or "format=" in query_string
+
+
+def parse(query: dict[str, str], formats: tuple[str, ...] = FORMATS) -> VariantSpec | None:
+    """The variant `query` asks for; None when it names none; VariantError when it is bad."""
+    raw_width, raw_format = query.get("w"), query.get("format")
+    if raw_width is None and raw_format is None:
+        return None
+    return VariantSpec(_width(raw_width), _format(raw_format, formats))
+
+
+def _width(raw: str | None) -> int | None:
+    if raw is None:
+        return None
+    # isdecimal() alone would admit other scripts' digits ("٦٤٠"), and int() skips spaces.
+    if raw.isascii() and raw.isdecimal() and len(raw) <= 5 and int(raw) in WIDTHS:
+        return int(raw)
+    allowed = ", ".join(str(w) for w in WIDTHS)
+    raise VariantError("BAD_IMAGE_WIDTH", f"w must be one of {allowed}")
+
+
+def _format(raw: str | None, formats: tuple[str, ...]) -> str | None:
+    if raw is None:
+        return None
+    name = ALIASES.get(raw.lower(), raw.lower()) if raw.isascii() else raw
+    if name in formats:
+        return name
+    raise VariantError("BAD_IMAGE_FORMAT", f"format must be one of {', '.join(formats)}")
