@@ -13,6 +13,7 @@ from fazt.errors import FaztError
 WIDTHS = (160, 320, 640, 960, 1280, 1920, 2560)
 FORMATS = ("jpeg", "png", "webp", "avif")
 ALIASES = {"jpg": "jpeg"}
+_WIDTH_TEXT = {str(w): w for w in WIDTHS}
 # The raster types fazt resizes; any other file (HTML, SVG, video) ignores `w`/`format`.
 SOURCE_TYPES = frozenset({"image/jpeg", "image/png", "image/webp", "image/gif", "image/avif"})
 SOURCE_FORMAT = {"image/png": "png", "image/webp": "webp", "image/avif": "avif"}
@@ -39,8 +40,9 @@ class VariantSpec:
 
 
 def asks_variant(query_string: str) -> bool:
-    """Cheap first look (the hot path): may this query name a variant?"""
-    return "w=" in query_string or "format=" in query_string
+    """Cheap first look (the hot path): may this query name a variant? (`%77=640` is
+    `w=640` once decoded, so any escape means maybe.)"""
+    return "w=" in query_string or "format=" in query_string or "%" in query_string
 
 
 def parse(query: dict[str, str], formats: tuple[str, ...] = FORMATS) -> VariantSpec | None:
@@ -54,9 +56,10 @@ def parse(query: dict[str, str], formats: tuple[str, ...] = FORMATS) -> VariantS
 def _width(raw: str | None) -> int | None:
     if raw is None:
         return None
-    # isdecimal() alone would admit other scripts' digits ("٦٤٠"), and int() skips spaces.
-    if raw.isascii() and raw.isdecimal() and len(raw) <= 5 and int(raw) in WIDTHS:
-        return int(raw)
+    # Exact spellings only: int() would take " 640", "0640" and other scripts' digits, and
+    # each spelling would be one more URL (and CDN entry) for the same bytes.
+    if raw in _WIDTH_TEXT:
+        return _WIDTH_TEXT[raw]
     allowed = ", ".join(str(w) for w in WIDTHS)
     raise VariantError("BAD_IMAGE_WIDTH", f"w must be one of {allowed}")
 
