@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from tests.conftest import FaztServer, write_site
+from tests.conftest import FaztServer, running_server, wait_for, write_site
 
 RED, BLUE = (230, 20, 20), (20, 20, 230)
 GPS_IFD, ORIENTATION = 0x8825, 0x0112
@@ -227,3 +227,34 @@ def test_variant_survives_a_restart(fresh_server: FaztServer, tmp_path: Path) ->
     again = fresh_server.get("/p.jpg?w=160", host="keep.localhost")
     assert again.headers["x-fazt-variant"] == "hit"
     assert again.content == first.content
+
+
+def noisy_photo(seed: int) -> bytes:
+    """A 2400x1600 JPEG of noise: slow to decode, so encodes overlap."""
+    im = Image.effect_noise((2400, 1600), 60 + seed).convert("RGB")
+    out = io.BytesIO()
+    im.save(out, "JPEG", quality=95)
+    return out.getvalue()
+
+
+def test_a_burst_of_cold_variants_waits_its_turn_then_503(tmp_path: Path) -> None:
+    settings = {"image_encodes_at_once": "1", "image_queue_seconds": "0.1"}
+    with running_server(tmp_path / "home", settings) as srv:
+        write_site(tmp_path / "s", {f"p{i}.jpg": noisy_photo(i) for i in range(4)})
+        srv.deploy(tmp_path / "s", "burst")
+
+        def fetch(i: int) -> tuple[int, str]:
+            resp = srv.get(f"/p{i}.jpg?w=160&format=png", host="burst.localhost")
+            return resp.status_code, resp.text if resp.status_code != 200 else ""
+
+        with ThreadPoolExecutor(4) as pool:
+            results = list(pool.map(fetch, range(4)))
+        statuses = sorted(status for status, _ in results)
+        # One encode at a time, 0.1 s of queue: the first gets through, not all four.
+        assert statuses[0] == 200 and statuses[-1] == 503, results
+        assert set(statuses) == {200, 503}
+        busy = next(text for status, text in results if status == 503)
+        assert '"IMAGE_BUSY"' in busy
+        # Nothing stays stuck: each refused variant is made when asked again.
+        for i in range(4):
+            assert wait_for(lambda i=i: fetch(i)[0] == 200, 60, what=f"p{i} variant")
