@@ -135,10 +135,9 @@ def test_never_upscales(server: FaztServer, site: str) -> None:
         ("w=0", "BAD_IMAGE_WIDTH"),
         ("w=-640", "BAD_IMAGE_WIDTH"),
         ("w=%20640", "BAD_IMAGE_WIDTH"),
-        ("w=", "BAD_IMAGE_WIDTH"),
         ("w=99999999999999999999", "BAD_IMAGE_WIDTH"),
         ("w=640&format=gif", "BAD_IMAGE_FORMAT"),
-        ("format=", "BAD_IMAGE_FORMAT"),
+        ("format=bmp&w=", "BAD_IMAGE_FORMAT"),
         ("format=../../etc", "BAD_IMAGE_FORMAT"),
     ],
 )
@@ -156,8 +155,9 @@ def test_non_images_ignore_the_query(server: FaztServer, site: str) -> None:
     resp = server.get("/index.html?w=oops&format=webp", host=site)
     assert resp.status_code == 200 and resp.text.startswith("<h1>home</h1>")
     # Other query parameters on an image are not ours either.
-    plain = server.get("/photo.jpg?v=3", host=site)
-    assert plain.status_code == 200 and b"SecretCam" in plain.content
+    for query in ("v=3", "w=", "w", "format&w="):  # blank: no variant named
+        plain = server.get(f"/photo.jpg?{query}", host=site)
+        assert plain.status_code == 200 and b"SecretCam" in plain.content
 
 
 def test_decompression_bomb_and_broken_images_are_422(server: FaztServer, site: str) -> None:

@@ -47,7 +47,9 @@ def asks_variant(query_string: str) -> bool:
 
 def parse(query: dict[str, str], formats: tuple[str, ...] = FORMATS) -> VariantSpec | None:
     """The variant `query` asks for; None when it names none; VariantError when it is bad."""
-    raw_width, raw_format = query.get("w"), query.get("format")
+    # A blank value (`?w=`, or `?w` alone) names nothing, as if absent: the hot path's
+    # cheap look (asks_variant) cannot tell `?w` from `?view`, and both answers must agree.
+    raw_width, raw_format = query.get("w") or None, query.get("format") or None
     if raw_width is None and raw_format is None:
         return None
     return VariantSpec(_width(raw_width), _format(raw_format, formats))

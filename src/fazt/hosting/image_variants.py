@@ -3,7 +3,8 @@
 A variant is content-addressed by (source sha256, width, format): it is stored beside its
 source in `blob_variants` (as `image:w640.webp`, next to the gzip/br text variants), so it
 is computed once, survives restarts, and goes when its source blob is collected (ON
-DELETE CASCADE). A small byte-bounded LRU in memory keeps the hot ones off SQLite.
+DELETE CASCADE). A small byte-bounded LRU in memory keeps the hot ones off SQLite, and
+a second one keeps each served variant URL's whole answer for the server's hot path.
 
 Cost control, since any visitor can ask: widths and formats come from a fixed set
 (fazt.hosting.image_query); concurrent requests for one cold variant share one encode;
@@ -52,7 +53,8 @@ class ImageVariants:
 
     def __init__(self, db: Database, limits: ImageLimits) -> None:
         self.db, self.limits = db, limits
-        self.memory = ByteLRU(MEMORY_BYTES)
+        self.memory = ByteLRU(MEMORY_BYTES)  # by (source sha256, variant name)
+        self.answers = ByteLRU(MEMORY_BYTES)  # whole answers by URL (the bytes are shared)
         self.formats = image_render.supported_formats()
         self._slots = asyncio.Semaphore(limits.encodes_at_once)
         self._inflight: dict[tuple[str, str], asyncio.Future[tuple[bytes, bool]]] = {}
@@ -66,8 +68,19 @@ class ImageVariants:
             return None
         return image_query.parse(req.query, self.formats)
 
+    def answer(self, *key: object) -> tuple[list, bytes] | None:
+        """The prebuilt 200 answer (headers, body) to a variant URL served before, keyed
+        (site, deployment id, path, query string): the hot path, no other work."""
+        return self.answers.get(key)
+
     async def respond(
-        self, req: Request, sha256: str, mime: str, spec: VariantSpec, source_headers: list
+        self,
+        req: Request,
+        sha256: str,
+        mime: str,
+        spec: VariantSpec,
+        source_headers: list,
+        answer_key: tuple,
     ) -> Response | None:
         """The variant's answer; None when the original should be served instead."""
         fmt = spec.target_format(mime)
@@ -80,8 +93,10 @@ class ImageVariants:
         data, how = await self.get(sha256, name, spec.width, fmt)
         if data == ORIGINAL:
             return None
-        headers += [("content-type", image_render.mime_of(fmt)), ("x-fazt-variant", how)]
-        return Response(200, data, headers)
+        headers.append(("content-type", image_render.mime_of(fmt)))
+        # Deployments never change, so neither does this URL's answer.
+        self.answers.put(answer_key, ([*headers, ("x-fazt-variant", "hit")], data), len(data))
+        return Response(200, data, [*headers, ("x-fazt-variant", how)])
 
     async def get(self, sha256: str, name: str, width: int | None, fmt: str) -> tuple[bytes, str]:
         """The variant's bytes and how they were found: `hit` (memory, the database, or

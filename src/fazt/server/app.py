@@ -71,8 +71,14 @@ class FaztApp:
             # The hot path: a cached file, answered with prebuilt headers, no I/O and no
             # Response object (the same bytes `respond` would send).
             found = self.state.static.cached(target.site, target.deployment_id, path)
-            query = scope.query_string  # `?w=640` on an image asks for a variant
-            if found is not None and found.full and not (query and asks_variant(query)):
+            query = scope.query_string
+            if query and asks_variant(query):  # `?w=640` on an image: a resized variant
+                found = None  # not the file itself
+                answer = self.images.answer(target.site, target.deployment_id, path, query)
+                if answer is not None:
+                    proto.response_bytes(200, *answer)
+                    return
+            if found is not None and found.full:
                 encoding = preferred(headers.get("accept-encoding"), found.variants)
                 response_headers, body = found.full[encoding]
                 proto.response_bytes(found.status, response_headers, body)
@@ -159,7 +165,10 @@ class FaztApp:
         if found is None or is_missing(found):
             return await self.not_found(req)
         if found.status == 200 and (spec := self.images.spec_for(req, found.mime)):
-            variant = await self.images.respond(req, found.sha256, found.mime, spec, found.headers)
+            key = (site, deployment_id, path, req.scope.query_string)
+            variant = await self.images.respond(
+                req, found.sha256, found.mime, spec, found.headers, key
+            )
             if variant is not None:  # None: an animated image, served as it is
                 return variant
         return file_response(self.state.static, req, found)
