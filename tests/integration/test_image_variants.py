@@ -1,7 +1,9 @@
 """Resized image variants against a real server: `?w=` and `?format=` on a site's images
 (dimensions, format, EXIF orientation applied, metadata stripped), refusals, the cache."""
 
+import hashlib
 import io
+import sqlite3
 import struct
 import zlib
 from concurrent.futures import ThreadPoolExecutor
@@ -258,3 +260,24 @@ def test_a_burst_of_cold_variants_waits_its_turn_then_503(tmp_path: Path) -> Non
         # Nothing stays stuck: each refused variant is made when asked again.
         for i in range(4):
             assert wait_for(lambda i=i: fetch(i)[0] == 200, 60, what=f"p{i} variant")
+
+
+def test_variants_go_with_their_source(server: FaztServer, tmp_path: Path, site_name: str) -> None:
+    photo = rotated_photo() + site_name.encode()  # bytes of this test's own
+    write_site(tmp_path / "own", {"mine.jpg": photo})
+    server.deploy(tmp_path / "own", site_name)
+    host = f"{site_name}.localhost"
+    assert server.get("/mine.jpg?w=160", host=host).headers["x-fazt-variant"] == "miss"
+    sha = hashlib.sha256(photo).hexdigest()
+
+    def stored() -> list[str]:
+        conn = sqlite3.connect(f"file:{server.db}?mode=ro", uri=True)
+        try:
+            rows = conn.execute("SELECT encoding FROM blob_variants WHERE sha256 = ?", (sha,))
+            return [name for (name,) in rows]
+        finally:
+            conn.close()
+
+    assert wait_for(lambda: stored() == ["image:w160.jpeg"], what="the variant stored")
+    assert server.api("DELETE", f"/api/apps/{site_name}").status_code == 200
+    assert stored() == []
