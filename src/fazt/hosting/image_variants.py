@@ -58,7 +58,6 @@ class ImageVariants:
         self.formats = image_render.supported_formats()
         self._slots = asyncio.Semaphore(limits.encodes_at_once)
         self._inflight: dict[tuple[str, str], asyncio.Future[tuple[bytes, bool]]] = {}
-        self.encodes = 0  # variants computed since start (the benchmark reads it)
 
     def spec_for(self, req: Request, mime: str) -> VariantSpec | None:
         """The variant a request for a file of type `mime` asks for (None: the file)."""
@@ -110,10 +109,15 @@ class ImageVariants:
             return (await asyncio.shield(task))[0], "hit"
         task = asyncio.ensure_future(self._produce(sha256, name, width, fmt))
         self._inflight[key] = task
-        task.add_done_callback(lambda _: self._inflight.pop(key, None))
+        task.add_done_callback(lambda done: self._finished(key, done))
         # Shielded: a visitor who disconnects does not cancel the encode others wait on.
         data, encoded = await asyncio.shield(task)
         return data, "miss" if encoded else "hit"
+
+    def _finished(self, key: tuple[str, str], task: asyncio.Future) -> None:
+        self._inflight.pop(key, None)
+        if not task.cancelled():
+            task.exception()  # retrieved: every waiter may have gone (no "never retrieved")
 
     async def _produce(
         self, sha256: str, name: str, width: int | None, fmt: str
@@ -123,7 +127,6 @@ class ImageVariants:
         encoded = data is None
         if encoded:
             data = await self._encode(sha256, width, fmt)
-            self.encodes += 1
             # Persisted off the request path; a restart finds it in the database.
             self.db.submit_write(deployments.store_variant, sha256, name, data)
         self.memory.put((sha256, name), data, len(data))
