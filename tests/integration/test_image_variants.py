@@ -232,34 +232,38 @@ def test_variant_survives_a_restart(fresh_server: FaztServer, tmp_path: Path) ->
 
 
 def noisy_photo(seed: int) -> bytes:
-    """A 2400x1600 JPEG of noise: slow to decode, so encodes overlap."""
+    """A 2400x1600 JPEG of noise: slow to decode in full and to encode as PNG (~1 s)."""
     im = Image.effect_noise((2400, 1600), 60 + seed).convert("RGB")
     out = io.BytesIO()
     im.save(out, "JPEG", quality=95)
     return out.getvalue()
 
 
+PHOTOS = 5
+
+
 def test_a_burst_of_cold_variants_waits_its_turn_then_503(tmp_path: Path) -> None:
     settings = {"image_encodes_at_once": "1", "image_queue_seconds": "0.1"}
     with running_server(tmp_path / "home", settings) as srv:
-        write_site(tmp_path / "s", {f"p{i}.jpg": noisy_photo(i) for i in range(4)})
+        write_site(tmp_path / "s", {f"p{i}.jpg": noisy_photo(i) for i in range(PHOTOS)})
         srv.deploy(tmp_path / "s", "burst")
 
         def fetch(i: int) -> tuple[int, str]:
-            resp = srv.get(f"/p{i}.jpg?w=160&format=png", host="burst.localhost")
+            # Full size as PNG: no reduced-scale decode, a slow encode.
+            resp = srv.get(f"/p{i}.jpg?format=png", host="burst.localhost")
             return resp.status_code, resp.text if resp.status_code != 200 else ""
 
-        with ThreadPoolExecutor(4) as pool:
-            results = list(pool.map(fetch, range(4)))
+        with ThreadPoolExecutor(PHOTOS) as pool:
+            results = list(pool.map(fetch, range(PHOTOS)))
         statuses = sorted(status for status, _ in results)
-        # One encode at a time, 0.1 s of queue: the first gets through, not all four.
+        # One encode at a time, 0.1 s of queue: the first gets through, not all of them.
         assert statuses[0] == 200 and statuses[-1] == 503, results
         assert set(statuses) == {200, 503}
         busy = next(text for status, text in results if status == 503)
         assert '"IMAGE_BUSY"' in busy
-        # Nothing stays stuck: each refused variant is made when asked again.
-        for i in range(4):
-            assert wait_for(lambda i=i: fetch(i)[0] == 200, 60, what=f"p{i} variant")
+        # Nothing stays stuck: a refused variant is made when asked again.
+        refused = next(i for i, (status, _) in enumerate(results) if status == 503)
+        assert wait_for(lambda: fetch(refused)[0] == 200, 60, what="the refused variant")
 
 
 def test_variants_go_with_their_source(server: FaztServer, tmp_path: Path, site_name: str) -> None:
@@ -281,3 +285,18 @@ def test_variants_go_with_their_source(server: FaztServer, tmp_path: Path, site_
     assert wait_for(lambda: stored() == ["image:w160.jpeg"], what="the variant stored")
     assert server.api("DELETE", f"/api/apps/{site_name}").status_code == 200
     assert stored() == []
+
+
+def test_format_auto_negotiates_on_accept(server: FaztServer, site: str) -> None:
+    chromium = {"accept": "image/avif,image/webp,image/apng,image/*,*/*;q=0.8"}
+    old = {"accept": "image/*,*/*;q=0.8"}
+    for _ in range(2):  # the second time from the caches: still negotiated
+        webp = server.get("/photo.jpg?w=320&format=auto", host=site, headers=chromium)
+        jpeg = server.get("/photo.jpg?w=320&format=auto", host=site, headers=old)
+        assert image(webp).format == "WEBP" and image(jpeg).format == "JPEG"
+        assert webp.headers["vary"] == jpeg.headers["vary"] == "Accept"
+        assert webp.headers["etag"] != jpeg.headers["etag"]
+    # The same bytes as asking for the format by name (one stored variant each).
+    named = server.get("/photo.jpg?w=320&format=webp", host=site)
+    assert named.content == webp.content and named.headers["etag"] == webp.headers["etag"]
+    assert "vary" not in named.headers

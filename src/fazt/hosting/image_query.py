@@ -12,6 +12,7 @@ from fazt.errors import FaztError
 
 WIDTHS = (160, 320, 640, 960, 1280, 1920, 2560)
 FORMATS = ("jpeg", "png", "webp", "avif")
+AUTO = "auto"  # WebP when the browser's Accept lists it, else the source's own format
 ALIASES = {"jpg": "jpeg"}
 _WIDTH_TEXT = {str(w): w for w in WIDTHS}
 # The raster types fazt resizes; any other file (HTML, SVG, video) ignores `w`/`format`.
@@ -33,6 +34,12 @@ class VariantSpec:
             return self.format
         return SOURCE_FORMAT.get(source_mime, "jpeg")
 
+    def resolved(self, accept: str | None) -> "VariantSpec":
+        """`format=auto` made concrete for this request's Accept header."""
+        if self.format != AUTO:
+            return self
+        return VariantSpec(self.width, "webp" if accepts_webp(accept) else None)
+
     def key(self, source_mime: str) -> str:
         """The variant's name beside its source blob: `image:w640.webp`."""
         width = f"w{self.width}" if self.width else "full"
@@ -43,6 +50,22 @@ def asks_variant(query_string: str) -> bool:
     """Cheap first look (the hot path): may this query name a variant? (`%77=640` is
     `w=640` once decoded, so any escape means maybe.)"""
     return "w=" in query_string or "format=" in query_string or "%" in query_string
+
+
+def accepts_webp(accept: str | None) -> bool:
+    """Whether an Accept header lists image/webp (with a weight above 0)."""
+    for item in (accept or "").lower().split(","):
+        media, *params = (part.strip() for part in item.split(";"))
+        if media == "image/webp":
+            return all(_weight(p) != 0 for p in params if p.startswith("q="))
+    return False
+
+
+def _weight(param: str) -> float:
+    try:
+        return float(param[2:])
+    except ValueError:
+        return 0.0
 
 
 def parse(query: dict[str, str], formats: tuple[str, ...] = FORMATS) -> VariantSpec | None:
@@ -70,6 +93,6 @@ def _format(raw: str | None, formats: tuple[str, ...]) -> str | None:
     if raw is None:
         return None
     name = ALIASES.get(raw.lower(), raw.lower()) if raw.isascii() else raw
-    if name in formats:
+    if name in formats or name == AUTO:
         return name
-    raise VariantError("BAD_IMAGE_FORMAT", f"format must be one of {', '.join(formats)}")
+    raise VariantError("BAD_IMAGE_FORMAT", f"format must be one of {', '.join(formats)} or auto")

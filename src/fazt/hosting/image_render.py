@@ -101,7 +101,7 @@ def _mode_for(im: Image.Image, fmt: str) -> Image.Image:
             flat.info = im.info
             return flat
         return im if im.mode in ("RGB", "L") else _convert(im, "RGB")
-    if im.mode in ("RGB", "RGBA", "L") or (fmt == "png" and im.mode in ("LA", "P", "I", "1")):
+    if im.mode in ("RGB", "RGBA", "L") or (fmt == "png" and im.mode in ("LA", "P", "1")):
         return im
     return _convert(im, "RGBA" if alpha else "RGB")
 

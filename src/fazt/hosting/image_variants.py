@@ -82,19 +82,25 @@ class ImageVariants:
         answer_key: tuple,
     ) -> Response | None:
         """The variant's answer; None when the original should be served instead."""
+        negotiated = spec.format == image_query.AUTO
+        spec = spec.resolved(req.header("accept"))
         fmt = spec.target_format(mime)
         name = spec.key(mime)
         etag = f'"{sha256[:40]}-{name.removeprefix("image:")}"'
         headers = [(k, v) for k, v in source_headers if k in KEPT_HEADERS]
         headers.append(("etag", etag))
+        if negotiated:  # caches must keep one answer per Accept
+            headers.append(("vary", "Accept"))
         if _matches(req.header("if-none-match"), etag):
             return Response(304, None, headers)
         data, how = await self.get(sha256, name, spec.width, fmt)
         if data == ORIGINAL:
             return None
         headers.append(("content-type", image_render.mime_of(fmt)))
-        # Deployments never change, so neither does this URL's answer.
-        self.answers.put(answer_key, ([*headers, ("x-fazt-variant", "hit")], data), len(data))
+        # Deployments never change, so neither does this URL's answer (unless it depends
+        # on Accept, which the hot path does not look at).
+        if not negotiated:
+            self.answers.put(answer_key, ([*headers, ("x-fazt-variant", "hit")], data), len(data))
         return Response(200, data, [*headers, ("x-fazt-variant", how)])
 
     async def get(self, sha256: str, name: str, width: int | None, fmt: str) -> tuple[bytes, str]:

@@ -21,7 +21,9 @@ WIDTH_TEXT = st.one_of(
     st.integers(-(10**30), 10**30).map(str),
     st.text(max_size=12),
 )
-FORMAT_TEXT = st.one_of(st.sampled_from([*FORMATS, "jpg", "JPEG", "WebP"]), st.text(max_size=10))
+FORMAT_TEXT = st.one_of(
+    st.sampled_from([*FORMATS, "jpg", "JPEG", "WebP", "auto", "AUTO"]), st.text(max_size=10)
+)
 
 
 def expected_width(raw: str | None) -> int | None:
@@ -35,7 +37,7 @@ def expected_format(raw: str | None) -> str | None:
     if not raw:
         return None
     name = {"jpg": "jpeg"}.get(raw.lower(), raw.lower()) if raw.isascii() else raw
-    return name if name in FORMATS else ""
+    return name if name in (*FORMATS, "auto") else ""
 
 
 @given(
@@ -90,4 +92,24 @@ def test_a_query_string_that_parses_to_a_variant_is_seen_on_the_hot_path(raw: st
 def test_formats_can_be_narrowed_to_what_pillow_encodes() -> None:
     with pytest.raises(VariantError) as refused:
         parse({"format": "avif"}, ("jpeg", "png", "webp"))
-    assert refused.value.message == "format must be one of jpeg, png, webp"
+    assert refused.value.message == "format must be one of jpeg, png, webp or auto"
+
+
+@pytest.mark.parametrize(
+    ("accept", "webp"),
+    [
+        ("image/avif,image/webp,image/apng,image/*,*/*;q=0.8", True),  # Chromium
+        ("image/webp,*/*", True),  # Firefox
+        ("IMAGE/WEBP ; q=0.5", True),
+        ("image/webp;q=0, image/jpeg", False),
+        ("image/webp;q=0.000", False),
+        ("image/webp;q=bogus", False),
+        ("image/*,*/*;q=0.8", False),  # an old Safari: */* does not say it decodes WebP
+        ("", False),
+        (None, False),
+    ],
+)
+def test_auto_picks_webp_only_when_accept_lists_it(accept: str | None, webp: bool) -> None:
+    spec = parse({"w": "640", "format": "auto"}).resolved(accept)
+    assert spec == VariantSpec(640, "webp" if webp else None)
+    assert spec.target_format("image/png") == ("webp" if webp else "png")
