@@ -2,8 +2,9 @@
 
 This parser faces the outside (any visitor's query string), so it accepts only a small,
 fixed vocabulary: a width from `WIDTHS` (a bounded set, so nobody can fill the cache with
-a variant per pixel) and a format from `FORMATS`. Anything else in `w` or `format` is a
-`VariantError` naming what is allowed; other query parameters are not ours and are ignored.
+a variant per pixel) and a format from `FORMATS`, or `auto` (WebP when the request's
+Accept lists it). Anything else in `w` or `format` is a `VariantError` naming what is
+allowed; a blank value names nothing; other query parameters are not ours and are ignored.
 """
 
 from dataclasses import dataclass

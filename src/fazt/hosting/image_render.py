@@ -23,6 +23,9 @@ PIL_FORMAT = {"jpeg": "JPEG", "png": "PNG", "webp": "WEBP", "avif": "AVIF"}
 MIME = {"jpeg": "image/jpeg", "png": "image/png", "webp": "image/webp", "avif": "image/avif"}
 ROTATED = (5, 6, 7, 8)  # EXIF orientations that swap width and height
 ORIENTATION = 0x0112
+# Pillow only warns between MAX_IMAGE_PIXELS and twice that: make it a refusal. Set once
+# for the process (catch_warnings() per call is not thread-safe; renders run on 2 threads).
+warnings.filterwarnings("error", category=Image.DecompressionBombWarning)
 
 
 def supported_formats() -> tuple[str, ...]:
@@ -34,13 +37,11 @@ def render(data: bytes, width: int | None, fmt: str, max_pixels: int) -> bytes |
     """The variant's bytes; None when the source is animated (serve the original)."""
     Image.MAX_IMAGE_PIXELS = max_pixels
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data)) as im:
-                _check_size(im, max_pixels)
-                if getattr(im, "is_animated", False):
-                    return None
-                return _encode(_upright_resized(im, width), fmt)
+        with Image.open(io.BytesIO(data)) as im:
+            _check_size(im, max_pixels)
+            if getattr(im, "is_animated", False):
+                return None
+            return _encode(_upright_resized(im, width), fmt)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise _too_large(max_pixels) from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
