@@ -27,7 +27,16 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchlib import SHARED_BENCH, Fazt, get, machine_facts, run_group, terminate_on_sigterm
+from benchlib import (
+    SHARED_BENCH,
+    Fazt,
+    get,
+    machine_facts,
+    mb,
+    rss_kb,
+    run_group,
+    terminate_on_sigterm,
+)
 from PIL import Image, ImageDraw, ImageFilter
 
 SITE = "photos"
@@ -115,6 +124,7 @@ def main() -> int:
         with Fazt() as fz:
             fz.start()
             fz.deploy(folder, SITE)
+            idle = rss_kb(fz.pid)
             for i in range(len(photos)):  # the originals into the static cache first
                 get(fz.port, f"/p{i}.jpg", HOST, timeout=30)
             first: dict[str, list[float]] = {"jpeg": [], "webp": []}
@@ -128,6 +138,10 @@ def main() -> int:
                         f"p{i} {fmt}: first {ms:.0f} ms ({len(body) / 1000:.0f} KB), "
                         f"then {again:.1f} ms; load average {os.getloadavg()[0]:.1f}"
                     )
+            print(
+                f"server RSS (supervisor + worker): {mb(idle):.0f} MB after the deploy, "
+                f"{mb(rss_kb(fz.pid)):.0f} MB after the variants"
+            )
             _, _, variant = timed_get(fz.port, "/p0.jpg?w=640&format=webp")
             same = folder / "same"
             same.mkdir()
