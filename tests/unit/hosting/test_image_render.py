@@ -11,6 +11,8 @@ from fazt.hosting.image_query import VariantError
 from tests.integration.test_image_variants import png_bomb
 
 LIMIT = 50_000_000
+# As in the server (image_render sets it at import; pytest resets filters per test).
+pytestmark = pytest.mark.filterwarnings("error::PIL.Image.DecompressionBombWarning")
 
 
 @pytest.mark.parametrize(
