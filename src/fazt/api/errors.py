@@ -45,6 +45,10 @@ STATUS = {
     "INSTALL_ERROR": 502,
     "VERSION_NOT_FOUND": 404,
     "ASSET_NOT_FOUND": 404,
+    # Resized image variants (fazt.hosting.image_query, image_variants); bad w/format: 400
+    "IMAGE_TOO_LARGE": 422,
+    "IMAGE_UNREADABLE": 422,
+    "IMAGE_BUSY": 503,
 }
 
 
