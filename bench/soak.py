@@ -1,23 +1,27 @@
 """Soak: a modest mixed load on one real fazt server for --minutes, sampling memory.
 
     python bench/soak.py [--minutes 15] [--rate 200] [--csv /tmp/fazt-soak.csv]
+                         [--sample-seconds 10] [--tail-minutes 10] [--timeout 30]
 
 Deploys three static sites (300 files of 1-16 KB each) and a small kv app, logs in to the
 dashboard once, then runs paced client threads (httpx, one connection each) for --minutes:
 static GETs of random paths (55% of --rate), kv reads (20%) and writes (10%) over 500
 keys, analytics beacons to /_fazt/track (15%), a dashboard page every 2 s, and a real
-`fazt deploy` of one of the static sites (one file changed) every 30 s. Every 10 s it
-samples VmRSS of each process (the supervisor, the worker, each JS worker) into the CSV.
-An error is a non-2xx answer where a 2xx is expected, or a connection error.
+`fazt deploy` of one of the static sites (one file changed) every 30 s. Every
+--sample-seconds it samples VmRSS of each process (the supervisor, the worker, each JS
+worker), the static cache's counted size (/api/system/cache) and the machine's 1-minute
+load average into the CSV. An error is a non-2xx answer where a 2xx is expected, or a
+connection error (a client timeout included: it is counted, with its cause).
 
 Prints the RSS curve per process (start, ~3 min, end, drift and slope over the last
-10 minutes) and requests/errors per kind. Never fails on a number; stops every process it
-started by pid and removes its temp folder.
+--tail-minutes) and requests/errors per kind and cause. Never fails on a number; stops
+every process it started by pid and removes its temp folder.
 """
 
 import argparse
 import collections
 import csv
+import os
 import random
 import re
 import statistics
@@ -33,7 +37,6 @@ PASSWORD = "longenough1"
 SITES = ["s0", "s1", "s2"]
 FILES = 300
 KEYS = 500
-SAMPLE_S = 10
 DEPLOY_S = 30
 DASH_S = 2
 KV_MAIN = """function handler(req) {
@@ -59,6 +62,7 @@ class Counts:
         self.ok: collections.Counter = collections.Counter()
         self.bad: collections.Counter = collections.Counter()
         self.samples: dict[str, list[str]] = collections.defaultdict(list)
+        self.causes: collections.Counter = collections.Counter()  # (kind, cause): errors
 
     def add(self, kind: str, ok: bool, why: str = "") -> None:
         with self.lock:
@@ -66,6 +70,7 @@ class Counts:
                 self.ok[kind] += 1
                 return
             self.bad[kind] += 1
+            self.causes[(kind, why.split(" ", 1)[0])] += 1
             if len(self.samples[kind]) < 5:
                 self.samples[kind].append(why)
 
@@ -105,15 +110,15 @@ def paced(rate: float, stop: threading.Event, step) -> None:
         stop.wait(max(0.0, due - time.monotonic()))
 
 
-def clients(fz: Fazt, paths: list[str], cookie: str, rate: float, counts: Counts, stop):
+def clients(fz: Fazt, paths: list[str], cookie: str, args, counts: Counts, stop):
     """The client threads (not started), each with its own connection and pace."""
-    base = f"http://127.0.0.1:{fz.port}"
+    base, rate = f"http://127.0.0.1:{fz.port}", args.rate
 
     def make(kind: str, share: float, host: str, fn, headers=None):
         def run() -> None:
             rng = random.Random(kind)
             h = {"host": host, **(headers or {})}
-            with httpx.Client(base_url=base, headers=h, timeout=30) as client:
+            with httpx.Client(base_url=base, headers=h, timeout=args.timeout) as client:
                 paced(rate * share, stop, lambda: fn(client, rng))
 
         return threading.Thread(target=run, name=kind, daemon=True)
@@ -177,9 +182,19 @@ def processes(supervisor: int) -> dict[str, list[int]]:
     return roles
 
 
+def cache_mb(fz: Fazt, key: str) -> float:
+    """The static cache's counted size in MB (-1 if the server did not answer)."""
+    headers = {"host": f"localhost:{fz.port}", "authorization": f"Bearer {key}"}
+    try:
+        resp = httpx.get(f"http://127.0.0.1:{fz.port}/api/system/cache", headers=headers)
+        return resp.json()["data"]["CacheSizeBytes"] / 1e6
+    except (httpx.HTTPError, ValueError, KeyError):
+        return -1.0
+
+
 def sample(supervisor: int) -> dict[str, float]:
     """RSS in MB per role (JS workers summed), and how many JS workers there are."""
-    out: dict[str, float] = {}
+    out: dict[str, float] = {"load1": os.getloadavg()[0]}
     for role, pids in processes(supervisor).items():
         total = 0
         for pid in pids:
@@ -198,13 +213,13 @@ def at(rows: list[dict], t: float) -> dict:
     return min(rows, key=lambda r: abs(r["t"] - t))
 
 
-def report(rows: list[dict], counts: Counts) -> None:
+def report(rows: list[dict], counts: Counts, tail_minutes: float) -> None:
     end = rows[-1]["t"]
-    tail = [r for r in rows if r["t"] >= end - 600]
+    tail = [r for r in rows if r["t"] >= end - tail_minutes * 60]
     print(f"\nRSS in MB over {end / 60:.1f} min ({len(rows)} samples)")
     print(
         f"{'process':11} {'start':>7} {'~3 min':>7} {'end':>7} {'min':>7} {'max':>7} "
-        f"{'drift 10m':>9} {'MB/min':>7}"
+        f"{f'drift {tail_minutes:g}m':>9} {'MB/min':>7}"
     )
     for role in ["supervisor", "worker", "js"]:
         vals = [r[role] for r in rows]
@@ -217,6 +232,11 @@ def report(rows: list[dict], counts: Counts) -> None:
         )
     js = sorted({int(r["js_count"]) for r in rows})
     print(f"JS worker count seen: {js}")
+    loads = [r["load1"] for r in rows]
+    print(
+        f"load average (1 min): min {min(loads):.1f}, mean {statistics.mean(loads):.1f}, "
+        f"max {max(loads):.1f}"
+    )
     print(f"\n{'kind':10} {'requests':>9} {'errors':>7} {'per s':>7}")
     for kind in ["static", "kv read", "kv write", "beacon", "dashboard", "deploy"]:
         n = counts.ok[kind] + counts.bad[kind]
@@ -225,6 +245,8 @@ def report(rows: list[dict], counts: Counts) -> None:
             print(f"    e.g. {why}")
     total = sum(counts.ok.values()) + sum(counts.bad.values())
     print(f"{'total':10} {total:9} {sum(counts.bad.values()):7} {total / end:7.1f}")
+    for (kind, cause), n in sorted(counts.causes.items()):
+        print(f"errors: {kind}, {cause}: {n}")
 
 
 def login(fz: Fazt) -> str:
@@ -243,6 +265,9 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=15)
     parser.add_argument("--rate", type=float, default=200, help="requests/s in total")
     parser.add_argument("--csv", default=f"/tmp/fazt-soak-{time.strftime('%Y%m%d-%H%M')}.csv")
+    parser.add_argument("--sample-seconds", type=float, default=10)
+    parser.add_argument("--tail-minutes", type=float, default=10, help="drift window")
+    parser.add_argument("--timeout", type=float, default=30, help="client timeout, seconds")
     args = parser.parse_args()
     terminate_on_sigterm()
     print(machine_facts())
@@ -256,12 +281,16 @@ def main() -> None:
             fz.deploy(fz.home / site, site)
         make_app(fz.home / "kv")
         fz.deploy(fz.home / "kv", "kv")
-        threads = clients(fz, paths, login(fz), args.rate, counts, stop)
+        cookie = login(fz)
+        args_key = ["server", "create-key", "--name", "soak", "--scopes", "admin"]
+        admin_key = fz.cli(*args_key, "--db", str(fz.db)).stdout.strip()
+        threads = clients(fz, paths, cookie, args, counts, stop)
         threads.append(threading.Thread(target=deployer, args=(fz, fz.home, counts, stop)))
         rows: list[dict] = []
         started = time.monotonic()
         with open(args.csv, "w", newline="") as out:
-            fields = ["t", "supervisor", "worker", "js", "js_count", "requests", "errors"]
+            fields = ["t", "supervisor", "worker", "js", "js_count", "cache", "load1"]
+            fields += ["requests", "errors"]
             writer = csv.DictWriter(out, fieldnames=fields)
             writer.writeheader()
             for t in threads:
@@ -269,7 +298,11 @@ def main() -> None:
             try:
                 while True:
                     elapsed = time.monotonic() - started
-                    row = {"t": round(elapsed, 1), **sample(fz.pid)}
+                    row = {
+                        "t": round(elapsed, 1),
+                        **sample(fz.pid),
+                        "cache": cache_mb(fz, admin_key),
+                    }
                     row["requests"] = sum(counts.ok.values()) + sum(counts.bad.values())
                     row["errors"] = sum(counts.bad.values())
                     rows.append(row)
@@ -279,16 +312,17 @@ def main() -> None:
                         f"{elapsed / 60:5.1f} min  sup {row['supervisor']:6.1f}  "
                         f"worker {row['worker']:6.1f}  js {row['js']:6.1f} "
                         f"({row['js_count']})  requests {row['requests']}  "
-                        f"errors {row['errors']}",
+                        f"errors {row['errors']}  cache {row['cache']:.1f}  "
+                        f"load {row['load1']:.1f}",
                         flush=True,
                     )
-                    if elapsed >= args.minutes * 60 or stop.wait(SAMPLE_S):
+                    if elapsed >= args.minutes * 60 or stop.wait(args.sample_seconds):
                         break
             finally:
                 stop.set()
                 for t in threads:
                     t.join(120)
-        report(rows, counts)
+        report(rows, counts, args.tail_minutes)
         print(f"CSV: {args.csv}")
 
 

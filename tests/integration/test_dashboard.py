@@ -280,3 +280,35 @@ def test_system_and_sessions_api_for_scripts(srv):
     assert ended >= 1
     assert b.get("/apps").status_code == 303  # logged out everywhere
     b.close()
+
+
+def test_visitor_roles_are_set_from_the_app_page(srv, admin):
+    h = "blog.localhost"  # the dev provider: *.localhost only
+    r = srv.get("/_fazt/auth/login", host=h, params={"provider": "dev"})
+    state = r.headers["set-cookie"].split(";", 1)[0]
+    form = {"state": state.split("=", 1)[1], "name": "Vic <b>", "email": "vic@dev.test"}
+    r = srv.request("POST", "/_fazt/auth/dev", host=h, headers={"cookie": state}, data=form)
+    assert r.status_code == 303, r.text
+    srv.http.cookies.clear()
+    page = admin.get("/apps/blog")
+    assert "dev:vic@dev.test" in page.text and "Vic &lt;b&gt;" in page.text
+    token = csrf_of(page)
+    r = admin.post(
+        "/apps/blog/users", {"csrf_token": token, "user": "dev:vic@dev.test", "role": "admin"}
+    )
+    assert r.status_code == 303
+    users = srv.api("GET", "/api/apps/blog/users").json()["data"]["users"]
+    assert [(u["id"], u["role"]) for u in users] == [("dev:vic@dev.test", "admin")]
+    bad = admin.post(
+        "/apps/blog/users", {"csrf_token": token, "user": "dev:vic@dev.test", "role": "root"}
+    )
+    assert bad.status_code == 400
+    missing = admin.post(
+        "/apps/blog/users", {"csrf_token": token, "user": "nobody", "role": "user"}
+    )
+    assert missing.status_code == 404
+    forged = admin.post(
+        "/apps/blog/users", {"csrf_token": "x", "user": "dev:vic@dev.test", "role": "owner"}
+    )
+    assert forged.status_code == 403
+    assert srv.api("GET", "/api/apps/blog/users").json()["data"]["users"][0]["role"] == "admin"

@@ -13,7 +13,7 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 @pytest.fixture(scope="module")
 def srv(tmp_path_factory):
     with running_server(tmp_path_factory.mktemp("examples") / "home") as server:
-        for name in ("static-site", "leaderboard", "visit-counter", "heartbeat"):
+        for name in ("static-site", "leaderboard", "visit-counter", "heartbeat", "guestbook"):
             server.cli("deploy", str(EXAMPLES / name))
         yield server
 
@@ -82,3 +82,42 @@ def test_heartbeat(srv):
     assert [(j["name"], j["schedule"], len(j["runs"])) for j in jobs] == [
         ("tick", "*/5 * * * *", 2)
     ]
+
+
+def _dev_sign_in(srv, h: str, name: str) -> str:
+    """Sign in with the dev provider (a *.localhost host); the session cookie header.
+    The test client's own cookie jar is emptied: each request names its visitor."""
+    srv.http.cookies.clear()
+    r = srv.get("/_fazt/auth/login", host=h, params={"provider": "dev", "next": "/"})
+    state = r.headers["set-cookie"].split(";", 1)[0]
+    form = {"state": state.split("=", 1)[1], "name": name, "email": f"{name}@dev.test"}
+    r = srv.request("POST", "/_fazt/auth/dev", host=h, headers={"cookie": state}, data=form)
+    assert r.status_code == 303, r.text
+    srv.http.cookies.clear()
+    return r.headers["set-cookie"].split(";", 1)[0]
+
+
+def test_guestbook(srv):
+    """Browser version with a real OpenID Connect provider: tests/browser."""
+    h = host(srv, "guestbook")
+    assert "<h1>Guestbook</h1>" in srv.get("/", host=h).text
+    anonymous = srv.get("/api/entries", host=h).json()
+    assert anonymous["user"] is None and anonymous["signIn"].endswith("provider=dev&next=/")
+    r = srv.request("POST", "/api/entries", host=h, json={"text": "hi"})
+    assert r.status_code == 401 and r.json()["error"]["code"] == "UNAUTHENTICATED"
+    ann, bob = _dev_sign_in(srv, h, "ann"), _dev_sign_in(srv, h, "bob")
+    for cookie, text, draft in [(ann, "ann public", False), (ann, "ann draft", True),
+                                (bob, "bob draft", True)]:  # fmt: skip
+        r = srv.request(
+            "POST", "/api/entries", host=h, headers={"cookie": cookie},
+            json={"text": text, "draft": draft},
+        )  # fmt: skip
+        assert r.status_code == 201, r.text
+    seen = {
+        who: srv.get("/api/entries", host=h, headers={"cookie": c}).json()
+        for who, c in (("ann", ann), ("bob", bob))
+    }
+    assert [e["text"] for e in seen["ann"]["drafts"]] == ["ann draft"]
+    assert [e["text"] for e in seen["bob"]["drafts"]] == ["bob draft"]
+    assert [e["text"] for e in seen["bob"]["entries"]] == ["ann public"]
+    assert srv.get("/api/entries", host=h).json()["drafts"] == []

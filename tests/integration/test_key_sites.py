@@ -245,6 +245,14 @@ PER_SITE_CASES = [
     Case("GET", "/api/apps/{name}/jobs", _path("/api/apps/b/jobs"), _path("/api/apps/a/jobs")),
     # (site a has no jobs: a run of its own would be a 404; b's is refused before that)
     Case("POST", "/api/apps/{name}/jobs/{job}/run", _path("/api/apps/b/jobs/x/run"), None),
+    Case("GET", "/api/apps/{name}/users", _path("/api/apps/b/users"), _path("/api/apps/a/users")),
+    # (site a has no signed-in users: a role change of its own would be a 404)
+    Case(
+        "PUT",
+        "/api/apps/{name}/users/{user}/role",
+        _path("/api/apps/b/users/dev:x@y/role", json={"role": "admin"}),
+        None,
+    ),
     Case(
         "POST",
         "/api/domains",
@@ -358,6 +366,9 @@ SERVER_WIDE_CASES = [
     Case("GET", "/api/stats", _path("/api/stats"), None),
     Case("GET", "/api/events", _path("/api/events"), None),
     Case("GET", "/api/tags", _path("/api/tags"), None),
+    Case("GET", "/api/auth/providers", _path("/api/auth/providers"), None),
+    Case("POST", "/api/auth/providers", _path("/api/auth/providers", json={}), None),
+    Case("DELETE", "/api/auth/providers/{name}", _path("/api/auth/providers/x"), None),
 ]
 
 

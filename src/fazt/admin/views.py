@@ -10,7 +10,7 @@ from fazt.admin import deploy_page, settings_form, stats
 from fazt.admin.dashboard import Page, redirect, render, safe_next
 from fazt.api import request_auth, system
 from fazt.api.errors import status_of
-from fazt.auth import sessions, tokens
+from fazt.auth import sessions, tokens, visitors
 from fazt.db import settings
 from fazt.hosting import deployments
 from fazt.hosting.deployments import DeployError
@@ -25,6 +25,7 @@ DONE = {
     "deleted": "App deleted.",
     "env-set": "Env var saved.",
     "env-unset": "Env var removed.",
+    "role": "Role changed.",
     "revoked": "Key revoked.",
     "deployed": "Deployed.",
     "saved": "Settings saved.",
@@ -115,12 +116,15 @@ async def _app_page(page: Page, name: str, error: str = "", status: int = 200) -
     system = info["site"]["name"] in SYSTEM_SITES
     scheduler = page.state.jobs  # fazt.runtime.jobs: the live deployment's cron jobs
     jobs = await scheduler.overview(info["site"]["name"]) if scheduler is not None else []
+    users = await page.state.db.read(visitors.list_users, info["site"]["name"])
     return render(
         page,
         "app.html",
         status,
         app=info,
         jobs=jobs,
+        users=users,
+        roles=visitors.ROLES,
         system=system,
         can_roll_back=not system and _has_previous(info),
         error=error,
@@ -204,6 +208,16 @@ async def env_set(page: Page, name: str) -> Response:
     if await page.state.db.write(store.set_env, name, var, value) == "limit":
         return await _app_page(page, name, f"at most {store.ENV_MAX_PER_APP} env vars", 409)
     return redirect(f"/apps/{quote(name)}?done=env-set#env")
+
+
+async def user_role(page: Page, name: str) -> Response:
+    """A signed-in visitor's role in the app (owner, admin, user)."""
+    name = name.lower()
+    try:
+        await page.state.db.write(visitors.set_role, name, page.field("user"), page.field("role"))
+    except visitors.VisitorAuthError as exc:
+        return await _app_page(page, name, exc.message, status_of(exc))
+    return redirect(f"/apps/{quote(name)}?done=role#users")
 
 
 async def env_unset(page: Page, name: str, env: str) -> Response:

@@ -29,6 +29,11 @@ STATUS = {
     "INSUFFICIENT_STORAGE": 507,
     "READ_ONLY_STORAGE": 503,
     "STORAGE_IO_ERROR": 500,
+    # Visitors signing in to apps (fazt.auth.visitors, fazt.auth.oidc)
+    "USER_NOT_FOUND": 404,
+    "PROVIDER_NOT_FOUND": 404,
+    "TOO_MANY_SIGN_INS": 429,
+    "PROVIDER_UNAVAILABLE": 502,
     # Inbound webhook signatures (fazt.analytics.webhooks)
     "INVALID_SIGNATURE": 401,
     "REPLAYED_SIGNATURE": 401,
@@ -42,6 +47,10 @@ STATUS = {
     "INSTALL_ERROR": 502,
     "VERSION_NOT_FOUND": 404,
     "ASSET_NOT_FOUND": 404,
+    # Resized image variants (fazt.hosting.image_query, image_variants); bad w/format: 400
+    "IMAGE_TOO_LARGE": 422,
+    "IMAGE_UNREADABLE": 422,
+    "IMAGE_BUSY": 503,
 }
 
 

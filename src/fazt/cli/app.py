@@ -16,6 +16,7 @@ from fazt.cli.common import (
 )
 from fazt.cli.create import create
 from fazt.cli.jobs import jobs
+from fazt.cli.users import users
 
 
 @click.group()
@@ -25,6 +26,7 @@ def app() -> None:
 
 app.add_command(create)
 app.add_command(jobs)
+app.add_command(users)
 
 
 @app.command("list")

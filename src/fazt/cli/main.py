@@ -18,6 +18,7 @@ COMMANDS = {
     "replicate": ("fazt.cli.replicate", "replicate"),
     "standby": ("fazt.cli.standby", "standby"),
     "key": ("fazt.cli.key", "key"),
+    "auth": ("fazt.cli.auth", "auth"),
     "redirect": ("fazt.cli.redirect", "redirect"),
     "webhook": ("fazt.cli.webhook", "webhook"),
     "release": ("fazt.cli.release", "release"),

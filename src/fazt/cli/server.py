@@ -156,9 +156,15 @@ def _point_local_peer(db: Database, port: int) -> None:
 @click.option("--port", type=click.IntRange(1, 65535), required=True)
 @click.option("--ready-fd", type=int, default=None, help="Pipe to report readiness on.")
 @click.option("--listen-fd", type=int, default=None, help="The listening socket to serve.")
+@click.option("--extra-listen-fd", type=int, multiple=True, help="An HTTPS-mode port's socket.")
 @db_option
 def worker(
-    host: str, port: int, ready_fd: int | None, listen_fd: int | None, db_path: Path | None
+    host: str,
+    port: int,
+    ready_fd: int | None,
+    listen_fd: int | None,
+    extra_listen_fd: tuple[int, ...],
+    db_path: Path | None,
 ) -> None:
     """Serve (started by `fazt server start`, which supervises it)."""
     # `python -m fazt server worker` (what a supervisor runs) goes there without the CLI.
@@ -169,6 +175,8 @@ def worker(
         args += ["--ready-fd", str(ready_fd)]
     if listen_fd is not None:
         args += ["--listen-fd", str(listen_fd)]
+    for fd in extra_listen_fd:
+        args += ["--extra-listen-fd", str(fd)]
     if db_path is not None:
         args += ["--db", str(db_path)]
     sys.exit(serve_worker(args))

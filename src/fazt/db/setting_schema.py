@@ -340,6 +340,12 @@ SETTINGS: tuple[Setting, ...] = (
     _int_setting(
         "net_requests_per_minute", 120, 0, 1_000_000, "fetches per app per minute (0 = off)", **LIVE
     ),
+    # Resized image variants (fazt.hosting.image_variants, docs/sites.md#images).
+    _int_setting(
+        "image_max_pixels", 50_000_000, 1, 1_000_000_000, "pixels of an image fazt resizes"
+    ),
+    _int_setting("image_encodes_at_once", 2, 1, 64, "image variants encoded at the same time"),
+    _float_setting("image_queue_seconds", "10", 0.1, 3600, "a variant waits for an encode slot"),
     _int_setting("jobs_runs_kept", 100, 1, 100_000, "runs kept per scheduled job", restart=False),
 )
 

@@ -9,6 +9,11 @@ import sqlite3
 from collections.abc import Iterator
 
 READ_CHUNK = 1024 * 1024
+# A one-value blob up to this size is read with substr(): CPython 3.11's sqlite3 keeps a
+# weak reference per blobopen() on the connection until it closes (~90 B each, measured),
+# which a long-lived reader connection would pile up with every cache miss. Bigger ones
+# (stored before blobs were chunked) are streamed through blobopen, not loaded whole.
+SUBSTR_MAX = 8 * 1024 * 1024
 
 
 def blob_size(conn: sqlite3.Connection, sha256: str) -> int | None:
@@ -36,7 +41,7 @@ def iter_blob(
     if start >= end:
         return
     if chunk_set is None:
-        yield from _inline(conn, rowid, start, end, chunk)
+        yield from _inline(conn, rowid, size, start, end, chunk)
     else:
         yield from chunk_range(conn, chunk_set, start, end, chunk)
 
@@ -49,8 +54,16 @@ def read_all(conn: sqlite3.Connection, sha256: str) -> bytes | None:
 
 
 def _inline(
-    conn: sqlite3.Connection, rowid: int, start: int, end: int, chunk: int
+    conn: sqlite3.Connection, rowid: int, size: int, start: int, end: int, chunk: int
 ) -> Iterator[bytes]:
+    if size <= SUBSTR_MAX:  # substr() reads the whole value, however little it returns
+        row = conn.execute(
+            "SELECT substr(data, ?, ?) FROM blobs WHERE rowid = ?", (start + 1, end - start, rowid)
+        ).fetchone()
+        data = bytes(row[0]) if row and row[0] is not None else b""
+        for offset in range(0, len(data), chunk):
+            yield data[offset : offset + chunk]
+        return
     with conn.blobopen("blobs", "data", rowid, readonly=True) as blob:
         blob.seek(start)
         while start < end:

@@ -1,13 +1,16 @@
 """A least-recently-used cache bounded by bytes, used in front of SQLite for static files.
 
 Keys include the deployment id, and deployments never change, so entries never go stale;
-they are only evicted. Used from the event loop thread only.
+they are only evicted. Used from the event loop thread only. An entry costs the size its
+caller gives (its key's and value's real footprint) plus the bookkeeping below.
 """
 
 from collections import OrderedDict
 from typing import Any
 
-ENTRY_OVERHEAD = 256  # rough bytes per entry for keys, headers and bookkeeping
+# The OrderedDict's slot and link node, the (value, cost) pair and its int: 150-190 bytes
+# an entry measured with tracemalloc (CPython 3.11, 1k-50k entries), rounded up.
+ENTRY_OVERHEAD = 200
 
 
 class ByteLRU:

@@ -1,8 +1,10 @@
 """The HTTPS-mode listeners of one worker: TLS on the https port, redirects on the http port.
 
-Both are Granian embedded servers on the worker's event loop, bound with SO_REUSEPORT, so a
-replacement worker (or a replacement TLS listener in this worker) can bind the same port
-before the old one stops accepting.
+Both are Granian embedded servers on the worker's event loop. Under a supervisor they serve
+the sockets it owns and passes down (fazt.web.inherited: a crashed worker's clients wait in
+the backlog, not refused); alone, they bind with SO_REUSEPORT, so a replacement worker (or a
+replacement TLS listener in this worker) can bind the same port before the old one stops
+accepting.
 """
 
 import asyncio
@@ -21,6 +23,7 @@ from fazt.https import certs
 from fazt.https.config import HttpsConfig
 from fazt.https.redirect import RedirectApp
 from fazt.web.http import http1_settings
+from fazt.web.inherited import InheritedSocketServer, serving
 from fazt.web.steer import steer_to_newest
 
 log = logging.getLogger("fazt")
@@ -29,9 +32,17 @@ READY_DEADLINE = 10.0
 
 
 class HttpsListeners:
-    def __init__(self, db: Database, app: Any, cfg: HttpsConfig, runtime_dir: Path) -> None:
+    def __init__(
+        self,
+        db: Database,
+        app: Any,
+        cfg: HttpsConfig,
+        runtime_dir: Path,
+        inherited: dict[int, int] | None = None,
+    ) -> None:
         self.db = db
         self.cfg = cfg
+        self.inherited = inherited or {}  # the supervisor's sockets, by port
         self.files = certs.RuntimeFiles(runtime_dir)
         # Only __rsgi__: the app's init/del hooks already run with the main listener.
         self.app = app
@@ -51,13 +62,9 @@ class HttpsListeners:
         redirect = RedirectApp(
             self.db, self.cfg.https_port, self.app, lambda host: self.covered(host)
         )
-        plain = Server(
+        plain = self._server(
             redirect,
-            address=self.cfg.host,
-            port=self.cfg.http_port,
-            interface=Interfaces.RSGI,
-            log_enabled=False,
-            backlog=1024,
+            self.cfg.http_port,
             http1_settings=self.http1,  # the slowloris header timeout
         )
         self._plain = (plain, asyncio.ensure_future(plain.serve()))
@@ -71,13 +78,9 @@ class HttpsListeners:
 
     def _start_tls(self, cert_pem: str, key_pem: str):
         cert_path, key_path = self.files.write(cert_pem, key_pem)
-        server = Server(
+        server = self._server(
             self.target,
-            address=self.cfg.host,
-            port=self.cfg.https_port,
-            interface=Interfaces.RSGI,
-            log_enabled=False,
-            backlog=1024,
+            self.cfg.https_port,
             http1_settings=self.http1,
             ssl_cert=cert_path,
             ssl_key=key_path,
@@ -85,6 +88,21 @@ class HttpsListeners:
             ssl_protocol_min=SSLProtocols.tls12,
         )
         return server, asyncio.ensure_future(server.serve()), (cert_path, key_path)
+
+    def _server(self, app: Any, port: int, **options: Any) -> Server:
+        """A Granian server for `port`: on the supervisor's socket when it passed one."""
+        fd = self.inherited.get(port)
+        cls = Server if fd is None else InheritedSocketServer
+        server = cls(
+            app,
+            address=self.cfg.host,
+            port=port,
+            interface=Interfaces.RSGI,
+            log_enabled=False,
+            backlog=1024,
+            **options,
+        )
+        return server if fd is None else serving(server, fd)
 
     async def swap(self, cert_pem: str, key_pem: str) -> None:
         """Serve a new certificate without a supervisor: start a second TLS listener on the

@@ -15,8 +15,12 @@ def runtime_dir(db_path: Path) -> Path:
     return Path(db_path).parent / "run" / "tls"
 
 
-async def start(db: Database, app: Any) -> "CertificateManager | None":
-    """Listen on the http and https ports and manage the certificate; None when HTTPS is off."""
+async def start(
+    db: Database, app: Any, inherited: dict[int, int] | None = None
+) -> "CertificateManager | None":
+    """Listen on the http and https ports and manage the certificate; None when HTTPS is off.
+
+    `inherited`: the supervisor's sockets by port, served instead of binding."""
     cfg = await db.read(HttpsConfig.load)
     if not cfg.enabled:
         return None
@@ -24,7 +28,7 @@ async def start(db: Database, app: Any) -> "CertificateManager | None":
     from fazt.https.listeners import HttpsListeners
     from fazt.https.manager import CertificateManager
 
-    listeners = HttpsListeners(db, app, cfg, runtime_dir(db.path))
+    listeners = HttpsListeners(db, app, cfg, runtime_dir(db.path), inherited or {})
     manager = CertificateManager(db, cfg, listeners)
     await manager.start()
     return manager

@@ -195,6 +195,39 @@
     },
   });
 
+  // -- fazt.auth: the signed-in visitor (api/visitor_auth.py finds it from the cookie) --
+  // requireUser/requireRole throw an error carrying AUTH_REFUSAL: the handler's answer
+  // becomes 401/403 JSON (see refusalOf), unless the app catches it.
+  const AUTH_REFUSAL = Symbol("fazt.auth.refusal");
+  const ROLE_RANK = { user: 1, admin: 2, owner: 3 };
+  let currentUser = null;
+  function authRefusal(status, code, message) {
+    const e = new Error(message);
+    Object.defineProperty(e, AUTH_REFUSAL, { value: { status, code } });
+    return e;
+  }
+  const userCopy = () => (currentUser === null ? null : Object.assign({}, currentUser));
+  const AUTH = Object.freeze({
+    user() { return userCopy(); },
+    requireUser() {
+      if (currentUser === null) throw authRefusal(401, "UNAUTHENTICATED", "sign in first");
+      return userCopy();
+    },
+    requireRole(role) {
+      role = str(role, "role");
+      if (!ROLE_RANK[role]) throw new TypeError("a role is owner, admin or user");
+      const user = AUTH.requireUser();
+      if ((ROLE_RANK[user.role] || 0) < ROLE_RANK[role])
+        throw authRefusal(403, "FORBIDDEN", "this needs the role " + role);
+      return user;
+    },
+  });
+  function refusalOf(e) {
+    const r = e !== null && typeof e === "object" ? e[AUTH_REFUSAL] : undefined;
+    if (r === undefined) return null;
+    return { status: r.status, body: { error: { code: r.code, message: e.message } } };
+  }
+
   // -- crypto: getRandomValues and randomUUID from the operating system's generator ----
   const INTEGER_ARRAYS = [Int8Array, Uint8Array, Uint8ClampedArray, Int16Array, Uint16Array,
                           Int32Array, Uint32Array, BigInt64Array, BigUint64Array];
@@ -419,6 +452,8 @@
   const CONSOLE = logger(CONSOLE_LEVELS), LOG = logger(LOG_LEVELS), RESPOND = makeRespond();
   define("__fazt_begin", function (reqJson, ctxJson) {
     const req = JSON.parse(reqJson);
+    currentUser = req.auth || null;
+    delete req.auth;
     if (ctxJson !== lastCtxJson) { lastCtx = JSON.parse(ctxJson); lastCtxJson = ctxJson; }
     const ctx = lastCtx;
     logs = []; dropped = 0; lastResponse = undefined; outcome = undefined; kept = undefined;
@@ -441,6 +476,7 @@
     fazt.realtime = REALTIME;
     fazt.net = NET;
     fazt.secret = secret;
+    fazt.auth = AUTH;
   });
   define("__fazt_route", function (path) {
     const src = fetchSource(path);
@@ -521,7 +557,11 @@
   });
   define("__fazt_collect", function () {
     if (outcome === undefined) return null;
-    if ("err" in outcome) throw outcome.err;
+    if ("err" in outcome) {
+      const refused = refusalOf(outcome.err);
+      if (refused === null) throw outcome.err;
+      return serialise(refused);
+    }
     return serialise(outcome.ok);
   });
   define("__fazt_logs", function () { return JSON.stringify(takeLogs()); });
@@ -572,7 +612,10 @@
       if (legacy === null) throw new Error("this deployment has no root main.js");
       out = legacy(G.request);
     } else {
-      out = G.__fazt_finish(entry === "api/main.js" ? main() : G.__fazt_route(entry));
+      let v;
+      try { v = entry === "api/main.js" ? main() : G.__fazt_route(entry); }
+      catch (e) { v = refusalOf(e); if (v === null) throw e; }
+      out = G.__fazt_finish(v);
       if (out === null) return null;
     }
     return [G.__fazt_reset() ? "1" : "0", out].join("");
@@ -670,6 +713,7 @@
   harden(SECRET_PROTO, true);
   harden(FETCH_RESPONSE, true);
   harden(PRIVATE);
+  harden(AUTH);
   for (const key of Reflect.ownKeys(G)) {
     const d = Object.getOwnPropertyDescriptor(G, key);
     if (!d.configurable) continue;

@@ -24,7 +24,7 @@ import os
 import re
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -47,6 +47,10 @@ INDEX_CACHE_ENTRIES = 256
 _TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 # Marks a scheduled job's request (fazt.runtime.jobs); dropped from every outside request.
 CRON_HEADER = "x-fazt-cron"
+# Visitor session and sign-in cookies (auth/visitors.py): never shown to the app.
+SESSION_COOKIES = frozenset(
+    {"fazt_visitor", "__Host-fazt_visitor", "fazt_auth_state", "__Host-fazt_auth_state"}
+)
 _DROPPED_HEADERS = frozenset({"content-length", "transfer-encoding", "connection", "keep-alive"})
 
 
@@ -58,11 +62,14 @@ class Runtime:
         publish: Callable[[str, str, str], None] | None = None,
         broadcast: Callable[[str, str], Any] | None = None,
         clients: Callable[[str], int] | None = None,
+        visitor: Callable[[Request, str], Awaitable[dict | None]] | None = None,
     ) -> None:
         """`publish(site, channel, message_json)` delivers fazt.realtime.publish calls,
         `broadcast(site, text)` a root main.js's socket.broadcast; `clients(site)` counts
-        the site's /ws clients (socket.clients())."""
+        the site's /ws clients (socket.clients()); `visitor(req, site)` is the signed-in
+        visitor of the site for fazt.auth (api/visitor_auth.py), or None."""
         self.db = db
+        self.visitor = visitor
         self.broadcast = broadcast
         self.clients = clients
         self.config = config or RuntimeConfig.from_settings(db.read_sync(settings.all_settings))
@@ -179,11 +186,14 @@ class Runtime:
                 self._headers.clear()
             self._headers[(site, deployment_id, entry)] = header
         rid = [("x-request-id", request_id)]
+        visitor = None
+        if self.visitor is not None and getattr(req, "cron", None) is None:
+            visitor = await self.visitor(req, site)
         try:
             outcome = await self.pool.run(
                 site,
                 header,
-                _request_json(req, request_id, raw, params, v09),
+                _request_json(req, request_id, raw, params, v09, visitor),
                 context_json,
                 deadline,
             )
@@ -265,10 +275,13 @@ def _request_json(
     raw: bytes,
     params: dict[str, str],
     v09: dict[str, Any] | None = None,
+    visitor: dict | None = None,
 ) -> str:
     headers: dict[str, str] = {}
     for name, value in req.scope.headers.items():
         headers.setdefault(name.lower(), value)
+    if "cookie" in headers:  # the visitor's session token stays out of the app's reach
+        headers["cookie"] = _without_session(headers["cookie"])
     headers.pop(CRON_HEADER, None)  # only the scheduler's own requests carry it:
     cron = getattr(req, "cron", None)  # a jobs.InternalRequest's job name
     if cron is not None:
@@ -286,7 +299,8 @@ def _request_json(
                 body = json.loads(text)
             except ValueError:
                 body = None
-    extra = {"v09": v09} if v09 is not None else {}  # for legacy_prelude.js, which removes it
+    extra: dict[str, Any] = {"v09": v09} if v09 is not None else {}  # legacy_prelude.js removes it
+    extra["auth"] = visitor  # fazt.auth.user(); prelude.js removes it from the request
     return json.dumps(
         {
             **extra,
@@ -302,3 +316,8 @@ def _request_json(
             "ip": req.client_ip,
         }
     )
+
+
+def _without_session(cookie: str) -> str:
+    parts = [p for p in cookie.split(";") if p.split("=", 1)[0].strip() not in SESSION_COOKIES]
+    return ";".join(parts).strip()

@@ -5,8 +5,12 @@ from time import perf_counter
 from typing import Any
 
 from fazt.admin import pages
+from fazt.api import visitor_auth
+from fazt.db import settings
 from fazt.hosting import routing
 from fazt.hosting.compression import preferred
+from fazt.hosting.image_query import asks_variant
+from fazt.hosting.image_variants import ImageLimits, ImageVariants
 from fazt.hosting.paths import canonical_path
 from fazt.hosting.static import file_response, is_missing
 from fazt.realtime.hub import Hub
@@ -49,10 +53,18 @@ class FaztApp:
             publish=self.hub.publish_channel,
             broadcast=self.hub.broadcast,
             clients=self.hub.count,
+            visitor=self._visitor,
         )
         self.analytics = state.analytics  # its request/error counters, bumped below
         state.js_pool = self.runtime.pool  # its use, for the dashboard's health view
         self.latency = state.latency
+        values = state.db.read_sync(settings.all_settings)
+        self.images = ImageVariants(state.db, ImageLimits.from_settings(values))
+
+    async def _visitor(self, req: Request, site: str) -> dict | None:
+        """The signed-in visitor of `site`, as fazt.auth.user() shows it (with the role)."""
+        found = await visitor_auth.current_visitor(self.state, req, site)
+        return found.public() if found else None
 
     async def __rsgi__(self, scope: Any, proto: Any) -> None:
         self.analytics.requests += 1  # hourly request metrics: one int, even on the hot path
@@ -70,6 +82,13 @@ class FaztApp:
             # The hot path: a cached file, answered with prebuilt headers, no I/O and no
             # Response object (the same bytes `respond` would send).
             found = self.state.static.cached(target.site, target.deployment_id, path)
+            query = scope.query_string
+            if query and asks_variant(query):  # `?w=640` on an image: a resized variant
+                found = None  # not the file itself
+                answer = self.images.answer(target.site, target.deployment_id, path, query)
+                if answer is not None:
+                    proto.response_bytes(200, *answer)
+                    return
             if found is not None and found.full:
                 encoding = preferred(headers.get("accept-encoding"), found.variants)
                 response_headers, body = found.full[encoding]
@@ -160,6 +179,13 @@ class FaztApp:
         found = await self.state.static.lookup(site, deployment_id, req.path)
         if found is None or is_missing(found):
             return await self.not_found(req)
+        if found.status == 200 and (spec := self.images.spec_for(req, found.mime)):
+            key = (site, deployment_id, path, req.scope.query_string)
+            variant = await self.images.respond(
+                req, found.sha256, found.mime, spec, found.headers, key
+            )
+            if variant is not None:  # None: an animated image, served as it is
+                return variant
         return file_response(self.state.static, req, found)
 
     async def not_found(self, req: Request) -> Response:

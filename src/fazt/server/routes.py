@@ -45,6 +45,8 @@ from fazt.api import (
     upgrade,
     uploads,
     v09_routes,
+    visitor_auth,
+    visitor_users,
 )
 from fazt.api.access import PUBLIC, api_endpoint
 from fazt.api.errors import http_error
@@ -68,6 +70,13 @@ SITE_ENDPOINTS = [  # on every user site, same origin as its pages
     ("GET", "/_fazt/t.js", public.tracking_script),
     ("POST", "/_fazt/track", public.site_beacon),
     ("GET", "/_fazt/pixel.gif", public.site_pixel),
+    # Visitors signing in to the app (api/visitor_auth.py)
+    ("GET", "/_fazt/auth/login", visitor_auth.login),
+    ("GET", "/_fazt/auth/callback", visitor_auth.callback),
+    ("POST", "/_fazt/auth/dev", visitor_auth.dev_sign_in),
+    ("GET", "/_fazt/auth/me", visitor_auth.me),
+    ("GET", "/_fazt/auth/logout", visitor_auth.logout_form),
+    ("POST", "/_fazt/auth/logout", visitor_auth.logout),
 ]
 
 API_ROUTES = [
@@ -121,6 +130,11 @@ API_ROUTES = [
     ("DELETE", "/api/apps/{name}/net/{host}", net.delete_net, "admin", PER_SITE),
     ("GET", "/api/apps/{name}/jobs", jobs.list_jobs, "deploy", PER_SITE),
     ("POST", "/api/apps/{name}/jobs/{job}/run", jobs.run_job, "deploy", PER_SITE),
+    ("GET", "/api/apps/{name}/users", visitor_users.list_users, "deploy", PER_SITE),
+    ("PUT", "/api/apps/{name}/users/{user}/role", visitor_users.set_role, "admin", PER_SITE),
+    ("GET", "/api/auth/providers", visitor_users.list_providers, "admin", WHOLE_SERVER),
+    ("POST", "/api/auth/providers", visitor_users.add_provider, "admin", WHOLE_SERVER),
+    ("DELETE", "/api/auth/providers/{name}", visitor_users.remove_provider, "admin", WHOLE_SERVER),
     ("GET", "/api/keys", keys.list_keys, "admin", WHOLE_SERVER),
     ("POST", "/api/keys", keys.create_key, "admin", WHOLE_SERVER),
     ("DELETE", "/api/keys/{key_id}", keys.revoke_key, "admin", WHOLE_SERVER),
@@ -187,6 +201,7 @@ PAGES = [
     ("POST", "/apps/{name}/delete", views.app_delete, LOGGED_IN),
     ("POST", "/apps/{name}/env", views.env_set, LOGGED_IN),
     ("POST", "/apps/{name}/env/{env}/delete", views.env_unset, LOGGED_IN),
+    ("POST", "/apps/{name}/users", views.user_role, LOGGED_IN),
     ("GET", "/keys", views.keys_page, LOGGED_IN),
     ("POST", "/keys", views.key_create, LOGGED_IN),
     ("POST", "/keys/{key_id}/revoke", views.key_revoke, LOGGED_IN),

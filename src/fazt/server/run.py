@@ -8,11 +8,9 @@ import asyncio
 import ctypes
 import logging
 import signal
-import socket
 from contextlib import AsyncExitStack
 
 import uvloop
-from granian._granian import SocketHolder
 from granian.constants import Interfaces
 from granian.server.embed import Server
 
@@ -31,6 +29,7 @@ from fazt.state import ROUTING_POLL_SECONDS, ServerState
 from fazt.storage import kv
 from fazt.web.handover import request_reload
 from fazt.web.http import http1_settings
+from fazt.web.inherited import InheritedSocketServer, by_port
 from fazt.web.readiness import prove_serving, report_progress, report_ready
 from fazt.web.steer import steer_to_newest
 
@@ -49,30 +48,6 @@ def limit_malloc_arenas(arenas: int = 2) -> None:
         pass
 
 
-class InheritedSocketServer(Server):
-    """Granian serving a bound socket it was given (by the supervisor, which keeps it
-    open while it replaces a crashed worker: connections wait instead of being refused).
-
-    Granian's embedded server binds in `_init_shared_socket` (on Linux: a spec each worker
-    binds); this override listens on the socket and hands it over instead, as Granian
-    does off Linux.
-    """
-
-    listen_fd: int = -1
-
-    def _init_shared_socket(self) -> None:
-        # Listening now, not in the supervisor, puts the socket in the port's group only
-        # once this worker serves (again: a no-op for a crashed worker's socket).
-        sock = socket.socket(fileno=self.listen_fd)
-        try:
-            sock.listen(self.backlog)
-        finally:
-            sock.detach()  # the fd stays open, for Granian
-        self._ssp = None
-        self._shd = SocketHolder(self.listen_fd, False, self.backlog)
-        self._sfd = self._shd.get_fd()
-
-
 def serve(
     db: Database,
     host: str,
@@ -80,21 +55,29 @@ def serve(
     on_ready=None,
     ready_fd: int | None = None,
     listen_fd: int | None = None,
+    extra_fds: tuple[int, ...] = (),
 ) -> None:
     """Serve until a stop signal; always closes the database.
 
     `ready_fd` (from a supervisor) gets "ready" once this process has answered a request
     over the real port; `listen_fd` is the supervisor's listening socket for the port
-    (None: bind one).
+    (None: bind one); `extra_fds` its sockets for the HTTPS mode's ports (the listeners
+    bind those it lacks).
     """
     try:
-        uvloop.run(_serve(db, host, port, on_ready, ready_fd, listen_fd))
+        uvloop.run(_serve(db, host, port, on_ready, ready_fd, listen_fd, extra_fds))
     finally:
         db.close()
 
 
 async def _serve(
-    db: Database, host: str, port: int, on_ready, ready_fd: int | None, listen_fd: int | None
+    db: Database,
+    host: str,
+    port: int,
+    on_ready,
+    ready_fd: int | None,
+    listen_fd: int | None,
+    extra_fds: tuple[int, ...],
 ) -> None:
     state = ServerState.load(db, port)
     app = FaztApp(state)
@@ -122,7 +105,7 @@ async def _serve(
         steer_to_newest(port)  # a worker we replace gets no new connections (fazt.web.steer)
         report_progress(ready_fd, "proved")  # the HTTPS listeners get their own 10 s
         # HTTPS mode: the TLS and http->https listeners and the certificate manager.
-        state.tls = await https_service.start(state.db, app)
+        state.tls = await https_service.start(state.db, app, by_port(extra_fds))
         if state.tls is not None:
             lifespan.push_async_callback(_stop_quietly, state.tls.stop, "the HTTPS listeners")
         report_ready(ready_fd)

@@ -17,9 +17,10 @@ for OPENING_DEADLINE. A first start or the restart of a crashed worker has no ol
 to fall back on: READY_DEADLINE, as generous as a first start on a slow machine needs.
 
 The supervisor owns the socket of the port and hands it to each worker (its fd), which
-starts listening on it when it is about to serve. The supervisor's copy keeps it open
-(and listening): while a crashed worker is replaced, connections wait in its backlog
-instead of being refused. A handover gives the new worker a fresh socket, which joins the
+starts listening on it when it is about to serve; in HTTPS mode it does the same for the
+TLS and redirect ports (read from the saved settings at each start). The supervisor's copy
+keeps it open (and listening): while a crashed worker is replaced, connections wait in its
+backlog instead of being refused. A handover gives the new worker a fresh socket, which joins the
 port's SO_REUSEPORT group only when that worker listens (so a worker that fails to start
 takes no connections; fazt.web.steer steers to the newest), and the old one is closed
 once its worker is gone.
@@ -44,7 +45,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from fazt.backoff import Backoff
@@ -136,6 +137,7 @@ class Worker:
     python: str
     sock: socket.socket | None = None  # the listening socket it serves (None: its own)
     started: float = 0.0  # time.monotonic() when it began to serve
+    extra: list[socket.socket] = field(default_factory=list)  # HTTPS mode's ports
 
     @property
     def pid(self) -> int:
@@ -163,6 +165,27 @@ def _seconds(value: str | None, default: float) -> float:
         return max(0.0, float(value)) if value is not None else default
     except ValueError:
         return default
+
+
+def https_addresses(db: str) -> list[tuple[str, int]]:
+    """Where HTTPS mode listens, from the saved settings ([] when it is off), read by a
+    short-lived child (fazt.server.https_ports) so the supervisor stays without sqlite3."""
+    try:
+        out = subprocess.run(
+            [sys.executable, "-m", "fazt.server.https_ports", db],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return []  # the worker binds the ports itself, and reports what is wrong
+    found = []
+    for line in out.splitlines():
+        host, _, port = line.rpartition(" ")
+        if host and port.isdigit():
+            found.append((host, int(port)))
+    return found
 
 
 def restart_cap(db: str) -> float:
@@ -239,10 +262,36 @@ class Supervisor:
         except OSError as exc:
             raise WorkerFailed(f"cannot listen on {self.host}:{self.port}: {exc}") from None
 
-    def spawn(self, python: str, sock: socket.socket, silence: float = READY_DEADLINE) -> Worker:
-        """Start a worker serving `sock` and return once it serves; raise WorkerFailed
-        when it fails or stays silent for `silence` seconds (`sock` stays open: the caller
-        owns it)."""
+    def bind_extra(self) -> list[socket.socket]:
+        """New sockets for HTTPS mode's ports; one that cannot be bound is left to the
+        worker, which binds it itself (and reports the error if it cannot either)."""
+        found = []
+        for host, port in https_addresses(self.db):
+            if port == self.port:
+                continue
+            try:
+                found.append(bind(host, port))
+            except OSError as exc:
+                self.say(f"cannot hold {host}:{port} for the worker: {exc}")
+        return found
+
+    @staticmethod
+    def close_all(socks: list[socket.socket]) -> None:
+        for sock in socks:
+            sock.close()
+        socks.clear()
+
+    def spawn(
+        self,
+        python: str,
+        sock: socket.socket,
+        extra: list[socket.socket] | None = None,
+        silence: float = READY_DEADLINE,
+    ) -> Worker:
+        """Start a worker serving `sock` (and `extra`, HTTPS mode's ports) and return once it
+        serves; raise WorkerFailed when it fails or stays silent for `silence` seconds (the
+        sockets stay open: the caller owns them)."""
+        extra = extra or []
         read_fd, write_fd = os.pipe()
         env = {
             **os.environ,
@@ -251,11 +300,13 @@ class Supervisor:
         }
         cmd = [python, "-m", "fazt", *self.worker_args, "--ready-fd", str(write_fd)]
         cmd += ["--listen-fd", str(sock.fileno())]
+        for each in extra:
+            cmd += ["--extra-listen-fd", str(each.fileno())]
         try:
             proc = subprocess.Popen(
                 cmd,
                 env=env,
-                pass_fds=(write_fd, sock.fileno()),
+                pass_fds=(write_fd, sock.fileno(), *(each.fileno() for each in extra)),
                 preexec_fn=_child_setup,
                 close_fds=True,
             )
@@ -272,7 +323,7 @@ class Supervisor:
             raise
         finally:
             os.close(read_fd)
-        return Worker(proc, python, sock, time.monotonic())
+        return Worker(proc, python, sock, time.monotonic(), extra)
 
     def _wait_ready(self, proc: subprocess.Popen, fd: int, silence: float) -> None:
         """Return at "ready"; each progress report restarts the `silence` clock."""
@@ -337,10 +388,12 @@ class Supervisor:
         old = self.worker
         try:
             sock = self.bind()  # joins the group when the worker listens: the newest
+            extra = self.bind_extra()
             try:
-                new = self.spawn(python, sock, ready_silence(self.db))
+                new = self.spawn(python, sock, extra, ready_silence(self.db))
             except WorkerFailed:
                 sock.close()  # (it may have listened: its queued connections go too)
+                self.close_all(extra)
                 raise
         except WorkerFailed as exc:
             notify("READY=1", "STATUS=serving (handover failed)")
@@ -356,23 +409,30 @@ class Supervisor:
 
     # -- the main loop --------------------------------------------------------------
 
-    def start(self, adopt: int | None = None, listen_fd: int | None = None) -> bool:
+    def start(
+        self, adopt: int | None = None, listen_fd: int | None = None, extra_fds: tuple = ()
+    ) -> bool:
         """The first worker: a new one, or the running `adopt` (after a re-exec) serving
-        `listen_fd` (None: a worker of an older release, serving a socket of its own)."""
+        `listen_fd` (None: a worker of an older release, serving a socket of its own) and
+        `extra_fds` (HTTPS mode's ports)."""
         if adopt is not None:
             sock = None if listen_fd is None else socket.socket(fileno=listen_fd)
-            self.worker = Worker(AdoptedProcess(adopt), self.python, sock, time.monotonic())
+            extra = [socket.socket(fileno=fd) for fd in extra_fds]
+            process = AdoptedProcess(adopt)
+            self.worker = Worker(process, self.python, sock, time.monotonic(), extra)
         else:
+            extra = []
             try:
                 sock = self.bind()
-                self.worker = self.spawn(self.python, sock)
+                extra = self.bind_extra()
+                self.worker = self.spawn(self.python, sock, extra)
             except WorkerFailed as exc:
                 if not exc.killed or self._stop_requested():
                     self.say(f"cannot start: {exc}")  # its own error: tell at once
                     return False
                 # Killed from outside while starting: restarted like any crashed worker.
                 process = ExitedProcess(exc.pid, exc.code)
-                self.worker = Worker(process, self.python, sock, time.monotonic())
+                self.worker = Worker(process, self.python, sock, time.monotonic(), extra)
         notify("READY=1", "STATUS=serving")
         return True
 
@@ -392,11 +452,14 @@ class Supervisor:
         if worker.sock is not None:
             worker.sock.close()
             worker.sock = None
+        Supervisor.close_all(worker.extra)
 
-    def run(self, adopt: int | None = None, listen_fd: int | None = None) -> int:
+    def run(
+        self, adopt: int | None = None, listen_fd: int | None = None, extra_fds: tuple = ()
+    ) -> int:
         """Start a worker (or adopt `adopt`), act on signals until told to stop; exit code."""
         signal.pthread_sigmask(signal.SIG_BLOCK, HANDLED)
-        if not self.start(adopt, listen_fd):
+        if not self.start(adopt, listen_fd, extra_fds):
             return 1
         while True:
             if self.worker.proc.poll() is not None and not self.restart_crashed():
@@ -426,7 +489,9 @@ class Supervisor:
                 # The dead worker's socket (connections waiting in its backlog) is reused.
                 if dead.sock is None:  # a worker of an older release bound its own
                     dead.sock = self.bind()
-                self.worker = self.spawn(dead.python, dead.sock)
+                if not dead.extra:  # HTTPS mode's sockets, likewise (none when it is off)
+                    dead.extra = self.bind_extra()
+                self.worker = self.spawn(dead.python, dead.sock, dead.extra)
             except WorkerFailed as exc:
                 if self._stop_requested():
                     return False
@@ -473,6 +538,7 @@ class Supervisor:
                 python,
                 adopt=self.worker.pid,
                 listen_fd=None if sock is None else sock.fileno(),
+                extra_fds=[each.fileno() for each in self.worker.extra],
             )
         except OSError as exc:
             self.say(f"staying on the old supervisor: cannot exec {python}: {exc}")
@@ -535,12 +601,13 @@ def exec_supervisor(
     python: str = sys.executable,
     adopt: int | None = None,
     listen_fd: int | None = None,
+    extra_fds: list[int] | None = None,
 ) -> None:
     """Replace this process by `python -m fazt.server.supervisor` (returns only on error).
 
     `adopt` hands a running worker to the new supervisor: after an upgrade, the
     supervisor re-execs into the new release so that it runs the new code too; with it
-    goes `listen_fd`, the socket that worker serves.
+    go `listen_fd`, the socket that worker serves, and `extra_fds` (HTTPS mode's ports).
     """
     args = ["--host", host, "--port", str(port), "--db", str(db_path)]
     if lock_fd is not None:
@@ -551,6 +618,9 @@ def exec_supervisor(
     if listen_fd is not None:
         os.set_inheritable(listen_fd, True)
         args += ["--listen-fd", str(listen_fd)]
+    for fd in extra_fds or []:
+        os.set_inheritable(fd, True)
+        args += ["--extra-listen-fd", str(fd)]
     sys.stdout.flush()
     sys.stderr.flush()
     os.execv(python, [python, "-m", "fazt.server.supervisor", *args])
@@ -566,13 +636,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lock-fd", type=int, default=None)  # keeps the ServerLock held
     parser.add_argument("--adopt", type=int, default=None)  # a running worker's pid
     parser.add_argument("--listen-fd", type=int, default=None)  # the socket it serves
+    parser.add_argument("--extra-listen-fd", type=int, action="append", default=[])  # HTTPS
     args = parser.parse_args(argv)
 
     def say(line: str) -> None:
         print(f"fazt: {line}", flush=True)
 
     supervisor = Supervisor(args.host, args.port, args.db, say, lock_fd=args.lock_fd)
-    code = supervisor.run(adopt=args.adopt, listen_fd=args.listen_fd)
+    extra = tuple(args.extra_listen_fd)
+    code = supervisor.run(adopt=args.adopt, listen_fd=args.listen_fd, extra_fds=extra)
     print("fazt stopped", flush=True)
     return code
 

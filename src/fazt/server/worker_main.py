@@ -25,6 +25,8 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--ready-fd", type=int, default=None)  # the supervisor's pipe
     parser.add_argument("--listen-fd", type=int, default=None)  # the socket to serve
+    # HTTPS mode's ports' sockets, also held by the supervisor (repeatable)
+    parser.add_argument("--extra-listen-fd", type=int, action="append", default=[])
     parser.add_argument("--db", dest="db_path", type=Path, default=None)
     return parser.parse_args(argv)
 
@@ -54,7 +56,15 @@ def main(argv: list[str]) -> int:
         announce(state, path, args.host, args.port)
 
     try:
-        serve(db, args.host, args.port, ready, args.ready_fd, args.listen_fd)
+        serve(
+            db,
+            args.host,
+            args.port,
+            ready,
+            args.ready_fd,
+            args.listen_fd,
+            tuple(args.extra_listen_fd),
+        )
     except (OSError, RuntimeError) as exc:
         fail(f"cannot serve on {args.host}:{args.port}: {exc}")
     return 0

@@ -151,3 +151,34 @@ def test_the_site_limit_counts_deployed_files_once_and_uploads_in_progress(db):
     assert "deploy_max_site_bytes" in str(refused.value)
     _, created = db.write_sync(uploads.start, "other", "d" * 64, 1, "t")
     assert created is True
+
+
+def test_reading_small_blobs_does_not_grow_the_connections_memory(tmp_path):
+    """CPython's blobopen() leaves ~90 B on the connection per call until it closes; a
+    reader connection lives as long as the server, so small blobs are read without it."""
+    import gc
+    import sqlite3
+    import tracemalloc
+
+    from fazt.db import migrations
+    from fazt.hosting import blob_read, deployments
+
+    conn = sqlite3.connect(tmp_path / "leak.db", isolation_level=None)
+    migrations.migrate(conn)
+    data = b"tiny file"
+    sha = deployments.sha256_hex(data)
+    deployments.store_blob(conn, sha, data)
+    assert blob_read.read_all(conn, sha) == data
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for _ in range(5000):
+            assert blob_read.read_all(conn, sha) == data
+            assert b"".join(blob_read.iter_blob(conn, sha, 2, 6)) == data[2:6]
+        gc.collect()
+        grown = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+        conn.close()
+    assert grown < 100_000, f"{grown} bytes kept after 10,000 reads"

@@ -1,0 +1,36 @@
+"""`python -m fazt.server.https_ports DB`: where HTTPS mode listens, one `host port` a line.
+
+The supervisor binds these ports for its workers, so that a worker's crash does not refuse
+HTTPS connections. It asks this short-lived child instead of reading the settings itself:
+an idle supervisor never loads sqlite3 and the settings schema (~4 MB, issue 22).
+"""
+
+import sys
+from pathlib import Path
+
+
+def https_addresses(db: str) -> list[tuple[str, int]]:
+    """The redirect and TLS ports from the saved settings; [] when HTTPS mode is off."""
+    from fazt.db import settings
+
+    def value(key: str) -> str:
+        saved = settings.saved(Path(db), key)
+        return settings.DEFAULTS[key] if saved is None else saved
+
+    if value("https_enabled") != "1":
+        return []
+    try:
+        ports = [int(value("https_http_port")), int(value("https_https_port"))]
+    except ValueError:
+        return []  # the worker reports the bad setting
+    return [(value("https_host"), port) for port in ports]
+
+
+def main(argv: list[str]) -> int:
+    for host, port in https_addresses(argv[0]):
+        print(host, port)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
