@@ -35,3 +35,26 @@ def test_standby_refuses_a_primary_database_and_a_missing_replica(tmp_path):
         assert status["standby"] is False and status["following"] is False
     finally:
         primary.http.close()
+
+
+def test_promote_offline_needs_force_and_points_replication_elsewhere(tmp_path):
+    """No server runs on the standby's database: the follower cannot tell whether the old
+    primary writes, so only --force promotes, and the copied replica URL is replaced."""
+    srv = init_server(tmp_path / "standby")
+    try:
+        old, new = (tmp_path / "old").as_uri(), (tmp_path / "new").as_uri()
+        run_cli(srv.home, "replicate", "enable", "--replica", old, "--db", str(srv.db))
+        marker = srv.db.with_name("data.db.standby.json")
+        marker.write_text(json.dumps({"from": old}))
+        promote = ["standby", "promote", "--replicate-to", new, "--db", str(srv.db)]
+        out = run_cli(srv.home, *promote, check=False)
+        assert out.returncode == 1 and "follower is not running" in out.stderr
+        assert marker.exists()
+        run_cli(srv.home, *promote, "--force")
+        assert not marker.exists()
+        status = json.loads(
+            run_cli(srv.home, "replicate", "status", "--json", "--db", str(srv.db)).stdout
+        )
+        assert status["url"] == new
+    finally:
+        srv.http.close()

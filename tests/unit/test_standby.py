@@ -17,14 +17,14 @@ def test_a_standby_database_refuses_writes_but_the_followers_copy(tmp_path):
         with pytest.raises(FaztError) as refused:
             db.write_sync(settings.put, "domain", "example.com")
         assert refused.value.code == "STANDBY_READ_ONLY"
-        db.write_sync(sb._point_replication, "file:///new")  # marked standby_ok
+        db.write_sync(sb.point_replication, "file:///new")  # marked standby_ok
         assert db.read_sync(settings.get, "replicate_url") == "file:///new"
         db.read_only = None
         # Without --replicate-to the primary's copied replica URL must not survive: the new
         # primary would replicate into the old primary's path.
         db.write_sync(settings.put, "replicate_url", "file:///old")  # (a primary's copy)
         db.read_only = sb.read_only_error(db.path)
-        db.write_sync(sb._point_replication, None, {"replicate_s3_region": "eu-1"})
+        db.write_sync(sb.point_replication, None, {"replicate_s3_region": "eu-1"})
         assert db.read_sync(settings.get, "replicate_url") == ""
         assert db.read_sync(settings.get, "replicate_s3_region") == "eu-1"
         db.read_only = None

@@ -255,7 +255,7 @@ def _apply(conn, follow: Path) -> None:
 
 
 @_mark_copy
-def _point_replication(conn, url: str | None, values: dict[str, str] | None = None) -> None:
+def point_replication(conn, url: str | None, values: dict[str, str] | None = None) -> None:
     """Replicate to `url` from now on; an S3 endpoint/region the standby was given (else
     the primary's, copied with its settings) comes along."""
     settings.put(conn, "replicate_url", url or "")
@@ -341,7 +341,7 @@ class Follower:
         request = _read_json(promote_path(self.db.path)) or {}
         await self.stop()
         await self._apply_if_moved()  # the last position litestream reached
-        await self.db.write(_point_replication, request.get("replicate_to"), self.values)
+        await self.db.write(point_replication, request.get("replicate_to"), self.values)
         marker_path(self.db.path).unlink(missing_ok=True)
         promote_path(self.db.path).unlink(missing_ok=True)
         self._remove_follow_copy()

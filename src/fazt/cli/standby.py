@@ -10,7 +10,6 @@ import click
 from fazt.backup import replicate as rep
 from fazt.backup import standby as sb
 from fazt.cli.common import db_option, fail, json_option, open_db, print_json, resolve_db_path
-from fazt.db import settings
 from fazt.server.guard import running_pid
 
 PROMOTE_DEADLINE = 30.0  # seconds for the running standby to act on a promotion
@@ -120,6 +119,9 @@ def promote(replicate_to, quiet_seconds, force, db_path, as_json) -> None:
 
 def _promote_offline(path: Path, db_path, replicate_to: str | None) -> None:
     """No server runs on the standby: promote the file itself."""
+    info = sb.marker(path) or {}
     with open_db(db_path, must_exist=True) as db:
-        db.write_sync(settings.put, "replicate_url", replicate_to or "")
+        db.write_sync(sb.point_replication, replicate_to, sb.s3_values(info))
     sb.marker_path(path).unlink(missing_ok=True)
+    for suffix in ("", "-wal", "-shm", "-txid"):  # the follower's copy, if one was left
+        Path(f"{sb.follow_path(path)}{suffix}").unlink(missing_ok=True)
