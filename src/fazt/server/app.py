@@ -64,11 +64,17 @@ class FaztApp:
         if target.kind == routing.SITE and scope.method == "GET" and _unconditional(headers):
             # The hot path: a cached file, answered with prebuilt headers, no I/O and no
             # Response object (the same bytes `respond` would send).
-            found = self.state.static.cached(target.site, target.deployment_id, path)
+            static = self.state.static
+            found = static.cached(target.site, target.deployment_id, path)
             if found is not None and found.full:
                 encoding = preferred(headers.get("accept-encoding"), found.variants)
                 response_headers, body = found.full[encoding]
                 proto.response_bytes(found.status, response_headers, body)
+                return
+            # A bigger file: its verified disk copy, sent by Granian (sendfile-like).
+            hot = found and static.hot_file(found, headers.get("accept-encoding"))
+            if hot:
+                proto.response_file(found.status, *hot)
                 return
         if edge.enabled and not edge.hold(scope, proto):  # requests in progress per address
             return
@@ -141,7 +147,7 @@ class FaztApp:
         found = await self.state.static.lookup(site, deployment_id, req.path)
         if found is None or is_missing(found):
             return await self.not_found(req)
-        return file_response(self.state.static, req, found)
+        return await file_response(self.state.static, req, found)
 
     async def not_found(self, req: Request) -> Response:
         """The `404` system site's page with status 404, whatever the path."""
@@ -151,7 +157,7 @@ class FaztApp:
             found = await self.state.static.lookup("404", dep_id, "/", force_status=404)
         if found is None or is_missing(found):
             return Response(404, PLAIN_404, [("content-type", "text/plain")])
-        return file_response(self.state.static, req, found)
+        return await file_response(self.state.static, req, found)
 
 
 def _unconditional(headers: Any) -> bool:
