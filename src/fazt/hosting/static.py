@@ -20,6 +20,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.utils import format_datetime, parsedate_to_datetime
+from pathlib import Path
 from typing import Any
 
 from fazt.analytics.script import inject
@@ -61,6 +62,9 @@ class StaticFile:
     # Served from the disk blob cache (body None): its variants' sizes by encoding, and the
     # headers of a complete answer by encoding (None: identity), content-length included.
     on_disk: bool = False
+    persist_variants: bool = True  # False: the page as served is not the stored blob
+    compress_pending: bool = False  # variants not computed yet (see StaticServer.compress)
+    key: tuple | None = None  # its key in the memory cache
     disk_variants: dict[str, int] = field(default_factory=dict)
     disk_full: dict[str | None, list[tuple[str, str]]] = field(default_factory=dict)
 
@@ -106,6 +110,7 @@ class StaticServer:
                 return None
             if found.on_disk:
                 await self._to_disk(found)
+            found.key = key
             self.cache.put(key, found, found.cost)
         return found
 
@@ -114,6 +119,8 @@ class StaticServer:
         there and unchanged (one stat, no other I/O: the hot path); None otherwise."""
         if self.blobs is None or not found.disk_full:
             return None
+        if found.compress_pending and accept_encoding:
+            return None  # compressed first (file_response)
         encoding = compression.preferred(accept_encoding, found.disk_variants)
         path = self.blobs.get(variant_name(found.sha256, encoding))
         return None if path is None else (found.disk_full[encoding], path)
@@ -220,55 +227,78 @@ class StaticServer:
             ("cache-control", cache_control(manifest, row["path"], file_mime)),
             ("accept-ranges", "bytes"),
         ]
-        body, variants = None, {}
+        body, variants, persist = None, {}, True
         tracking = track and mime.is_html(file_mime)
         # Pages that get the analytics script differ from the stored blob: kept in memory.
-        if self.blobs is not None and size >= self.disk_min_bytes and not tracking:
-            if mime.is_compressible(file_mime) and size <= compression.MAX_BYTES:
-                variants = self._variants(conn, sha, None)
-                headers.append(("vary", "Accept-Encoding"))
-            found = StaticFile(
-                status, sha, size, file_mime, f'"{sha[:40]}"', headers, None, variants, modified
-            )
-            found.on_disk = True
-            return found
-        if size <= self.max_cached_file:
-            body = blob_read.read_blob(conn, sha) or b""
-            tracked = inject(body) if tracking else None
+        on_disk = self.blobs is not None and size >= self.disk_min_bytes and not tracking
+        # Variants of a file held in memory or on disk (one streamed from SQLite has none).
+        compressible = (
+            mime.is_compressible(file_mime)
+            and size <= compression.MAX_BYTES
+            and (on_disk or size <= self.max_cached_file)
+        )
+        if compressible:
+            headers.append(("vary", "Accept-Encoding"))
+        if on_disk or size <= self.max_cached_file:
+            body = None if on_disk else blob_read.read_blob(conn, sha) or b""
+            tracked = inject(body) if tracking and body is not None else None
             if tracked is not None:
                 # The script tag is part of the page as served, built once per cache fill:
                 # its own hash (so the ETag differs from the bare file) and variants.
                 body, size, sha = tracked, len(tracked), hashlib.sha256(tracked).hexdigest()
-                variants = compression.compress(body)
-                headers.append(("vary", "Accept-Encoding"))
-            elif mime.is_compressible(file_mime):
-                variants = self._variants(conn, sha, body)
-                headers.append(("vary", "Accept-Encoding"))
+                persist = False
+            elif compressible:
+                variants = _stored_variants(conn, sha)
         found = StaticFile(
             status, sha, size, file_mime, f'"{sha[:40]}"', headers, body, variants, modified
         )
+        found.on_disk, found.persist_variants = on_disk, persist
+        # Compressed on the first request that asks for it (not on every miss: most
+        # clients of a big site's rarely read pages may never ask).
+        found.compress_pending = compressible and not variants and size >= compression.MIN_BYTES
         if body is not None:
-            found.full[None] = ([*headers, ("etag", found.etag)], body)
-            for enc, data in variants.items():
-                extra = [("etag", _etag(sha, enc)), ("content-encoding", enc)]
-                found.full[enc] = ([*headers, *extra], data)
+            _prebuild(found)
         return found
 
-    def _variants(self, conn: sqlite3.Connection, sha: str, body: bytes | None) -> dict[str, bytes]:
-        stored = {
-            enc: data
-            for enc in compression.ENCODINGS
-            if (data := deployments.read_variant(conn, sha, enc)) is not None
-        }
-        if stored:
-            return stored
+    async def compress(self, found: StaticFile) -> None:
+        """Compute a file's compressed variants (a client asked for them), keep them with
+        the cached entry (in memory or on disk) and store them for later starts."""
+        found.compress_pending = False  # meanwhile, other requests get the identity bytes
+        body = found.body
         if body is None:
-            body = blob_read.read_blob(conn, sha) or b""
-        computed = compression.compress(body)
-        for enc, data in computed.items():
-            # Persisted off the request path: the next start need not compress again.
-            self.db.submit_write(deployments.store_variant, sha, enc, data)
-        return computed
+            path = await self.disk_path(found, None)
+            if path is not None:
+                body = await run_cpu(Path(path).read_bytes)
+            else:
+                body = await self.db.read(blob_read.read_blob, found.sha256) or b""
+        found.variants = await run_cpu(compression.compress, body)
+        if found.persist_variants:
+            for enc, data in found.variants.items():
+                # Off the request path: the next start need not compress again.
+                self.db.submit_write(deployments.store_variant, found.sha256, enc, data)
+        if found.on_disk:
+            await self._to_disk(found)
+        else:
+            _prebuild(found)
+        if found.key is not None and self.cache.get(found.key) is found:
+            self.cache.put(found.key, found, found.cost)  # its cost grew
+
+
+def _stored_variants(conn: sqlite3.Connection, sha: str) -> dict[str, bytes]:
+    return {
+        enc: data
+        for enc in compression.ENCODINGS
+        if (data := deployments.read_variant(conn, sha, enc)) is not None
+    }
+
+
+def _prebuild(found: StaticFile) -> None:
+    """The complete answers of a file held in memory, by content-encoding."""
+    assert found.body is not None
+    found.full[None] = ([*found.headers, ("etag", found.etag)], found.body)
+    for enc, data in found.variants.items():
+        extra = [("etag", _etag(found.sha256, enc)), ("content-encoding", enc)]
+        found.full[enc] = ([*found.headers, *extra], data)
 
 
 def read_part(conn: sqlite3.Connection, sha256: str, start: int, end: int) -> bytes:
@@ -299,12 +329,15 @@ def cache_control(manifest: Manifest, path: str, file_mime: str) -> str:
 async def file_response(server: StaticServer, req: Request, found: StaticFile) -> Response:
     """The answer to GET/HEAD for a resolved file: 304, 206, compressed or plain."""
     range_header = req.header("range") if found.status == 200 else None
+    accept = req.header("accept-encoding")
+    if found.compress_pending and not range_header and compression.preferred(accept, _ANY):
+        await server.compress(found)
     encoding = None
     # A range request gets the identity bytes (like nginx), so partial fetches of text
     # files work even though browsers always accept compression.
     if not range_header:
         available = found.disk_variants if found.on_disk else found.variants
-        encoding = compression.preferred(req.header("accept-encoding"), available)
+        encoding = compression.preferred(accept, available)
     etag = _etag(found.sha256, encoding) if encoding else found.etag
     if found.status == 200 and _not_modified(req, found, etag):
         headers = [("etag", etag), *[h for h in found.headers if h[0] != "content-type"]]
@@ -413,6 +446,9 @@ async def _file_chunks(path: str, start: int, end: int) -> AsyncIterator[bytes]:
             yield chunk
     finally:
         os.close(fd)
+
+
+_ANY = dict.fromkeys(compression.ENCODINGS)
 
 
 def _etag(sha256: str, encoding: str) -> str:

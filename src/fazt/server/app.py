@@ -66,13 +66,15 @@ class FaztApp:
             # Response object (the same bytes `respond` would send).
             static = self.state.static
             found = static.cached(target.site, target.deployment_id, path)
-            if found is not None and found.full:
-                encoding = preferred(headers.get("accept-encoding"), found.variants)
+            accept = headers.get("accept-encoding")
+            pending = found is not None and found.compress_pending and accept
+            if found is not None and found.full and not pending:
+                encoding = preferred(accept, found.variants)
                 response_headers, body = found.full[encoding]
                 proto.response_bytes(found.status, response_headers, body)
                 return
             # A bigger file: its verified disk copy, sent by Granian (sendfile-like).
-            hot = found and static.hot_file(found, headers.get("accept-encoding"))
+            hot = found and static.hot_file(found, accept)
             if hot:
                 proto.response_file(found.status, *hot)
                 return
