@@ -87,7 +87,7 @@ def main() -> int:
         print(f"site: {len(paths)} files, {size / 1e6:.1f} MB from {args.docs}")
         with Fazt() as fz:
             fz.start()
-            result, seconds = fz.deploy(folder, SITE)
+            _, seconds = fz.deploy(folder, SITE)
             print(f"deploy: {seconds:.1f} s")
             nginx_port = free_port()
             nginx_state = nginx_start(folder, nginx_port)
@@ -119,9 +119,13 @@ def main() -> int:
         if nginx_state is not None:
             nginx_stop(nginx_state)
         shutil.rmtree(tmp, ignore_errors=True)
-    ratio = next((ln.split("=")[1].strip() for ln in out.stdout.splitlines() if "ratio" in ln), "n/a")
-    print(f"site random paths: fazt/nginx = {ratio} (target >= {TARGET}), "
-          f"worker RSS {mb(worker):.0f} MB")
+    ratio = next(
+        (ln.split("=")[1].strip() for ln in out.stdout.splitlines() if "ratio" in ln), "n/a"
+    )
+    print(
+        f"site random paths: fazt/nginx = {ratio} (target >= {TARGET}), "
+        f"worker RSS {mb(worker):.0f} MB"
+    )
     return 0
 
 
