@@ -101,6 +101,13 @@ def main() -> int:
     ap.add_argument("--sizes", default="100", help="file sizes in MiB, comma-separated")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--duration", type=int, default=5, help="seconds per wrk run")
+    ap.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a fazt setting for the run (e.g. blob_cache_max_mb=0: the disk cache off)",
+    )
     args = ap.parse_args()
     for tool in ("wrk", "nginx"):
         if not shutil.which(tool):
@@ -129,6 +136,7 @@ def main() -> int:
                 "server",
                 "set-config",
                 f"deploy_max_total_bytes={2 * int(limit)}",
+                *args.set,
                 "--db",
                 str(fz.db),
             )

@@ -66,6 +66,13 @@ def main() -> int:
     ap.add_argument("--duration", type=int, default=5, help="seconds per wrk run")
     ap.add_argument("--conns", type=int, default=64)
     ap.add_argument("--docs", type=Path, default=DOCS)
+    ap.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a fazt setting for the run (e.g. blob_cache_max_mb=0: the disk cache off)",
+    )
     args = ap.parse_args()
     if not args.docs.is_dir():
         print(f"site: no {args.docs} (apt-get install -y python3.11-doc)")
@@ -87,6 +94,11 @@ def main() -> int:
         print(f"site: {len(paths)} files, {size / 1e6:.1f} MB from {args.docs}")
         with Fazt() as fz:
             fz.start()
+            if args.set:
+                fz.cli("server", "set-config", *args.set, "--db", str(fz.db))
+                fz.stop()
+                fz.start()
+                print(f"settings: {' '.join(args.set)}")
             _, seconds = fz.deploy(folder, SITE)
             print(f"deploy: {seconds:.1f} s")
             nginx_port = free_port()
