@@ -99,8 +99,17 @@ def main() -> int:
                 fz.stop()
                 fz.start()
                 print(f"settings: {' '.join(args.set)}")
+            fresh = rss_kb(worker_pid(fz.pid))
             _, seconds = fz.deploy(folder, SITE)
-            print(f"deploy: {seconds:.1f} s")
+            deployed = rss_kb(worker_pid(fz.pid))
+            print(
+                f"deploy: {seconds:.1f} s; worker RSS {mb(fresh):.0f} MB before it, "
+                f"{mb(deployed):.0f} MB after it"
+            )
+            # A fresh worker, as after any restart: the RSS below is the serving's own
+            # (the deploy's transient memory is measured above).
+            fz.stop()
+            fz.start()
             nginx_port = free_port()
             nginx_state = nginx_start(folder, nginx_port)
             host = f"{SITE}.localhost"
