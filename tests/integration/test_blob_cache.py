@@ -39,6 +39,7 @@ def test_big_file_is_sent_from_its_disk_copy(srv, tmp_path):
     assert r.headers["content-length"] == str(SIZE)
     copy = cached_file(srv, data)
     assert copy.read_bytes() == data
+    assert (srv.home / "blob-cache").stat().st_mode & 0o777 == 0o700
     r = get(srv, "copy", "/big.bin", range="bytes=1000-1999")
     assert (r.status_code, r.content) == (206, data[1000:2000])
 

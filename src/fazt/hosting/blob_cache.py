@@ -182,7 +182,8 @@ class BlobCache:
 
     def _room_for(self, size: int) -> bool:
         """Whether writing `size` more bytes leaves the filesystem MIN_FREE_FRACTION free."""
-        self.root.mkdir(parents=True, exist_ok=True)
+        # Private like the database: it holds preview deployments' files too.
+        self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
         usage = shutil.disk_usage(self.root)
         return usage.free - size >= usage.total * MIN_FREE_FRACTION
 
