@@ -162,7 +162,7 @@ class BlobCache:
                 hasher = hashlib.sha256()
                 offset = 0
                 while offset < size:
-                    chunk = await read(offset, min(HASH_CHUNK * 8, size - offset))
+                    chunk = await read(offset, min(HASH_CHUNK, size - offset))
                     if not chunk:
                         return None  # the blob is gone (its site was deleted)
                     await run_cpu(_write_hashing, out, hasher, chunk)
