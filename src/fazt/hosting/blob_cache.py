@@ -1,4 +1,4 @@
-"""A verified, disposable copy of blobs on disk, so big files are sent by the kernel.
+"""A verified, disposable copy of blobs on disk, so big files are sent by Granian, not Python.
 
 SQLite stays the one source of truth (backups copy one file); this folder
 (`<data dir>/blob-cache/ab/<name>`) only holds copies that Granian's file response can

@@ -73,7 +73,7 @@ class FaztApp:
                 response_headers, body = found.full[encoding]
                 proto.response_bytes(found.status, response_headers, body)
                 return
-            # A bigger file: its verified disk copy, sent by Granian (sendfile-like).
+            # A bigger file: its verified disk copy, read and sent by Granian (no Python).
             hot = found and static.hot_file(found, accept)
             if hot:
                 proto.response_file(found.status, *hot)
