@@ -122,6 +122,11 @@ def test_cache_off_streams_from_sqlite(tmp_path):
         srv.deploy(write_site(tmp_path / "s", {"big.bin": data}), "nocache")
         assert get(srv, "nocache", "/big.bin").content == data
         assert get(srv, "nocache", "/big.bin", range="bytes=10-19").content == data[10:20]
+        r = get(srv, "nocache", "/big.bin", range="bytes=0-9,100000-100009")
+        assert r.status_code == 206
+        assert r.headers["content-type"].startswith("multipart/byteranges")
+        assert int(r.headers["content-length"]) == len(r.content)
+        assert data[:10] in r.content and data[100000:100010] in r.content
         assert not (srv.home / "blob-cache").exists()
 
 
