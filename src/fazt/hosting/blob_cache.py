@@ -49,8 +49,8 @@ HASH_CHUNK = 1024 * 1024
 TMP_PREFIX = "tmp-"
 MIN_FREE_FRACTION = 0.05  # never fill the disk past 95%: the database lives there too
 
-# (offset, length) -> bytes of the blob: how a fill reads the source (SQLite).
-Reader = Callable[[int, int], Awaitable[bytes]]
+# Writes the source's bytes to the path given and returns their sha256 ("": no source).
+Copier = Callable[[Path], Awaitable[str]]
 Stamp = tuple[int, int, int, int]  # size, inode, mtime_ns, ctime_ns
 
 
@@ -111,7 +111,7 @@ class BlobCache:
         self._files.move_to_end(name)
         return str(path)
 
-    async def fill(self, name: str, size: int, read: Reader) -> str | None:
+    async def fill(self, name: str, size: int, copy: Copier) -> str | None:
         """Make sure a verified copy of this file is here; its path, or None when it is not
         cached (bigger than the cache, the disk nearly full, an I/O error)."""
         found = self.get(name)
@@ -121,25 +121,25 @@ class BlobCache:
             return None
         pending = self._filling.get(name)
         if pending is None:  # one fill per name, however many requests wait for it
-            pending = self._filling[name] = _shared(self._fill(name, size, read))
+            pending = self._filling[name] = _shared(self._fill(name, size, copy))
         return await pending
 
     async def store(self, name: str, data: bytes) -> str | None:
         """`fill` from bytes already in memory (a compressed variant)."""
 
-        async def read(offset: int, length: int) -> bytes:
-            return data[offset : offset + length]
+        async def copy(tmp: Path) -> str:
+            return await run_cpu(_write_bytes, tmp, data)
 
-        return await self.fill(name, len(data), read)
+        return await self.fill(name, len(data), copy)
 
-    async def _fill(self, name: str, size: int, read: Reader) -> str | None:
+    async def _fill(self, name: str, size: int, copy: Copier) -> str | None:
         try:
             path = self.path(name)
             stamp = await run_cpu(_verify_existing, path, name, size)
             if stamp is None:
                 if not await run_cpu(self._room_for, size):
                     return None
-                stamp = await self._write(path, name, size, read)
+                stamp = await self._write(path, name, copy)
             if stamp is None:
                 return None
             self._forget(name)
@@ -153,21 +153,15 @@ class BlobCache:
         finally:
             self._filling.pop(name, None)
 
-    async def _write(self, path: Path, name: str, size: int, read: Reader) -> Stamp | None:
+    async def _write(self, path: Path, name: str, copy: Copier) -> Stamp | None:
         """Copy the source to a temporary file, verify it, rename it into place."""
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.parent / f"{TMP_PREFIX}{secrets.token_hex(8)}"
         try:
-            with open(tmp, "wb") as out:
-                hasher = hashlib.sha256()
-                offset = 0
-                while offset < size:
-                    chunk = await read(offset, min(HASH_CHUNK, size - offset))
-                    if not chunk:
-                        return None  # the blob is gone (its site was deleted)
-                    await run_cpu(_write_hashing, out, hasher, chunk)
-                    offset += len(chunk)
-            ok = await run_cpu(_verified, tmp, name, hasher.hexdigest())
+            digest = await copy(tmp)
+            if not digest:
+                return None  # the blob is gone (its site was deleted)
+            ok = await run_cpu(_verified, tmp, name, digest)
             if not ok:
                 self.rejected += 1
                 log.error("blob cache: %s did not verify after copying; not cached", name)
@@ -215,9 +209,9 @@ def _stamp(st: os.stat_result) -> Stamp:
     return (st.st_size, st.st_ino, st.st_mtime_ns, st.st_ctime_ns)
 
 
-def _write_hashing(out, hasher, chunk: bytes) -> None:
-    out.write(chunk)
-    hasher.update(chunk)
+def _write_bytes(path: Path, data: bytes) -> str:
+    path.write_bytes(data)
+    return hashlib.sha256(data).hexdigest()
 
 
 def _verify_existing(path: Path, name: str, size: int) -> Stamp | None:
