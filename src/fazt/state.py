@@ -12,6 +12,7 @@ from fazt.auth.passwords import PasswordChecker
 from fazt.auth.ratelimit import FailureLimiter
 from fazt.db import Database, settings
 from fazt.hosting.archive import DeployLimits
+from fazt.hosting.blob_cache import BlobCache
 from fazt.hosting.routing import RoutingTable
 from fazt.hosting.static import StaticServer
 from fazt.web.latency import LatencyHistogram
@@ -57,7 +58,7 @@ class ServerState:
             domain=domain,
             port=port,
             routing=db.read_sync(RoutingTable.load, domain),
-            static=StaticServer(db, int(values["cache_max_bytes"])),
+            static=_static_server(db, values),
             limits=DeployLimits(
                 max_upload_bytes=int(values["deploy_max_upload_bytes"]),
                 max_files=int(values["deploy_max_files"]),
@@ -104,3 +105,15 @@ class ServerState:
         if site == "root" and preview_id is None and self.domain != "localhost":
             return self.base_url(self.domain)
         return self.base_url(f"{label}.{self.domain}")
+
+
+def _static_server(db: Database, values: dict[str, str]) -> StaticServer:
+    """The static server, with its disk blob cache beside the database unless it is off."""
+    blobs = None
+    max_mb = int(values["blob_cache_max_mb"])
+    if max_mb > 0:
+        blobs = BlobCache(db.path.parent / "blob-cache", max_mb * 1024 * 1024)
+        blobs.scan()
+    return StaticServer(
+        db, int(values["cache_max_bytes"]), blobs, int(values["blob_cache_min_bytes"])
+    )

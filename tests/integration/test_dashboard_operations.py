@@ -414,3 +414,16 @@ def test_domains_page_warns_about_a_certificate_expiring_within_14_days(own):
         assert re.search(r"\((59|60) days\)", page)
     finally:
         admin.close()
+
+
+def test_backups_page_shows_replication_off_then_its_replica(srv, admin):
+    page = admin.get("/backups").text
+    assert 'id="replication"' in page and 'id="replication-off"' in page
+    srv.cli("server", "set-config", "replicate_url=s3://bucket/fazt", "--db", str(srv.db))
+    try:
+        page = admin.get("/backups").text  # a live setting: no restart
+        assert 'id="replication-off"' not in page
+        assert "s3://bucket/fazt" in page and "not running" in page
+    finally:
+        srv.cli("server", "set-config", "replicate_url=", "--db", str(srv.db))
+    assert 'id="replication-off"' in admin.get("/backups").text

@@ -317,7 +317,7 @@ def test_unsatisfiable_range(srv, spec):
     assert r.headers["content-range"] == "bytes */1024"
 
 
-@pytest.mark.parametrize("spec", ["bytes=0-9,20-29", "items=0-9", "bytes=abc", "bytes=-"])
+@pytest.mark.parametrize("spec", ["items=0-9", "bytes=abc", "bytes=-", "bytes=5-2"])
 def test_unsupported_range_gives_full_response(srv, spec):
     r, raw = fetch(srv, "/range.bin", headers={"range": spec})
     assert (r.status_code, raw) == (200, RANGE)

@@ -5,10 +5,16 @@ call); the rest are form posts. A restore hands the server over to a fresh worke
 page it redirects to is served by that worker, from the restored data.
 """
 
+from datetime import UTC, datetime
+from pathlib import Path
 from urllib.parse import quote, urlencode
 
 from fazt.admin.dashboard import Page, redirect, render
 from fazt.api import backups
+from fazt.backup import replicate
+from fazt.cpu import run_cpu
+from fazt.db import settings
+from fazt.state import ServerState
 from fazt.web.http import HTTPError, Response
 
 DONE = {
@@ -24,10 +30,31 @@ async def _page(page: Page, status: int = 200, **extra) -> Response:
         "backups.html",
         status,
         backups=await backups.entries(page.state),
+        replication=await replication(page.state),
         done=DONE.get(query.get("done", "")),
         file=query.get("file", ""),
         **extra,
     )
+
+
+async def replication(state: ServerState) -> dict:
+    """What `fazt replicate status` shows (local files only: the status Litestream's
+    supervisor keeps, no call to the replica)."""
+    values = await state.db.read(settings.all_settings)
+    info = await run_cpu(replicate.describe, Path(state.db.path), values)
+    for key in ("replicated_at", "down_since", "last_error_at", "started_at"):
+        info[key] = _stamp(info.get(key))
+    if isinstance(info.get("last_outage"), dict):
+        outage = info["last_outage"]
+        info["last_outage"] = {k: _stamp(outage.get(k)) for k in ("down_at", "back_at")}
+    return info
+
+
+def _stamp(value: object) -> object:
+    """Unix seconds (as the replica status keeps them) as the text the `when` filter reads."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return datetime.fromtimestamp(value, UTC).isoformat()
+    return value
 
 
 async def backups_page(page: Page) -> Response:

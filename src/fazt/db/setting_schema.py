@@ -194,6 +194,11 @@ SETTINGS: tuple[Setting, ...] = (
     _int_setting("port", 4698, 1, 65535, "the port `fazt server start` listens on"),
     _int_setting("history_limit", 20, 1, 1000, "deployments kept per site", **LIVE),
     _int_setting("cache_max_bytes", 64 * MiB, 1, 64 * GiB, "bytes of the static file cache"),
+    # The disk copy of big files (fazt.hosting.blob_cache, docs/decisions/008-blob-serving.md).
+    _int_setting("blob_cache_max_mb", 2048, 0, 16 * 1024 * 1024, "MB of the disk blob cache"),
+    _int_setting(
+        "blob_cache_min_bytes", 64 * 1024, 0, 64 * GiB, "files this big are sent from disk"
+    ),
     # Deploy limits (fazt.hosting, docs/deploying.md).
     _int_setting("deploy_max_upload_bytes", 200 * MiB, 1, 64 * GiB, "bytes of one upload"),
     _int_setting("deploy_max_files", 10000, 1, 10_000_000, "files in one deployment"),

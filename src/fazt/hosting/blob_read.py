@@ -46,7 +46,7 @@ def iter_blob(
         yield from chunk_range(conn, chunk_set, start, end, chunk)
 
 
-def read_all(conn: sqlite3.Connection, sha256: str) -> bytes | None:
+def read_blob(conn: sqlite3.Connection, sha256: str) -> bytes | None:
     """The whole blob (small files only: manifests, sources, cached pages)."""
     if blob_size(conn, sha256) is None:
         return None

@@ -100,7 +100,7 @@ def missing_blobs(conn: sqlite3.Connection, hashes: list[str]) -> list[str]:
 
 def read_blob(conn: sqlite3.Connection, sha256: str) -> bytes | None:
     """A whole blob (small files: a big one is read in pieces with blob_read.iter_blob)."""
-    return blob_read.read_all(conn, sha256)
+    return blob_read.read_blob(conn, sha256)
 
 
 def read_variant(conn: sqlite3.Connection, sha256: str, encoding: str) -> bytes | None:

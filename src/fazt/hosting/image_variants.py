@@ -154,7 +154,7 @@ class ImageVariants:
                 raise VariantError(
                     "IMAGE_TOO_LARGE", f"images above {MAX_SOURCE_BYTES} bytes are not resized"
                 )
-            source = await self.db.read(blob_read.read_all, sha256) or b""
+            source = await self.db.read(blob_read.read_blob, sha256) or b""
             rendered = await cpu.run_cpu(
                 image_render.render, source, width, fmt, self.limits.max_pixels
             )

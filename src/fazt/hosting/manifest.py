@@ -59,10 +59,17 @@ class Manifest:
     cron: tuple[CronJob, ...] = field(default_factory=tuple)
 
     def cache_control(self, path: str, html: bool) -> str:
+        rule = self.cache_rule(path)
+        if rule is not None:
+            return rule
+        return HTML_CACHE if html else DEFAULT_ASSET_CACHE
+
+    def cache_rule(self, path: str) -> str | None:
+        """The Cache-Control value of the first `cache` pattern matching the path, if any."""
         for pattern, value in self.cache:
             if fnmatch.fnmatchcase(path, pattern.lstrip("/")):
                 return value
-        return HTML_CACHE if html else DEFAULT_ASSET_CACHE
+        return None
 
     def to_json(self) -> str:
         data: dict = {}

@@ -81,7 +81,8 @@ class FaztApp:
         if target.kind == routing.SITE and scope.method == "GET" and _unconditional(headers):
             # The hot path: a cached file, answered with prebuilt headers, no I/O and no
             # Response object (the same bytes `respond` would send).
-            found = self.state.static.cached(target.site, target.deployment_id, path)
+            static = self.state.static
+            found = static.cached(target.site, target.deployment_id, path)
             query = scope.query_string
             if query and asks_variant(query):  # `?w=640` on an image: a resized variant
                 found = None  # not the file itself
@@ -89,10 +90,17 @@ class FaztApp:
                 if answer is not None:
                     proto.response_bytes(200, *answer)
                     return
-            if found is not None and found.full:
-                encoding = preferred(headers.get("accept-encoding"), found.variants)
+            accept = headers.get("accept-encoding")
+            pending = found is not None and found.compress_pending and accept
+            if found is not None and found.full and not pending:
+                encoding = preferred(accept, found.variants)
                 response_headers, body = found.full[encoding]
                 proto.response_bytes(found.status, response_headers, body)
+                return
+            # A bigger file: its verified disk copy, read and sent by Granian (no Python).
+            hot = found and static.hot_file(found, accept)
+            if hot:
+                proto.response_file(found.status, *hot)
                 return
         if edge.enabled and not edge.hold(scope, proto):  # requests in progress per address
             return
@@ -186,7 +194,7 @@ class FaztApp:
             )
             if variant is not None:  # None: an animated image, served as it is
                 return variant
-        return file_response(self.state.static, req, found)
+        return await file_response(self.state.static, req, found)
 
     async def not_found(self, req: Request) -> Response:
         """The `404` system site's page with status 404, whatever the path."""
@@ -196,7 +204,7 @@ class FaztApp:
             found = await self.state.static.lookup("404", dep_id, "/", force_status=404)
         if found is None or is_missing(found):
             return Response(404, PLAIN_404, [("content-type", "text/plain")])
-        return file_response(self.state.static, req, found)
+        return await file_response(self.state.static, req, found)
 
 
 def _unconditional(headers: Any) -> bool:

@@ -27,14 +27,16 @@ class HTTPError(Exception):
 @dataclass
 class Response:
     """What every handler returns; `respond` writes it. The body is one of: `body` bytes
-    (None: no body at all, e.g. 304), a `file` on disk (sent by Granian), or a `stream` of
-    chunks; a file's or a stream's headers carry its content-length."""
+    (None: no body at all, e.g. 304), a `file` on disk (sent by Granian; `file_range`:
+    only bytes [start, end) of it), or a `stream` of chunks; a file's or a stream's headers
+    carry its content-length."""
 
     status: int = 200
     body: bytes | None = b""
     headers: list[tuple[str, str]] = field(default_factory=list)
     file: str | None = None
     stream: AsyncIterator[bytes] | None = None
+    file_range: tuple[int, int] | None = None
 
 
 def json_response(data: Any, status: int = 200) -> Response:
@@ -150,6 +152,8 @@ async def respond(proto: Any, response: Response, head: bool = False) -> None:
         proto.response_empty(status, headers)
     elif response.stream is not None:
         await _send_stream(proto.response_stream(status, headers), response.stream)
+    elif response.file is not None and response.file_range is not None:
+        proto.response_file_range(status, headers, response.file, *response.file_range)
     elif response.file is not None:
         proto.response_file(status, headers, response.file)
     elif head:

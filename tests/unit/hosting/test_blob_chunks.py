@@ -168,13 +168,13 @@ def test_reading_small_blobs_does_not_grow_the_connections_memory(tmp_path):
     data = b"tiny file"
     sha = deployments.sha256_hex(data)
     deployments.store_blob(conn, sha, data)
-    assert blob_read.read_all(conn, sha) == data
+    assert blob_read.read_blob(conn, sha) == data
     gc.collect()
     tracemalloc.start()
     try:
         before = tracemalloc.get_traced_memory()[0]
         for _ in range(5000):
-            assert blob_read.read_all(conn, sha) == data
+            assert blob_read.read_blob(conn, sha) == data
             assert b"".join(blob_read.iter_blob(conn, sha, 2, 6)) == data[2:6]
         gc.collect()
         grown = tracemalloc.get_traced_memory()[0] - before
