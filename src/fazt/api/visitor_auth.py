@@ -17,7 +17,7 @@ import re
 from urllib.parse import parse_qsl
 
 from fazt.api import request_auth
-from fazt.auth import csrf, github, oidc, visitors
+from fazt.auth import csrf, visitors
 from fazt.auth.cookies import values as cookie_values
 from fazt.auth.visitors import PendingLogin, Visitor
 from fazt.state import ServerState
@@ -82,6 +82,9 @@ async def current_visitor(state: ServerState, req: Request, site: str) -> Visito
 
 
 async def login(state: ServerState, req: Request, site: str) -> Response:
+    # httpx and cryptography load at the first sign-in, not in every idle worker
+    from fazt.auth import github, oidc
+
     provider_name = req.query.get("provider") or ""
     next_path = safe_next(req.query.get("next"))
     https = await _https(state, req)
@@ -147,6 +150,9 @@ async def _take(state: ServerState, req: Request, site: str, given: str) -> Pend
 
 
 async def callback(state: ServerState, req: Request, site: str) -> Response:
+    # httpx and cryptography load at the first sign-in, not in every idle worker
+    from fazt.auth import github, oidc
+
     query = req.query
     pending = await _take(state, req, site, query.get("state") or "")
     if query.get("error"):

@@ -105,6 +105,7 @@ def start(
         sys.exit(detached.start(args, log_path(resolve_db_path(db_path))))
     from fazt.backup.fscheck import unsafe_filesystem, unsafe_message
     from fazt.server.guard import AlreadyServing, ServerLock, check_port_free
+    from fazt.server.https_ports import https_addresses
     from fazt.server.supervisor import exec_supervisor
 
     sys.stdout.reconfigure(line_buffering=True)
@@ -131,7 +132,7 @@ def start(
     except AlreadyServing as exc:
         lock.release()
         fail(f"cannot start: {exc}")
-    exec_supervisor(host, port, path, lock.fd)
+    exec_supervisor(host, port, path, lock.fd, https=https_addresses(str(path)))
 
 
 def _saved_port(path: Path) -> int | None:

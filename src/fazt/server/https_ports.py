@@ -1,11 +1,11 @@
-"""`python -m fazt.server.https_ports DB`: where HTTPS mode listens, one `host port` a line.
+"""Where HTTPS mode listens: the redirect and TLS ports, from the saved settings.
 
 The supervisor binds these ports for its workers, so that a worker's crash does not refuse
-HTTPS connections. It asks this short-lived child instead of reading the settings itself:
-an idle supervisor never loads sqlite3 and the settings schema (~4 MB, issue 22).
+HTTPS connections. `fazt server start` reads them (it has the database open) and passes them
+to the supervisor, which reads them itself only at a handover: an idle supervisor never
+loads sqlite3 and the settings schema (~4 MB, issue 22).
 """
 
-import sys
 from pathlib import Path
 
 
@@ -24,13 +24,3 @@ def https_addresses(db: str) -> list[tuple[str, int]]:
     except ValueError:
         return []  # the worker reports the bad setting
     return [(value("https_host"), port) for port in ports]
-
-
-def main(argv: list[str]) -> int:
-    for host, port in https_addresses(argv[0]):
-        print(host, port)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))

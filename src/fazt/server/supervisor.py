@@ -168,24 +168,11 @@ def _seconds(value: str | None, default: float) -> float:
 
 
 def https_addresses(db: str) -> list[tuple[str, int]]:
-    """Where HTTPS mode listens, from the saved settings ([] when it is off), read by a
-    short-lived child (fazt.server.https_ports) so the supervisor stays without sqlite3."""
-    try:
-        out = subprocess.run(
-            [sys.executable, "-m", "fazt.server.https_ports", db],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=True,
-        ).stdout
-    except (OSError, subprocess.SubprocessError):
-        return []  # the worker binds the ports itself, and reports what is wrong
-    found = []
-    for line in out.splitlines():
-        host, _, port = line.rpartition(" ")
-        if host and port.isdigit():
-            found.append((host, int(port)))
-    return found
+    """Where HTTPS mode listens, read from the saved settings at a handover (a first start
+    is told by `fazt server start`, so an idle supervisor never loads sqlite3)."""
+    from fazt.server.https_ports import https_addresses as saved
+
+    return saved(db)
 
 
 def restart_cap(db: str) -> float:
@@ -243,8 +230,10 @@ class Supervisor:
         say: Callable[[str], None],
         lock_fd: int | None = None,
         python: str = sys.executable,
+        https: list[tuple[str, int]] | None = None,
     ) -> None:
         self.host, self.port, self.db, self.lock_fd = host, port, db, lock_fd
+        self.https = https or []  # HTTPS mode's addresses when it started (from the CLI)
         # What follows `python -m fazt` to start a worker.
         self.worker_args = ["server", "worker", "--host", host, "--port", str(port), "--db", db]
         self.upgrade_request = request_path(db)
@@ -262,11 +251,11 @@ class Supervisor:
         except OSError as exc:
             raise WorkerFailed(f"cannot listen on {self.host}:{self.port}: {exc}") from None
 
-    def bind_extra(self) -> list[socket.socket]:
+    def bind_extra(self, addresses: list[tuple[str, int]]) -> list[socket.socket]:
         """New sockets for HTTPS mode's ports; one that cannot be bound is left to the
         worker, which binds it itself (and reports the error if it cannot either)."""
         found = []
-        for host, port in https_addresses(self.db):
+        for host, port in addresses:
             if port == self.port:
                 continue
             try:
@@ -388,7 +377,7 @@ class Supervisor:
         old = self.worker
         try:
             sock = self.bind()  # joins the group when the worker listens: the newest
-            extra = self.bind_extra()
+            extra = self.bind_extra(https_addresses(self.db))  # settings may have changed
             try:
                 new = self.spawn(python, sock, extra, ready_silence(self.db))
             except WorkerFailed:
@@ -424,7 +413,7 @@ class Supervisor:
             extra = []
             try:
                 sock = self.bind()
-                extra = self.bind_extra()
+                extra = self.bind_extra(self.https)
                 self.worker = self.spawn(self.python, sock, extra)
             except WorkerFailed as exc:
                 if not exc.killed or self._stop_requested():
@@ -490,7 +479,7 @@ class Supervisor:
                 if dead.sock is None:  # a worker of an older release bound its own
                     dead.sock = self.bind()
                 if not dead.extra:  # HTTPS mode's sockets, likewise (none when it is off)
-                    dead.extra = self.bind_extra()
+                    dead.extra = self.bind_extra(self.https)
                 self.worker = self.spawn(dead.python, dead.sock, dead.extra)
             except WorkerFailed as exc:
                 if self._stop_requested():
@@ -539,6 +528,7 @@ class Supervisor:
                 adopt=self.worker.pid,
                 listen_fd=None if sock is None else sock.fileno(),
                 extra_fds=[each.fileno() for each in self.worker.extra],
+                https=self.https,
             )
         except OSError as exc:
             self.say(f"staying on the old supervisor: cannot exec {python}: {exc}")
@@ -602,6 +592,7 @@ def exec_supervisor(
     adopt: int | None = None,
     listen_fd: int | None = None,
     extra_fds: list[int] | None = None,
+    https: list[tuple[str, int]] | None = None,
 ) -> None:
     """Replace this process by `python -m fazt.server.supervisor` (returns only on error).
 
@@ -621,6 +612,8 @@ def exec_supervisor(
     for fd in extra_fds or []:
         os.set_inheritable(fd, True)
         args += ["--extra-listen-fd", str(fd)]
+    for https_host, https_port in https or []:
+        args += ["--https-listen", f"{https_host}:{https_port}"]
     sys.stdout.flush()
     sys.stderr.flush()
     os.execv(python, [python, "-m", "fazt.server.supervisor", *args])
@@ -637,12 +630,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--adopt", type=int, default=None)  # a running worker's pid
     parser.add_argument("--listen-fd", type=int, default=None)  # the socket it serves
     parser.add_argument("--extra-listen-fd", type=int, action="append", default=[])  # HTTPS
+    # HTTPS mode's addresses (host:port) to hold for the workers, read by `fazt server start`
+    parser.add_argument("--https-listen", action="append", default=[])
     args = parser.parse_args(argv)
+    https = [(h, int(p)) for h, _, p in (a.rpartition(":") for a in args.https_listen)]
 
     def say(line: str) -> None:
         print(f"fazt: {line}", flush=True)
 
-    supervisor = Supervisor(args.host, args.port, args.db, say, lock_fd=args.lock_fd)
+    supervisor = Supervisor(args.host, args.port, args.db, say, lock_fd=args.lock_fd, https=https)
     extra = tuple(args.extra_listen_fd)
     code = supervisor.run(adopt=args.adopt, listen_fd=args.listen_fd, extra_fds=extra)
     print("fazt stopped", flush=True)

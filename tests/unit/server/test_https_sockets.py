@@ -44,7 +44,7 @@ def test_supervisor_binds_them_and_the_worker_finds_them_by_port(tmp_path):
     )
     said: list[str] = []
     sup = Supervisor("127.0.0.1", main, db, said.append)
-    extra = sup.bind_extra()
+    extra = sup.bind_extra(https_addresses(db))
     try:
         assert by_port(tuple(s.fileno() for s in extra)) == {
             http: extra[0].fileno(),
@@ -69,5 +69,6 @@ def test_a_port_it_cannot_bind_is_left_to_the_worker(tmp_path):
             https_https_port=str(tls),
         )
         said: list[str] = []
-        assert Supervisor("127.0.0.1", main, db, said.append).bind_extra() == []
+        sup = Supervisor("127.0.0.1", main, db, said.append)
+        assert sup.bind_extra(https_addresses(db)) == []
     assert len(said) == 1 and f"127.0.0.1:{tls}" in said[0]
