@@ -411,6 +411,11 @@ def test_secret_headers_are_dropped_on_a_redirect_to_another_origin(
 def test_every_call_is_logged(srv: FaztServer, allowed: Recorder) -> None:
     fetch(srv, f"http://127.0.0.1:{allowed.port}/json?token=abc")
     fetch(srv, "http://example.com/x")
+    # Log lines are written after the answer (off the request path): wait for both.
+    wait_for(
+        lambda: any(line.startswith("fetch GET example.com/x -> ") for line in logs(srv)),
+        what="the refused call's log line",
+    )
     lines = logs(srv)
     assert any(
         line.startswith(f"fetch GET 127.0.0.1:{allowed.port}/json -> 200 (") for line in lines
