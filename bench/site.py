@@ -20,7 +20,7 @@ import shutil
 import sys
 import tempfile
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 from benchlib import (
     SHARED_BENCH,
@@ -55,6 +55,19 @@ def copy_docs(source: Path, folder: Path) -> list[str]:
     return paths
 
 
+def sized(folder: Path, paths: list[str], min_kb: float, max_kb: float | None) -> list[str]:
+    """The paths whose files are within the size bounds (to see which sizes cost what)."""
+    if not min_kb and max_kb is None:
+        return paths
+    kept = []
+    for path in paths:
+        size = (folder / unquote(path[1:])).stat().st_size / 1024
+        if size >= min_kb and (max_kb is None or size <= max_kb):
+            kept.append(path)
+    print(f"requesting {len(kept)} of {len(paths)} files ({min_kb}-{max_kb} KiB)")
+    return kept
+
+
 def worker_pid(supervisor: int) -> int:
     children = Path(f"/proc/{supervisor}/task/{supervisor}/children").read_text().split()
     return int(children[0]) if children else supervisor
@@ -66,6 +79,8 @@ def main() -> int:
     ap.add_argument("--duration", type=int, default=5, help="seconds per wrk run")
     ap.add_argument("--conns", type=int, default=64)
     ap.add_argument("--docs", type=Path, default=DOCS)
+    ap.add_argument("--min-kb", type=float, default=0, help="request only files this big or bigger")
+    ap.add_argument("--max-kb", type=float, help="request only files this big or smaller")
     ap.add_argument(
         "--set",
         action="append",
@@ -118,6 +133,7 @@ def main() -> int:
                     status, _ = get(port, path, h)
                     if status != 200:
                         raise RuntimeError(f"{path} on port {port}: {status}")
+            paths = sized(folder, paths, args.min_kb, args.max_kb)
             paths_file = tmp / "paths.txt"
             paths_file.write_text("\n".join(paths) + "\n")
             idle = rss_kb(worker_pid(fz.pid))
