@@ -16,6 +16,7 @@ Never fails on timing; all processes it starts are stopped by pid, temp folders 
 
 import argparse
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -32,6 +33,7 @@ from benchlib import (
     rss_kb,
     run_group,
     terminate_on_sigterm,
+    tree_cpu_seconds,
 )
 from static import nginx_start, nginx_stop
 
@@ -66,6 +68,21 @@ def sized(folder: Path, paths: list[str], min_kb: float, max_kb: float | None) -
             kept.append(path)
     print(f"requesting {len(kept)} of {len(paths)} files ({min_kb}-{max_kb} KiB)")
     return kept
+
+
+def print_cpu_per_request(
+    wrk_out: str, duration: int, before: tuple[float, float], after: tuple[float, float]
+) -> None:
+    """CPU time per answer of each server over all its rounds: unlike req/s, it barely
+    moves when other work shares the machine, so runs on a busy machine still compare."""
+    sides = {"A": [], "B": []}
+    for side, rps in re.findall(r"([AB]) (\d+) req/s", wrk_out):
+        sides[side].append(float(rps) * duration)
+    for i, (side, name) in enumerate((("A", "fazt"), ("B", "nginx"))):
+        answers = sum(sides[side])
+        if answers:
+            micros = (after[i] - before[i]) / answers * 1e6
+            print(f"CPU per answer: {name} {micros:.0f} us ({answers:.0f} answers)")
 
 
 def worker_pid(supervisor: int) -> int:
@@ -145,8 +162,12 @@ def main() -> int:
                 f"http://127.0.0.1:{fz.port}/",
                 f"http://127.0.0.1:{nginx_port}/",
             ]
+            nginx_pid = int((nginx_state / "nginx.pid").read_text())
+            cpu_before = tree_cpu_seconds(fz.pid), tree_cpu_seconds(nginx_pid)
             out = run_group(cmd, timeout=60 + (2 * args.rounds + 2) * (args.duration + 10))
+            cpu_after = tree_cpu_seconds(fz.pid), tree_cpu_seconds(nginx_pid)
             sys.stdout.write(out.stdout + out.stderr)
+            print_cpu_per_request(out.stdout, args.duration, cpu_before, cpu_after)
             worker = rss_kb(worker_pid(fz.pid))
             cache = fz.home / "blob-cache"
             on_disk = sum(p.stat().st_size for p in cache.rglob("*") if p.is_file())
