@@ -4,6 +4,7 @@ real server, visitors signed in through the local dev provider (*.localhost).
 The app under test runs any storage call it is sent (`api/op.js`), as the visitor whose
 session cookie came with the request, so the tests can try every API and spelling."""
 
+import base64
 import json
 import sqlite3
 from contextlib import contextmanager
@@ -288,3 +289,48 @@ def test_user_ids_cross_the_pipe_as_json(server, app_host):
     finally:
         conn.close()
     assert rows == [('dev:o d"d\u00e9@us.test',)]
+
+
+def test_operators_list_export_purge_and_delete(server, app_host):
+    dana = Visitor(server, app_host, sign_in(server, app_host, "dana@us.test"))
+    erin = Visitor(server, app_host, sign_in(server, app_host, "erin@us.test"))
+    for who in (dana, erin):
+        who.ok(
+            (True, "kv", "set", "k", {"v": 1}),
+            (True, "ds", "insert", "notes", {"id": "n1", "t": "hello"}),
+            (True, "s3", "put", "pic.bin", "\u00e9t\u00e9"),
+        )
+    r = server.api("GET", "/api/apps/us1/users")
+    users = {u["id"]: u for u in r.json()["data"]["users"]}
+    assert users["dev:dana@us.test"]["storage"]["items"] == 3
+    assert users["dev:dana@us.test"]["storage"]["bytes"] > 0
+    r = server.api("GET", "/api/apps/us1/users/dana@us.test/data")
+    assert r.status_code == 200 and "attachment" in r.headers["content-disposition"]
+    data = r.json()["data"]
+    assert data["user"] == "dev:dana@us.test"
+    assert data["kv"][0]["key"] == "k" and data["kv"][0]["value"] == {"v": 1}
+    assert data["documents"]["notes"][0]["t"] == "hello"
+    blob = data["objects"][0]
+    assert base64.b64decode(blob["data_b64"]).decode() == "\u00e9t\u00e9"
+    r = server.api("DELETE", "/api/apps/us1/users/dev:dana@us.test/data")
+    assert r.status_code == 200, r.text
+    assert r.json()["data"]["deleted"] == {"kv": 1, "documents": 1, "objects": 1}
+    assert dana.user("kv", "list", "") == [] and dana.user("s3", "list", "") == []
+    assert erin.user("kv", "get", "k") == {"v": 1}  # only dana's went
+    # deleting erin's account deletes her data and ends her session
+    r = server.api("DELETE", "/api/apps/us1/users/erin@us.test")
+    assert r.status_code == 200, r.text
+    assert "AUTH_REQUIRED" in erin.run((True, "kv", "get", "k"))[0]["error"]
+    conn = sqlite3.connect(server.db)
+    try:
+        left = [
+            conn.execute(f"SELECT COUNT(*) FROM {t} WHERE user_id = ?", (erin_id,)).fetchone()[0]
+            for t in ("user_kv", "user_documents", "user_objects", "user_storage_usage")
+            for erin_id in ("dev:erin@us.test",)
+        ]
+    finally:
+        conn.close()
+    assert left == [0, 0, 0, 0]
+    for path in ("/api/apps/us1/users/nobody@x/data", "/api/apps/us1/users/nobody@x"):
+        r = server.api("GET" if path.endswith("data") else "DELETE", path)
+        assert r.status_code == 404 and r.json()["error"]["code"] == "USER_NOT_FOUND"
