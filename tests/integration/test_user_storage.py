@@ -334,3 +334,28 @@ def test_operators_list_export_purge_and_delete(server, app_host):
     for path in ("/api/apps/us1/users/nobody@x/data", "/api/apps/us1/users/nobody@x"):
         r = server.api("GET" if path.endswith("data") else "DELETE", path)
         assert r.status_code == 404 and r.json()["error"]["code"] == "USER_NOT_FOUND"
+
+
+def test_cli_lists_exports_purges_and_removes(server, app_host, tmp_path):
+    fay = Visitor(server, app_host, sign_in(server, app_host, "fay@us.test"))
+    fay.ok((True, "kv", "set", "draft", "x" * 100), (True, "s3", "put", "a.txt", "hi"))
+    listed = json.loads(server.cli("app", "users", "us1", "--json").stdout)
+    mine = next(u for u in listed["users"] if u["id"] == "dev:fay@us.test")
+    assert mine["storage"]["items"] == 2
+    table = server.cli("app", "users", "list", "us1").stdout
+    assert "fay@us.test" in table and "/ 2" in table
+    out = tmp_path / "fay.json"
+    server.cli("app", "users", "export", "us1", "fay@us.test", "-o", str(out))
+    exported = json.loads(out.read_text())
+    assert exported["kv"][0]["value"] == "x" * 100
+    assert base64.b64decode(exported["objects"][0]["data_b64"]) == b"hi"
+    assert json.loads(server.cli("app", "users", "export", "us1", "fay@us.test").stdout) == exported
+    # without --yes it asks, and "no" changes nothing
+    refused = server.cli("app", "users", "purge", "us1", "fay@us.test", check=False, input="n\n")
+    assert refused.returncode != 0 and fay.user("kv", "get", "draft") == "x" * 100
+    purged = server.cli("app", "users", "purge", "us1", "fay@us.test", "--yes", "--json")
+    assert json.loads(purged.stdout)["deleted"] == {"kv": 1, "documents": 0, "objects": 1}
+    assert fay.user("kv", "get", "draft") is None
+    server.cli("app", "users", "remove", "us1", "fay@us.test", "--yes")
+    gone = server.cli("app", "users", "export", "us1", "fay@us.test", check=False)
+    assert gone.returncode != 0 and "USER_NOT_FOUND" in gone.stdout + gone.stderr
