@@ -23,6 +23,7 @@ from fazt.admin import (
     operations,
     storage_page,
     upgrade_page,
+    users_page,
     views,
 )
 from fazt.admin.dashboard import LOGGED_IN
@@ -205,6 +206,8 @@ PAGES = [
     ("POST", "/apps/{name}/env", views.env_set, LOGGED_IN),
     ("POST", "/apps/{name}/env/{env}/delete", views.env_unset, LOGGED_IN),
     ("POST", "/apps/{name}/users", views.user_role, LOGGED_IN),
+    ("GET", "/apps/{name}/users/export", users_page.user_export, LOGGED_IN),
+    ("POST", "/apps/{name}/users/delete", users_page.user_delete, LOGGED_IN),
     ("GET", "/keys", views.keys_page, LOGGED_IN),
     ("POST", "/keys", views.key_create, LOGGED_IN),
     ("POST", "/keys/{key_id}/revoke", views.key_revoke, LOGGED_IN),
