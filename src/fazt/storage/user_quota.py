@@ -17,8 +17,8 @@ from fazt.storage.errors import StorageError
 from fazt.storage.scope import UserScope
 
 T = TypeVar("T")
-BYTES_SETTING = "user_storage_max_bytes"
-ITEMS_SETTING = "user_storage_max_items"
+BYTES_DEFAULT = settings.DEFAULTS["user_storage_max_bytes"]
+ITEMS_DEFAULT = settings.DEFAULTS["user_storage_max_items"]
 
 
 class QuotaExceeded(StorageError):
@@ -34,16 +34,19 @@ def usage(conn: sqlite3.Connection, owner: UserScope) -> tuple[int, int]:
     return (row[0], row[1]) if row else (0, 0)
 
 
-def _limit(conn: sqlite3.Connection, key: str) -> int:
+def _number(text: str, default: str) -> int:
     try:
-        return settings.get_int(conn, key)
+        return int(text)
     except ValueError:  # a bad row written by SQL: the default
-        return int(settings.DEFAULTS[key])
+        return int(default)
 
 
 def limits(conn: sqlite3.Connection) -> tuple[int, int]:
     """(max bytes, max items) per visitor per app, read live from the settings."""
-    return _limit(conn, BYTES_SETTING), _limit(conn, ITEMS_SETTING)
+    return (
+        _number(settings.get(conn, "user_storage_max_bytes"), BYTES_DEFAULT),
+        _number(settings.get(conn, "user_storage_max_items"), ITEMS_DEFAULT),
+    )
 
 
 def within_quota(
