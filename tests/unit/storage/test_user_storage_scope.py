@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from fazt.auth import visitors
 from fazt.db import Database
 from fazt.db import settings as db_settings
-from fazt.hosting.deployments import ensure_site
+from fazt.hosting.deployments import delete_site, ensure_site
 from fazt.storage import user_data, user_quota
 from fazt.storage.bindings import AppStorage, StorageError, UserStorage
 from fazt.storage.scope import UserScope
@@ -178,3 +178,21 @@ def test_export_purge_and_account_deletion(db):
     assert db.read_sync(user_data.export, s.owner)["kv"] == []
     with pytest.raises(StorageError):  # no account: no rows can be written for it
         s.kv_set("k", "1")
+
+
+def test_deleting_the_app_deletes_its_visitors_data(tmp_path):
+    with Database.open(tmp_path / "data.db") as db:
+        db.write_sync(ensure_site, "gone")
+        db.write_sync(_visitor, "gone", USERS[0])
+        s = UserStorage(db, "gone", USERS[0])
+        s.kv_set("k", "1")
+        s.s3_put("f", "aGk=")
+        db.write_sync(delete_site, "gone")
+
+        def left(conn):
+            return [
+                conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]
+                for t in ("user_kv", "user_objects", "user_storage_usage", "app_users")
+            ]
+
+        assert db.read_sync(left) == [0, 0, 0, 0]
