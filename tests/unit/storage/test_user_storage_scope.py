@@ -196,3 +196,39 @@ def test_deleting_the_app_deletes_its_visitors_data(tmp_path):
             ]
 
         assert db.read_sync(left) == [0, 0, 0, 0]
+
+
+FIELDS = st.sampled_from(["id", "v", "user_id", "app", "_createdAt", "owner", "a.b", "'"])
+VALUES = st.one_of(st.integers(-3, 3), st.sampled_from(["", "x", USERS[0], "app1", "%"]))
+CONDITIONS = st.one_of(
+    VALUES,
+    st.dictionaries(st.sampled_from(["$ne", "$gt", "$lte", "$eq"]), VALUES, min_size=1),
+    st.fixed_dictionaries({"$in": st.lists(VALUES, max_size=3)}),
+    st.fixed_dictionaries({"$exists": st.booleans()}),
+)
+QUERIES = st.recursive(
+    st.dictionaries(FIELDS, CONDITIONS, max_size=3),
+    lambda inner: st.builds(
+        lambda op, parts: {op: parts},
+        st.sampled_from(["$or", "$and"]),
+        st.lists(inner, min_size=1, max_size=3),
+    ),
+    max_leaves=6,
+)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(query=QUERIES, sort=st.sampled_from([{}, {"sort": {"user_id": 1}}, {"sort": {"v": -1}}]))
+def test_no_document_query_reaches_another_visitors_documents(db, query, sort):
+    alice = UserStorage(db, "app2", USERS[0])
+    if alice.ds_count("q", "{}") == 0:
+        for i in range(3):
+            alice.ds_insert("q", json.dumps({"v": i, "user_id": USERS[1], "app": "app2"}))
+    bob = UserStorage(db, "app2", USERS[1])
+    for reader in (bob, AppStorage(db, "app2")):
+        found = _quiet(reader.ds_find, "q", json.dumps(query), json.dumps(sort))
+        assert found is None or json.loads(found) == []
+        assert _quiet(reader.ds_count, "q", json.dumps(query)) in (None, 0)
+        assert _quiet(reader.ds_update, "q", json.dumps(query), '{"$set": {"hit": 1}}') in (None, 0)
+        assert _quiet(reader.ds_delete, "q", json.dumps(query)) in (None, 0)
+    assert alice.ds_count("q", '{"hit": 1}') == 0 and alice.ds_count("q", "{}") == 3
