@@ -42,9 +42,10 @@
 
   // The one Python callable (see sandbox.py): HOST(method, ...args) returns "S" + text,
   // "V" + JSON, "N" (nothing), "E" + an error message to throw, or "A" + the message of
-  // fazt.storage.user called with nobody signed in (thrown as a 401 for the handler). Arguments cross as
-  // strings, numbers, booleans or null (structured values are JSON text already):
-  // anything else becomes its String(), which the Python side's checks refuse.
+  // fazt.storage.user called with nobody signed in (thrown as a 401 for the handler).
+  // Arguments cross as strings, numbers, booleans or null (structured values are JSON
+  // text already): anything else becomes its String(), which the Python side's checks
+  // refuse.
   const HOST = G.__fazt_host;
   delete G.__fazt_host;
   function host(method, args, convert) {
