@@ -237,7 +237,8 @@ class Prepared:
         self.uses += 1
         self.reset_done = False
         outcome = self._run(job)
-        if outcome.error in (FUNCTION_TIMEOUT, FUNCTION_MEMORY) or outcome.discard:
+        broken = outcome.error in (FUNCTION_TIMEOUT, FUNCTION_MEMORY) or outcome.discard
+        if broken or self._left_jobs(job):
             self.usable = False
         elif self.reset_done:
             self.usable = self.usable and self.uses < MAX_REQUESTS_PER_CONTEXT
@@ -276,6 +277,21 @@ class Prepared:
         except MemoryError:
             return self._failed(FUNCTION_MEMORY, "the function ran out of memory")
         return Outcome(raw=out)
+
+    def _left_jobs(self, job: Job) -> bool:
+        """Run now, as this request, the jobs it left pending (a Promise nobody awaited):
+        left for later, they would run inside the next request, with its visitor's
+        fazt.storage.user. True if there were any: they ran after the context's reset,
+        so it is not reused."""
+        ran = False
+        try:
+            while self.ctx.execute_pending_job():
+                ran = True
+                if time.monotonic() >= job.deadline:
+                    break
+        except Exception:  # a job that throws: nobody is left to see it
+            ran = True
+        return ran
 
     def _settle(self, job: Job) -> str | None:
         ctx = self.ctx
