@@ -73,10 +73,14 @@ class Overloaded(Exception):
 class _Run:
     """One request on its way through the pool."""
 
-    __slots__ = ("budget", "deadline", "future", "header", "request", "site", "worker")
+    __slots__ = ("budget", "deadline", "future", "header", "request", "site", "user", "worker")
 
-    def __init__(self, future: asyncio.Future, site: str, header: str, request: str) -> None:
+    def __init__(
+        self, future: asyncio.Future, site: str, header: str, request: str, user: str | None
+    ) -> None:
         self.future = future
+        # " " + the signed-in visitor's id as JSON (worker.py), or "" when nobody is
+        self.user = "" if user is None else " " + json.dumps(user)
         self.site = site
         self.header = header  # the header's JSON text
         self.request = request  # REQUEST_JSON \0 CONTEXT_JSON
@@ -201,9 +205,11 @@ class WorkerPool:
         request_json: str,
         context_json: str,
         deadline: float,
+        user: str | None = None,
     ) -> Outcome:
         """Run one request of app `site` in a worker; `deadline` is time.monotonic()
-        based. `header` is a dict or, precomputed by the caller, its JSON text."""
+        based. `header` is a dict or, precomputed by the caller, its JSON text. `user`:
+        the signed-in visitor's id from the verified session (fazt.storage.user)."""
         if self._closed:
             raise Overloaded("the runtime is shutting down")
         if len(self._workers) + self._starting < self.size:
@@ -222,7 +228,7 @@ class WorkerPool:
             loop = self._loop = asyncio.get_running_loop()
         if isinstance(header, dict):
             header = json.dumps(header)
-        run = _Run(loop.create_future(), site, header, request_json + "\0" + context_json)
+        run = _Run(loop.create_future(), site, header, request_json + "\0" + context_json, user)
         now = time.monotonic()
         if site != self._last_site:
             self._other_at, self._last_site = self._last_at, site
@@ -377,7 +383,7 @@ class WorkerPool:
         run.worker = worker
         worker.inflight.append(run)
         fresh = "1" if self.fresh else "0"
-        text = f"{run.header}\0{run.deadline!r} {fresh}\0{run.request}"
+        text = f"{run.header}\0{run.deadline!r} {fresh}{run.user}\0{run.request}"
         data = text.encode("utf-8", "surrogatepass")
         return _LENGTH.pack(len(data)) + data
 

@@ -8,11 +8,13 @@ without a time limit and can call Python synchronously (fazt.storage, ...). See
 docs/decisions/005-js-isolation.md.
 
 Protocol on stdin/stdout: frames of a 4-byte big-endian length and UTF-8 text.
-- server -> worker: `HEADER \\0 DEADLINE FRESH \\0 REQUEST_JSON \\0 CONTEXT_JSON`,
+- server -> worker: `HEADER \\0 DEADLINE FRESH[ USER] \\0 REQUEST_JSON \\0 CONTEXT_JSON`,
   HEADER being JSON {"app", "dep", "entry", "mem", "stack"[, "src"]} (the same text for
   every request to one route of one deployment: parsed once), DEADLINE the deadline in
-  time.monotonic() seconds, FRESH 1 or 0. Several may be queued: they are run in
-  order.
+  time.monotonic() seconds, FRESH 1 or 0, USER (absent when nobody is signed in) the
+  JSON string of the signed-in visitor's id, which the server found from the session
+  cookie: the only source of fazt.storage.user's scope. Several may be queued: they are
+  run in order.
 - worker -> server: `R` once, when ready; `P[channel, message]` for
   fazt.realtime.publish (channel null: socket.broadcast of a root main.js; sent at
   once), then
@@ -46,7 +48,7 @@ from fazt.runtime.private_files import PrivateFiles
 from fazt.runtime.sandbox import FUNCTION_ERROR, FUNCTION_TIMEOUT, Host, Job, Outcome, Prepared
 from fazt.runtime.sources import load_sources
 from fazt.storage import kv
-from fazt.storage.bindings import AppStorage, StorageError
+from fazt.storage.bindings import AppStorage, StorageError, UserStorage
 
 log = logging.getLogger("fazt.runtime.worker")
 T = TypeVar("T")
@@ -213,7 +215,7 @@ class JsWorker:
                 if len(self.headers) >= HEADERS_KEPT:
                     self.headers.clear()
                 self.headers[head] = h
-        deadline, fresh = timing.split(" ")
+        deadline, fresh, *user = timing.split(" ", 2)
         job = Job(
             app=h["app"],
             key=(h["app"], h["dep"], h["mem"], h["stack"]),
@@ -224,6 +226,7 @@ class JsWorker:
             stack_bytes=h["stack"],
             deadline=float(deadline),  # time.monotonic(): the same clock in every process
             sources=h.get("src"),
+            user=json.loads(user[0]) if user else None,
         )
         if time.monotonic() >= job.deadline:  # it waited behind a slow one: the server
             return encode_outcome(timed_out())  # has answered 504 already
@@ -236,6 +239,11 @@ class JsWorker:
 
     def run(self, job: Job, fresh: bool = False) -> Outcome:
         self.host.storage = AppStorage(self.db, job.app)  # type: ignore[arg-type]
+        self.host.user_storage = (
+            UserStorage(self.db, job.app, job.user)  # type: ignore[arg-type]
+            if job.user is not None
+            else None
+        )
         self.host.net = AppNet(self.db, job.app, job.key[1], job.deadline)
         self.host.private = PrivateFiles(self.db, job.app, job.key[1])
         self.published = 0
@@ -253,6 +261,7 @@ class JsWorker:
             raise
         finally:
             self.host.storage = None
+            self.host.user_storage = None
             self.host.net = None
             self.host.private = None
             if context is not None and context.usable and not fresh:
