@@ -181,6 +181,10 @@ class WorkerPool:
         self._closed = False
         self._watchdog: asyncio.TimerHandle | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        # Contexts the workers created for a request: from their spare (prelude evaluated
+        # ahead), or cold (the prelude ran on the request's path); and the spares they
+        # prepared (worker.py "C" and "S" frames).
+        self.contexts = {"spare": 0, "cold": 0, "prepared": 0}
 
     def usage(self) -> dict:
         """How busy the pool is now (the dashboard's health view)."""
@@ -190,6 +194,9 @@ class WorkerPool:
             "running": running,
             "busy": running - len(self._idle),
             "queued": self._queued,
+            "contexts_spare": self.contexts["spare"],
+            "contexts_cold": self.contexts["cold"],
+            "contexts_prepared": self.contexts["prepared"],
         }
 
     # -- requests -------------------------------------------------------------------------
@@ -399,6 +406,10 @@ class WorkerPool:
                 return
             self._workers.add(worker)
             self._idle.add(worker)
+        elif kind == "C":
+            self.contexts["cold" if text[1:2] == "1" else "spare"] += 1
+        elif kind == "S":
+            self.contexts["prepared"] += 1
         elif kind == "P":
             if worker.inflight and self.publish is not None:
                 channel, message = json.loads(text[1:])

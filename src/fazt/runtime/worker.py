@@ -15,8 +15,10 @@ Protocol on stdin/stdout: frames of a 4-byte big-endian length and UTF-8 text.
   order.
 - worker -> server: `R` once, when ready; `P[channel, message]` for
   fazt.realtime.publish (channel null: socket.broadcast of a root main.js; sent at
-  once), then
-  one `D` + HEADER_JSON + `\\0` + BODY per request (HEADER: s, h, l, e, m, line, file).
+  once), `C0` or `C1` when a request needed a new context (from the spare one, or
+  cold: the prelude evaluated on its path), then
+  one `D` + HEADER_JSON + `\\0` + BODY per request (HEADER: s, h, l, e, m, line, file);
+  `S` whenever it has built a spare context (between requests).
 
 Storage runs on this process's own SQLite connection: reads directly, each write in
 its own BEGIN IMMEDIATE transaction (SQLite's lock makes it one writer at a time with
@@ -29,6 +31,7 @@ import fcntl
 import json
 import logging
 import os
+import select
 import signal
 import sqlite3
 import struct
@@ -40,10 +43,22 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+import quickjs
+
 from fazt.db.connection import open_connection
+from fazt.runtime.limits import Limits
 from fazt.runtime.net import AppNet
+from fazt.runtime.prelude import LEGACY_ENTRY
 from fazt.runtime.private_files import PrivateFiles
-from fazt.runtime.sandbox import FUNCTION_ERROR, FUNCTION_TIMEOUT, Host, Job, Outcome, Prepared
+from fazt.runtime.sandbox import (
+    FUNCTION_ERROR,
+    FUNCTION_TIMEOUT,
+    Host,
+    Job,
+    Outcome,
+    Prepared,
+    blank_context,
+)
 from fazt.runtime.sources import load_sources
 from fazt.storage import kv
 from fazt.storage.bindings import AppStorage, StorageError
@@ -165,6 +180,9 @@ class JsWorker:
         self.headers: dict[str, dict] = {}  # frame header text -> parsed
         self.published = 0  # realtime messages sent by the current request
         self.host = Host(publish=self._publish, stdlib=self._stdlib)
+        # A context with the prelude evaluated, built while idle, for the next deployment
+        # that needs a new one (sandbox.blank_context): a cold start then skips the prelude.
+        self.spare: quickjs.Context | None = None
 
     def _publish(self, channel: str | None, message: str) -> None:
         """fazt.realtime.publish, or with channel None v0.9's socket.broadcast (the text
@@ -245,7 +263,7 @@ class JsWorker:
                 sources = (
                     job.sources if job.sources is not None else self._sources(job.app, job.key[1])
                 )
-                context = Prepared(job, sources, self.host)
+                context = self._new_context(job, sources)
             outcome = context.run(job)
         except Exception:
             if context is not None:
@@ -260,6 +278,27 @@ class JsWorker:
                 while len(self.contexts) > CONTEXTS:
                     self.contexts.popitem(last=False)
         return outcome
+
+    def _new_context(self, job: Job, sources: dict[str, str]) -> Prepared:
+        """A context for the job's deployment, from the spare one when it can be; tells
+        the server which ("C0": from the spare, "C1": the prelude ran on this request's
+        path), for the pool's counters."""
+        blank = None
+        if LEGACY_ENTRY not in sources:
+            blank, self.spare = self.spare, None
+        self.out("C0" if blank is not None else "C1")
+        return Prepared(job, sources, self.host, blank)
+
+    def prepare_spare(self) -> None:
+        """Build the spare context if there is none (while no request waits)."""
+        if self.spare is not None:
+            return
+        try:
+            self.spare = blank_context(self.host, Limits().stack_bytes)
+        except Exception:  # the next request builds its context itself, as before
+            log.exception("preparing a spare JavaScript context failed")
+            return
+        self.out("S")
 
 
 def timed_out() -> Outcome:
@@ -321,10 +360,14 @@ def main(argv: list[str]) -> int:
 
 
 def serve_frames(worker: JsWorker, write: Callable[[str], None]) -> None:
-    """Say ready, then answer each frame on stdin until the server closes it."""
+    """Say ready, then answer each frame on stdin until the server closes it; between
+    frames, when none is waiting, build the spare context if it was used."""
+    worker.prepare_spare()
     write("R")  # ready: what the server counts a request's time budget from
     buffer = bytearray()
     while True:
+        if worker.spare is None and not buffer and not _input_waiting():
+            worker.prepare_spare()
         needed = 4 + _LENGTH.unpack_from(buffer)[0] if len(buffer) >= 4 else 4
         while len(buffer) < needed:
             chunk = os.read(0, max(READ_CHUNK, needed - len(buffer)))
@@ -336,6 +379,10 @@ def serve_frames(worker: JsWorker, write: Callable[[str], None]) -> None:
         frame = buffer[4:needed].decode("utf-8", "surrogatepass")
         del buffer[:needed]
         write(worker.handle(frame))
+
+
+def _input_waiting() -> bool:
+    return bool(select.select([0], [], [], 0)[0])
 
 
 if __name__ == "__main__":
