@@ -121,6 +121,7 @@ class _JsProcess:
         self.ready = False  # its "R" frame arrived
         self.started = time.monotonic()
         self.head_since = 0.0  # when the request now running (inflight[0]) started
+        self.building = False  # building its spare context: sent no request meanwhile
 
     def send(self, frames: list[bytes]) -> None:
         self.transport.get_pipe_transport(0).write(b"".join(frames))
@@ -408,8 +409,16 @@ class WorkerPool:
             self._idle.add(worker)
         elif kind == "C":
             self.contexts["cold" if text[1:2] == "1" else "spare"] += 1
+        elif kind == "B":  # it builds its spare context (~10-30 ms): not idle until "S"
+            if not worker.inflight and worker in self._idle:
+                self._idle.discard(worker)
+                worker.building = True
         elif kind == "S":
             self.contexts["prepared"] += 1
+            if worker.building:
+                worker.building = False
+                if not worker.lost and not worker.inflight and worker in self._workers:
+                    self._idle.add(worker)
         elif kind == "P":
             if worker.inflight and self.publish is not None:
                 channel, message = json.loads(text[1:])

@@ -18,7 +18,8 @@ Protocol on stdin/stdout: frames of a 4-byte big-endian length and UTF-8 text.
   once), `C0` or `C1` when a request needed a new context (from the spare one, or
   cold: the prelude evaluated on its path), then
   one `D` + HEADER_JSON + `\\0` + BODY per request (HEADER: s, h, l, e, m, line, file);
-  `S` whenever it has built a spare context (between requests).
+  `B` before it builds a spare context (between requests, when no frame has come for
+  SPARE_AFTER_IDLE_SECONDS) and `S` once it has.
 
 Storage runs on this process's own SQLite connection: reads directly, each write in
 its own BEGIN IMMEDIATE transaction (SQLite's lock makes it one writer at a time with
@@ -78,6 +79,9 @@ MAX_CHANNEL_CHARS = 128
 CHECKPOINT_DELAY_SECONDS = 0.2
 WAL_RESTART_FRAMES = 4096  # ~16 MB of WAL: then a checkpoint holds up JS writes once
 KV_SWEEP_SECONDS = 1.0  # kv.set sweeps an app's expired keys at most this often here
+# The spare context is built once no frame has come for this long: a request that follows
+# another (the page's next call) is not held up by the ~10-30 ms of building it.
+SPARE_AFTER_IDLE_SECONDS = 0.05
 # os.read(fd, n) allocates n bytes first: 1 MiB per read was an mmap + munmap per request.
 READ_CHUNK = 65536
 
@@ -290,14 +294,15 @@ class JsWorker:
         return Prepared(job, sources, self.host, blank)
 
     def prepare_spare(self) -> None:
-        """Build the spare context if there is none (while no request waits)."""
+        """Build the spare context if there is none (while no request waits); the server
+        sends no request meanwhile (`B` ... `S`)."""
         if self.spare is not None:
             return
+        self.out("B")
         try:
             self.spare = blank_context(self.host, Limits().stack_bytes)
         except Exception:  # the next request builds its context itself, as before
             log.exception("preparing a spare JavaScript context failed")
-            return
         self.out("S")
 
 
@@ -360,13 +365,13 @@ def main(argv: list[str]) -> int:
 
 
 def serve_frames(worker: JsWorker, write: Callable[[str], None]) -> None:
-    """Say ready, then answer each frame on stdin until the server closes it; between
-    frames, when none is waiting, build the spare context if it was used."""
+    """Say ready, then answer each frame on stdin until the server closes it; once no
+    frame has come for a moment, build the spare context if it was used."""
     worker.prepare_spare()
     write("R")  # ready: what the server counts a request's time budget from
     buffer = bytearray()
     while True:
-        if worker.spare is None and not buffer and not _input_waiting():
+        if worker.spare is None and not buffer and not _input_waiting(SPARE_AFTER_IDLE_SECONDS):
             worker.prepare_spare()
         needed = 4 + _LENGTH.unpack_from(buffer)[0] if len(buffer) >= 4 else 4
         while len(buffer) < needed:
@@ -381,8 +386,9 @@ def serve_frames(worker: JsWorker, write: Callable[[str], None]) -> None:
         write(worker.handle(frame))
 
 
-def _input_waiting() -> bool:
-    return bool(select.select([0], [], [], 0)[0])
+def _input_waiting(seconds: float) -> bool:
+    """Whether a frame comes on stdin within `seconds`."""
+    return bool(select.select([0], [], [], seconds)[0])
 
 
 if __name__ == "__main__":
