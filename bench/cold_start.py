@@ -22,9 +22,11 @@ import contextlib
 import itertools
 import json
 import os
+import sqlite3
 import statistics
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 
 import quickjs
@@ -120,6 +122,28 @@ def worker_steps(db: Path, site: str) -> list[float]:
     return [(b - a) * 1000 for a, b in itertools.pairwise(marks)]
 
 
+def pool_counters(fz: Fazt) -> str:
+    """How the JS workers made the contexts of the first requests (from their spare, or
+    cold: the prelude on the request's path), from GET /api/system/health."""
+    conn = sqlite3.connect(fz.home / "client.db")  # the CLI's token for this server
+    try:
+        token = conn.execute("SELECT token FROM peers WHERE name = 'local'").fetchone()[0]
+    finally:
+        conn.close()
+    req = urllib.request.Request(
+        f"http://127.0.0.1:{fz.port}/api/system/health",
+        headers={"Host": "localhost", "Authorization": f"Bearer {token}"},
+    )
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        pool = json.load(resp)["data"]["runtime"].get("js_pool")
+    if pool is None:
+        return "pool counters: not reported by this version"
+    return (
+        f"pool counters: contexts from a spare {pool['contexts_spare']}, "
+        f"cold {pool['contexts_cold']}, spares prepared {pool['contexts_prepared']}"
+    )
+
+
 def print_breakdown(rows: list[list[float]]) -> None:
     medians = [statistics.median(column) for column in zip(*rows, strict=True)]
     parts = ", ".join(f"{name} {ms:.2f}" for name, ms in zip(STEPS, medians, strict=True))
@@ -146,6 +170,7 @@ def main() -> None:
             warm.append(timed_get(fz.port, f"app{n}.localhost"))
             kind = ("trivial", "require", "kv")[n % 3]
             print(f"app{n} ({kind}): first {cold[-1]:.1f} ms, next {warm[-1]:.1f} ms")
+        print(pool_counters(fz))
         print_breakdown([worker_steps(fz.db, f"app{n}") for n in range(args.apps)])
     print(f"load average: {os.getloadavg()[0]:.2f}")
     print(f"warm: median {statistics.median(warm):.1f} ms, max {max(warm):.1f} ms")
