@@ -59,7 +59,7 @@ def test_first_request_after_a_deploy_takes_the_spare_context(srv, tmp_path):
         # a new context for the new deployment, and it came from the spare: the
         # prelude was not evaluated on this request's path
         assert after["contexts_spare"] == before["contexts_spare"] + 1
-        assert after["contexts_cold"] == before["contexts_cold"] == 0
+        assert after["contexts_cold"] == before["contexts_cold"]
         assert word(srv, f"cold{n}") == f"w{n}"
         assert pool(srv)["contexts_spare"] == after["contexts_spare"]  # the context is kept
 

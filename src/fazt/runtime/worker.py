@@ -367,7 +367,6 @@ def main(argv: list[str]) -> int:
 def serve_frames(worker: JsWorker, write: Callable[[str], None]) -> None:
     """Say ready, then answer each frame on stdin until the server closes it; once no
     frame has come for a moment, build the spare context if it was used."""
-    worker.prepare_spare()
     write("R")  # ready: what the server counts a request's time budget from
     buffer = bytearray()
     while True:

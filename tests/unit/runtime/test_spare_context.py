@@ -74,14 +74,15 @@ def test_the_pool_sends_nothing_to_a_worker_building_its_spare(db_path):
     first, second = _JsProcess(pool), _JsProcess(pool)
     pool._starting = 2
     for w in (first, second):
-        pool._on_frame(w, "B")  # before it is ready: the spare every worker starts with
-        pool._on_frame(w, "S")
         pool._on_frame(w, "R")
-    assert pool._idle == {first, second} and pool.usage()["contexts_prepared"] == 2
+    assert pool._idle == {first, second} and pool.usage()["busy"] == 0
     pool._on_frame(first, "B")
     assert pool._idle == {second} and pool.usage()["busy"] == 1
     pool._on_frame(first, "S")
-    assert pool._idle == {first, second} and pool.usage()["contexts_prepared"] == 3
+    assert pool._idle == {first, second} and pool.usage()["contexts_prepared"] == 1
+    pool._on_frame(second, "B")
+    assert pool._idle == {first}
+    pool._on_frame(second, "S")
     pool._on_frame(first, "C0")
     pool._on_frame(second, "C1")
     usage = pool.usage()
