@@ -187,6 +187,7 @@ class JsWorker:
         # A context with the prelude evaluated, built while idle, for the next deployment
         # that needs a new one (sandbox.blank_context): a cold start then skips the prelude.
         self.spare: quickjs.Context | None = None
+        self.spare_failed = False  # then not tried again before the next new context
 
     def _publish(self, channel: str | None, message: str) -> None:
         """fazt.realtime.publish, or with channel None v0.9's socket.broadcast (the text
@@ -288,10 +289,15 @@ class JsWorker:
         the server which ("C0": from the spare, "C1": the prelude ran on this request's
         path), for the pool's counters."""
         blank = None
+        self.spare_failed = False
         if LEGACY_ENTRY not in sources:
             blank, self.spare = self.spare, None
         self.out("C0" if blank is not None else "C1")
         return Prepared(job, sources, self.host, blank)
+
+    @property
+    def needs_spare(self) -> bool:
+        return self.spare is None and not self.spare_failed
 
     def prepare_spare(self) -> None:
         """Build the spare context if there is none (while no request waits); the server
@@ -303,6 +309,7 @@ class JsWorker:
             self.spare = blank_context(self.host, Limits().stack_bytes)
         except Exception:  # the next request builds its context itself, as before
             log.exception("preparing a spare JavaScript context failed")
+            self.spare_failed = True
         self.out("S")
 
 
@@ -370,7 +377,7 @@ def serve_frames(worker: JsWorker, write: Callable[[str], None]) -> None:
     write("R")  # ready: what the server counts a request's time budget from
     buffer = bytearray()
     while True:
-        if worker.spare is None and not buffer and not _input_waiting(SPARE_AFTER_IDLE_SECONDS):
+        if worker.needs_spare and not buffer and not _input_waiting(SPARE_AFTER_IDLE_SECONDS):
             worker.prepare_spare()
         needed = 4 + _LENGTH.unpack_from(buffer)[0] if len(buffer) >= 4 else 4
         while len(buffer) < needed:

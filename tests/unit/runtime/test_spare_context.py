@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from fazt.db import Database
+from fazt.runtime import worker as worker_module
 from fazt.runtime.executor import WorkerPool, _JsProcess
 from fazt.runtime.sandbox import Job
 from fazt.runtime.worker import JsWorker
@@ -87,3 +88,19 @@ def test_the_pool_sends_nothing_to_a_worker_building_its_spare(db_path):
     pool._on_frame(second, "C1")
     usage = pool.usage()
     assert (usage["contexts_spare"], usage["contexts_cold"]) == (1, 1)
+
+
+def test_a_failed_spare_is_not_retried_until_the_next_new_context(db_path, monkeypatch):
+    """Otherwise an idle worker would retry (and log) every SPARE_AFTER_IDLE_SECONDS."""
+    said: list[str] = []
+    worker = JsWorker(str(db_path), said.append)
+
+    def broken(host, stack_bytes):
+        raise MemoryError("no room")
+
+    monkeypatch.setattr(worker_module, "blank_context", broken)
+    assert worker.needs_spare
+    worker.prepare_spare()
+    assert worker.spare is None and not worker.needs_spare and said == ["B", "S"]
+    out = worker.run(job("c", 4, {"api/x.js": "module.exports = () => 1;"})).decode()
+    assert out.body == "1" and said[-1] == "C1" and worker.needs_spare
