@@ -125,6 +125,7 @@ class _JsProcess:
         self.ready = False  # its "R" frame arrived
         self.started = time.monotonic()
         self.head_since = 0.0  # when the request now running (inflight[0]) started
+        self.building = False  # building its spare context: sent no request meanwhile
 
     def send(self, frames: list[bytes]) -> None:
         self.transport.get_pipe_transport(0).write(b"".join(frames))
@@ -185,6 +186,10 @@ class WorkerPool:
         self._closed = False
         self._watchdog: asyncio.TimerHandle | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        # Contexts the workers created for a request: from their spare (prelude evaluated
+        # ahead), or cold (the prelude ran on the request's path); and the spares they
+        # prepared (worker.py "C" and "S" frames).
+        self.contexts = {"spare": 0, "cold": 0, "prepared": 0}
 
     def usage(self) -> dict:
         """How busy the pool is now (the dashboard's health view)."""
@@ -194,6 +199,9 @@ class WorkerPool:
             "running": running,
             "busy": running - len(self._idle),
             "queued": self._queued,
+            "contexts_spare": self.contexts["spare"],
+            "contexts_cold": self.contexts["cold"],
+            "contexts_prepared": self.contexts["prepared"],
         }
 
     # -- requests -------------------------------------------------------------------------
@@ -405,6 +413,18 @@ class WorkerPool:
                 return
             self._workers.add(worker)
             self._idle.add(worker)
+        elif kind == "C":
+            self.contexts["cold" if text[1:2] == "1" else "spare"] += 1
+        elif kind == "B":  # it builds its spare context (~10-30 ms): not idle until "S"
+            if not worker.inflight and worker in self._idle:
+                self._idle.discard(worker)
+                worker.building = True
+        elif kind == "S":
+            self.contexts["prepared"] += 1
+            if worker.building:
+                worker.building = False
+                if not worker.lost and not worker.inflight and worker in self._workers:
+                    self._idle.add(worker)
         elif kind == "P":
             if worker.inflight and self.publish is not None:
                 channel, message = json.loads(text[1:])

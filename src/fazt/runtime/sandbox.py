@@ -211,17 +211,39 @@ class Host:
         raise StorageError(f"unknown host call {method}")
 
 
-class Prepared:
-    """A context with the prelude evaluated and one deployment's sources loaded."""
+def blank_context(host: Host, stack_bytes: int) -> quickjs.Context:
+    """A context with the prelude evaluated and no app's code or sources yet: what every
+    deployment's context (without a root main.js) starts as. Evaluating the prelude is
+    most of a cold start (its lockdown walks every built-in), so a JS worker builds one
+    ahead, while idle (worker.py)."""
+    ctx = quickjs.Context()
+    ctx.set_max_stack_size(stack_bytes)
+    ctx.add_callable("__fazt_host", host.call)
+    ctx.eval(PRELUDE)
+    return ctx
 
-    def __init__(self, job: Job, sources: dict[str, str], host: Host) -> None:
-        ctx = quickjs.Context()
-        ctx.set_max_stack_size(job.stack_bytes)
+
+class Prepared:
+    """A context with the prelude evaluated and one deployment's sources loaded.
+
+    `blank` is a context from blank_context() that nothing else has used (it becomes this
+    deployment's, never another's), for sources without a root main.js (whose context
+    needs the legacy prelude first); without one the prelude is evaluated here."""
+
+    def __init__(
+        self, job: Job, sources: dict[str, str], host: Host, blank: quickjs.Context | None = None
+    ) -> None:
         self.host = host
-        ctx.add_callable("__fazt_host", host.call)
-        if LEGACY_ENTRY in sources:  # v0.9's globals for a root main.js (prelude.py)
-            ctx.eval(LEGACY_PRELUDE)
-        ctx.eval(PRELUDE)
+        if blank is not None:
+            ctx = blank
+            ctx.set_max_stack_size(job.stack_bytes)
+        else:
+            ctx = quickjs.Context()
+            ctx.set_max_stack_size(job.stack_bytes)
+            ctx.add_callable("__fazt_host", host.call)
+            if LEGACY_ENTRY in sources:  # v0.9's globals for a root main.js (prelude.py)
+                ctx.eval(LEGACY_PRELUDE)
+            ctx.eval(PRELUDE)
         ctx.get("__fazt_init")(json.dumps(sources), PRELUDE_LINES)
         ctx.set_memory_limit(job.memory_mb * MiB)
         self.ctx = ctx
