@@ -27,6 +27,7 @@ log = logging.getLogger("fazt")
 
 CONNECT_TIMEOUT = 5.0  # seconds: a primary that does not accept by then is down
 ANSWER_TIMEOUT = 300.0  # seconds: a big deploy is processed before the primary answers
+BUFFER_MAX = 1024 * 1024  # answers up to this size are relayed in one write, bigger streamed
 STICKY_SECONDS = 10.0  # reads of a key that wrote here go to the primary this long (> lag)
 STICKY_MAX = 10_000  # remembered keys, at most (the oldest are forgotten first)
 HOP_BY_HOP = frozenset(
@@ -102,6 +103,9 @@ class Forwarder:
             self._client = httpx.AsyncClient(
                 timeout=httpx.Timeout(ANSWER_TIMEOUT, connect=CONNECT_TIMEOUT),
                 follow_redirects=False,
+                # Kept-alive connections for as many requests as are usually in flight:
+                # opening one per request costs more than the request (bench/follower.py).
+                limits=httpx.Limits(max_connections=256, max_keepalive_connections=128),
                 trust_env=False,  # no proxy from the environment: straight to the primary
             )
         return self._client
@@ -150,6 +154,13 @@ class Forwarder:
         if req.method == "HEAD" or answer.status_code in (204, 304):
             await answer.aclose()
             return Response(answer.status_code, None, headers)
+        length = answer.headers.get("content-length", "")
+        if length.isdigit() and int(length) <= BUFFER_MAX:
+            # One write: a stream's headers and body go out as two small packets, and the
+            # second waits for the client's delayed ACK (measured: 40-50 ms per request).
+            body = b"".join([chunk async for chunk in _relay(answer)])
+            kept = [(k, v) for k, v in headers if k.lower() != "content-length"]
+            return Response(answer.status_code, body, kept)  # Granian sets the length
         return Response(answer.status_code, b"", headers, stream=_relay(answer))
 
     async def close(self) -> None:
