@@ -7,6 +7,7 @@ and docs/decisions/009-read-replicas.md."""
 
 import hashlib
 import json
+import socket
 import sqlite3
 import statistics
 import threading
@@ -15,6 +16,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+from websockets.exceptions import InvalidStatus
+from websockets.sync.client import connect
 
 from fazt.backup.replicate import litestream_binary
 from fazt.server import forward
@@ -143,6 +146,18 @@ def test_follower_serves_reads_and_sends_writes_to_the_primary(tmp_path):
             "host": "one.localhost",
             "proto": "http",
         }
+
+        # The dashboard (a login is a write) and API calls without a key (its session):
+        # the primary's. WebSockets are refused: apps publish on the primary.
+        r = http.get(follower.base + "/", headers={"host": "localhost"})
+        assert r.headers.get(SERVED_BY) == "primary"
+        r = http.get(follower.base + "/api/apps", headers={"host": "localhost"})
+        assert r.status_code == 401 and r.headers.get(SERVED_BY) == "primary"
+        with pytest.raises(InvalidStatus) as refused:
+            sock = socket.create_connection(("127.0.0.1", follower.port))
+            connect(f"ws://one.localhost:{follower.port}/ws", sock=sock, open_timeout=5)
+        sock.close()
+        assert refused.value.response.status_code == 503
 
         # Replication → the follower's copy: app writes acknowledged by the primary every
         # 100 ms, each timed until it is in the follower's own database file.

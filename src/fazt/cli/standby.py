@@ -4,6 +4,7 @@ import os
 import sys
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import click
 
@@ -50,6 +51,12 @@ def standby(ctx: click.Context, url, endpoint, region, primary, host, port, db_p
         fail(str(exc))
     if primary:
         click.echo(f"Follower of {rep.redact(url)}: serving {path}, writes go to {primary}.")
+        if _cleartext(primary):
+            click.echo(
+                f"warning: {primary} is plain HTTP: API keys and cookies forwarded there "
+                "travel unencrypted; use https:// unless it is a private network",
+                err=True,
+            )
     else:
         click.echo(f"Standby of {rep.redact(url)}: serving {path} read-only.")
     args = [sys.executable, "-m", "fazt", "server", "start", "--host", host, "--db", str(path)]
@@ -85,6 +92,12 @@ def status(db_path, as_json) -> None:
     click.echo(f"  replica last moved: {_when(info['position_changed_at'])}")
     if info["last_error"]:
         click.echo(f"  last error: {info['last_error']}")
+
+
+def _cleartext(url: str) -> bool:
+    """Plain HTTP to somewhere that is not this machine."""
+    host = urlsplit(url).hostname or ""
+    return url.startswith("http://") and host not in ("localhost", "127.0.0.1", "::1")
 
 
 def _when(at: float | None) -> str:

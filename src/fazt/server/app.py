@@ -148,8 +148,10 @@ class FaztApp:
             return await self.runtime.runs_code(req, target.site, target.deployment_id)
         if target.kind != routing.DASHBOARD or path == "/health":
             return False
-        if path == "/api" or path.startswith("/api/"):  # read-only API: here, unless
-            return self.forwarder.recently_wrote(req)  # this key just wrote through us
+        if path == "/api" or path.startswith("/api/"):
+            # Read-only API calls with a key: here, unless this key just wrote through us.
+            # Without one it is the dashboard's own session (a login is a write).
+            return not req.header("authorization") or self.forwarder.recently_wrote(req)
         return True  # dashboard pages (a login is a write), short links and pixels (hits)
 
     async def serve_here(self, req: Request, target: routing.Target) -> Response:
@@ -192,6 +194,9 @@ class FaztApp:
         target = self.state.routing.resolve(host)
         if target.kind != routing.SITE or scope.path != "/ws":
             proto.close(404)
+            return
+        if self.forwarder is not None:  # a follower: apps publish on the primary, whose
+            proto.close(503)  # channels a follower's clients would never hear (see 009)
             return
         origin = scope.headers.get("origin")
         address = self.edge.address(scope)
