@@ -13,14 +13,15 @@ worker starts; the request contributes its method, path, query, headers and body
 where the connection goes. Redirects from the primary are passed back, not followed.
 """
 
+import asyncio
 import hashlib
 import logging
 import time
 from collections.abc import AsyncIterator
-from typing import Any
 from urllib.parse import urlsplit
 
 from fazt.auth import clientip
+from fazt.server.upstream import Upstream, UpstreamError, request_target
 from fazt.web.http import HTTPError, Request, Response, peer_ip
 
 log = logging.getLogger("fazt")
@@ -41,6 +42,7 @@ HOP_BY_HOP = frozenset(
         "trailer",
         "transfer-encoding",
         "upgrade",
+        "expect",  # a 100 Continue is the primary's to send; the body goes along at once
         "host",  # sent as it came, below, for the primary's routing
         "x-forwarded-for",  # rebuilt below
         "x-forwarded-proto",
@@ -58,14 +60,13 @@ def check_primary(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
-def target_url(primary: str, path: str, query: str) -> Any:
-    """The httpx.URL a request for `path?query` goes to: the primary's scheme, host and
-    port whatever the path says (`//elsewhere/x` stays a path on the primary)."""
-    import httpx
-
+def target_url(path: str, query: str) -> str:
+    """The request line's target for the primary: only a path and a query, so the
+    connection's destination is the primary's whatever they say (`//elsewhere/x` stays a
+    path there)."""
     if not path.startswith("/"):  # an absolute-form target names no other server here
         raise HTTPError(400, "BAD_PATH", "the request target must be a path")
-    return httpx.URL(primary).copy_with(path=path, query=query.encode() or None)
+    return request_target(path, query)
 
 
 class Forwarder:
@@ -75,7 +76,7 @@ class Forwarder:
         self.primary = check_primary(primary)
         self.trusted = trusted  # trusted_proxies: whose X-Forwarded-Proto is believed
         self._writers: dict[str, float] = {}  # sha256(authorization) -> last write (monotonic)
-        self._client: Any = None  # an httpx.AsyncClient, made at the first forward
+        self.upstream = Upstream(self.primary, CONNECT_TIMEOUT, ANSWER_TIMEOUT)
 
     def recently_wrote(self, req: Request) -> bool:
         """Whether this request's API key wrote through this follower in the last
@@ -95,20 +96,6 @@ class Forwarder:
         writers[key] = time.monotonic()  # re-inserted: the dict stays oldest first
         while len(writers) > STICKY_MAX:
             del writers[next(iter(writers))]
-
-    def _http(self) -> Any:
-        if self._client is None:
-            import httpx  # here: a worker that is not a follower never loads it
-
-            self._client = httpx.AsyncClient(
-                timeout=httpx.Timeout(ANSWER_TIMEOUT, connect=CONNECT_TIMEOUT),
-                follow_redirects=False,
-                # Kept-alive connections for as many requests as are usually in flight:
-                # opening one per request costs more than the request (bench/follower.py).
-                limits=httpx.Limits(max_connections=256, max_keepalive_connections=128),
-                trust_env=False,  # no proxy from the environment: straight to the primary
-            )
-        return self._client
 
     def headers_for(self, req: Request) -> list[tuple[str, str]]:
         """The request's headers as the primary gets them: hop-by-hop ones dropped, the
@@ -130,51 +117,48 @@ class Forwarder:
     async def forward(self, req: Request) -> Response:
         """The primary's answer to `req`; 502 PRIMARY_UNREACHABLE / 504 PRIMARY_TIMEOUT
         when there is none (nothing was written here either way)."""
-        import httpx
-
-        url = target_url(self.primary, req.scope.path, req.scope.query_string)
-        body = None if req.method in ("GET", "HEAD") else req.stream()
+        target = target_url(req.scope.path, req.scope.query_string)
+        has_body = req.header("content-length") not in (None, "0") or req.header(
+            "transfer-encoding"
+        )
+        body = req.stream() if has_body and req.method not in ("GET", "HEAD") else None
         try:
-            sent = self._http().build_request(
-                req.method, url, headers=self.headers_for(req), content=body
-            )
-            answer = await self._http().send(sent, stream=True)
-        except httpx.TimeoutException as exc:
-            raise _unreachable(504, "PRIMARY_TIMEOUT", self.primary, exc) from None
-        except httpx.HTTPError as exc:
+            answer = await self.upstream.request(req.method, target, self.headers_for(req), body)
+        except UpstreamError as exc:
+            if exc.timeout:
+                raise _unreachable(504, "PRIMARY_TIMEOUT", self.primary, exc) from None
             raise _unreachable(502, "PRIMARY_UNREACHABLE", self.primary, exc) from None
-        if req.method not in ("GET", "HEAD", "OPTIONS") and answer.status_code < 400:
+        if req.method not in ("GET", "HEAD", "OPTIONS") and answer.status < 400:
             self._remember_writer(req)
-        headers = [
-            (name, value)
-            for name, value in answer.headers.multi_items()
-            if name.lower() not in HOP_BY_HOP
-        ]
+        headers = [(k, v) for k, v in answer.headers if k.lower() not in HOP_BY_HOP]
         headers.append(("x-fazt-served-by", "primary"))
-        if req.method == "HEAD" or answer.status_code in (204, 304):
-            await answer.aclose()
-            return Response(answer.status_code, None, headers)
-        length = answer.headers.get("content-length", "")
-        if length.isdigit() and int(length) <= BUFFER_MAX:
+        if req.method == "HEAD" or answer.status in (204, 304):
+            return Response(answer.status, None, headers)
+        if answer.length is not None and answer.length <= BUFFER_MAX:
             # One write: a stream's headers and body go out as two small packets, and the
             # second waits for the client's delayed ACK (measured: 40-50 ms per request).
-            body = b"".join([chunk async for chunk in _relay(answer)])
+            try:
+                body_bytes = b"".join([chunk async for chunk in answer.body])
+            except (UpstreamError, OSError, asyncio.IncompleteReadError) as exc:
+                raise _unreachable(502, "PRIMARY_UNREACHABLE", self.primary, exc) from None
             kept = [(k, v) for k, v in headers if k.lower() != "content-length"]
-            return Response(answer.status_code, body, kept)  # Granian sets the length
-        return Response(answer.status_code, b"", headers, stream=_relay(answer))
+            return Response(answer.status, body_bytes, kept)  # Granian sets the length
+        return Response(answer.status, b"", headers, stream=_relay(answer.body))
 
     async def close(self) -> None:
-        if self._client is not None:
-            await self._client.aclose()
+        await self.upstream.close()
 
 
-async def _relay(answer: Any) -> AsyncIterator[bytes]:
-    """The primary's body as it arrives, still encoded (its content-length holds)."""
+async def _relay(body: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    """A big or chunked answer as it arrives; cut short if the primary goes away (the
+    client sees a body shorter than its length, or an unfinished chunked one)."""
     try:
-        async for chunk in answer.aiter_raw():
+        async for chunk in body:
             yield chunk
+    except (UpstreamError, OSError, asyncio.IncompleteReadError) as exc:
+        log.warning("follower: the primary's answer broke off: %s", exc)
     finally:
-        await answer.aclose()
+        await body.aclose()
 
 
 def _digest(token: str) -> str:
@@ -188,5 +172,5 @@ def _unreachable(status: int, code: str, primary: str, exc: Exception) -> HTTPEr
         status,
         code,
         f"this server is a read-only follower and the primary {primary} {what} "
-        f"({type(exc).__name__}): the request was not applied; try again later",
+        f"({exc}): the request was not applied; try again later",
     )
