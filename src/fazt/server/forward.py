@@ -122,8 +122,13 @@ class Forwarder:
             "transfer-encoding"
         )
         body = req.stream() if has_body and req.method not in ("GET", "HEAD") else None
+        headers = self.headers_for(req)
+        if body is None or req.header("transfer-encoding"):
+            # No body sent, or one sent chunked (Transfer-Encoding overrides a length):
+            # a Content-Length left in would make the primary read the wrong bytes.
+            headers = [(k, v) for k, v in headers if k.lower() != "content-length"]
         try:
-            answer = await self.upstream.request(req.method, target, self.headers_for(req), body)
+            answer = await self.upstream.request(req.method, target, headers, body)
         except UpstreamError as exc:
             if exc.timeout:
                 raise _unreachable(504, "PRIMARY_TIMEOUT", self.primary, exc) from None

@@ -68,17 +68,19 @@ class Upstream:
         body: AsyncIterator[bytes] | None = None,
     ) -> Answer:
         """Send one request; the answer's body must be read to its end (or closed)."""
-        sized = any(name.lower() == "content-length" for name, _ in headers)
-        chunked = body is not None and not sized
-        head = _request_head(method, target, headers, chunked)
+        declared = next((v for k, v in headers if k.lower() == "content-length"), None)
+        length = int(declared) if declared is not None and declared.isdigit() else None
+        if declared is not None and length is None:
+            raise UpstreamError(f"bad content-length {declared!r}")
+        head = _request_head(method, target, headers, chunked=body is not None and length is None)
         if method in REUSABLE and body is None:
             conn = self._take_idle()
             if conn is not None:
                 with contextlib.suppress(ConnectionError, asyncio.IncompleteReadError):
-                    return await self._exchange(conn, method, head, None, False)
+                    return await self._exchange(conn, method, head, None, None)
                 # closed by the upstream while idle: once more, on a fresh connection
         try:
-            return await self._exchange(await self._connect(), method, head, body, chunked)
+            return await self._exchange(await self._connect(), method, head, body, length)
         except (ConnectionError, asyncio.IncompleteReadError) as exc:
             raise UpstreamError(f"the connection closed: {exc!r}") from None
 
@@ -105,12 +107,13 @@ class Upstream:
         except (OSError, ssl.SSLError) as exc:
             raise UpstreamError(f"cannot connect: {exc}") from None
 
-    async def _exchange(self, conn, method: str, head: bytes, body, chunked: bool) -> Answer:
+    async def _exchange(self, conn, method: str, head: bytes, body, length: int | None) -> Answer:
+        """`length`: the body's declared Content-Length (None: it is sent chunked)."""
         reader, writer = conn
         try:
             writer.write(head)
             if body is not None:
-                await _send_body(writer, body, chunked)
+                await _send_body(writer, body, length)
             await writer.drain()
             async with asyncio.timeout(self.answer_timeout):
                 status, headers = await _read_head(reader)
@@ -128,11 +131,13 @@ class Upstream:
         except BaseException:  # the client's body failed (408), or we were cancelled
             writer.close()
             raise
-        return self._answer(conn, method, status, headers)
+        return self._answer(conn, method, status, headers, reusable=body is None)
 
-    def _answer(self, conn, method: str, status: int, headers) -> Answer:
+    def _answer(self, conn, method: str, status: int, headers, reusable: bool) -> Answer:
         values = {name.lower(): value for name, value in headers}
-        keep = "close" not in values.get("connection", "").lower()
+        # A connection that carried a body is not kept: whatever the upstream made of it
+        # (an early answer, a body it did not read) stays with that connection.
+        keep = reusable and "close" not in values.get("connection", "").lower()
         if method == "HEAD" or status in (204, 304):
             self._release(conn, keep)
             return Answer(status, headers, None, _nothing())
@@ -213,17 +218,25 @@ def _request_head(method: str, target: str, headers, chunked: bool) -> bytes:
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1", "replace")
 
 
-async def _send_body(writer: asyncio.StreamWriter, body, chunked: bool) -> None:
+async def _send_body(writer: asyncio.StreamWriter, body, length: int | None) -> None:
+    """The body, chunked when `length` is None; else exactly `length` bytes or an error
+    (the connection is then closed: the upstream never reads a body as the next request)."""
+    sent = 0
     async for chunk in body:
         if not chunk:
             continue
-        if chunked:
+        sent += len(chunk)
+        if length is None:
             writer.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+        elif sent > length:
+            raise UpstreamError("the request body is longer than its content-length")
         else:
             writer.write(chunk)
         await writer.drain()
-    if chunked:
+    if length is None:
         writer.write(b"0\r\n\r\n")
+    elif sent != length:
+        raise UpstreamError("the request body is shorter than its content-length")
 
 
 async def _read_head(reader: asyncio.StreamReader) -> tuple[int, list[tuple[str, str]]]:

@@ -143,3 +143,29 @@ def test_header_values_cannot_start_a_new_line():
         peer.server.close()
 
     run(scenario())
+
+
+def test_a_body_that_does_not_match_its_length_is_never_sent_on():
+    """More bytes than Content-Length would be read by the upstream as the next request
+    (smuggling): refused, the connection closed; a connection that carried a body is
+    never reused."""
+
+    async def scenario():
+        ok = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok"
+        peer = Peer([ok, ok, ok])
+        port = await peer.start()
+        up = Upstream(f"http://127.0.0.1:{port}", 5, 5)
+        smuggled = b"abcGET /admin HTTP/1.1\r\nhost: x\r\n\r\n"
+        with pytest.raises(UpstreamError):
+            await up.request("POST", "/w", [("content-length", "3")], body_of(smuggled))
+        with pytest.raises(UpstreamError):
+            await up.request("POST", "/w", [("content-length", "9")], body_of(b"abc"))
+        posted = await up.request("POST", "/w", [("content-length", "3")], body_of(b"abc"))
+        assert await read_all(posted) == b"ok"
+        assert await read_all(await up.request("GET", "/r", [])) == b"ok"
+        assert peer.connections == 4  # the GET did not reuse the POST's connection
+        assert not any(b"/admin" in head for head, _ in peer.requests)
+        await up.close()
+        peer.server.close()
+
+    run(scenario())
