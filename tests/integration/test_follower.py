@@ -168,6 +168,10 @@ def test_follower_serves_reads_and_sends_writes_to_the_primary(tmp_path):
         assert r.headers.get(SERVED_BY) == "primary"
         r = http.get(follower.base + "/api/apps", headers={"host": "localhost"})
         assert r.status_code == 401 and r.headers.get(SERVED_BY) == "primary"
+        admin = {"host": "localhost", "authorization": f"Bearer {primary.token}"}
+        for path in ("/api/backups", "/api/system"):  # the primary's files and disk
+            r = http.get(follower.base + path, headers=admin)
+            assert r.status_code == 200 and r.headers.get(SERVED_BY) == "primary", path
         with pytest.raises(InvalidStatus) as refused:
             sock = socket.create_connection(("127.0.0.1", follower.port))
             connect(f"ws://one.localhost:{follower.port}/ws", sock=sock, open_timeout=5)
@@ -219,7 +223,6 @@ def test_follower_serves_reads_and_sends_writes_to_the_primary(tmp_path):
             assert r.status_code == 502, r.text
             error = r.json()["error"]
             assert error["code"] == "PRIMARY_UNREACHABLE" and primary.url in error["message"]
-        admin = {"host": "localhost", "authorization": f"Bearer {primary.token}"}
         r = http.get(follower.base + "/api/apps", headers=admin)  # a key that never wrote here
         assert r.status_code == 200 and "two" in r.text
         assert dump_digest(follower.db) == before

@@ -36,6 +36,8 @@ DASHBOARD_HEADERS = [
 ]
 PLAIN_404 = b"404 Not Found\n"
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+# API reads a follower leaves to its primary: they describe that machine, not the database.
+PRIMARY_MACHINE_API = ("/api/backups", "/api/upgrade", "/api/system")
 
 
 class FaztApp:
@@ -149,9 +151,12 @@ class FaztApp:
         if target.kind != routing.DASHBOARD or path == "/health":
             return False
         if path == "/api" or path.startswith("/api/"):
-            # Read-only API calls with a key: here, unless this key just wrote through us.
-            # Without one it is the dashboard's own session (a login is a write).
-            return not req.header("authorization") or self.forwarder.recently_wrote(req)
+            # Read-only API calls with a key: here, unless this key just wrote through us,
+            # or they describe the primary's machine (its backup files, its upgrades, its
+            # disk). Without a key it is the dashboard's own session (a login is a write).
+            if path.startswith(PRIMARY_MACHINE_API) or not req.header("authorization"):
+                return True
+            return self.forwarder.recently_wrote(req)
         return True  # dashboard pages (a login is a write), short links and pixels (hits)
 
     async def serve_here(self, req: Request, target: routing.Target) -> Response:
