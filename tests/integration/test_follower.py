@@ -104,6 +104,8 @@ def test_follower_serves_reads_and_sends_writes_to_the_primary(tmp_path):
         assert "one" in r.text and SERVED_BY not in r.headers  # from its own copy
         status = follower.status()
         assert status["standby"] and status["primary"] == primary.url
+        text = follower.cli("standby", "status").stdout
+        assert f"writes and app requests go to {primary.url}" in text
 
         # Read-only API with the primary's key: answered from the copy.
         auth = {"host": "localhost", "authorization": f"Bearer {key}"}
