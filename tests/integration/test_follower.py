@@ -252,7 +252,13 @@ def test_follower_refuses_a_primary_that_is_not_a_base_url(tmp_path):
     home = tmp_path / "home"
     home.mkdir()
     db = home / "data.db"
-    for bad in ("ftp://example.com", "http://example.com/path", "http://user:pw@example.com"):
+    bad_urls = (
+        "ftp://example.com",
+        "http://example.com/path",
+        "http://user:pw@example.com",
+        "http://example.com:99999",
+    )
+    for bad in bad_urls:
         out = run_cli(
             home, "standby", "--from", (tmp_path / "r").as_uri(), "--db", str(db),
             "--primary", bad, check=False,

@@ -57,6 +57,10 @@ def check_primary(url: str) -> str:
         raise ValueError(f"--primary must be an http:// or https:// URL, not {url!r}")
     if parts.path not in ("", "/") or parts.query or parts.fragment or parts.username:
         raise ValueError(f"--primary takes scheme://host[:port] only, not {url!r}")
+    try:
+        parts.port  # noqa: B018 - raises ValueError for a port that is not one
+    except ValueError:
+        raise ValueError(f"--primary has a bad port: {url!r}") from None
     return f"{parts.scheme}://{parts.netloc}"
 
 
