@@ -134,16 +134,16 @@ class Upstream:
         return self._answer(conn, method, status, headers, reusable=body is None)
 
     def _answer(self, conn, method: str, status: int, headers, reusable: bool) -> Answer:
-        values = {name.lower(): value for name, value in headers}
+        named = {name.lower(): value for name, value in headers}
         # A connection that carried a body is not kept: whatever the upstream made of it
         # (an early answer, a body it did not read) stays with that connection.
-        keep = reusable and "close" not in values.get("connection", "").lower()
+        keep = reusable and "close" not in named.get("connection", "").lower()
         if method == "HEAD" or status in (204, 304):
             self._release(conn, keep)
             return Answer(status, headers, None, _nothing())
-        if "chunked" in values.get("transfer-encoding", "").lower():
+        if "chunked" in named.get("transfer-encoding", "").lower():
             return Answer(status, headers, None, self._chunked(conn, keep))
-        length = values.get("content-length", "")
+        length = named.get("content-length", "")
         if length.isdigit():
             return Answer(status, headers, int(length), self._sized(conn, int(length), keep))
         return Answer(status, headers, None, self._until_close(conn))
