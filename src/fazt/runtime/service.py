@@ -153,6 +153,17 @@ class Runtime:
         v09 = {"query": req.scope.query_string or "", "clients": clients}
         return await self._run(req, site, deployment_id, index.limits, LEGACY_ENTRY, {}, v09)
 
+    async def runs_code(self, req: Request, site: str, deployment_id: int) -> bool:
+        """Whether `handle` (for /api paths) or `handle_legacy` (others) would run the
+        site's JavaScript for this request (a follower sends those to the primary)."""
+        index = self._indexes.get((site, deployment_id))
+        if index is None:
+            index = await self.index(site, deployment_id)
+        path = req.path
+        if path == "/api" or path.startswith("/api/"):
+            return index.has_js and index.route(path) is not None
+        return index.has_legacy and not is_server_only(path.lstrip("/"))
+
     async def _run(
         self,
         req: Request,

@@ -25,6 +25,7 @@ from fazt.https import service as https_service
 from fazt.periodic import cancel_and_wait, periodic
 from fazt.runtime.jobs import Scheduler
 from fazt.server.app import FaztApp
+from fazt.server.forward import Forwarder
 from fazt.state import ROUTING_POLL_SECONDS, ServerState
 from fazt.storage import kv
 from fazt.web.handover import request_reload
@@ -123,6 +124,9 @@ async def _start_background(lifespan: AsyncExitStack, state: ServerState, app: F
     following = standby.marker(state.db.path)
     if following is not None:
         _start_standby(lifespan, state, following)
+        if following.get("primary"):  # a follower: writes go to the primary
+            app.forwarder = Forwarder(following["primary"], app.edge.trusted)
+            lifespan.push_async_callback(app.forwarder.close)
         return
     services = start_services(state.db)  # scheduled backups, Litestream (fazt.backup.service)
     lifespan.push_async_callback(services.stop)
