@@ -5,8 +5,9 @@ Path-style URLs (`<endpoint>/<bucket>/<key>`): what SeaweedFS, MinIO, Garage, R2
 answer, and what AWS S3 still accepts. Synchronous (httpx.Client): callers are the CLI and
 threads that already block (SQLite readers, the offload job), never the event loop.
 
-Errors: `NotFound` for a missing object; `Unavailable` when the store cannot be reached
-or answers 5xx (retrying later may work); `S3Error` for any other refusal.
+Errors (fazt.objectstore.location, importable without httpx): `NotFound` for a missing
+object; `Unavailable` when the store cannot be reached or answers 5xx (retrying later may
+work); `S3Error` for any other refusal.
 """
 
 import contextlib
@@ -14,51 +15,16 @@ import hashlib
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from urllib.parse import urlparse
 
 import httpx
 
 from fazt.objectstore import sigv4
+from fazt.objectstore.location import NotFound, S3Error, Unavailable
 
 PART_BYTES = 16 * 1024 * 1024  # a body above this goes up in parts of this size
 READ_CHUNK = 1024 * 1024
 DEFAULT_REGION = "us-east-1"
 _NS = "{http://s3.amazonaws.com/doc/2006-03-01/}"
-
-
-class S3Error(Exception):
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(f"{status} {code}: {message}")
-        self.status, self.code = status, code
-
-
-class NotFound(S3Error):
-    pass
-
-
-class Unavailable(S3Error):
-    """The store did not answer, or answered 5xx."""
-
-
-@dataclass(frozen=True)
-class Location:
-    """Where objects go: `s3://bucket/prefix`."""
-
-    bucket: str
-    prefix: str  # no leading or trailing slash; may be empty
-
-    @classmethod
-    def parse(cls, url: str) -> "Location":
-        parsed = urlparse(url)
-        if parsed.scheme != "s3" or not parsed.netloc or parsed.query or parsed.fragment:
-            raise ValueError(f"expected s3://bucket/prefix, got {url!r}")
-        return cls(parsed.netloc, parsed.path.strip("/"))
-
-    def key(self, name: str) -> str:
-        return f"{self.prefix}/{name}" if self.prefix else name
-
-    def __str__(self) -> str:
-        return f"s3://{self.bucket}/{self.prefix}" if self.prefix else f"s3://{self.bucket}"
 
 
 @dataclass(frozen=True)

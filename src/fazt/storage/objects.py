@@ -10,6 +10,7 @@ import hashlib
 import re
 import sqlite3
 
+from fazt.hosting import blob_remote
 from fazt.storage.common import check_text, now, prefix_clause
 from fazt.storage.errors import StorageError
 
@@ -59,7 +60,7 @@ def put(conn: sqlite3.Connection, app: str, path: str, data: bytes, mime: str | 
         "INSERT INTO app_objects (app, path, data, mime, size, sha256, created_at, updated_at) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(app, path) DO UPDATE SET "
         "data = excluded.data, mime = excluded.mime, size = excluded.size, "
-        "sha256 = excluded.sha256, updated_at = excluded.updated_at",
+        "sha256 = excluded.sha256, updated_at = excluded.updated_at, location = NULL",
         (app, path, data, mime, len(data), sha, stamp, stamp),
     )
     return {"path": path, "size": len(data), "mime": mime, "sha256": sha}
@@ -69,15 +70,19 @@ def get(conn: sqlite3.Connection, app: str, path: str) -> dict | None:
     """{path, data (bytes), mime, size, sha256, updatedAt}, or None."""
     path = normalise_path(path)
     row = conn.execute(
-        "SELECT path, data, mime, size, sha256, updated_at FROM app_objects "
+        "SELECT path, data, mime, size, sha256, updated_at, location FROM app_objects "
         "WHERE app = ? AND path = ?",
         (app, path),
     ).fetchone()
     if row is None:
         return None
+    if row["location"] is None:
+        data = bytes(row["data"])
+    else:  # offloaded to the bucket (fazt.offload)
+        data = blob_remote.read_whole(conn, row["sha256"], row["size"])
     return {
         "path": row["path"],
-        "data": bytes(row["data"]),
+        "data": data,
         "mime": row["mime"],
         "size": row["size"],
         "sha256": row["sha256"],

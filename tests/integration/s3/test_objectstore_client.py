@@ -6,7 +6,8 @@ import secrets
 
 import pytest
 
-from fazt.objectstore.client import NotFound, S3Client, S3Error, Unavailable
+from fazt.objectstore.client import S3Client
+from fazt.objectstore.location import NotFound, S3Error, Unavailable
 from tests.integration.s3.conftest import BUCKET
 
 
