@@ -231,3 +231,42 @@ def _unb64(text: str) -> bytes:
     import base64
 
     return base64.b64decode(text)
+
+
+def test_a_backup_holds_metadata_only_and_verify_names_missing_objects(offloadable, tmp_path):
+    srv = offloadable
+    out = offload(srv)
+    backup = tmp_path / "offloaded.db"
+    made = json.loads(
+        srv.cli("backup", "create", "--out", str(backup), "--db", str(srv.db), "--json").stdout
+    )
+    blobs = made["blobs"]
+    assert blobs["in_database"] == 0 and blobs["in_object_store"] == out["total"]
+    assert (
+        blobs["object_store"] == f"s3://{BUCKET}/{srv.prefix}" and "metadata only" in blobs["note"]
+    )
+    assert backup.stat().st_size < BIG  # the 5 MB file is not in it
+    good = json.loads(srv.cli("backup", "verify", str(backup), "--json").stdout)
+    assert good["ok"] and good["objects"]["missing"] == []
+    assert good["objects"]["referenced"] == out["total"]
+    # An object lost from the bucket: verify names it, restore refuses.
+    big_sha = hashlib.sha256(srv.files["big.bin"]).hexdigest()
+    from fazt.hosting.blob_remote import open_store
+
+    store = open_store(
+        f"s3://{BUCKET}/{srv.prefix}",
+        srv.store.endpoint,
+        "",
+        srv.store.access_key,
+        srv.store.secret_key,
+    )
+    store.client.delete(store.key(big_sha))
+    bad = srv.cli("backup", "verify", str(backup), "--json", check=False)
+    assert bad.returncode == 1
+    report = json.loads(bad.stdout)
+    assert report["objects"]["missing"] == [big_sha]
+    assert any(big_sha in p and "missing from" in p for p in report["problems"])
+    refused = srv.cli(
+        "backup", "restore", str(backup), "--yes", "--db", str(tmp_path / "r.db"), check=False
+    )
+    assert refused.returncode != 0 and big_sha in refused.stderr
