@@ -64,9 +64,11 @@ def offload(
                 report = _to_bucket(
                     db, values, to, endpoint, region, access_key_id, secret_access_key, as_json
                 )
-        except (move.OffloadError, blob_remote.BlobStoreUnavailable) as exc:
-            fail(exc.message)
-        except blob_remote.BlobStoreCorrupt as exc:
+        except (
+            move.OffloadError,
+            blob_remote.BlobStoreUnavailable,
+            blob_remote.BlobStoreCorrupt,
+        ) as exc:
             fail(exc.message)
         counts = db.read_sync(ledger.counts)
     info = {**report.as_dict(), **counts}
@@ -129,6 +131,7 @@ def _to_local(db, values, as_json) -> move.Report:
         fail("blobs keep moving to the bucket: is a server still offloading? Try again.")
     db.write_sync(lambda c: [settings.put(c, k, "") for k in blob_remote.SETTINGS])
     db.write_sync(settings.put, "blob_store_new", "1")
+    blob_remote.save_credentials(None, None)  # nothing needs them now
     if not as_json:
         click.echo(
             f"The objects stay in {store.where}: delete them once no backup needs them.",

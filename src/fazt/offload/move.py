@@ -14,14 +14,17 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 
+from fazt.backoff import Backoff
 from fazt.db import Database
 from fazt.errors import FaztError
 from fazt.hosting import blob_chunks, blob_read
-from fazt.hosting.blob_remote import BlobStore, BlobStoreCorrupt
-from fazt.objectstore.location import S3Error
+from fazt.hosting.blob_remote import BlobStore, BlobStoreCorrupt, BlobStoreUnavailable
+from fazt.objectstore.location import S3Error, Unavailable
 from fazt.offload import ledger
 
 PROBE = "fazt-probe"
+ATTEMPTS = 5  # per blob, when the store answers 5xx or not at all
+RETRY = Backoff(base=0.5, cap=8.0)
 
 
 class OffloadError(FaztError):
@@ -73,7 +76,7 @@ def to_bucket(
         if not db.write_sync(ledger.claim, sha, size):
             report.busy += 1
             continue
-        if not _upload_verified(db, store, sha, size, report):
+        if not _retrying(_upload_verified, db, store, sha, size, report):
             report.gone += 1
             continue
         if db.write_sync(ledger.stored, sha):
@@ -90,7 +93,7 @@ def to_local(db: Database, store: BlobStore, progress: Progress | None = None) -
     report = Report("local", total=len(todo))
     for sha, size in todo:
         try:
-            changed = _bring_back(db, store, sha, size)
+            changed = _retrying(_bring_back, db, store, sha, size)
         except S3Error as exc:
             raise OffloadError(f"cannot read {sha} from {store.where}: {exc}") from None
         if changed:
@@ -114,6 +117,20 @@ def collect(db: Database, store: BlobStore, keep: timedelta) -> int:
     if done:
         db.write_sync(ledger.forget, done)
     return len(done)
+
+
+def _retrying(fn: Callable[..., bool], *args: object) -> bool:
+    """fn(*args), again after a pause when the store is unavailable (SeaweedFS answers an
+    occasional 500 under load); the last failure is raised."""
+    for attempt in range(1, ATTEMPTS + 1):
+        try:
+            return fn(*args)
+        except (Unavailable, BlobStoreUnavailable, OffloadError) as exc:
+            cause = exc.__context__ if isinstance(exc, OffloadError) else exc
+            if attempt == ATTEMPTS or not isinstance(cause, Unavailable | BlobStoreUnavailable):
+                raise
+        time.sleep(RETRY.delay(attempt))
+    return False
 
 
 # -- to the bucket ------------------------------------------------------------------------
