@@ -143,6 +143,11 @@ def main() -> int:
             results["bucket cold"] = cold(fz, big)
             print(f"cold, bucket: {results['bucket cold']}")
             results["bucket cached"] = ratios(fz, nginx_port, args)
+    except Exception:
+        log = tmp / "weed" / "weed.log"
+        if log.exists():
+            print("weed.log (last lines):\n" + log.read_text(errors="replace")[-3000:])
+        raise
     finally:
         if nginx_state is not None:
             nginx_stop(nginx_state)

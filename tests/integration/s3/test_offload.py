@@ -112,6 +112,7 @@ def test_offload_serves_from_the_bucket_and_comes_back(offloadable, monkeypatch)
     assert back["moved"] == out["total"] and back["bucket"]["blobs"] == 0
     assert rows(srv, "SELECT COUNT(*) FROM blobs WHERE location IS NOT NULL") == [(0,)]
     assert rows(srv, "SELECT value FROM settings WHERE key = 'blob_store_url'") == [("",)]
+    assert not (srv.home / "objectstore-credentials.json").exists()
     srv.store.stop()  # nothing needs the bucket now
     try:
         with Database.open(srv.db) as db:
