@@ -271,3 +271,43 @@ def test_a_backup_holds_metadata_only_and_verify_names_missing_objects(offloadab
         "backup", "restore", str(backup), "--yes", "--db", str(tmp_path / "r.db"), check=False
     )
     assert refused.returncode != 0 and big_sha in refused.stderr
+
+
+def test_a_big_file_streams_from_the_bucket_whole_and_in_ranges(seaweedfs, tmp_path):
+    """The disk cache off: a file too big for memory is streamed from the bucket, whole
+    and in ranges, by the static server's fetch threads."""
+    home = tmp_path / "home"
+    home.mkdir()
+    srv = init_server(home, {"blob_cache_max_mb": "0"})
+    data = os.urandom(9 * 1024 * 1024 + 7)  # above the memory cache's 8 MiB per file
+    srv.start()
+    try:
+        srv.deploy(write_site(tmp_path / "site", {"video.bin": data}), "stream")
+        prefix = "stream-" + secrets.token_hex(4)
+        srv.cli(
+            "storage",
+            "offload",
+            "--to",
+            f"s3://{BUCKET}/{prefix}",
+            "--endpoint",
+            seaweedfs.endpoint,
+            "--access-key-id",
+            seaweedfs.access_key,
+            "--secret-access-key",
+            seaweedfs.secret_key,
+            "--db",
+            str(srv.db),
+        )
+        assert rows(srv, "SELECT location FROM blobs WHERE size = ?", len(data)) == [("bucket",)]
+        whole = srv.get("/video.bin", host="stream.localhost")
+        assert whole.status_code == 200 and whole.content == data
+        part = srv.get(
+            "/video.bin", host="stream.localhost", headers={"range": "bytes=5000000-5999999"}
+        )
+        assert part.status_code == 206 and part.content == data[5000000:6000000]
+        tail = srv.get("/video.bin", host="stream.localhost", headers={"range": "bytes=-10"})
+        assert tail.content == data[-10:]
+    finally:
+        srv.stop()
+        srv.kill()
+        srv.http.close()
