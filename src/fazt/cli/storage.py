@@ -93,20 +93,25 @@ def _to_bucket(db, values, url, endpoint, region, access, secret, as_json) -> mo
     current = values.get("blob_store_url", "")
     if current and current != str(where) and db.read_sync(ledger.counts)["bucket"]["blobs"]:
         fail(f"blobs are in {current}: bring them back first (fazt storage offload --to local)")
-    if access or secret:
-        blob_remote.save_credentials(access, secret)
     changes = {
         "blob_store_url": str(where),
         "blob_store_endpoint": endpoint or values.get("blob_store_endpoint", ""),
         "blob_store_region": region or values.get("blob_store_region", ""),
     }
+    keys = (access, secret) if access or secret else blob_remote.credentials()
     try:
-        store = blob_remote.store_for(changes)
+        probe = blob_remote.open_store(*changes.values(), *keys)
     except ValueError as exc:
         fail(str(exc))
-    move.probe(store)
+    try:
+        move.probe(probe)  # nothing is kept unless the bucket works with these keys
+    finally:
+        probe.client.close()
+    if access or secret:
+        blob_remote.save_credentials(access, secret)
     # Settings first: a server reading a moved blob must find the bucket.
     db.write_sync(lambda c: [settings.put(c, k, v) for k, v in changes.items()])
+    store = blob_remote.store_for(changes)
     return move.to_bucket(db, store, None if as_json else _printer("to the bucket"))
 
 

@@ -67,7 +67,8 @@ def save_credentials(access_key_id: str | None, secret_access_key: str | None) -
         json.dump({"access_key_id": access_key_id, "secret_access_key": secret_access_key}, f)
 
 
-def _credentials() -> tuple[str, str]:
+def credentials() -> tuple[str, str]:
+    """(access key, secret): the 0600 file, else the environment."""
     try:
         saved = json.loads(credentials_path().read_text())
     except (OSError, ValueError):
@@ -137,7 +138,7 @@ def store_for(values: dict[str, str]) -> BlobStore | None:
     url = values.get("blob_store_url", "")
     if not url:
         return None
-    access, secret = _credentials()
+    access, secret = credentials()
     config = (url, values.get("blob_store_endpoint", ""), values.get("blob_store_region", ""))
     ident = (*config, access, hashlib.sha256(secret.encode()).hexdigest())
     with _lock:

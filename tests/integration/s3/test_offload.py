@@ -311,3 +311,33 @@ def test_a_big_file_streams_from_the_bucket_whole_and_in_ranges(seaweedfs, tmp_p
         srv.stop()
         srv.kill()
         srv.http.close()
+
+
+def test_bad_targets_are_refused_and_change_nothing(tmp_path):
+    from tests.conftest import free_port
+
+    home = tmp_path / "home"
+    home.mkdir()
+    srv = init_server(home)
+    db = str(srv.db)
+    bad_url = srv.cli("storage", "offload", "--to", "ftp://x/y", "--db", db, check=False)
+    assert bad_url.returncode == 1 and "s3://bucket/prefix" in bad_url.stderr
+    down = srv.cli(
+        "storage",
+        "offload",
+        "--to",
+        "s3://b/p",
+        "--endpoint",
+        f"http://127.0.0.1:{free_port()}",
+        "--access-key-id",
+        "a",
+        "--secret-access-key",
+        "b",
+        "--db",
+        db,
+        check=False,
+    )
+    assert down.returncode == 1 and "cannot use s3://b/p" in down.stderr
+    assert not (home / "objectstore-credentials.json").exists()
+    assert rows(srv, "SELECT value FROM settings WHERE key = 'blob_store_url'") in ([], [("",)])
+    assert rows(srv, "SELECT COUNT(*) FROM blobs WHERE location IS NOT NULL") == [(0,)]
