@@ -341,3 +341,30 @@ def test_bad_targets_are_refused_and_change_nothing(tmp_path):
     assert not (home / "objectstore-credentials.json").exists()
     assert rows(srv, "SELECT value FROM settings WHERE key = 'blob_store_url'") in ([], [("",)])
     assert rows(srv, "SELECT COUNT(*) FROM blobs WHERE location IS NOT NULL") == [(0,)]
+
+
+def test_an_object_changed_in_the_bucket_is_never_served(offloadable):
+    srv = offloadable
+    offload(srv)
+    css = srv.files["style.css"]
+    from fazt.hosting.blob_remote import open_store
+
+    store = open_store(
+        f"s3://{BUCKET}/{srv.prefix}",
+        srv.store.endpoint,
+        "",
+        srv.store.access_key,
+        srv.store.secret_key,
+    )
+    sha = hashlib.sha256(css).hexdigest()
+    store.client.put(store.key(sha), b"X" * len(css))  # same size, other bytes
+    got = srv.get("/style.css", host="media.localhost")
+    assert got.status_code == 502, got.text
+    assert got.json()["error"]["code"] == "BLOB_STORE_CORRUPT"
+    assert b"XXXX" not in got.content
+    # A file served through the disk cache is checked the same way.
+    mid_sha = hashlib.sha256(srv.files["mid.bin"]).hexdigest()
+    store.client.put(store.key(mid_sha), b"Y" * MID)
+    bad = srv.get("/mid.bin", host="media.localhost")
+    assert bad.status_code >= 500 and b"YYYY" not in bad.content
+    store.client.close()
