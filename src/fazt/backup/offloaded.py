@@ -21,7 +21,8 @@ def describe(conn: sqlite3.Connection) -> dict:
         local, remote = conn.execute(
             "SELECT COUNT(*) FILTER (WHERE location IS NULL), "
             "COUNT(*) FILTER (WHERE location IS NOT NULL) FROM "
-            "(SELECT sha256, location FROM blobs UNION SELECT sha256, location FROM app_objects)"
+            "(SELECT sha256, location FROM blobs UNION SELECT sha256, location FROM app_objects "
+            "UNION SELECT sha256, location FROM user_objects)"
         ).fetchone()
         row = conn.execute("SELECT value FROM settings WHERE key = 'blob_store_url'").fetchone()
     except sqlite3.OperationalError:  # a database from before migration 020
@@ -43,7 +44,8 @@ def check_objects(path: Path) -> tuple[dict | None, list[str]]:
             sha: size
             for sha, size in conn.execute(
                 "SELECT sha256, size FROM blobs WHERE location IS NOT NULL "
-                "UNION SELECT sha256, size FROM app_objects WHERE location IS NOT NULL"
+                "UNION SELECT sha256, size FROM app_objects WHERE location IS NOT NULL "
+                "UNION SELECT sha256, size FROM user_objects WHERE location IS NOT NULL"
             )
         }
         values = {k: v for k, v in conn.execute("SELECT key, value FROM settings")}

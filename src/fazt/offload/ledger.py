@@ -19,6 +19,14 @@ from fazt.db.clock import stamp, utcnow
 from fazt.hosting.blob_remote import BUCKET
 
 ABANDONED = timedelta(days=1)  # a 'pending' claim this old was left by a killed upload
+# Rows that hold bytes by sha256: site files, and apps' and visitors' objects.
+TABLES = ("blobs", "app_objects", "user_objects")
+OBJECT_TABLES = TABLES[1:]
+
+
+def _union(where: str) -> str:
+    """(sha256, size) of the rows of every table matching `where`, each hash once."""
+    return " UNION ".join(f"SELECT sha256, size FROM {t} WHERE {where}" for t in TABLES)
 
 
 def claim(conn: sqlite3.Connection, sha256: str, size: int) -> bool:
@@ -49,18 +57,18 @@ def stored(conn: sqlite3.Connection, sha256: str) -> int:
     ).rowcount
     if old is not None and old[0] is not None:
         conn.execute("DELETE FROM blob_chunks WHERE chunk_set = ?", (old[0],))
-    changed += conn.execute(
-        "UPDATE app_objects SET location = ?, data = x'' WHERE sha256 = ? AND location IS NULL",
-        (BUCKET, sha256),
-    ).rowcount
+    for table in OBJECT_TABLES:
+        changed += conn.execute(
+            f"UPDATE {table} SET location = ?, data = x'' WHERE sha256 = ? AND location IS NULL",
+            (BUCKET, sha256),
+        ).rowcount
     return changed
 
 
-_UNUSED = (
-    "NOT EXISTS (SELECT 1 FROM blobs b WHERE b.sha256 = bucket_objects.sha256 "
-    "  AND b.location IS NOT NULL) "
-    "AND NOT EXISTS (SELECT 1 FROM app_objects o WHERE o.sha256 = bucket_objects.sha256 "
-    "  AND o.location IS NOT NULL)"
+_UNUSED = " AND ".join(
+    f"NOT EXISTS (SELECT 1 FROM {t} r WHERE r.sha256 = bucket_objects.sha256 "
+    "AND r.location IS NOT NULL)"
+    for t in TABLES
 )
 
 
@@ -95,21 +103,13 @@ def forget(conn: sqlite3.Connection, hashes: list[str]) -> None:
 
 def local_hashes(conn: sqlite3.Connection, limit: int = -1) -> list[tuple[str, int]]:
     """(sha256, size) of blobs whose bytes are still in SQLite."""
-    rows = conn.execute(
-        "SELECT sha256, size FROM blobs WHERE location IS NULL "
-        "UNION SELECT sha256, size FROM app_objects WHERE location IS NULL "
-        "ORDER BY 1 LIMIT ?",
-        (limit,),
-    )
+    rows = conn.execute(f"{_union('location IS NULL')} ORDER BY 1 LIMIT ?", (limit,))
     return [(r[0], r[1]) for r in rows]
 
 
 def bucket_hashes(conn: sqlite3.Connection) -> list[tuple[str, int]]:
     """(sha256, size) of blobs whose bytes are in the bucket."""
-    rows = conn.execute(
-        "SELECT sha256, size FROM blobs WHERE location IS NOT NULL "
-        "UNION SELECT sha256, size FROM app_objects WHERE location IS NOT NULL ORDER BY 1"
-    )
+    rows = conn.execute(f"{_union('location IS NOT NULL')} ORDER BY 1")
     return [(r[0], r[1]) for r in rows]
 
 
@@ -118,8 +118,7 @@ def counts(conn: sqlite3.Connection) -> dict:
     out = {}
     for side, where in (("local", "location IS NULL"), ("bucket", "location IS NOT NULL")):
         row = conn.execute(
-            f"SELECT COUNT(*), COALESCE(SUM(size), 0) FROM (SELECT sha256, size FROM blobs "
-            f"WHERE {where} UNION SELECT sha256, size FROM app_objects WHERE {where})"
+            f"SELECT COUNT(*), COALESCE(SUM(size), 0) FROM ({_union(where)})"
         ).fetchone()
         out[side] = {"blobs": row[0], "bytes": row[1]}
     return out

@@ -190,10 +190,13 @@ def _source(conn: sqlite3.Connection, sha: str) -> Iterator[bytes] | None:
     ).fetchone()
     if row is not None:
         return blob_read.iter_blob(conn, sha)
-    row = conn.execute(
-        "SELECT data FROM app_objects WHERE sha256 = ? AND location IS NULL LIMIT 1", (sha,)
-    ).fetchone()
-    return None if row is None else iter([bytes(row[0])])
+    for table in ledger.OBJECT_TABLES:
+        row = conn.execute(
+            f"SELECT data FROM {table} WHERE sha256 = ? AND location IS NULL LIMIT 1", (sha,)
+        ).fetchone()
+        if row is not None:
+            return iter([bytes(row[0])])
+    return None
 
 
 # -- back home ----------------------------------------------------------------------------
@@ -238,10 +241,12 @@ def _bucket_blob_rowid(conn: sqlite3.Connection, sha: str) -> int | None:
 
 
 def _has_bucket_objects(conn: sqlite3.Connection, sha: str) -> bool:
-    row = conn.execute(
-        "SELECT 1 FROM app_objects WHERE sha256 = ? AND location IS NOT NULL LIMIT 1", (sha,)
-    ).fetchone()
-    return row is not None
+    return any(
+        conn.execute(
+            f"SELECT 1 FROM {table} WHERE sha256 = ? AND location IS NOT NULL LIMIT 1", (sha,)
+        ).fetchone()
+        for table in ledger.OBJECT_TABLES
+    )
 
 
 def _restore_blob(conn: sqlite3.Connection, sha: str, data: bytes) -> None:
@@ -253,11 +258,12 @@ def _restore_blob(conn: sqlite3.Connection, sha: str, data: bytes) -> None:
 
 
 def _restore_objects(conn: sqlite3.Connection, sha: str, data: bytes) -> None:
-    conn.execute(
-        "UPDATE app_objects SET data = ?, location = NULL "
-        "WHERE sha256 = ? AND location IS NOT NULL",
-        (data, sha),
-    )
+    for table in ledger.OBJECT_TABLES:
+        conn.execute(
+            f"UPDATE {table} SET data = ?, location = NULL "
+            "WHERE sha256 = ? AND location IS NOT NULL",
+            (data, sha),
+        )
 
 
 def _point_at_pieces(conn: sqlite3.Connection, rowid: int, chunk_set: int) -> None:

@@ -8,15 +8,20 @@ without a time limit and can call Python synchronously (fazt.storage, ...). See
 docs/decisions/005-js-isolation.md.
 
 Protocol on stdin/stdout: frames of a 4-byte big-endian length and UTF-8 text.
-- server -> worker: `HEADER \\0 DEADLINE FRESH \\0 REQUEST_JSON \\0 CONTEXT_JSON`,
+- server -> worker: `HEADER \\0 DEADLINE FRESH[ USER] \\0 REQUEST_JSON \\0 CONTEXT_JSON`,
   HEADER being JSON {"app", "dep", "entry", "mem", "stack"[, "src"]} (the same text for
   every request to one route of one deployment: parsed once), DEADLINE the deadline in
-  time.monotonic() seconds, FRESH 1 or 0. Several may be queued: they are run in
-  order.
+  time.monotonic() seconds, FRESH 1 or 0, USER (absent when nobody is signed in) the
+  JSON string of the signed-in visitor's id, which the server found from the session
+  cookie: the only source of fazt.storage.user's scope. Several may be queued: they are
+  run in order.
 - worker -> server: `R` once, when ready; `P[channel, message]` for
   fazt.realtime.publish (channel null: socket.broadcast of a root main.js; sent at
-  once), then
-  one `D` + HEADER_JSON + `\\0` + BODY per request (HEADER: s, h, l, e, m, line, file).
+  once), `C0` or `C1` when a request needed a new context (from the spare one, or
+  cold: the prelude evaluated on its path), then
+  one `D` + HEADER_JSON + `\\0` + BODY per request (HEADER: s, h, l, e, m, line, file);
+  `B` before it builds a spare context (between requests, when no frame has come for
+  SPARE_AFTER_IDLE_SECONDS) and `S` once it has.
 
 Storage runs on this process's own SQLite connection: reads directly, each write in
 its own BEGIN IMMEDIATE transaction (SQLite's lock makes it one writer at a time with
@@ -29,6 +34,7 @@ import fcntl
 import json
 import logging
 import os
+import select
 import signal
 import sqlite3
 import struct
@@ -40,13 +46,25 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+import quickjs
+
 from fazt.db.connection import open_connection
+from fazt.runtime.limits import Limits
 from fazt.runtime.net import AppNet
+from fazt.runtime.prelude import LEGACY_ENTRY
 from fazt.runtime.private_files import PrivateFiles
-from fazt.runtime.sandbox import FUNCTION_ERROR, FUNCTION_TIMEOUT, Host, Job, Outcome, Prepared
+from fazt.runtime.sandbox import (
+    FUNCTION_ERROR,
+    FUNCTION_TIMEOUT,
+    Host,
+    Job,
+    Outcome,
+    Prepared,
+    blank_context,
+)
 from fazt.runtime.sources import load_sources
 from fazt.storage import kv
-from fazt.storage.bindings import AppStorage, StorageError
+from fazt.storage.bindings import AppStorage, StorageError, UserStorage
 
 log = logging.getLogger("fazt.runtime.worker")
 T = TypeVar("T")
@@ -63,6 +81,9 @@ MAX_CHANNEL_CHARS = 128
 CHECKPOINT_DELAY_SECONDS = 0.2
 WAL_RESTART_FRAMES = 4096  # ~16 MB of WAL: then a checkpoint holds up JS writes once
 KV_SWEEP_SECONDS = 1.0  # kv.set sweeps an app's expired keys at most this often here
+# The spare context is built once no frame has come for this long: a request that follows
+# another (the page's next call) is not held up by the ~10-30 ms of building it.
+SPARE_AFTER_IDLE_SECONDS = 0.05
 # os.read(fd, n) allocates n bytes first: 1 MiB per read was an mmap + munmap per request.
 READ_CHUNK = 65536
 
@@ -165,6 +186,10 @@ class JsWorker:
         self.headers: dict[str, dict] = {}  # frame header text -> parsed
         self.published = 0  # realtime messages sent by the current request
         self.host = Host(publish=self._publish, stdlib=self._stdlib)
+        # A context with the prelude evaluated, built while idle, for the next deployment
+        # that needs a new one (sandbox.blank_context): a cold start then skips the prelude.
+        self.spare: quickjs.Context | None = None
+        self.spare_failed = False  # then not tried again before the next new context
 
     def _publish(self, channel: str | None, message: str) -> None:
         """fazt.realtime.publish, or with channel None v0.9's socket.broadcast (the text
@@ -213,7 +238,7 @@ class JsWorker:
                 if len(self.headers) >= HEADERS_KEPT:
                     self.headers.clear()
                 self.headers[head] = h
-        deadline, fresh = timing.split(" ")
+        deadline, fresh, *user = timing.split(" ", 2)
         job = Job(
             app=h["app"],
             key=(h["app"], h["dep"], h["mem"], h["stack"]),
@@ -224,6 +249,7 @@ class JsWorker:
             stack_bytes=h["stack"],
             deadline=float(deadline),  # time.monotonic(): the same clock in every process
             sources=h.get("src"),
+            user=json.loads(user[0]) if user else None,
         )
         if time.monotonic() >= job.deadline:  # it waited behind a slow one: the server
             return encode_outcome(timed_out())  # has answered 504 already
@@ -236,6 +262,11 @@ class JsWorker:
 
     def run(self, job: Job, fresh: bool = False) -> Outcome:
         self.host.storage = AppStorage(self.db, job.app)  # type: ignore[arg-type]
+        self.host.user_storage = (
+            UserStorage(self.db, job.app, job.user)  # type: ignore[arg-type]
+            if job.user is not None
+            else None
+        )
         self.host.net = AppNet(self.db, job.app, job.key[1], job.deadline)
         self.host.private = PrivateFiles(self.db, job.app, job.key[1])
         self.published = 0
@@ -245,7 +276,7 @@ class JsWorker:
                 sources = (
                     job.sources if job.sources is not None else self._sources(job.app, job.key[1])
                 )
-                context = Prepared(job, sources, self.host)
+                context = self._new_context(job, sources)
             outcome = context.run(job)
         except Exception:
             if context is not None:
@@ -253,6 +284,7 @@ class JsWorker:
             raise
         finally:
             self.host.storage = None
+            self.host.user_storage = None
             self.host.net = None
             self.host.private = None
             if context is not None and context.usable and not fresh:
@@ -260,6 +292,34 @@ class JsWorker:
                 while len(self.contexts) > CONTEXTS:
                     self.contexts.popitem(last=False)
         return outcome
+
+    def _new_context(self, job: Job, sources: dict[str, str]) -> Prepared:
+        """A context for the job's deployment, from the spare one when it can be; tells
+        the server which ("C0": from the spare, "C1": the prelude ran on this request's
+        path), for the pool's counters."""
+        blank = None
+        self.spare_failed = False
+        if LEGACY_ENTRY not in sources:
+            blank, self.spare = self.spare, None
+        self.out("C0" if blank is not None else "C1")
+        return Prepared(job, sources, self.host, blank)
+
+    @property
+    def needs_spare(self) -> bool:
+        return self.spare is None and not self.spare_failed
+
+    def prepare_spare(self) -> None:
+        """Build the spare context if there is none (while no request waits); the server
+        sends no request meanwhile (`B` ... `S`)."""
+        if self.spare is not None:
+            return
+        self.out("B")
+        try:
+            self.spare = blank_context(self.host, Limits().stack_bytes)
+        except Exception:  # the next request builds its context itself, as before
+            log.exception("preparing a spare JavaScript context failed")
+            self.spare_failed = True
+        self.out("S")
 
 
 def timed_out() -> Outcome:
@@ -321,10 +381,13 @@ def main(argv: list[str]) -> int:
 
 
 def serve_frames(worker: JsWorker, write: Callable[[str], None]) -> None:
-    """Say ready, then answer each frame on stdin until the server closes it."""
+    """Say ready, then answer each frame on stdin until the server closes it; once no
+    frame has come for a moment, build the spare context if it was used."""
     write("R")  # ready: what the server counts a request's time budget from
     buffer = bytearray()
     while True:
+        if worker.needs_spare and not buffer and not _input_waiting(SPARE_AFTER_IDLE_SECONDS):
+            worker.prepare_spare()
         needed = 4 + _LENGTH.unpack_from(buffer)[0] if len(buffer) >= 4 else 4
         while len(buffer) < needed:
             chunk = os.read(0, max(READ_CHUNK, needed - len(buffer)))
@@ -336,6 +399,11 @@ def serve_frames(worker: JsWorker, write: Callable[[str], None]) -> None:
         frame = buffer[4:needed].decode("utf-8", "surrogatepass")
         del buffer[:needed]
         write(worker.handle(frame))
+
+
+def _input_waiting(seconds: float) -> bool:
+    """Whether a frame comes on stdin within `seconds`."""
+    return bool(select.select([0], [], [], seconds)[0])
 
 
 if __name__ == "__main__":

@@ -1,8 +1,9 @@
--- Blobs in object storage (`fazt storage offload`, docs/object-storage.md). A blob whose
--- `location` is 'bucket' keeps its metadata here and its bytes in the configured bucket
+-- Blobs in object storage (`fazt storage offload`, docs/object-storage.md). A blob (or an
+-- app's or visitor's object) whose `location` is 'bucket' keeps its metadata here and its bytes in the configured bucket
 -- under its sha256 (`data` is empty, no pieces); NULL: the bytes are in SQLite as before.
 ALTER TABLE blobs ADD COLUMN location TEXT;
 ALTER TABLE app_objects ADD COLUMN location TEXT;
+ALTER TABLE user_objects ADD COLUMN location TEXT;
 
 -- What fazt put in the bucket, by sha256 (one object serves every row with that hash).
 -- state: 'pending' (an upload may be under way), 'stored' (read back and verified),
@@ -18,3 +19,4 @@ CREATE TABLE bucket_objects (
 
 CREATE INDEX blobs_location ON blobs(location) WHERE location IS NOT NULL;
 CREATE INDEX app_objects_sha256 ON app_objects(sha256);
+CREATE INDEX user_objects_sha256 ON user_objects(sha256);
