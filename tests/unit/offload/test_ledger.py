@@ -73,3 +73,29 @@ def test_a_pending_upload_is_never_doomed_until_abandoned(db):
     sha = hashlib.sha256(b"uploading").hexdigest()
     assert db.write_sync(ledger.claim, sha, 9)  # no row uses it yet: it is being uploaded
     assert db.write_sync(ledger.doom, timedelta(0)) == []
+
+
+def test_visitors_objects_move_with_the_rest_and_keep_their_quota(db):
+    from fazt.storage.scope import UserScope
+
+    db.write_sync(
+        lambda c: c.execute(
+            "INSERT INTO app_users (app, id, provider, created_at, last_login_at) "
+            "VALUES ('app', 'gh:1', 'gh', 'x', 'x')"
+        )
+    )
+    owner = UserScope("app", "gh:1")
+    db.write_sync(objects.put, owner, "draft.txt", b"a visitor's draft", None)
+    usage = "SELECT bytes, items FROM user_storage_usage WHERE user_id = 'gh:1'"
+    before = db.read_sync(lambda c: tuple(c.execute(usage).fetchone()))
+    sha = hashlib.sha256(b"a visitor's draft").hexdigest()
+    assert (sha, 17) in db.read_sync(ledger.local_hashes)
+    db.write_sync(ledger.claim, sha, 17)
+    assert db.write_sync(ledger.stored, sha) == 1
+    row = db.read_sync(
+        lambda c: c.execute("SELECT location, length(data) FROM user_objects").fetchone()
+    )
+    assert tuple(row) == ("bucket", 0)
+    assert db.read_sync(lambda c: tuple(c.execute(usage).fetchone())) == before  # by size
+    assert db.read_sync(ledger.bucket_hashes) == [(sha, 17)]
+    assert db.write_sync(ledger.doom, timedelta(0)) == []  # still used by the visitor
