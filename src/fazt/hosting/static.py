@@ -26,7 +26,7 @@ from typing import Any
 from fazt.analytics.script import inject
 from fazt.cpu import run_cpu
 from fazt.db import Database
-from fazt.hosting import blob_read, compression, deployments, mime, ranges
+from fazt.hosting import blob_fetch, blob_read, compression, deployments, mime, ranges
 from fazt.hosting.blob_cache import BlobCache, variant_name
 from fazt.hosting.cache import ByteLRU
 from fazt.hosting.footprint import deep_size, share
@@ -187,6 +187,9 @@ class StaticServer:
 
     def _copier(self, sha256: str) -> Callable[[Path], Awaitable[str]]:
         async def copy(tmp: Path) -> str:
+            remote = await self.db.read(blob_fetch.offloaded, sha256)
+            if remote is not None:  # in the bucket: fetched without holding a reader
+                return await blob_fetch.copy(remote[0], sha256, remote[1], tmp)
             return await self.db.read(copy_blob, sha256, tmp)
 
         return copy
@@ -471,6 +474,12 @@ async def _parts(
 async def _blob_chunks(
     server: StaticServer, sha256: str, start: int, end: int
 ) -> AsyncIterator[bytes]:
+    remote = await server.db.read(blob_fetch.offloaded, sha256)
+    if remote is not None:  # in the bucket: one GET, no reader held
+        store, size = remote
+        async for chunk in blob_fetch.stream(store, sha256, size, start, end, STREAM_CHUNK):
+            yield chunk
+        return
     for offset in range(start, end, STREAM_CHUNK):
         stop = min(offset + STREAM_CHUNK, end)
         chunk = await server.db.read(read_part, sha256, offset, stop)

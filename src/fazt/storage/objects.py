@@ -10,6 +10,7 @@ import hashlib
 import re
 import sqlite3
 
+from fazt.hosting import blob_remote
 from fazt.storage.common import check_text, now, prefix_clause
 from fazt.storage.errors import StorageError
 from fazt.storage.scope import Owner, rows
@@ -61,7 +62,7 @@ def put(conn: sqlite3.Connection, app: Owner, path: str, data: bytes, mime: str 
         f"INSERT INTO {at.table} ({at.columns}, path, data, mime, size, sha256, created_at, "
         f"updated_at) VALUES ({at.marks}, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT({at.columns}, path) "
         "DO UPDATE SET data = excluded.data, mime = excluded.mime, size = excluded.size, "
-        "sha256 = excluded.sha256, updated_at = excluded.updated_at",
+        "sha256 = excluded.sha256, updated_at = excluded.updated_at, location = NULL",
         (*at.args, path, data, mime, len(data), sha, stamp, stamp),
     )
     return {"path": path, "size": len(data), "mime": mime, "sha256": sha}
@@ -72,15 +73,19 @@ def get(conn: sqlite3.Connection, app: Owner, path: str) -> dict | None:
     path = normalise_path(path)
     at = rows(app, "objects")
     row = conn.execute(
-        f"SELECT path, data, mime, size, sha256, updated_at FROM {at.table} "
+        f"SELECT path, data, mime, size, sha256, updated_at, location FROM {at.table} "
         f"WHERE {at.match()} AND path = ?",
         (*at.args, path),
     ).fetchone()
     if row is None:
         return None
+    if row["location"] is None:
+        data = bytes(row["data"])
+    else:  # offloaded to the bucket (fazt.offload)
+        data = blob_remote.read_whole(conn, row["sha256"], row["size"])
     return {
         "path": row["path"],
-        "data": bytes(row["data"]),
+        "data": data,
         "mime": row["mime"],
         "size": row["size"],
         "sha256": row["sha256"],

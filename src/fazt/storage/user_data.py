@@ -10,6 +10,7 @@ import base64
 import json
 import sqlite3
 
+from fazt.hosting import blob_remote
 from fazt.storage.common import now
 from fazt.storage.scope import UserScope
 
@@ -52,11 +53,11 @@ def export(conn: sqlite3.Connection, owner: UserScope) -> dict:
             "size": r[2],
             "sha256": r[3],
             "updatedAt": r[4],
-            "data_b64": base64.b64encode(bytes(r[5])).decode("ascii"),
+            "data_b64": base64.b64encode(_object_bytes(conn, r)).decode("ascii"),
         }
         for r in conn.execute(
-            f"SELECT path, mime, size, sha256, updated_at, data FROM user_objects {where} "
-            "ORDER BY path",
+            "SELECT path, mime, size, sha256, updated_at, data, location FROM user_objects "
+            f"{where} ORDER BY path",
             args,
         )
     ]
@@ -67,6 +68,13 @@ def export(conn: sqlite3.Connection, owner: UserScope) -> dict:
         "documents": documents,
         "objects": objects,
     }
+
+
+def _object_bytes(conn: sqlite3.Connection, row: sqlite3.Row) -> bytes:
+    """An object's bytes: in the row, or in the bucket once offloaded (fazt.offload)."""
+    if row[6] is None:
+        return bytes(row[5])
+    return blob_remote.read_whole(conn, row[3], row[2])
 
 
 def purge(conn: sqlite3.Connection, owner: UserScope) -> dict[str, int]:
