@@ -11,6 +11,7 @@ them the error when the whole transaction failed). docs/decisions/010-kv-path.md
 """
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -53,9 +54,14 @@ class GroupCommit:
         except Exception as exc:  # closed, or a read-only standby
             self._finish(tokens, None, exc)
             return
+        future.add_done_callback(lambda f: self._committed(tokens, f))
+
+    def _committed(self, tokens: list, future: Future) -> None:
+        """On the writer thread: hand the outcome to the loop."""
         loop = self._loop
         assert loop is not None
-        future.add_done_callback(lambda f: loop.call_soon_threadsafe(self._finish, tokens, f, None))
+        with contextlib.suppress(RuntimeError):  # the loop is closed: nobody is waiting
+            loop.call_soon_threadsafe(self._finish, tokens, future, None)
 
     def _finish(self, tokens: list, future: "Future | None", failed: Exception | None) -> None:
         if future is not None:
