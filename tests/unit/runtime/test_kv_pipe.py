@@ -173,3 +173,34 @@ def test_writes_of_requests_through_the_real_writer(tmp_path: Path):
     stored = db.read_sync(lambda c: dict(c.execute("SELECT key, value FROM app_kv")))
     db.close()
     assert stored == {**{f"k{i}": str(i) for i in range(20)}, "y": "2"}
+
+
+def test_a_write_for_another_app_than_the_running_request_is_refused(tmp_path: Path):
+    """Defence in depth: the server files a write under the app of the request running
+    in that worker; a worker that names another app is killed and nothing is written."""
+    db = HeldDatabase()
+    commits = GroupCommit(db)  # type: ignore[arg-type]
+    pool = WorkerPool(tmp_path / "t.db", 1, 8, kv_writes=commits)
+    loop = asyncio.new_event_loop()
+
+    async def scenario():
+        run = asyncio.ensure_future(
+            pool.run("a", *kv_job("while (true) {}"), time.monotonic() + 30)
+        )
+        while not any(w.inflight for w in pool._workers):
+            await asyncio.sleep(0.01)
+        (worker,) = pool._workers
+        pool._on_frame(worker, "Wa\0k\0\0stamp\0" + "1")  # its own app: taken
+        pool._on_frame(worker, "Wb\0k\0\0stamp\0" + "2")  # another app's key
+        assert worker.lost and not worker.alive
+        outcome = await run
+        assert outcome.error is not None
+        await asyncio.sleep(0)  # the batch starts at the end of the loop's iteration
+        assert [[w[:3] for w in writes] for writes, _ in db.batches] == [[("a", "k", "1")]]
+        db.batches[0][1].set_result([None])
+
+    try:
+        loop.run_until_complete(scenario())
+    finally:
+        loop.run_until_complete(pool.aclose())
+        loop.close()
