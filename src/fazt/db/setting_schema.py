@@ -345,6 +345,13 @@ SETTINGS: tuple[Setting, ...] = (
     _int_setting(
         "net_requests_per_minute", 120, 0, 1_000_000, "fetches per app per minute (0 = off)", **LIVE
     ),
+    # User-scoped storage (fazt.storage.user, storage/user_quota.py); read live.
+    _int_setting(
+        "user_storage_max_bytes", 10 * MiB, 0, 1024 * GiB, "bytes per visitor per app", **LIVE
+    ),
+    _int_setting(
+        "user_storage_max_items", 10_000, 0, 1_000_000_000, "rows per visitor per app", **LIVE
+    ),
     # Resized image variants (fazt.hosting.image_variants, docs/sites.md#images).
     _int_setting(
         "image_max_pixels", 50_000_000, 1, 1_000_000_000, "pixels of an image fazt resizes"

@@ -87,12 +87,17 @@ class _Run:
         "header",
         "request",
         "site",
+        "user",
         "worker",
         "write_error",
     )
 
-    def __init__(self, future: asyncio.Future, site: str, header: str, request: str) -> None:
+    def __init__(
+        self, future: asyncio.Future, site: str, header: str, request: str, user: str | None
+    ) -> None:
         self.future = future
+        # " " + the signed-in visitor's id as JSON (worker.py), or "" when nobody is
+        self.user = "" if user is None else " " + json.dumps(user)
         self.site = site
         self.header = header  # the header's JSON text
         self.request = request  # REQUEST_JSON \0 CONTEXT_JSON
@@ -138,6 +143,7 @@ class _JsProcess:
         self.ready = False  # its "R" frame arrived
         self.started = time.monotonic()
         self.head_since = 0.0  # when the request now running (inflight[0]) started
+        self.building = False  # building its spare context: sent no request meanwhile
         self.sent = 0  # kv writes received from it (kv_pipe.py)
         self.committed = 0  # of them, committed (or refused)
         # (writes that must be committed first, what to do then): answers, publishes
@@ -207,6 +213,10 @@ class WorkerPool:
         self._closed = False
         self._watchdog: asyncio.TimerHandle | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        # Contexts the workers created for a request: from their spare (prelude evaluated
+        # ahead), or cold (the prelude ran on the request's path); and the spares they
+        # prepared (worker.py "C" and "S" frames).
+        self.contexts = {"spare": 0, "cold": 0, "prepared": 0}
 
     def usage(self) -> dict:
         """How busy the pool is now (the dashboard's health view)."""
@@ -216,6 +226,9 @@ class WorkerPool:
             "running": running,
             "busy": running - len(self._idle),
             "queued": self._queued,
+            "contexts_spare": self.contexts["spare"],
+            "contexts_cold": self.contexts["cold"],
+            "contexts_prepared": self.contexts["prepared"],
         }
 
     # -- requests -------------------------------------------------------------------------
@@ -227,9 +240,11 @@ class WorkerPool:
         request_json: str,
         context_json: str,
         deadline: float,
+        user: str | None = None,
     ) -> Outcome:
         """Run one request of app `site` in a worker; `deadline` is time.monotonic()
-        based. `header` is a dict or, precomputed by the caller, its JSON text."""
+        based. `header` is a dict or, precomputed by the caller, its JSON text. `user`:
+        the signed-in visitor's id from the verified session (fazt.storage.user)."""
         if self._closed:
             raise Overloaded("the runtime is shutting down")
         if len(self._workers) + self._starting < self.size:
@@ -248,7 +263,7 @@ class WorkerPool:
             loop = self._loop = asyncio.get_running_loop()
         if isinstance(header, dict):
             header = json.dumps(header)
-        run = _Run(loop.create_future(), site, header, request_json + "\0" + context_json)
+        run = _Run(loop.create_future(), site, header, request_json + "\0" + context_json, user)
         now = time.monotonic()
         if site != self._last_site:
             self._other_at, self._last_site = self._last_at, site
@@ -403,7 +418,7 @@ class WorkerPool:
         run.worker = worker
         worker.inflight.append(run)
         fresh = "1" if self.fresh else "0"
-        text = f"{run.header}\0{run.deadline!r} {fresh} {worker.committed}\0{run.request}"
+        text = f"{run.header}\0{run.deadline!r} {fresh}:{worker.committed}{run.user}\0{run.request}"
         data = text.encode("utf-8", "surrogatepass")
         return _LENGTH.pack(len(data)) + data
 
@@ -429,6 +444,18 @@ class WorkerPool:
             self._on_write(worker, text)
         elif kind == "F":  # the worker waits until its kv writes are committed
             self._after_writes(worker, lambda: self._tell_committed(worker))
+        elif kind == "C":
+            self.contexts["cold" if text[1:2] == "1" else "spare"] += 1
+        elif kind == "B":  # it builds its spare context (~10-30 ms): not idle until "S"
+            if not worker.inflight and worker in self._idle:
+                self._idle.discard(worker)
+                worker.building = True
+        elif kind == "S":
+            self.contexts["prepared"] += 1
+            if worker.building:
+                worker.building = False
+                if not worker.lost and not worker.inflight and worker in self._workers:
+                    self._idle.add(worker)
         elif kind == "P":
             if worker.inflight and self.publish is not None:
                 channel, message = json.loads(text[1:])
@@ -490,7 +517,7 @@ class WorkerPool:
 
     def _tell_committed(self, worker: _JsProcess) -> None:
         if worker.alive and not worker.lost:
-            data = f"C{worker.committed}".encode()
+            data = f"A{worker.committed}".encode()
             with contextlib.suppress(RuntimeError):  # its pipe is closed: it is gone
                 worker.send([_LENGTH.pack(len(data)) + data])
 

@@ -8,8 +8,8 @@ The server (group_commit.py) commits the writes of all workers together on its o
 writer thread, and sends no answer of a request until the writes made before it by
 the same worker are committed; a server killed before the commit answered none of them.
 
-Until the server says a write is committed (a count in each request frame, or `C<n>`
-after a `F` flush), the worker keeps it in `pending`, so a later `kv.get` of the same
+Until the server says a write is committed (a count in each request frame, or `A<n>`
+after an `F` flush), the worker keeps it in `pending`, so a later `kv.get` of the same
 app and key sees it (read-your-writes) without waiting. Anything else that could see a
 pending write or be ordered behind it (kv.list, kv.delete, every other write) first
 waits until everything sent is committed (`flush`). docs/decisions/010-kv-path.md.

@@ -198,6 +198,7 @@ class Runtime:
                 _request_json(req, request_id, raw, params, v09, visitor),
                 context_json,
                 deadline,
+                None if visitor is None else visitor["id"],
             )
         except Overloaded:
             raise HTTPError(

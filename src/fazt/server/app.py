@@ -97,10 +97,13 @@ class FaztApp:
                 response_headers, body = found.full[encoding]
                 proto.response_bytes(found.status, response_headers, body)
                 return
-            # A bigger file: its verified disk copy, read and sent by Granian (no Python).
+            # A bigger file: its verified disk copy (read here when small, else by Granian).
             hot = found and static.hot_file(found, accept)
             if hot:
-                proto.response_file(found.status, *hot)
+                if type(hot[1]) is bytes:
+                    proto.response_bytes(found.status, *hot)
+                else:
+                    proto.response_file(found.status, *hot)
                 return
         if edge.enabled and not edge.hold(scope, proto):  # requests in progress per address
             return
