@@ -7,7 +7,7 @@ thread (`kv.store_batch`: one commit, one set of locks, for many requests); writ
 arrive while it runs wait for the next batch. Only one batch is in flight at a time, so
 batches commit in the order the writes arrived. `done(tokens, errors)` runs on the loop
 once a batch has committed (each error None, or the message of a refused write; all of
-them the error when the whole transaction failed). docs/decisions/010-kv-path.md.
+them one message when the whole transaction failed). docs/decisions/010-kv-path.md.
 """
 
 import asyncio
@@ -71,7 +71,8 @@ class GroupCommit:
                 failed = exc
         if failed is not None:
             log.error("kv writes from JavaScript failed: %s", failed)
-            errors = [f"storage write failed: {failed}"] * len(tokens)
+            # (the reason may name server paths: the server's log has it, not the client)
+            errors = ["a storage write failed on the server"] * len(tokens)
         try:
             self.done(tokens, errors)
         finally:

@@ -204,3 +204,20 @@ def test_a_write_for_another_app_than_the_running_request_is_refused(tmp_path: P
     finally:
         loop.run_until_complete(pool.aclose())
         loop.close()
+
+
+def test_a_failed_group_commit_fails_its_requests_without_server_details(held):
+    loop, pool, db = held
+
+    async def scenario():
+        run = asyncio.ensure_future(
+            pool.run("a", *kv_job("fazt.storage.kv.set('k', 1); 'ok'"), time.monotonic() + 30)
+        )
+        while not db.batches:
+            await asyncio.sleep(0.01)
+        db.batches[0][1].set_exception(OSError("disk I/O error on /srv/secret/data.db"))
+        outcome = await run
+        assert outcome.error is not None and "storage write failed" in outcome.message
+        assert "/srv/secret" not in outcome.message
+
+    loop.run_until_complete(scenario())
