@@ -221,3 +221,28 @@ def test_a_failed_group_commit_fails_its_requests_without_server_details(held):
         assert "/srv/secret" not in outcome.message
 
     loop.run_until_complete(scenario())
+
+
+def test_a_realtime_message_waits_for_the_writes_before_it(tmp_path: Path):
+    path = tmp_path / "t.db"
+    Database.open(path).close()
+    db, published = HeldDatabase(), []
+    loop = asyncio.new_event_loop()
+    pool = WorkerPool(path, 1, 8, publish=lambda *a: published.append(a), kv_writes=GroupCommit(db))  # type: ignore[arg-type]
+    src = "fazt.storage.kv.set('k', 1); fazt.realtime.publish('room', {k: 1}); 'ok'"
+
+    async def scenario():
+        run = asyncio.ensure_future(pool.run("a", *kv_job(src), time.monotonic() + 30))
+        while not db.batches:
+            await asyncio.sleep(0.01)
+        done, _ = await asyncio.wait({run}, timeout=0.3)
+        assert done == set() and published == []  # a subscriber would read the old value
+        db.batches[0][1].set_result([None])
+        assert (await run).body == "ok"
+        assert published == [("a", "room", '{"k":1}')]
+
+    try:
+        loop.run_until_complete(scenario())
+    finally:
+        loop.run_until_complete(pool.aclose())
+        loop.close()
