@@ -33,6 +33,7 @@ from fazt.db import Database, settings
 from fazt.hosting.paths import is_server_only
 from fazt.runtime import store
 from fazt.runtime.executor import Overloaded, WorkerPool
+from fazt.runtime.group_commit import GroupCommit
 from fazt.runtime.limits import Limits, RuntimeConfig
 from fazt.runtime.prelude import LEGACY_ENTRY
 from fazt.runtime.sandbox import FUNCTION_MEMORY, FUNCTION_TIMEOUT, Outcome
@@ -82,6 +83,7 @@ class Runtime:
             publish=self._publish,
             total_queue=self.config.queue_total,
             app_workers=self.config.app_workers,
+            kv_writes=GroupCommit(db),
         )
         self.logs = store.LogSink(db, self.config.log_retention)
         self._indexes: OrderedDict[tuple[str, int], ApiIndex] = OrderedDict()

@@ -1,6 +1,6 @@
 """A JS worker process: runs requests' JavaScript, one at a time, for the server.
 
-    python -m fazt.runtime.worker DB_PATH
+    python -m fazt.runtime.worker DB_PATH [--kv-via-server]
 
 The server (executor.py) starts a few of these and kills one whose request passes its
 deadline: that is how a runaway loop is stopped, so the QuickJS contexts here run
@@ -11,23 +11,27 @@ Protocol on stdin/stdout: frames of a 4-byte big-endian length and UTF-8 text.
 - server -> worker: `HEADER \\0 DEADLINE FRESH[ USER] \\0 REQUEST_JSON \\0 CONTEXT_JSON`,
   HEADER being JSON {"app", "dep", "entry", "mem", "stack"[, "src"]} (the same text for
   every request to one route of one deployment: parsed once), DEADLINE the deadline in
-  time.monotonic() seconds, FRESH 1 or 0, USER (absent when nobody is signed in) the
+  time.monotonic() seconds, FRESH 1 or 0 (then `:COMMITTED`: how many of this worker's
+  kv writes the server has committed), USER (absent when nobody is signed in) the
   JSON string of the signed-in visitor's id, which the server found from the session
   cookie: the only source of fazt.storage.user's scope. Several may be queued: they are
-  run in order.
+  run in order. `A<n>`: n of this worker's kv writes are committed (the answer to `F`).
 - worker -> server: `R` once, when ready; `P[channel, message]` for
   fazt.realtime.publish (channel null: socket.broadcast of a root main.js; sent at
   once), `C0` or `C1` when a request needed a new context (from the spare one, or
   cold: the prelude evaluated on its path), then
   one `D` + HEADER_JSON + `\\0` + BODY per request (HEADER: s, h, l, e, m, line, file);
   `B` before it builds a spare context (between requests, when no frame has come for
-  SPARE_AFTER_IDLE_SECONDS) and `S` once it has.
+  SPARE_AFTER_IDLE_SECONDS) and `S` once it has. With --kv-via-server: `W...` for each
+  kv.set and `F` to ask for an `A` (kv_pipe.py).
 
 Storage runs on this process's own SQLite connection: reads directly, each write in
 its own BEGIN IMMEDIATE transaction (SQLite's lock makes it one writer at a time with
-the server's writer thread; the busy timeout waits for it).
+the server's writer thread; the busy timeout waits for it); with --kv-via-server, kv.set
+goes to the server's writer instead (kv_pipe.py, docs/decisions/010-kv-path.md).
 """
 
+import collections
 import contextlib
 import ctypes
 import fcntl
@@ -49,6 +53,7 @@ from typing import Any, TypeVar
 import quickjs
 
 from fazt.db.connection import open_connection
+from fazt.runtime.kv_pipe import KvPipe, PipedStorage
 from fazt.runtime.limits import Limits
 from fazt.runtime.net import AppNet
 from fazt.runtime.prelude import LEGACY_ENTRY
@@ -112,6 +117,7 @@ class LocalDB:
         # A warm standby's database (fazt.backup.standby.marker_path) takes no app writes:
         # the next position applied from the replica would silently undo them.
         self.standby = os.path.exists(f"{path}.standby.json")
+        self.pipe: KvPipe | None = None  # kv.set through the server (--kv-via-server)
 
     @property
     def conn(self) -> sqlite3.Connection:
@@ -125,12 +131,17 @@ class LocalDB:
     def read_sync(self, fn: Callable[..., T], *args: Any) -> T:
         return fn(self.conn, *args)
 
+    def refuse_standby(self) -> None:
+        raise StorageError(  # shown to the app, which may catch it
+            "STANDBY_READ_ONLY: this server is a read-only standby: writes go to the primary "
+            "(or make this server the primary with `fazt standby promote`)",
+        )
+
     def write_sync(self, fn: Callable[..., T], *args: Any) -> T:
         if self.standby:
-            raise StorageError(  # shown to the app, which may catch it
-                "STANDBY_READ_ONLY: this server is a read-only standby: writes go to the primary "
-                "(or make this server the primary with `fazt standby promote`)",
-            )
+            self.refuse_standby()
+        if self.pipe is not None:  # kv.set calls sent before this one land first
+            self.pipe.flush()
         conn = self.conn
         fcntl.flock(self._turn, fcntl.LOCK_EX)  # type: ignore[arg-type]
         try:
@@ -239,6 +250,9 @@ class JsWorker:
                     self.headers.clear()
                 self.headers[head] = h
         deadline, fresh, *user = timing.split(" ", 2)
+        fresh, _, committed = fresh.partition(":")
+        if committed and self.db.pipe is not None:
+            self.db.pipe.acked(int(committed))
         job = Job(
             app=h["app"],
             key=(h["app"], h["dep"], h["mem"], h["stack"]),
@@ -261,7 +275,12 @@ class JsWorker:
         return encode_outcome(outcome)
 
     def run(self, job: Job, fresh: bool = False) -> Outcome:
-        self.host.storage = AppStorage(self.db, job.app)  # type: ignore[arg-type]
+        pipe = self.db.pipe
+        self.host.storage = (
+            AppStorage(self.db, job.app)  # type: ignore[arg-type]
+            if pipe is None
+            else PipedStorage(self.db, job.app, pipe)
+        )
         self.host.user_storage = (
             UserStorage(self.db, job.app, job.user)  # type: ignore[arg-type]
             if job.user is not None
@@ -358,8 +377,9 @@ def _die_with_parent() -> None:
 
 def main(argv: list[str]) -> int:
     _die_with_parent()
-    if len(argv) != 1:
-        print("usage: python -m fazt.runtime.worker DB_PATH", file=sys.stderr)
+    via_server = argv[1:] == ["--kv-via-server"]
+    if not (len(argv) == 1 or via_server):
+        print("usage: python -m fazt.runtime.worker DB_PATH [--kv-via-server]", file=sys.stderr)
         return 2
     # fd 1 carries frames: keep it for that, and send any stray print() to stderr.
     out_fd = os.dup(1)
@@ -375,29 +395,74 @@ def main(argv: list[str]) -> int:
             view = view[os.write(out_fd, view) :]
 
     # The server gone or stopping (it closed our pipes): nobody to answer, nothing to say.
-    with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-        serve_frames(JsWorker(argv[0], write), write)
+    with contextlib.suppress(BrokenPipeError, ConnectionResetError, EOFError):
+        worker = JsWorker(argv[0], write)
+        frames = Frames(0)
+        if via_server:
+            worker.db.pipe = frames.pipe = KvPipe(write, frames.wait)
+        serve_frames(worker, write, frames)
     return 0
 
 
-def serve_frames(worker: JsWorker, write: Callable[[str], None]) -> None:
-    """Say ready, then answer each frame on stdin until the server closes it; once no
-    frame has come for a moment, build the spare context if it was used."""
-    write("R")  # ready: what the server counts a request's time budget from
-    buffer = bytearray()
-    while True:
-        if worker.needs_spare and not buffer and not _input_waiting(SPARE_AFTER_IDLE_SECONDS):
-            worker.prepare_spare()
+class Frames:
+    """Frames from the server on a file descriptor: requests, kept in order, and `A<n>`
+    (n kv writes committed), handed to the KvPipe at once."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.buffer = bytearray()
+        self.requests: collections.deque[str] = collections.deque()
+        self.pipe: KvPipe | None = None
+
+    def next_request(self) -> str | None:
+        """The next request frame; None once the server has closed the pipe."""
+        while not self.requests:
+            if not self._read():
+                return None
+        return self.requests.popleft()
+
+    def pending(self) -> bool:
+        """Whether a frame (or part of one) has been read and not handled yet."""
+        return bool(self.buffer or self.requests)
+
+    def wait(self, done: Callable[[], bool]) -> None:
+        """Read frames until done() (a KvPipe flush); EOFError if the server is gone."""
+        while not done():
+            if not self._read():
+                raise EOFError("the server closed the pipe")
+
+    def _read(self) -> bool:
+        """Read one more frame; False at the end of the input."""
+        buffer = self.buffer
         needed = 4 + _LENGTH.unpack_from(buffer)[0] if len(buffer) >= 4 else 4
         while len(buffer) < needed:
-            chunk = os.read(0, max(READ_CHUNK, needed - len(buffer)))
+            chunk = os.read(self.fd, max(READ_CHUNK, needed - len(buffer)))
             if not chunk:
-                return  # the server closed the pipe (or died: PR_SET_PDEATHSIG too)
+                return False  # the server closed the pipe (or died: PR_SET_PDEATHSIG too)
             buffer += chunk
             if len(buffer) >= 4:
                 needed = 4 + _LENGTH.unpack_from(buffer)[0]
         frame = buffer[4:needed].decode("utf-8", "surrogatepass")
         del buffer[:needed]
+        if frame[:1] == "A":
+            if self.pipe is not None:
+                self.pipe.acked(int(frame[1:]))
+        else:
+            self.requests.append(frame)
+        return True
+
+
+def serve_frames(worker: JsWorker, write: Callable[[str], None], frames: Frames) -> None:
+    """Say ready, then answer each frame on stdin until the server closes it; once no
+    frame has come for a moment, build the spare context if it was used."""
+    write("R")  # ready: what the server counts a request's time budget from
+    while True:
+        idle = worker.needs_spare and not frames.pending()
+        if idle and not _input_waiting(SPARE_AFTER_IDLE_SECONDS):
+            worker.prepare_spare()
+        frame = frames.next_request()
+        if frame is None:
+            return
         write(worker.handle(frame))
 
 

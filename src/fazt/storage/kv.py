@@ -54,12 +54,13 @@ def now() -> str:
     return f"{cached[1]}.{nanos // 1000:06d}Z"
 
 
-def _sweep_due(app: Owner) -> bool:
-    if SWEEP_INTERVAL_SECONDS <= 0:
+def _sweep_due(app: Owner, interval: float | None = None) -> bool:
+    interval = SWEEP_INTERVAL_SECONDS if interval is None else interval
+    if interval <= 0:
         return True
     moment = time.monotonic()
     last = _last_sweep.get(app)
-    if last is not None and moment - last < SWEEP_INTERVAL_SECONDS:
+    if last is not None and moment - last < interval:
         return False
     if len(_last_sweep) >= _SWEPT_APPS_KEPT:
         _last_sweep.clear()
@@ -166,9 +167,9 @@ def store_value(
     """Upsert key = value from prepare_value's result; without a ttl the key never expires
     (an earlier TTL is cleared)."""
     stamp = now()
-    expires = after_ms(ttl) if ttl is not None else None
     if _sweep_due(app):
         sweep_app(conn, app, stamp)
+    expires = expiry(ttl)
     at = rows(app, "kv")
     conn.execute(
         f"INSERT INTO {at.table} ({at.columns}, key, value, expires_at, created_at, "
@@ -177,6 +178,63 @@ def store_value(
         "updated_at = excluded.updated_at",
         (*at.args, key, value, expires, stamp, stamp),
     )
+
+
+def expiry(ttl: float | None) -> str | None:
+    """expires_at for a TTL from prepare_value (None: never)."""
+    return after_ms(ttl) if ttl is not None else None
+
+
+_UPSERT = (
+    "INSERT INTO app_kv (app, key, value, expires_at, created_at, updated_at) "
+    "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(app, key) DO UPDATE SET "
+    "value = excluded.value, expires_at = excluded.expires_at, "
+    "updated_at = excluded.updated_at"
+)
+
+
+def upsert(
+    conn: sqlite3.Connection, app: str, key: str, value: str, expires: str | None, stamp: str
+) -> None:
+    """Store a checked value (prepare_value) of an app's own kv (app_kv), with its expiry
+    and time computed already (by a JS worker: kv_pipe.py)."""
+    conn.execute(_UPSERT, (app, key, value, expires, stamp, stamp))
+
+
+# A write sent by a JS worker: (app, key, value, expires_at or None, stamp).
+Write = tuple[str, str, str, str | None, str]
+BATCH_SWEEP_SECONDS = 1.0  # a batch sweeps each of its apps at most this often
+
+
+def store_batch(conn: sqlite3.Connection, writes: list[Write]) -> list[str | None]:
+    """Store JS workers' kv writes, in order, in the caller's one transaction (a group
+    commit): None for each stored write, an error message for each refused one (its app
+    deleted meanwhile, ...). A refused write does not undo the others."""
+    for app in {w[0] for w in writes}:
+        if _sweep_due(app, BATCH_SWEEP_SECONDS):
+            sweep_app(conn, app)
+    conn.execute("SAVEPOINT kv_batch")
+    try:
+        conn.executemany(_UPSERT, [(a, k, v, e, t, t) for a, k, v, e, t in writes])
+    except sqlite3.Error:
+        conn.execute("ROLLBACK TO kv_batch")
+        conn.execute("RELEASE kv_batch")
+    else:
+        conn.execute("RELEASE kv_batch")
+        return [None] * len(writes)
+    return [_store_one(conn, write) for write in writes]  # find the refused ones
+
+
+def _store_one(conn: sqlite3.Connection, write: Write) -> str | None:
+    conn.execute("SAVEPOINT kv_one")
+    try:
+        upsert(conn, *write)
+    except sqlite3.Error as exc:
+        conn.execute("ROLLBACK TO kv_one")
+        conn.execute("RELEASE kv_one")
+        return f"storage write refused: {exc}"
+    conn.execute("RELEASE kv_one")
+    return None
 
 
 def get_value(conn: sqlite3.Connection, app: Owner, key: str) -> str | None:
