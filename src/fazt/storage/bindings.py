@@ -36,9 +36,6 @@ __all__ = ["AppStorage", "StorageError"]
 
 T = TypeVar("T")
 
-# base64 text for an object of MAX_OBJECT_BYTES, plus padding slack.
-_MAX_B64_CHARS = (objects.MAX_OBJECT_BYTES + 2) // 3 * 4 + 4
-
 
 def _json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
@@ -132,7 +129,7 @@ class AppStorage:
     @_storage_errors
     def s3_put(self, path: str, data_b64: str, mime: str | None = None) -> str:
         """JSON text: {path, size, mime, sha256}."""
-        data = _b64decode(data_b64)
+        data = _b64decode(data_b64, self.db.read_sync(objects.max_bytes))
         return _json(self.db.write_sync(objects.put, self.app, path, data, mime))
 
     def s3_get(self, path: str) -> str | None:
@@ -158,11 +155,12 @@ def _optional_json(what: str, text: str | None) -> Any:
     return parse_json(what, text)
 
 
-def _b64decode(data_b64: Any) -> bytes:
+def _b64decode(data_b64: Any, limit: int) -> bytes:
+    """The bytes of base64 text, refused before decoding when they would pass `limit`."""
     if not isinstance(data_b64, str):
         raise StorageError("s3.put data is missing")
-    if len(data_b64) > _MAX_B64_CHARS:
-        raise StorageError(f"object is larger than the limit of {objects.MAX_OBJECT_BYTES} bytes")
+    if len(data_b64) > (limit + 2) // 3 * 4 + 4:  # base64 of `limit` bytes, with padding slack
+        objects.check_size(len(data_b64) // 4 * 3 - 2, limit)
     check_unicode("data", data_b64)
     try:
         return base64.b64decode(data_b64, validate=True)
