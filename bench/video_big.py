@@ -1,7 +1,7 @@
 """A 2 GB video end to end: deploy with progress, kill at ~50%, resume, play and seek in
 Chromium (issue 19). Too big for CI; the CI test is tests/browser/test_video_browser.py.
 
-    python bench/video_big.py [--mb 2048] [--kill-at 0.5]
+    python bench/video_big.py [--mb 2048] [--kill-at 0.5] [--set KEY=VALUE ...]
 
 1. Writes a WebM of --mb MiB (bench/webm_big.py: VP8 keyframes, Cues, a Duration).
 2. `fazt deploy` without a terminal (the progress lines: percent, rate, time left), killed
@@ -120,6 +120,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--mb", type=int, default=2048)
     ap.add_argument("--kill-at", type=float, default=0.5)
+    ap.add_argument("--set", nargs="*", default=[], help="settings, e.g. blob_cache_from_uploads=1")
     args = ap.parse_args()
     terminate_on_sigterm()
     sys.stdout.reconfigure(line_buffering=True)
@@ -137,6 +138,8 @@ def main() -> int:
             f"{time.monotonic() - started:.1f}s"
         )
         with Fazt() as fz:
+            if args.set:
+                fz.cli("server", "set-config", *args.set, "--db", str(fz.db))
             fz.start()
             idle = rss_kb(fz.pid)
             at, secs, progress = deploy_killed(fz, folder, size, args.kill_at)

@@ -1,6 +1,7 @@
-"""A finished upload's disk cache copy is written from the upload stream (fazt.api.uploads
-staging, fazt.hosting.blob_cache.adopt): it is in place before anyone asks for the file,
-and only when this worker wrote and hashed every byte of it in order."""
+"""With blob_cache_from_uploads, a finished upload's disk cache copy is written from the
+upload stream (fazt.api.uploads staging, fazt.hosting.blob_cache.adopt): it is in place
+before anyone asks for the file, and only when this worker wrote and hashed every byte of
+it in order. Off (the default), the copy is made from SQLite on first use."""
 
 import hashlib
 import os
@@ -9,6 +10,7 @@ from pathlib import Path
 from tests.conftest import FaztServer, running_server
 
 MiB = 1024 * 1024
+ON = {"blob_cache_from_uploads": "1"}
 
 
 def _upload(srv: FaztServer, site: str, data: bytes, cuts: list[int], sha: str = "") -> dict:
@@ -48,7 +50,7 @@ def _staging_files(srv: FaztServer) -> list[str]:
 def test_the_cache_copy_is_there_before_the_first_request(tmp_path: Path) -> None:
     data = os.urandom(9 * MiB + 5)
     sha = hashlib.sha256(data).hexdigest()
-    with running_server(tmp_path / "home") as srv:
+    with running_server(tmp_path / "home", ON) as srv:
         # Two requests (a broken connection resumed), pieces not on boundaries.
         sent = _upload(srv, "video", data, [5 * MiB + 3, len(data)])
         assert sent["last"].json()["data"]["complete"] is True, sent["last"].text
@@ -67,7 +69,7 @@ def test_no_copy_from_a_stream_this_worker_did_not_see_whole(tmp_path: Path) -> 
     to a staging file by this worker, so the copy is made from SQLite on first use."""
     data = os.urandom(6 * MiB + 1)
     sha = hashlib.sha256(data).hexdigest()
-    with running_server(tmp_path / "home") as srv:
+    with running_server(tmp_path / "home", ON) as srv:
         sent = _upload(srv, "resumed", data, [4 * MiB + 1])
         srv.stop()
         srv.start()
@@ -92,9 +94,21 @@ def test_no_copy_from_a_stream_this_worker_did_not_see_whole(tmp_path: Path) -> 
 def test_a_hash_mismatch_leaves_no_copy_and_no_staging_file(tmp_path: Path) -> None:
     data = os.urandom(5 * MiB)
     claimed = hashlib.sha256(b"not these bytes").hexdigest()
-    with running_server(tmp_path / "home") as srv:
+    with running_server(tmp_path / "home", ON) as srv:
         sent = _upload(srv, "liar", data, [len(data)], sha=claimed)
         assert sent["last"].json()["error"]["code"] == "HASH_MISMATCH"
         assert not _copy_of(srv, claimed).exists()
         assert not _copy_of(srv, hashlib.sha256(data).hexdigest()).exists()
         assert _staging_files(srv) == []
+
+
+def test_off_by_default_the_copy_comes_on_first_use(tmp_path: Path) -> None:
+    data = os.urandom(9 * MiB)
+    sha = hashlib.sha256(data).hexdigest()
+    with running_server(tmp_path / "home") as srv:
+        sent = _upload(srv, "plain", data, [len(data)])
+        assert sent["last"].json()["data"]["complete"] is True
+        assert not _copy_of(srv, sha).exists() and _staging_files(srv) == []
+        r = srv.api("POST", f"/api/deployments/{sent['deployment']}/finalize", json={})
+        assert r.status_code == 200, r.text
+        assert srv.get("/big.bin", host="plain.localhost").content == data

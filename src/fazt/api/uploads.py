@@ -6,12 +6,13 @@ from the committed offset; GET/HEAD /api/uploads/{id} tells that offset (also in
 `upload-offset` header). The body is read in pieces: never more than one piece
 (blob_chunks.CHUNK_BYTES) of it is in memory, and each piece is committed as it fills.
 
-Each piece is also written to a staging file in the disk blob cache (fazt.hosting.
-blob_cache) while it is hashed, so a finished upload's cache copy is there at once: the
-first viewer of a new 2 GB video does not wait for (or compete with) a 2 GB copy out of
-SQLite. The copy is kept only when this process wrote and hashed every byte of it in
-order; after a restart (or a gap) the upload finishes without it and the cache copies
-from SQLite on first use, as for any blob.
+With the setting blob_cache_from_uploads, each piece is also written to a staging file in
+the disk blob cache (fazt.hosting.blob_cache) while it is hashed, so a finished upload's
+cache copy is there at once: the first viewer of a new 2 GB video does not wait for (or
+compete with) a 2 GB copy out of SQLite. It is off by default: the extra write made a
+1 GB deploy ~2 s of CPU slower (docs/benchmarks.md). The copy is kept only when this
+process wrote and hashed every byte of it in order; after a restart (or a gap) the upload
+finishes without it and the cache copies from SQLite on first use, as for any blob.
 """
 
 import asyncio
@@ -233,7 +234,7 @@ async def _stage(state: ServerState, uid: int, size: int, offset: int, piece: by
     """Write the piece to the upload's staging file if it continues what this process
     wrote there; otherwise give the staged copy up (the cache fills from SQLite later)."""
     blobs = state.static.blobs
-    if blobs is None:
+    if blobs is None or not blobs.from_uploads:
         return
     if offset == 0 and not await run_cpu(blobs.has_room, size):
         _STAGED[uid] = -1  # bigger than the cache, or the disk would fill

@@ -199,6 +199,7 @@ SETTINGS: tuple[Setting, ...] = (
     _int_setting(
         "blob_cache_min_bytes", 64 * 1024, 0, 64 * GiB, "files this big are sent from disk"
     ),
+    Setting("blob_cache_from_uploads", "bool", "0", "write big uploads' cache copy as they arrive"),
     # Deploy limits (fazt.hosting, docs/deploying.md).
     _int_setting("deploy_max_upload_bytes", 200 * MiB, 1, 64 * GiB, "bytes of one upload"),
     _int_setting("deploy_max_files", 10000, 1, 10_000_000, "files in one deployment"),

@@ -67,6 +67,8 @@ class BlobCache:
         # name -> (size, stamp when verified; None: found on disk, not verified yet), LRU.
         self._files: OrderedDict[str, tuple[int, Stamp | None]] = OrderedDict()
         self._filling: dict[str, Awaitable[str | None]] = {}
+        # Uploads stage their copy here as they arrive (setting blob_cache_from_uploads).
+        self.from_uploads = False
         self.fills = 0  # files written (for tests and status)
         self.rejected = 0  # files that failed verification
 
