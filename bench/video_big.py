@@ -138,9 +138,11 @@ def main() -> int:
             f"{time.monotonic() - started:.1f}s"
         )
         with Fazt() as fz:
-            if args.set:
-                fz.cli("server", "set-config", *args.set, "--db", str(fz.db))
             fz.start()
+            if args.set:  # settings read at start: start again with them
+                fz.cli("server", "set-config", *args.set, "--db", str(fz.db))
+                fz.stop()
+                fz.start()
             idle = rss_kb(fz.pid)
             at, secs, progress = deploy_killed(fz, folder, size, args.kill_at)
             print(
