@@ -141,9 +141,7 @@ class Host:
             if method == "s3_put":
                 path, kind, data, mime = args
                 if kind == "text":
-                    if not isinstance(data, str):
-                        raise StorageError("s3.put data must be a string or binary data")
-                    data = base64.b64encode(data.encode("utf-8", "replace")).decode()
+                    return self.storage.s3_put_text(path, data, mime)
                 return self.storage.s3_put(path, data, mime)
             if method == "kv_set":  # the prelude passes JSON.stringify(value)
                 return self.storage.kv_set(*args, stringified=True)

@@ -183,3 +183,14 @@ def test_read_part_reads_pieces_of_one_version(st, db, size):
     st.s3_put("v.bin", b64(b"new"))
     assert db.read_sync(objects.read_part, "app1", "v.bin", sha, 0, 10) == b""  # changed
     assert db.read_sync(objects.read_part, "app2", "v.bin", sha, 0, 10) == b""  # not theirs
+
+
+def test_text_is_stored_as_utf8_without_base64(st, db):
+    found = json.loads(st.s3_put_text("t.txt", "héllo", "text/plain"))
+    assert found["size"] == 6 and get(st, "t.txt")["data"] == "héllo".encode()
+    db.write_sync(settings.put, "storage_max_object_bytes", "5")
+    with pytest.raises(StorageError, match="storage_max_object_bytes"):
+        st.s3_put_text("t.txt", "héllo")  # 5 characters, 6 bytes
+    with pytest.raises(StorageError, match="string or binary"):
+        st.s3_put_text("t.txt", 5)
+    assert get(st, "t.txt")["data"] == "héllo".encode()
