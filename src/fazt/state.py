@@ -113,6 +113,7 @@ def _static_server(db: Database, values: dict[str, str]) -> StaticServer:
     max_mb = int(values["blob_cache_max_mb"])
     if max_mb > 0:
         blobs = BlobCache(db.path.parent / "blob-cache", max_mb * 1024 * 1024)
+        blobs.from_uploads = values["blob_cache_from_uploads"] == "1"
         blobs.scan()
     return StaticServer(
         db, int(values["cache_max_bytes"]), blobs, int(values["blob_cache_min_bytes"])

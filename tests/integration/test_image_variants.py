@@ -300,3 +300,43 @@ def test_format_auto_negotiates_on_accept(server: FaztServer, site: str) -> None
     named = server.get("/photo.jpg?w=320&format=webp", host=site)
     assert named.content == webp.content and named.headers["etag"] == webp.headers["etag"]
     assert "vary" not in named.headers
+
+
+def test_range_on_a_variant_like_the_original(server: FaztServer, site: str) -> None:
+    whole = server.get("/photo.jpg?w=320", host=site)
+    data, etag = whole.content, whole.headers["etag"]
+    assert whole.headers["accept-ranges"] == "bytes"
+    one = server.get("/photo.jpg?w=320", host=site, headers={"range": "bytes=10-109"})
+    assert one.status_code == 206, one.text
+    assert one.content == data[10:110]
+    assert one.headers["content-range"] == f"bytes 10-109/{len(data)}"
+    assert one.headers["content-type"] == "image/jpeg" and one.headers["etag"] == etag
+    tail = server.get("/photo.jpg?w=320", host=site, headers={"range": "bytes=-7"})
+    assert (tail.status_code, tail.content) == (206, data[-7:])
+    many = server.get("/photo.jpg?w=320", host=site, headers={"range": "bytes=0-1,20-29"})
+    assert many.status_code == 206
+    assert many.headers["content-type"].startswith("multipart/byteranges; boundary=")
+    assert b"content-type: image/jpeg" in many.content and data[20:30] in many.content
+    beyond = server.get("/photo.jpg?w=320", host=site, headers={"range": f"bytes={len(data)}-"})
+    assert beyond.status_code == 416
+    assert beyond.headers["content-range"] == f"bytes */{len(data)}"
+
+
+def test_if_range_on_a_variant(server: FaztServer, site: str) -> None:
+    whole = server.get("/photo.jpg?w=320&format=webp", host=site)
+    data, etag = whole.content, whole.headers["etag"]
+    same = {"range": "bytes=0-9", "if-range": etag}
+    assert server.get("/photo.jpg?w=320&format=webp", host=site, headers=same).content == data[:10]
+    # Another variant's (or the original's) tag: the whole variant, 200.
+    other = server.get("/photo.jpg", host=site).headers["etag"]
+    stale = server.get(
+        "/photo.jpg?w=320&format=webp", host=site, headers={"range": "bytes=0-9", "if-range": other}
+    )
+    assert (stale.status_code, stale.content) == (200, data)
+    modified = whole.headers["last-modified"]
+    by_date = server.get(
+        "/photo.jpg?w=320&format=webp",
+        host=site,
+        headers={"range": "bytes=5-9", "if-range": modified},
+    )
+    assert (by_date.status_code, by_date.content) == (206, data[5:10])

@@ -5,10 +5,20 @@ for that site and blob, to resume); PUT /api/uploads/{id} with Content-Range str
 from the committed offset; GET/HEAD /api/uploads/{id} tells that offset (also in the
 `upload-offset` header). The body is read in pieces: never more than one piece
 (blob_chunks.CHUNK_BYTES) of it is in memory, and each piece is committed as it fills.
+
+With the setting blob_cache_from_uploads, each piece is also written to a staging file in
+the disk blob cache (fazt.hosting.blob_cache) while it is hashed, so a finished upload's
+cache copy is there at once: the first viewer of a new 2 GB video does not wait for (or
+compete with) a 2 GB copy out of SQLite. It is off by default: the extra write made a
+1 GB deploy ~2 s of CPU slower (docs/benchmarks.md). The copy is kept only when this
+process wrote and hashed every byte of it in order; after a restart (or a gap) the upload
+finishes without it and the cache copies from SQLite on first use, as for any blob.
 """
 
 import asyncio
+import contextlib
 import hashlib
+import os
 import re
 from typing import Any
 
@@ -28,6 +38,8 @@ _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _HASHERS: dict[int, tuple[int, Any]] = {}
 _HASHERS_MAX = 256
 _BUSY: set[int] = set()
+# Bytes of each upload in its staging file, written in order by this process (-1: given up).
+_STAGED: dict[int, int] = {}
 
 
 async def start_upload(state: ServerState, req: Request, key: ApiKey) -> Response:
@@ -127,11 +139,12 @@ def _span(req: Request, upload: dict) -> ContentRange:
 async def _receive(state: ServerState, req: Request, upload: dict, span: ContentRange) -> int:
     """Commit the body piece by piece; the committed offset when it ends."""
     uid = upload["id"]
-    pieces = _Pieces(state, uid, span.start, await _hasher(state, uid, span.start))
-    buffer, refused = bytearray(), False
+    hasher = await _hasher(state, uid, span.start)
+    pieces = _Pieces(state, uid, upload["size"], span.start, hasher)
+    buffer, refused = _Buffer(), False
     try:
         async for data in req.stream():
-            if pieces.next + len(buffer) + len(data) > span.end:
+            if pieces.next + buffer.size + len(data) > span.end:
                 refused = True
                 raise HTTPError(
                     413,
@@ -139,32 +152,60 @@ async def _receive(state: ServerState, req: Request, upload: dict, span: Content
                     f"the body is longer than the {span.length:,} bytes its Content-Range "
                     f"declares; the upload keeps the whole pieces before the excess",
                 )
-            buffer += data
-            while len(buffer) >= blob_chunks.CHUNK_BYTES:  # pieces of exactly one chunk
-                await pieces.put(bytes(buffer[: blob_chunks.CHUNK_BYTES]))
-                del buffer[: blob_chunks.CHUNK_BYTES]
+            buffer.add(data)
+            while buffer.size >= blob_chunks.CHUNK_BYTES:  # pieces of exactly one chunk
+                await pieces.put(buffer.take(blob_chunks.CHUNK_BYTES))
     finally:
         # What arrived is committed even if the body stopped short (a dropped client):
         # it resumes after it. A refused body keeps only the whole pieces before it.
-        if buffer and not refused:
-            await pieces.put(bytes(buffer))
+        if buffer.size and not refused:
+            await pieces.put(buffer.take(buffer.size))
         committed = await pieces.drain()
     return committed
+
+
+class _Buffer:
+    """The body's bytes not yet in a piece, kept as received: a piece is joined from them
+    in one copy (a bytearray cost three: append, slice, bytes, plus moving the rest)."""
+
+    def __init__(self) -> None:
+        self.parts: list[bytes] = []
+        self.size = 0
+
+    def add(self, data: bytes) -> None:
+        self.parts.append(data)
+        self.size += len(data)
+
+    def take(self, n: int) -> bytes:
+        """The first `n` bytes (n <= size)."""
+        taken, got = [], 0
+        while got < n:
+            part = self.parts.pop(0)
+            if got + len(part) > n:  # split the last one; the rest stays first
+                cut = n - got
+                self.parts.insert(0, part[cut:])
+                part = part[:cut]
+            taken.append(part)
+            got += len(part)
+        self.size -= n
+        return b"".join(taken)
 
 
 class _Pieces:
     """Commits pieces in order, one in flight while the next one is received (so the
     network, the writer and the hashing overlap; two pieces in memory at most)."""
 
-    def __init__(self, state: ServerState, uid: int, offset: int, hasher: Any) -> None:
-        self.state, self.uid, self.hasher = state, uid, hasher
+    def __init__(self, state: ServerState, uid: int, size: int, offset: int, hasher: Any) -> None:
+        self.state, self.uid, self.size, self.hasher = state, uid, size, hasher
         self.next = self.committed = offset  # after the queued pieces / the stored ones
         self.task: asyncio.Future | None = None
 
     async def put(self, piece: bytes) -> None:
         await self.drain()
         start, self.next = self.next, self.next + len(piece)
-        self.task = asyncio.ensure_future(_commit(self.state, self.uid, start, self.hasher, piece))
+        self.task = asyncio.ensure_future(
+            _commit(self.state, (self.uid, self.size), start, self.hasher, piece)
+        )
 
     async def drain(self) -> int:
         if self.task is not None:
@@ -173,14 +214,88 @@ class _Pieces:
         return self.committed
 
 
-async def _commit(state: ServerState, uid: int, offset: int, hasher: Any, piece: bytes) -> int:
-    """Store one piece while hashing it (the writer and the CPU pool work side by side)."""
+async def _commit(
+    state: ServerState, upload: tuple[int, int], offset: int, hasher: Any, piece: bytes
+) -> int:
+    """Store one piece of upload (id, size) while hashing it and staging its cache copy
+    (the writer and the CPU pool work side by side)."""
+    uid, size = upload
     _HASHERS.pop(uid, None)  # until both are done, the cached state is not trusted
-    stored, _ = await asyncio.gather(
-        state.db.write(uploads.append, uid, offset, piece), run_cpu(hasher.update, piece)
+    stored, _, _ = await asyncio.gather(
+        state.db.write(uploads.append, uid, offset, piece),
+        run_cpu(hasher.update, piece),
+        _stage(state, uid, size, offset, piece),
     )
     _remember(uid, stored, hasher)
     return stored
+
+
+async def _stage(state: ServerState, uid: int, size: int, offset: int, piece: bytes) -> None:
+    """Write the piece to the upload's staging file if it continues what this process
+    wrote there; otherwise give the staged copy up (the cache fills from SQLite later)."""
+    blobs = state.static.blobs
+    if blobs is None or not blobs.from_uploads:
+        return
+    if offset == 0 and not await run_cpu(blobs.has_room, size):
+        _STAGED[uid] = -1  # bigger than the cache, or the disk would fill
+        return
+    if offset != 0 and _STAGED.get(uid) != offset:
+        _give_up(state, uid)
+        return
+    _STAGED[uid] = -1  # until this piece is written
+    try:
+        await run_cpu(_write_at, _staging(blobs, uid), offset, piece)
+    except OSError:  # a full disk: the upload goes on, the copy comes from SQLite later
+        _give_up(state, uid)
+        return
+    _STAGED[uid] = offset + len(piece)
+
+
+def _staging(blobs: Any, uid: int) -> Any:
+    # This process's own file: during a handover the other worker never writes it.
+    return blobs.staging(f"upload-{os.getpid()}-{uid}")
+
+
+def _write_at(path: Any, offset: int, piece: bytes) -> None:
+    # Created only by the first piece: a file removed meanwhile (a new worker's start
+    # clears temporary files) fails the next piece, never leaves a hole of zeros.
+    flags = os.O_WRONLY | (os.O_CREAT | os.O_TRUNC if offset == 0 else 0)
+    fd = os.open(path, flags, 0o600)
+    try:
+        view, at = memoryview(piece), 0
+        while at < len(view):
+            at += os.pwrite(fd, view[at:], offset + at)
+    finally:
+        os.close(fd)
+
+
+def _give_up(state: ServerState, uid: int, *, forget: bool = False) -> None:
+    """No staged copy for this upload (forget: nor any memory of it)."""
+    if forget:
+        _STAGED.pop(uid, None)
+    else:
+        _STAGED[uid] = -1
+    if state.static.blobs is not None:
+        with contextlib.suppress(OSError):
+            os.unlink(_staging(state.static.blobs, uid))
+
+
+def _keep_staged(state: ServerState, upload: dict) -> None:
+    """A finished upload: its staged copy (every byte written and hashed by this
+    process, the hash checked) becomes the blob's cache copy."""
+    uid, blobs = upload["id"], state.static.blobs
+    if blobs is None or _STAGED.get(uid) != upload["size"]:
+        _give_up(state, uid, forget=True)
+        return
+    _STAGED.pop(uid)
+    blobs.adopt(upload["sha256"], _staging(blobs, uid), upload["size"])
+
+
+async def forget_staged(state: ServerState) -> None:
+    """Remove the staging files of uploads that are gone (expired, discarded)."""
+    for uid in list(_STAGED):
+        if await state.db.read(uploads.row, uid) is None:
+            _give_up(state, uid, forget=True)
 
 
 def _remember(uid: int, offset: int, hasher: Any) -> None:
@@ -216,7 +331,10 @@ async def _finish(state: ServerState, upload: dict) -> dict:
     hasher = await _hasher(state, uid, upload["size"])
     _HASHERS.pop(uid, None)
     done = await state.db.write(uploads.finish, uid, hasher.hexdigest())
-    if done is None:
+    if done is not None:
+        _keep_staged(state, upload)
+    else:
+        _give_up(state, uid, forget=True)
         raise HTTPError(
             400,
             "HASH_MISMATCH",

@@ -199,6 +199,7 @@ SETTINGS: tuple[Setting, ...] = (
     _int_setting(
         "blob_cache_min_bytes", 64 * 1024, 0, 64 * GiB, "files this big are sent from disk"
     ),
+    Setting("blob_cache_from_uploads", "bool", "0", "write big uploads' cache copy as they arrive"),
     # Blobs in object storage (fazt.offload, docs/object-storage.md): "" keeps them in SQLite.
     Setting("blob_store_url", "text", "", "s3://bucket/prefix holding blob bytes", **LIVE),
     Setting("blob_store_endpoint", "text", "", "the blob store's S3 endpoint", **LIVE),
@@ -348,6 +349,10 @@ SETTINGS: tuple[Setting, ...] = (
     _auto("runtime_app_workers", 1, 256, "workers one busy app may hold (empty: workers - 1)"),
     _int_setting("runtime_log_retention", 1000, 1, 10_000_000, "log lines kept per app"),
     Setting("runtime_fresh_contexts", "bool", "0", "a new JS context per request (slow)"),
+    # App blobs (fazt.storage.s3, fazt.storage.objects); read at each put.
+    _int_setting(
+        "storage_max_object_bytes", 10 * MiB, 1, GiB, "bytes of one fazt.storage.s3 object", **LIVE
+    ),
     # Outbound HTTP from apps (fazt.runtime.net, docs/serverless.md); read live.
     _int_setting("net_timeout_ms", 10_000, 1, 3_600_000, "a fetch's time limit", **LIVE),
     _int_setting(

@@ -67,6 +67,8 @@ class BlobCache:
         # name -> (size, stamp when verified; None: found on disk, not verified yet), LRU.
         self._files: OrderedDict[str, tuple[int, Stamp | None]] = OrderedDict()
         self._filling: dict[str, Awaitable[str | None]] = {}
+        # Uploads stage their copy here as they arrive (setting blob_cache_from_uploads).
+        self.from_uploads = False
         self.fills = 0  # files written (for tests and status)
         self.rejected = 0  # files that failed verification
 
@@ -79,6 +81,8 @@ class BlobCache:
         """Take stock of the files an earlier run left (unverified until used); remove
         half-written temporary files. Runs once at start."""
         found = []
+        for staged in self.root.glob(f"{TMP_PREFIX}*"):  # uploads' copies (staging())
+            _unlink(staged)
         for sub in self.root.glob("??"):
             for entry in os.scandir(sub):
                 if entry.name.startswith(TMP_PREFIX):
@@ -199,6 +203,39 @@ class BlobCache:
             return _stamp(os.stat(path))
         finally:
             _unlink(tmp)
+
+    # -- copies written elsewhere (an upload's pieces, fazt.api.uploads) -----------------
+
+    def staging(self, key: str) -> Path:
+        """A temporary file in the cache folder for a copy being written piece by piece;
+        like every temporary file here, removed at the next start if left behind."""
+        self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
+        return self.root / f"{TMP_PREFIX}{key}"
+
+    def has_room(self, size: int) -> bool:
+        """Whether a copy of `size` bytes would be kept (within the bound, disk not full)."""
+        return size <= self.max_bytes and self._room_for(size)
+
+    def adopt(self, name: str, tmp: Path, size: int) -> str | None:
+        """Take a staged file into the cache without reading it again: the caller hashed
+        exactly these bytes as it wrote them, in one process, and they hash to `name`
+        (an upload's stream). Its path, or None (and the file removed) when not kept."""
+        try:
+            if name in self._files or size > self.max_bytes or os.stat(tmp).st_size != size:
+                return None
+            path = self.path(name)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(tmp, path)
+            self._files[name] = (size, _stamp(os.stat(path)))
+            self.used += size
+            self.fills += 1
+            self._evict()
+            return str(path) if name in self._files else None
+        except OSError as exc:
+            log.warning("blob cache: cannot keep the uploaded copy of %s: %s", name, exc)
+            return None
+        finally:
+            _unlink(tmp)  # gone already when it was renamed into place
 
     # -- bounds ---------------------------------------------------------------------------
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from fazt import cpu
 from fazt.db import Database
-from fazt.hosting import blob_read, deployments, image_query, image_render
+from fazt.hosting import blob_read, deployments, image_query, image_render, ranges
 from fazt.hosting.cache import ByteLRU
 from fazt.hosting.image_query import VariantError, VariantSpec
 from fazt.web.http import Request, Response
@@ -96,11 +96,25 @@ class ImageVariants:
         data, how = await self.get(sha256, name, spec.width, fmt)
         if data == ORIGINAL:
             return None
-        headers.append(("content-type", image_render.mime_of(fmt)))
+        content_type = image_render.mime_of(fmt)
+        headers += [("content-type", content_type), ("accept-ranges", "bytes")]
         # Deployments never change, so neither does this URL's answer (unless it depends
         # on Accept, which the hot path does not look at).
         if not negotiated:
             self.answers.put(answer_key, ([*headers, ("x-fazt-variant", "hit")], data), len(data))
+        partial = ranges.ranged_bytes(
+            req.header("range"),
+            req.header("if-range"),
+            data,
+            etag,
+            _header(headers, "last-modified"),
+            content_type,
+        )
+        if partial is not None:  # like the original's Range/If-Range (hosting.static)
+            status, body, extra = partial
+            if extra[0][0] == "content-type":  # multipart: the parts carry the image's
+                headers = [h for h in headers if h[0] != "content-type"]
+            return Response(status, body, [*headers, *extra, ("x-fazt-variant", how)])
         return Response(200, data, [*headers, ("x-fazt-variant", how)])
 
     async def get(self, sha256: str, name: str, width: int | None, fmt: str) -> tuple[bytes, str]:
@@ -161,6 +175,10 @@ class ImageVariants:
         finally:
             self._slots.release()
         return ORIGINAL if rendered is None else rendered
+
+
+def _header(headers: list, name: str) -> str | None:
+    return next((v for k, v in headers if k == name), None)
 
 
 def _matches(if_none_match: str | None, etag: str) -> bool:

@@ -115,3 +115,40 @@ def multipart_heads(
     tail = f"\r\n--{boundary}--\r\n".encode()
     length = sum(len(h) for h in heads) + sum(e - s for s, e in ranges) + len(tail)
     return heads, tail, length
+
+
+def ranged_bytes(
+    range_header: str | None,
+    if_range: str | None,
+    body: bytes,
+    etag: str,
+    last_modified: str | None,
+    content_type: str,
+) -> tuple[int, bytes, list[tuple[str, str]]] | None:
+    """A range request on bytes held in memory (an image variant): (status, body, headers
+    to add) for 206 or 416, or None to answer 200 with the whole body (no Range, an
+    If-Range that no longer matches, a malformed header). A multipart answer's headers
+    include its own content-type, which replaces the representation's."""
+    if not range_header:
+        return None
+    modified = None
+    if last_modified:
+        try:
+            modified = parsedate_to_datetime(last_modified)
+        except (TypeError, ValueError, IndexError, OverflowError):
+            modified = None
+    if not if_range_allows(if_range, etag, modified):
+        return None
+    size = len(body)
+    wanted = parse(range_header, size)
+    if wanted is None:
+        return None
+    if wanted == UNSATISFIABLE:
+        return 416, b"", [("content-range", f"bytes */{size}")]
+    if len(wanted) == 1:
+        start, end = wanted[0]
+        return 206, body[start:end], [("content-range", f"bytes {start}-{end - 1}/{size}")]
+    boundary = new_boundary()
+    heads, tail, _ = multipart_heads(wanted, size, content_type, boundary)
+    parts = b"".join(h + body[s:e] for h, (s, e) in zip(heads, wanted, strict=True))
+    return 206, parts + tail, [("content-type", f"multipart/byteranges; boundary={boundary}")]

@@ -118,10 +118,8 @@ def _storage_call(storage: Any, method: str, args: tuple) -> Any:
     """One fazt.storage call on an AppStorage or UserStorage (bindings.py)."""
     if method == "s3_put":
         path, kind, data, mime = args
-        if kind == "text":
-            if not isinstance(data, str):
-                raise StorageError("s3.put data must be a string or binary data")
-            data = base64.b64encode(data.encode("utf-8", "replace")).decode()
+        if kind == "text":  # UTF-8 bytes without a base64 round trip in the worker
+            return storage.s3_put_text(path, data, mime)
         return storage.s3_put(path, data, mime)
     if method == "kv_set":  # the prelude passes JSON.stringify(value)
         return storage.kv_set(*args, stringified=True)

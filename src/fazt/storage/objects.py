@@ -10,13 +10,15 @@ import hashlib
 import re
 import sqlite3
 
+from fazt.db import settings
 from fazt.hosting import blob_remote
 from fazt.storage.common import check_text, now, prefix_clause
 from fazt.storage.errors import StorageError
 from fazt.storage.scope import Owner, rows
 
 MAX_PATH_CHARS = 1024
-MAX_OBJECT_BYTES = 10 * 1024 * 1024  # 10 MiB per object
+MAX_OBJECT_BYTES = 10 * 1024 * 1024  # the default of the setting below
+LIMIT_SETTING = "storage_max_object_bytes"
 MAX_MIME_CHARS = 255
 MAX_LIST_ENTRIES = 1000
 DEFAULT_MIME = "application/octet-stream"
@@ -46,6 +48,19 @@ def check_mime(mime: object) -> str:
     return mime
 
 
+def max_bytes(conn: sqlite3.Connection) -> int:
+    """The most one object may hold (setting storage_max_object_bytes)."""
+    return settings.get_int(conn, "storage_max_object_bytes")
+
+
+def check_size(size: int, limit: int) -> None:
+    if size > limit:
+        raise StorageError(
+            f"object is {size} bytes; the limit is {limit} bytes "
+            f"(setting {LIMIT_SETTING}, docs/configuration.md)"
+        )
+
+
 def put(conn: sqlite3.Connection, app: Owner, path: str, data: bytes, mime: str | None) -> dict:
     """Upsert the object; {path, size, mime, sha256}."""
     path = normalise_path(path)
@@ -53,8 +68,7 @@ def put(conn: sqlite3.Connection, app: Owner, path: str, data: bytes, mime: str 
     if not isinstance(data, bytes | bytearray | memoryview):
         raise StorageError("s3.put data must be a string or binary data")
     data = bytes(data)
-    if len(data) > MAX_OBJECT_BYTES:
-        raise StorageError(f"object is {len(data)} bytes; the limit is {MAX_OBJECT_BYTES} bytes")
+    check_size(len(data), max_bytes(conn))
     sha = hashlib.sha256(data).hexdigest()
     stamp = now()
     at = rows(app, "objects")
@@ -91,6 +105,49 @@ def get(conn: sqlite3.Connection, app: Owner, path: str) -> dict | None:
         "sha256": row["sha256"],
         "updatedAt": row["updated_at"],
     }
+
+
+def stat(conn: sqlite3.Connection, app: str, path: str) -> dict | None:
+    """{path, mime, size, sha256, updatedAt} without the bytes (read them with read_part)."""
+    path = normalise_path(path)
+    row = conn.execute(
+        "SELECT path, mime, size, sha256, updated_at FROM app_objects WHERE app = ? AND path = ?",
+        (app, path),
+    ).fetchone()
+    if row is None:
+        return None
+    keys = ("path", "mime", "size", "sha256", "updatedAt")
+    return dict(zip(keys, tuple(row), strict=True))
+
+
+# substr() reads the whole value however little it returns: bigger objects are read
+# through one BLOB handle per piece (as fazt.hosting.blob_read does for site blobs).
+SUBSTR_MAX = 8 * 1024 * 1024
+
+
+def read_part(
+    conn: sqlite3.Connection, app: str, path: str, sha256: str, start: int, end: int
+) -> bytes:
+    """Bytes [start, end) of the object if it still has this sha256; b"" once it changed
+    or went (a download in pieces never mixes two versions)."""
+    row = conn.execute(
+        "SELECT rowid, size, location FROM app_objects WHERE app = ? AND path = ? AND sha256 = ?",
+        (app, normalise_path(path), sha256),
+    ).fetchone()
+    if row is None or start >= end:
+        return b""
+    rowid, size, location = row
+    if location is not None:  # offloaded to the bucket (fazt.offload)
+        return b"".join(blob_remote.read(conn, sha256, size, start, end, end - start))
+    if size <= SUBSTR_MAX:
+        found = conn.execute(
+            "SELECT substr(data, ?, ?) FROM app_objects WHERE rowid = ?",
+            (start + 1, end - start, rowid),
+        ).fetchone()
+        return bytes(found[0]) if found and found[0] is not None else b""
+    with conn.blobopen("app_objects", "data", rowid, readonly=True) as blob:
+        blob.seek(start)
+        return blob.read(end - start)
 
 
 def delete(conn: sqlite3.Connection, app: Owner, path: str) -> bool:

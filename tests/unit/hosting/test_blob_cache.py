@@ -124,3 +124,24 @@ def test_read_gives_only_verified_unchanged_bytes(tmp_path):
     path = Path(asyncio.run(cache.store(name, data)))
     path.unlink()
     assert cache.read(name) is None
+
+
+def test_an_adopted_copy_is_served_and_bounded_and_staging_is_cleared(tmp_path):
+    cache = BlobCache(tmp_path / "c", 10_000)
+    data = os.urandom(6000)
+    staged = cache.staging("upload-1")
+    staged.write_bytes(data[:-1])
+    assert cache.adopt(sha(data), staged, len(data)) is None  # short: not kept
+    assert not staged.exists() and cache.get(sha(data)) is None
+    staged.write_bytes(data)
+    path = cache.adopt(sha(data), staged, len(data))
+    assert path is not None and cache.get(sha(data)) == path
+    assert Path(path).read_bytes() == data and not staged.exists()
+    big = cache.staging("upload-2")
+    big.write_bytes(os.urandom(20_000))
+    assert not cache.has_room(20_000)
+    assert cache.adopt(sha(b"x"), big, 20_000) is None and not big.exists()  # over the bound
+    left = cache.staging("upload-3")
+    left.write_bytes(b"half")  # a worker that died mid-upload
+    BlobCache(tmp_path / "c", 10_000).scan()
+    assert not left.exists() and Path(path).exists()

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from fazt.db import settings
 from fazt.storage import objects
 from fazt.storage.bindings import StorageError
 
@@ -149,3 +150,47 @@ def test_injection_through_paths_is_plain_text(db, st, other, path):
     assert st.s3_get("secret") is None
     assert paths(st, path) == [path.lstrip("/")]
     assert get(other, "secret")["data"] == b"s"
+
+
+def test_the_size_limit_is_a_setting_named_in_the_refusal(st, db):
+    db.write_sync(settings.put, "storage_max_object_bytes", str(30 * 1024 * 1024))
+    big = bytes(range(256)) * (20 * 1024 * 1024 // 256)  # over the 10 MiB default
+    assert json.loads(st.s3_put("big.bin", b64(big)))["size"] == len(big)
+    assert get(st, "big.bin")["data"] == big
+    db.write_sync(settings.put, "storage_max_object_bytes", "1000")
+    with pytest.raises(
+        StorageError, match=r"limit is 1000 bytes \(setting storage_max_object_bytes"
+    ):
+        st.s3_put("small", b64(b"x" * 1001))
+    with pytest.raises(StorageError, match="storage_max_object_bytes"):  # refused before decoding
+        st.s3_put("small", b64(b"x" * 5000))
+    assert st.s3_get("small") is None
+    st.s3_put("small", b64(b"x" * 1000))
+
+
+@pytest.mark.parametrize("size", [5000, 9 * 1024 * 1024])  # substr, then a BLOB handle
+def test_read_part_reads_pieces_of_one_version(st, db, size):
+    data = (bytes(range(256)) * (size // 256 + 1))[:size]
+    db.write_sync(settings.put, "storage_max_object_bytes", str(16 * 1024 * 1024))
+    sha = json.loads(st.s3_put("/v.bin", b64(data)))["sha256"]
+    found = db.read_sync(objects.stat, "app1", "v.bin")
+    assert found["size"] == size and found["sha256"] == sha and "data" not in found
+    pieces = [
+        db.read_sync(objects.read_part, "app1", "v.bin", sha, start, min(start + 4099, size))
+        for start in range(0, size, 4099)
+    ]
+    assert b"".join(pieces) == data
+    st.s3_put("v.bin", b64(b"new"))
+    assert db.read_sync(objects.read_part, "app1", "v.bin", sha, 0, 10) == b""  # changed
+    assert db.read_sync(objects.read_part, "app2", "v.bin", sha, 0, 10) == b""  # not theirs
+
+
+def test_text_is_stored_as_utf8_without_base64(st, db):
+    found = json.loads(st.s3_put_text("t.txt", "héllo", "text/plain"))
+    assert found["size"] == 6 and get(st, "t.txt")["data"] == "héllo".encode()
+    db.write_sync(settings.put, "storage_max_object_bytes", "5")
+    with pytest.raises(StorageError, match="storage_max_object_bytes"):
+        st.s3_put_text("t.txt", "héllo")  # 5 characters, 6 bytes
+    with pytest.raises(StorageError, match="string or binary"):
+        st.s3_put_text("t.txt", 5)
+    assert get(st, "t.txt")["data"] == "héllo".encode()
