@@ -24,8 +24,11 @@ def seed(db, rows: dict[str, list[tuple]]) -> None:
     try:
         with conn:
             for table, values in rows.items():
+                # The table's first columns, in order (later migrations append columns).
+                names = [c[1] for c in conn.execute(f"PRAGMA table_info({table})")]
+                columns = ", ".join(names[: len(values[0])])
                 marks = ", ".join("?" * len(values[0]))
-                conn.executemany(f"INSERT INTO {table} VALUES ({marks})", values)
+                conn.executemany(f"INSERT INTO {table} ({columns}) VALUES ({marks})", values)
     finally:
         conn.close()
 
