@@ -36,14 +36,13 @@ worker of the same release; SIGUSR2 performs an upgrade requested by the worker
 """
 
 # Every import here stays in memory for the server's whole life (issue 22): only small
-# modules at the top (no dataclasses, pathlib, argparse, ctypes: ~4 MB together); what
-# upgrades, settings and the child's setup need is imported where it is used.
+# modules at the top (no dataclasses, pathlib, argparse, ctypes, subprocess: ~5 MB
+# together); what upgrades, settings and the child's setup need is imported where used.
 import contextlib
 import os
 import select
 import signal
 import socket
-import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -84,6 +83,10 @@ class WorkerFailed(RuntimeError):
         return self.code is not None and self.code < 0
 
 
+class TimeoutExpired(Exception):
+    """A worker did not exit within the time given."""
+
+
 class ExitedProcess:
     """A worker that died before it reported ready (it was killed while starting)."""
 
@@ -98,7 +101,8 @@ class ExitedProcess:
 
 
 class AdoptedProcess:
-    """A worker this pid started before it exec'd into a new supervisor (see reexec)."""
+    """A worker process of ours: started by start_process, or by this pid before it exec'd
+    into a new supervisor (see reexec)."""
 
     def __init__(self, pid: int) -> None:
         self.pid = pid
@@ -119,12 +123,13 @@ class AdoptedProcess:
         deadline = None if timeout is None else time.monotonic() + timeout
         while self.poll() is None:
             if deadline is not None and time.monotonic() > deadline:
-                raise subprocess.TimeoutExpired(f"worker {self.pid}", timeout)
+                raise TimeoutExpired(f"worker {self.pid} still runs after {timeout}s")
             time.sleep(0.05)
         return self.returncode
 
     def send_signal(self, signum: int) -> None:
-        os.kill(self.pid, signum)
+        if self.poll() is None:  # once reaped, the pid may be another process's
+            os.kill(self.pid, signum)
 
     def kill(self) -> None:
         self.send_signal(signal.SIGKILL)
@@ -133,7 +138,7 @@ class AdoptedProcess:
 class Worker:
     def __init__(
         self,
-        proc: "subprocess.Popen | AdoptedProcess | ExitedProcess",
+        proc: AdoptedProcess | ExitedProcess,
         python: str,
         sock: socket.socket | None = None,
         started: float = 0.0,
@@ -222,10 +227,43 @@ class Restarts:
         return self.quick >= CRASH_LOOP
 
 
-def _child_setup() -> None:
-    # Runs in the child between fork and exec: undo our blocked signals, and die with us
-    # (a `kill -9` of the supervisor must not leave a worker holding the port).
+def start_process(cmd: list[str], env: dict[str, str], pass_fds: tuple[int, ...]):
+    """Fork and exec `cmd` with only stdin/out/err and `pass_fds` open; OSError when it
+    cannot be run. What AdoptedProcess does for us, without its ~1 MB of imports (threading,
+    locale, re, selectors) in a process that lives as long as the server."""
+    report_r, report_w = os.pipe2(os.O_CLOEXEC)  # closed by a successful exec
+    pid = os.fork()
+    if pid == 0:  # the child: never returns
+        try:
+            os.close(report_r)
+            _child_setup(pass_fds, report_w)
+            os.execvpe(cmd[0], cmd, env)
+        except OSError as exc:
+            os.write(report_w, str(exc.errno or 0).encode())
+        finally:
+            os._exit(127)
+    os.close(report_w)
+    with open(report_r, "rb") as report:
+        failed = report.read()  # empty: the exec succeeded
+    if failed:
+        os.waitpid(pid, 0)
+        errno = int(failed)
+        raise OSError(errno, os.strerror(errno), cmd[0])
+    return AdoptedProcess(pid)
+
+
+def _child_setup(pass_fds: tuple[int, ...], report_fd: int) -> None:
+    # Runs in the child between fork and exec: undo our blocked and ignored signals, keep
+    # only the fds it is given, and die with us (a `kill -9` of the supervisor must not
+    # leave a worker holding the port).
     signal.pthread_sigmask(signal.SIG_SETMASK, [])
+    for signum in (signal.SIGPIPE, signal.SIGXFSZ):  # Python ignores them; exec keeps that
+        signal.signal(signum, signal.SIG_DFL)
+    keep = sorted({0, 1, 2, report_fd, *pass_fds})
+    for low, high in zip(keep, [*keep[1:], os.sysconf("SC_OPEN_MAX")], strict=True):
+        os.closerange(low + 1, high)
+    for fd in pass_fds:
+        os.set_inheritable(fd, True)
     with contextlib.suppress(OSError, AttributeError):
         import ctypes  # here, in the child about to exec: the supervisor never holds it
 
@@ -302,12 +340,8 @@ class Supervisor:
         for each in extra:
             cmd += ["--extra-listen-fd", str(each.fileno())]
         try:
-            proc = subprocess.Popen(
-                cmd,
-                env=env,
-                pass_fds=(write_fd, sock.fileno(), *(each.fileno() for each in extra)),
-                preexec_fn=_child_setup,
-                close_fds=True,
+            proc = start_process(
+                cmd, env, (write_fd, sock.fileno(), *(each.fileno() for each in extra))
             )
         except OSError as exc:
             os.close(read_fd)
@@ -324,7 +358,7 @@ class Supervisor:
             os.close(read_fd)
         return Worker(proc, python, sock, time.monotonic(), extra)
 
-    def _wait_ready(self, proc: subprocess.Popen, fd: int, silence: float) -> None:
+    def _wait_ready(self, proc: AdoptedProcess, fd: int, silence: float) -> None:
         """Return at "ready"; each progress report restarts the `silence` clock."""
         deadline, pending = time.monotonic() + silence, b""
         while time.monotonic() < deadline:
@@ -346,11 +380,11 @@ class Supervisor:
         raise WorkerFailed(f"the new worker did not serve within {silence:g}s of silence")
 
     @staticmethod
-    def _ended(proc: subprocess.Popen, when: str) -> WorkerFailed:
+    def _ended(proc: AdoptedProcess, when: str) -> WorkerFailed:
         """The failure of a worker that exited (or closed its pipe) before serving."""
         try:
             code = proc.wait(GIVE_UP_GRACE)
-        except subprocess.TimeoutExpired:
+        except TimeoutExpired:
             return WorkerFailed("the new worker closed its ready pipe without serving")
         return WorkerFailed(f"the new worker exited with code {code} {when}".rstrip(), code)
 
@@ -359,25 +393,25 @@ class Supervisor:
         return signal.SIGTERM in pending or signal.SIGINT in pending
 
     @staticmethod
-    def retire(proc: subprocess.Popen, quiet: bool = False) -> int:
+    def retire(proc: AdoptedProcess, quiet: bool = False) -> int:
         """SIGTERM (stop accepting, drain), then SIGKILL after the drain deadline."""
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
         try:
             return proc.wait(DRAIN_DEADLINE)
-        except subprocess.TimeoutExpired:
+        except TimeoutExpired:
             proc.kill()
             return proc.wait()
 
     @staticmethod
-    def give_up(proc: subprocess.Popen) -> None:
+    def give_up(proc: AdoptedProcess) -> None:
         """End a worker that never served: SIGTERM, then SIGKILL after a short grace (a
         hung worker must not hold up the rollback for a drain deadline)."""
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
         try:
             proc.wait(GIVE_UP_GRACE)
-        except subprocess.TimeoutExpired:
+        except TimeoutExpired:
             proc.kill()
             proc.wait()
 
