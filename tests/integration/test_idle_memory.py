@@ -20,16 +20,18 @@ SITECUSTOMIZE = """
 import atexit, os, sys
 
 def _dump():
+    modules = sorted(sys.modules)  # before json (and re) are imported to write them
     rss = 0
     with open("/proc/self/status") as f:
         for line in f:
             if line.startswith("VmRSS:"):
                 rss = int(line.split()[1])
+    import json
+
     path = os.path.join(os.environ["FAZT_TEST_DUMP_DIR"], f"{os.getpid()}.json")
     with open(path, "w") as f:
-        json.dump({"argv": sys.argv, "modules": sorted(sys.modules), "rss_kb": rss}, f)
+        json.dump({"argv": sys.argv, "modules": modules, "rss_kb": rss}, f)
 
-import json
 atexit.register(_dump)
 """
 
