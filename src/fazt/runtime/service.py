@@ -34,8 +34,8 @@ from fazt.hosting.paths import is_server_only
 from fazt.runtime import store
 from fazt.runtime.executor import Overloaded, WorkerPool
 from fazt.runtime.limits import Limits, RuntimeConfig
+from fazt.runtime.outcome import FUNCTION_MEMORY, FUNCTION_TIMEOUT, Outcome
 from fazt.runtime.prelude import LEGACY_ENTRY
-from fazt.runtime.sandbox import FUNCTION_MEMORY, FUNCTION_TIMEOUT, Outcome
 from fazt.runtime.sources import ApiIndex, es_module_to_commonjs, load_index
 from fazt.web.http import HTTPError, Request, Response
 

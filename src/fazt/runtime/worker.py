@@ -42,8 +42,9 @@ from typing import Any, TypeVar
 
 from fazt.db.connection import open_connection
 from fazt.runtime.net import AppNet
+from fazt.runtime.outcome import FUNCTION_ERROR, Outcome, encode_outcome, timed_out
 from fazt.runtime.private_files import PrivateFiles
-from fazt.runtime.sandbox import FUNCTION_ERROR, FUNCTION_TIMEOUT, Host, Job, Outcome, Prepared
+from fazt.runtime.sandbox import Host, Job, Prepared
 from fazt.runtime.sources import load_sources
 from fazt.storage import kv
 from fazt.storage.bindings import AppStorage, StorageError
@@ -260,35 +261,6 @@ class JsWorker:
                 while len(self.contexts) > CONTEXTS:
                     self.contexts.popitem(last=False)
         return outcome
-
-
-def timed_out() -> Outcome:
-    return Outcome(error=FUNCTION_TIMEOUT, message="the function timed out")
-
-
-def encode_outcome(o: Outcome) -> str:
-    if o.raw is not None:  # the prelude's JSON head is already the frame's head
-        return "D" + o.raw.replace("\n", "\0", 1)
-    head = {"s": o.status, "h": o.headers, "l": o.logs}
-    if o.error is not None:
-        head.update(e=o.error, m=o.message, line=o.line, file=o.file)
-    return "D" + json.dumps(head) + "\0" + o.body
-
-
-def decode_outcome(text: str) -> Outcome:
-    """The other side of encode_outcome (text without the leading "D")."""
-    head, _, body = text.partition("\0")
-    h = json.loads(head)
-    return Outcome(
-        status=h["s"],
-        headers=h["h"],  # [name, value] pairs
-        body=body,
-        logs=h["l"],
-        error=h.get("e"),
-        message=h.get("m", ""),
-        line=h.get("line"),
-        file=h.get("file"),
-    )
 
 
 def _die_with_parent() -> None:

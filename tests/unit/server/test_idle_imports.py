@@ -30,7 +30,8 @@ SUPERVISOR_NEVER = (
 # Not needed by an idle worker: the CLI, the API client, the dashboard's templates, HTTPS
 # certificates and release signing, password hashing, multipart uploads, image variants
 # (Pillow), argparse (for a command line that is not the supervisor's), the HTML escaping
-# of sign-in pages, HTTP dates, document ids, AWS credentials files.
+# of sign-in pages, HTTP dates, document ids, AWS credentials files; and the JS worker
+# process's own code (quickjs, the sandbox), which the server process never runs.
 WORKER_LAZY = (
     "click",
     "rich",
@@ -49,6 +50,9 @@ WORKER_LAZY = (
     "uuid",
     "configparser",
     "calendar",
+    "quickjs",
+    "fazt.runtime.sandbox",
+    "fazt.runtime.worker",
 )
 
 
