@@ -31,7 +31,8 @@ SUPERVISOR_NEVER = (
 # certificates and release signing, password hashing, multipart uploads, image variants
 # (Pillow), argparse (for a command line that is not the supervisor's), the HTML escaping
 # of sign-in pages, HTTP dates, document ids, AWS credentials files; and the JS worker
-# process's own code (quickjs, the sandbox), which the server process never runs.
+# process's own code (quickjs, the sandbox), which the server process never runs; the API's
+# and the dashboard's handlers (imported at their first request, fazt.web.lazy).
 WORKER_LAZY = (
     "click",
     "rich",
@@ -53,6 +54,11 @@ WORKER_LAZY = (
     "quickjs",
     "fazt.runtime.sandbox",
     "fazt.runtime.worker",
+    "fazt.api.keys",
+    "fazt.api.deploy",
+    "fazt.api.v09_routes",
+    "fazt.admin.views",
+    "fazt.admin.storage_page",
 )
 
 
