@@ -229,7 +229,7 @@ class Restarts:
 
 def start_process(cmd: list[str], env: dict[str, str], pass_fds: tuple[int, ...]):
     """Fork and exec `cmd` with only stdin/out/err and `pass_fds` open; OSError when it
-    cannot be run. What AdoptedProcess does for us, without its ~1 MB of imports (threading,
+    cannot be run. What subprocess.Popen does for us, without its ~1 MB of imports (threading,
     locale, re, selectors) in a process that lives as long as the server."""
     report_r, report_w = os.pipe2(os.O_CLOEXEC)  # closed by a successful exec
     pid = os.fork()
