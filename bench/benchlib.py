@@ -136,6 +136,17 @@ def cpu_seconds(pid: int) -> float:
     return _stat_cpu_seconds(Path(f"/proc/{pid}/stat"))
 
 
+def tree_cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process and all its live descendants."""
+    total = cpu_seconds(pid)
+    for child in _children(pid):
+        try:
+            total += tree_cpu_seconds(child)
+        except (OSError, ValueError):  # exited meanwhile
+            continue
+    return total
+
+
 def thread_cpu_seconds(pid: int) -> dict[int, float]:
     """User + system CPU time of each thread of a process, by thread id."""
     out = {}

@@ -16,11 +16,12 @@ Never fails on timing; all processes it starts are stopped by pid, temp folders 
 
 import argparse
 import os
+import re
 import shutil
 import sys
 import tempfile
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 from benchlib import (
     SHARED_BENCH,
@@ -32,6 +33,7 @@ from benchlib import (
     rss_kb,
     run_group,
     terminate_on_sigterm,
+    tree_cpu_seconds,
 )
 from static import nginx_start, nginx_stop
 
@@ -55,6 +57,34 @@ def copy_docs(source: Path, folder: Path) -> list[str]:
     return paths
 
 
+def sized(folder: Path, paths: list[str], min_kb: float, max_kb: float | None) -> list[str]:
+    """The paths whose files are within the size bounds (to see which sizes cost what)."""
+    if not min_kb and max_kb is None:
+        return paths
+    kept = []
+    for path in paths:
+        size = (folder / unquote(path[1:])).stat().st_size / 1024
+        if size >= min_kb and (max_kb is None or size <= max_kb):
+            kept.append(path)
+    print(f"requesting {len(kept)} of {len(paths)} files ({min_kb}-{max_kb} KiB)")
+    return kept
+
+
+def print_cpu_per_request(
+    wrk_out: str, duration: int, before: tuple[float, float], after: tuple[float, float]
+) -> None:
+    """CPU time per answer of each server over all its rounds: unlike req/s, it barely
+    moves when other work shares the machine, so runs on a busy machine still compare."""
+    sides = {"A": [], "B": []}
+    for side, rps in re.findall(r"([AB]) (\d+) req/s", wrk_out):
+        sides[side].append(float(rps) * duration)
+    for i, (side, name) in enumerate((("A", "fazt"), ("B", "nginx"))):
+        answers = sum(sides[side])
+        if answers:
+            micros = (after[i] - before[i]) / answers * 1e6
+            print(f"CPU per answer: {name} {micros:.0f} us ({answers:.0f} answers)")
+
+
 def worker_pid(supervisor: int) -> int:
     children = Path(f"/proc/{supervisor}/task/{supervisor}/children").read_text().split()
     return int(children[0]) if children else supervisor
@@ -66,6 +96,8 @@ def main() -> int:
     ap.add_argument("--duration", type=int, default=5, help="seconds per wrk run")
     ap.add_argument("--conns", type=int, default=64)
     ap.add_argument("--docs", type=Path, default=DOCS)
+    ap.add_argument("--min-kb", type=float, default=0, help="request only files this big or bigger")
+    ap.add_argument("--max-kb", type=float, help="request only files this big or smaller")
     ap.add_argument(
         "--set",
         action="append",
@@ -118,6 +150,7 @@ def main() -> int:
                     status, _ = get(port, path, h)
                     if status != 200:
                         raise RuntimeError(f"{path} on port {port}: {status}")
+            paths = sized(folder, paths, args.min_kb, args.max_kb)
             paths_file = tmp / "paths.txt"
             paths_file.write_text("\n".join(paths) + "\n")
             idle = rss_kb(worker_pid(fz.pid))
@@ -129,8 +162,12 @@ def main() -> int:
                 f"http://127.0.0.1:{fz.port}/",
                 f"http://127.0.0.1:{nginx_port}/",
             ]
+            nginx_pid = int((nginx_state / "nginx.pid").read_text())
+            cpu_before = tree_cpu_seconds(fz.pid), tree_cpu_seconds(nginx_pid)
             out = run_group(cmd, timeout=60 + (2 * args.rounds + 2) * (args.duration + 10))
+            cpu_after = tree_cpu_seconds(fz.pid), tree_cpu_seconds(nginx_pid)
             sys.stdout.write(out.stdout + out.stderr)
+            print_cpu_per_request(out.stdout, args.duration, cpu_before, cpu_after)
             worker = rss_kb(worker_pid(fz.pid))
             cache = fz.home / "blob-cache"
             on_disk = sum(p.stat().st_size for p in cache.rglob("*") if p.is_file())

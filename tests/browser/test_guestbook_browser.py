@@ -2,6 +2,7 @@
 a real OpenID Connect provider on loopback (panva's oidc-provider, tests/oidc_node.py),
 post, and each sees the published entries and only their own drafts."""
 
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -93,6 +94,21 @@ def test_visitors_sign_in_post_and_see_only_their_own_drafts(srv, site, visitors
 
     carol.reload()
     expect(carol.locator("#drafts li")).to_have_text(["carol's secret draft — Carol"])
+    # the drafts are each visitor's own rows (fazt.storage.user), none in the app's storage
+    conn = sqlite3.connect(srv.db)
+    try:
+        owners = conn.execute(
+            "SELECT user_id, json_extract(data, '$.text') FROM user_documents"
+            " WHERE app = 'guestbook' ORDER BY user_id"
+        ).fetchall()
+        in_app = conn.execute(
+            "SELECT COUNT(*) FROM app_documents WHERE app = 'guestbook'"
+            " AND json_extract(data, '$.draft') = 1"
+        ).fetchone()[0]
+    finally:
+        conn.close()
+    assert [text for _, text in owners] == ["carol's secret draft", "dave's own draft"]
+    assert owners[0][0] != owners[1][0] and in_app == 0
 
     # signing out: the confirm form posts with its CSRF token; then nobody is signed in
     carol.get_by_role("link", name="Sign out").click()

@@ -56,8 +56,12 @@ def test_concurrent_wrong_passwords_are_checked_at_most_five_times(srv):
     checked (each an argon2 hash) because none had failed yet when the others asked."""
     codes = burst(40, lambda: login_form(srv, "wrong-password", "192.0.2.40"))
     assert codes[401] <= 5, codes
-    assert codes[429] >= 35, codes
+    assert codes[429] + codes[503] >= 35, codes
     assert set(codes) <= {401, 429, 503}, codes
+    # A busy answer (503: the bounded checker was full, on a loaded machine) was never
+    # checked, so it is not a failure: the client may still have attempts left; use them.
+    for _ in range(5 - codes[401]):
+        assert login_form(srv, "wrong-password", "192.0.2.40").status_code in (401, 429)
     # Locked out: the right password is refused too, without a session.
     r = login_form(srv, PASSWORD, "192.0.2.40")
     assert r.status_code == 429 and "set-cookie" not in r.headers

@@ -1,6 +1,7 @@
 """Every folder in examples/ deploys as it is and works over HTTP."""
 
 import json
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -121,3 +122,25 @@ def test_guestbook(srv):
     assert [e["text"] for e in seen["bob"]["drafts"]] == ["bob draft"]
     assert [e["text"] for e in seen["bob"]["entries"]] == ["ann public"]
     assert srv.get("/api/entries", host=h).json()["drafts"] == []
+    # drafts are each visitor's own rows (fazt.storage.user), not the app's
+    assert _draft_owners(srv) == {
+        "app_documents": [],
+        "user_documents": [("dev:ann@dev.test", "ann draft"), ("dev:bob@dev.test", "bob draft")],
+    }
+
+
+def _draft_owners(srv) -> dict:
+    conn = sqlite3.connect(srv.db)
+    try:
+        return {
+            "app_documents": conn.execute(
+                "SELECT id FROM app_documents WHERE app = 'guestbook'"
+                " AND json_extract(data, '$.draft') = 1"
+            ).fetchall(),
+            "user_documents": conn.execute(
+                "SELECT user_id, json_extract(data, '$.text') FROM user_documents"
+                " WHERE app = 'guestbook' AND collection = 'drafts' ORDER BY user_id"
+            ).fetchall(),
+        }
+    finally:
+        conn.close()

@@ -253,6 +253,10 @@ PER_SITE_CASES = [
         _path("/api/apps/b/users/dev:x@y/role", json={"role": "admin"}),
         None,
     ),
+    # (site a has no signed-in users either: its own would be 404 USER_NOT_FOUND)
+    Case("GET", "/api/apps/{name}/users/{user}/data", _path("/api/apps/b/users/x/data"), None),
+    Case("DELETE", "/api/apps/{name}/users/{user}/data", _path("/api/apps/b/users/x/data"), None),
+    Case("DELETE", "/api/apps/{name}/users/{user}", _path("/api/apps/b/users/x"), None),
     Case(
         "POST",
         "/api/domains",

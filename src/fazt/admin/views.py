@@ -16,6 +16,7 @@ from fazt.hosting import deployments
 from fazt.hosting.deployments import DeployError
 from fazt.hosting.names import SYSTEM_SITES
 from fazt.runtime import store
+from fazt.storage import user_data
 from fazt.web.http import HTTPError, Response
 
 # Messages shown after a redirect, by code: the URL never carries free text.
@@ -26,6 +27,8 @@ DONE = {
     "env-set": "Env var saved.",
     "env-unset": "Env var removed.",
     "role": "Role changed.",
+    "user-data-deleted": "The visitor's data was deleted.",
+    "user-deleted": "The visitor's account and data were deleted.",
     "revoked": "Key revoked.",
     "deployed": "Deployed.",
     "saved": "Settings saved.",
@@ -117,6 +120,9 @@ async def _app_page(page: Page, name: str, error: str = "", status: int = 200) -
     scheduler = page.state.jobs  # fazt.runtime.jobs: the live deployment's cron jobs
     jobs = await scheduler.overview(info["site"]["name"]) if scheduler is not None else []
     users = await page.state.db.read(visitors.list_users, info["site"]["name"])
+    usage = await page.state.db.read(user_data.usage_by_user, info["site"]["name"])
+    for user in users:  # what each keeps with fazt.storage.user
+        user["storage"] = usage.get(user["id"], {"bytes": 0, "items": 0})
     return render(
         page,
         "app.html",

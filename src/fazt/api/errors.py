@@ -28,6 +28,9 @@ STATUS = {
     # The disk holding the database (fazt.db.disk)
     "INSUFFICIENT_STORAGE": 507,
     "READ_ONLY_STORAGE": 503,
+    # Blobs kept in object storage (fazt.hosting.blob_remote)
+    "BLOB_STORE_UNAVAILABLE": 503,
+    "BLOB_STORE_CORRUPT": 502,
     "STORAGE_IO_ERROR": 500,
     # Visitors signing in to apps (fazt.auth.visitors, fazt.auth.oidc)
     "USER_NOT_FOUND": 404,

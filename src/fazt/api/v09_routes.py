@@ -92,6 +92,9 @@ async def system_health(state: ServerState, req: Request, key: ApiKey) -> Respon
             "runtime": {
                 "queued_events": len(state.analytics.events),
                 "goroutines": threading.active_count(),
+                # the JS worker pool (fazt's own field): its size, and how the contexts
+                # of first requests were made (contexts_spare / contexts_cold)
+                "js_pool": state.js_pool.usage() if state.js_pool is not None else None,
             },
         }
     )

@@ -1,5 +1,7 @@
 """Sign-in providers (/api/auth/providers, whole server, `admin`) and the visitors of an
-app with their roles (/api/apps/{name}/users: listing needs `deploy`, a role `admin`).
+app with their roles and storage use (/api/apps/{name}/users: listing needs `deploy`; a
+role, exporting or deleting a visitor's data (fazt.storage.user), deleting a visitor:
+`admin`).
 
 A provider's client secret goes in and never comes out: no answer carries it.
 """
@@ -11,6 +13,8 @@ from fazt.auth import visitors
 from fazt.auth.tokens import ApiKey
 from fazt.auth.visitors import Provider
 from fazt.state import ServerState
+from fazt.storage import user_data
+from fazt.storage.scope import UserScope
 from fazt.web.http import HTTPError, Request, Response, json_response
 
 MAX_BODY = 8192
@@ -65,7 +69,48 @@ async def remove_provider(state: ServerState, req: Request, key: ApiKey, name: s
 
 async def list_users(state: ServerState, req: Request, key: ApiKey, name: str) -> Response:
     app = await app_for_key(state, key, name)
-    return json_response({"app": app, "users": await state.db.read(visitors.list_users, app)})
+    users = await state.db.read(visitors.list_users, app)
+    usage = await state.db.read(user_data.usage_by_user, app)
+    for user in users:
+        user["storage"] = usage.get(user["id"], {"bytes": 0, "items": 0})
+    return json_response({"app": app, "users": users})
+
+
+async def _visitor(state: ServerState, key: ApiKey, name: str, user: str) -> UserScope:
+    """The app's visitor named by id or email (404 USER_NOT_FOUND)."""
+    app = await app_for_key(state, key, name)
+    return UserScope(app, await state.db.read(visitors.user_id_of, app, user))
+
+
+async def export_data(
+    state: ServerState, req: Request, key: ApiKey, name: str, user: str
+) -> Response:
+    """Everything the visitor stored with fazt.storage.user, as a JSON download."""
+    owner = await _visitor(state, key, name, user)
+    data = await state.db.read(user_data.export, owner)
+    response = json_response(data)
+    response.headers.append(
+        ("content-disposition", f'attachment; filename="{owner.app}-user-data.json"')
+    )
+    return response
+
+
+async def purge_data(
+    state: ServerState, req: Request, key: ApiKey, name: str, user: str
+) -> Response:
+    """Delete what the visitor stored; the account stays."""
+    owner = await _visitor(state, key, name, user)
+    deleted = await state.db.write(user_data.purge, owner)
+    return json_response({"app": owner.app, "id": owner.user, "deleted": deleted})
+
+
+async def delete_user(
+    state: ServerState, req: Request, key: ApiKey, name: str, user: str
+) -> Response:
+    """Delete the visitor's account, sessions and stored data."""
+    app = await app_for_key(state, key, name)
+    user_id = await state.db.write(visitors.delete_user, app, user)
+    return json_response({"app": app, "id": user_id, "status": "deleted"})
 
 
 async def set_role(state: ServerState, req: Request, key: ApiKey, name: str, user: str) -> Response:

@@ -287,19 +287,35 @@ def list_users(conn: sqlite3.Connection, app: str) -> list[dict]:
     return [dict(r) for r in rows]
 
 
-def set_role(conn: sqlite3.Connection, app: str, user: str, role: str) -> dict:
-    """Set the role of the user named by id or email; refuses an unknown role or user."""
-    if role not in ROLES:
-        raise VisitorAuthError("INVALID_ROLE", f"a role is one of {', '.join(ROLES)}")
+def user_id_of(conn: sqlite3.Connection, app: str, user: str) -> str:
+    """The id of the app's visitor named by id or email (USER_NOT_FOUND, AMBIGUOUS_USER)."""
     rows = conn.execute(
         "SELECT id FROM app_users WHERE app = ? AND (id = ? OR email = ?)", (app, user, user)
     ).fetchall()
     if not rows:
         raise VisitorAuthError("USER_NOT_FOUND", f"'{app}' has no signed-in user '{user}'")
     if len(rows) > 1:
+        exact = [r[0] for r in rows if r[0] == user]
+        if exact:
+            return exact[0]
         raise VisitorAuthError(
             "AMBIGUOUS_USER", f"several users of '{app}' have the email '{user}': use the id"
         )
-    user_id = rows[0][0]
+    return rows[0][0]
+
+
+def delete_user(conn: sqlite3.Connection, app: str, user: str) -> str:
+    """Delete the visitor's account: their sessions and stored data go with it (foreign
+    keys of migrations 018 and 019). Returns the id."""
+    user_id = user_id_of(conn, app, user)
+    conn.execute("DELETE FROM app_users WHERE app = ? AND id = ?", (app, user_id))
+    return user_id
+
+
+def set_role(conn: sqlite3.Connection, app: str, user: str, role: str) -> dict:
+    """Set the role of the user named by id or email; refuses an unknown role or user."""
+    if role not in ROLES:
+        raise VisitorAuthError("INVALID_ROLE", f"a role is one of {', '.join(ROLES)}")
+    user_id = user_id_of(conn, app, user)
     conn.execute("UPDATE app_users SET role = ? WHERE app = ? AND id = ?", (role, app, user_id))
     return {"id": user_id, "role": role}

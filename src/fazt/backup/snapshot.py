@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from fazt import __version__
+from fazt.backup import offloaded
 from fazt.db import migrations
 from fazt.db.clock import stamp
 from fazt.db.connection import BUSY_TIMEOUT_MS
@@ -128,6 +129,7 @@ class Verification:
     sha256_matches: bool | None = None  # None: no manifest to compare with
     counts: dict[str, int] = field(default_factory=dict)
     manifest: dict | None = None
+    objects: dict | None = None  # blobs in object storage, checked (fazt.backup.offloaded)
 
     def as_dict(self) -> dict:
         return {
@@ -141,10 +143,19 @@ class Verification:
             "sha256_matches_manifest": self.sha256_matches,
             "counts": self.counts,
             "manifest": self.manifest,
+            "objects": self.objects,
         }
 
 
 # -- create ----------------------------------------------------------------------------
+
+
+def _compact(conn: sqlite3.Connection) -> None:
+    """VACUUM the private copy when a quarter of it is free pages (blob bytes moved to
+    object storage leave them behind): the backup then holds only what is in use."""
+    free = conn.execute("PRAGMA freelist_count").fetchone()[0]
+    if free > conn.execute("PRAGMA page_count").fetchone()[0] // 4:
+        conn.execute("VACUUM")
 
 
 def create_snapshot(
@@ -185,6 +196,7 @@ def create_snapshot(
             src.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             src.execute("BEGIN")  # a read transaction: the snapshot point for every step
             counts = table_counts(src)  # starts the read; the copy sees exactly this state
+            blobs = offloaded.describe(src)
             schema = migrations.current_version(src)
             dst = sqlite3.connect(tmp, isolation_level=None)
             try:
@@ -196,6 +208,7 @@ def create_snapshot(
                     else None,
                 )
                 dst.execute("PRAGMA journal_mode = DELETE")  # one self-contained file
+                _compact(dst)
             finally:
                 dst.close()
             src.execute("COMMIT")
@@ -219,6 +232,7 @@ def create_snapshot(
             "size": tmp.stat().st_size,
             "sha256": digest,
             "counts": counts,
+            "blobs": blobs,
             "seconds": round(time.monotonic() - started, 3),
         }
         os.replace(tmp, target)
@@ -336,6 +350,9 @@ def verify_snapshot(path: Path) -> Verification:
         result.sha256_matches = True
         if result.integrity == "ok" and manifest.get("counts") not in (None, result.counts):
             result.problems.append("row counts differ from the manifest")
+    if result.integrity == "ok":
+        result.objects, missing = offloaded.check_objects(path)
+        result.problems.extend(missing)
     result.ok = not result.problems
     return result
 

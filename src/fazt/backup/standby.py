@@ -118,10 +118,20 @@ def s3_values(info: dict) -> dict[str, str]:
     }
 
 
-def begin(db_path: Path, url: str, endpoint: str | None = None, region: str | None = None) -> dict:
-    """Make `db_path` a standby of `url`: restore it first when it does not exist yet."""
+def begin(
+    db_path: Path,
+    url: str,
+    endpoint: str | None = None,
+    region: str | None = None,
+    primary: str | None = None,
+) -> dict:
+    """Make `db_path` a standby of `url`: restore it first when it does not exist yet.
+    With `primary` (its base URL) the standby is a follower: it forwards writes there
+    (fazt.server.forward) instead of refusing them."""
     rep.check_url(url)
     info = {"from": url, "endpoint": endpoint, "region": region, "since": time.time()}
+    if primary:
+        info["primary"] = primary  # checked by the CLI (fazt.server.forward.check_primary)
     db_path = Path(db_path)
     current = marker(db_path)
     if current is not None and not same_replica(current["from"], url):
@@ -183,6 +193,7 @@ def describe(db_path: Path) -> dict:
     result = {
         "standby": info is not None,
         "from": rep.redact(info["from"]) if info else None,
+        "primary": info.get("primary") if info else None,  # a follower forwards writes there
         "following": bool(info) and rep.pid_alive(status.get("follower_pid")),
         "follower_pid": status.get("follower_pid") if info else None,
         "position": status.get("position"),

@@ -132,6 +132,13 @@ def verify(file: Path, as_json: bool) -> None:
         click.echo(f"  schema version: {result.schema_version}")
         sha = {True: "matches manifest", False: "DOES NOT match manifest", None: "no manifest"}
         click.echo(f"  sha256:         {sha[result.sha256_matches]}")
+        if result.objects:
+            objects = result.objects
+            missing = len(objects.get("missing", [])) if "missing" in objects else "unchecked"
+            click.echo(
+                f"  object store:   {objects['referenced']} blobs in "
+                f"{objects.get('store', '?')}, missing: {missing}"
+            )
         for problem in result.problems:
             click.echo(f"  problem: {problem}")
     if not result.ok:

@@ -17,6 +17,7 @@ COMMANDS = {
     "backup": ("fazt.cli.backup", "backup"),
     "replicate": ("fazt.cli.replicate", "replicate"),
     "standby": ("fazt.cli.standby", "standby"),
+    "storage": ("fazt.cli.storage", "storage"),
     "key": ("fazt.cli.key", "key"),
     "auth": ("fazt.cli.auth", "auth"),
     "redirect": ("fazt.cli.redirect", "redirect"),

@@ -279,6 +279,8 @@ def status(db_path, as_json) -> None:
         lag = "unknown" if follow["lag_seconds"] is None else f"{follow['lag_seconds']}s"
         state = "following" if follow["following"] else "NOT following"
         line = f"read-only, {state} {follow['from']}, position {follow['position']}, lag {lag}"
+        if follow.get("primary"):
+            line += f", writes go to {follow['primary']}"
         console.print(f"  {'Standby:':16} {line}", highlight=False)
     elif rep["enabled"]:
         lag = "unknown" if rep["lag_seconds"] is None else f"{rep['lag_seconds']}s"

@@ -4,12 +4,14 @@ import os
 import sys
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import click
 
 from fazt.backup import replicate as rep
 from fazt.backup import standby as sb
 from fazt.cli.common import db_option, fail, json_option, open_db, print_json, resolve_db_path
+from fazt.server.forward import check_primary
 from fazt.server.guard import running_pid
 
 PROMOTE_DEADLINE = 30.0  # seconds for the running standby to act on a promotion
@@ -19,15 +21,23 @@ PROMOTE_DEADLINE = 30.0  # seconds for the running standby to act on a promotion
 @click.option("--from", "url", default=None, help="Replica URL: file:///path or s3://bucket/path.")
 @click.option("--endpoint", default=None, help="S3-compatible endpoint URL (SeaweedFS, MinIO...).")
 @click.option("--region", default=None, help="S3 region (default us-east-1 with --endpoint).")
+@click.option(
+    "--primary",
+    default=None,
+    help="The primary's base URL (https://host[:port]): serve as a follower that forwards "
+    "writes and app requests there instead of refusing them.",
+)
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", type=click.IntRange(1, 65535), default=None, help="Port to serve on.")
 @db_option
 @click.pass_context
-def standby(ctx: click.Context, url, endpoint, region, host, port, db_path) -> None:
+def standby(ctx: click.Context, url, endpoint, region, primary, host, port, db_path) -> None:
     """Follow a replica read-only on a second server; `promote` makes it the primary.
 
     `fazt standby --from URL [--db PATH] [--port P]` restores the replica into a new
     database (or resumes a standby's) and serves it read-only while following the replica.
+    With `--primary URL` it is a follower (a read replica): static files and read-only API
+    calls are served here, writes and app requests go to the primary.
     """
     if ctx.invoked_subcommand is not None:
         return
@@ -35,10 +45,20 @@ def standby(ctx: click.Context, url, endpoint, region, host, port, db_path) -> N
         fail("pass --from URL (the replica to follow), or a subcommand: status, promote")
     path = resolve_db_path(db_path)
     try:
-        sb.begin(path, url, endpoint, region)
-    except (sb.StandbyError, rep.ReplicationError) as exc:
+        primary = check_primary(primary) if primary else None
+        sb.begin(path, url, endpoint, region, primary)
+    except (sb.StandbyError, rep.ReplicationError, ValueError) as exc:
         fail(str(exc))
-    click.echo(f"Standby of {rep.redact(url)}: serving {path} read-only.")
+    if primary:
+        click.echo(f"Follower of {rep.redact(url)}: serving {path}, writes go to {primary}.")
+        if _cleartext(primary):
+            click.echo(
+                f"warning: {primary} is plain HTTP: API keys and cookies forwarded there "
+                "travel unencrypted; use https:// unless it is a private network",
+                err=True,
+            )
+    else:
+        click.echo(f"Standby of {rep.redact(url)}: serving {path} read-only.")
     args = [sys.executable, "-m", "fazt", "server", "start", "--host", host, "--db", str(path)]
     if port is not None:
         args += ["--port", str(port)]
@@ -61,6 +81,8 @@ def status(db_path, as_json) -> None:
         return
     lag = "unknown" if info["lag_seconds"] is None else f"{info['lag_seconds']}s"
     click.echo(f"Standby of {info['from']}")
+    if info["primary"]:
+        click.echo(f"  follower:   writes and app requests go to {info['primary']}")
     click.echo(f"  following:  {'yes' if info['following'] else 'no'}")
     click.echo(
         f"  position:   {info['position'] or '-'} (replica: {info['replica_position'] or '?'})"
@@ -70,6 +92,12 @@ def status(db_path, as_json) -> None:
     click.echo(f"  replica last moved: {_when(info['position_changed_at'])}")
     if info["last_error"]:
         click.echo(f"  last error: {info['last_error']}")
+
+
+def _cleartext(url: str) -> bool:
+    """Plain HTTP to somewhere that is not this machine."""
+    host = urlsplit(url).hostname or ""
+    return url.startswith("http://") and host not in ("localhost", "127.0.0.1", "::1")
 
 
 def _when(at: float | None) -> str:

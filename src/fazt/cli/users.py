@@ -1,11 +1,14 @@
-"""`fazt app users NAME` (the visitors who signed in to an app, with their roles) and
-`fazt app users role NAME USER ROLE` (USER: the id or the email; ROLE: owner, admin, user)."""
+"""`fazt app users NAME` (the visitors who signed in to an app, with their roles and the
+size of their fazt.storage.user data), `fazt app users role NAME USER ROLE` (USER: the id
+or the email; ROLE: owner, admin, user), `export NAME USER` (their data as JSON), `purge
+NAME USER` (delete their data) and `remove NAME USER` (their account and data)."""
 
+import json
 from urllib.parse import quote
 
 import click
 
-from fazt.cli.common import api_client, print_json, print_table, remote_options
+from fazt.cli.common import api_client, human_size, print_json, print_table, remote_options
 
 
 class _UsersGroup(click.Group):
@@ -36,7 +39,11 @@ def list_users(name, url, token, as_json) -> None:
     if as_json:
         print_json(data)
         return
-    print_table(data["users"], ["id", "email", "name", "role", "last_login_at"])
+    rows = [
+        {**u, "storage": f"{human_size(u['storage']['bytes'])} / {u['storage']['items']}"}
+        for u in data["users"]
+    ]
+    print_table(rows, ["id", "email", "name", "role", "storage", "last_login_at"])
 
 
 @users.command("role")
@@ -54,3 +61,66 @@ def set_role(name, user, role, url, token, as_json) -> None:
         print_json(data)
         return
     click.echo(f"{data['app']}: {data['id']} is now {data['role']}")
+
+
+def _user_path(name: str, user: str) -> str:
+    return f"/api/apps/{quote(name, safe='')}/users/{quote(user, safe='')}"
+
+
+@users.command("export")
+@click.argument("name")
+@click.argument("user")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to this file.")
+@remote_options
+def export_data(name, user, output, url, token, as_json) -> None:
+    """Export everything a visitor stored with fazt.storage.user (JSON: kv, documents,
+    objects with their contents in base64)."""
+    with api_client(url, token) as client:
+        data = client.get(_user_path(name, user) + "/data")
+    text = json.dumps(data, indent=2, ensure_ascii=False)
+    if output:
+        with open(output, "w", encoding="utf-8") as out:
+            out.write(text + "\n")
+        if not as_json:
+            counts = f"{len(data['kv'])} keys, {len(data['objects'])} objects"
+            click.echo(f"Wrote {data['user']}'s data in {data['app']} ({counts}) to {output}")
+        return
+    click.echo(text)
+
+
+@users.command("purge")
+@click.argument("name")
+@click.argument("user")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@remote_options
+def purge_data(name, user, yes, url, token, as_json) -> None:
+    """Delete everything a visitor stored with fazt.storage.user (the account stays)."""
+    if not yes:
+        click.confirm(f"Delete all data of '{user}' in '{name}'?", abort=True)
+    with api_client(url, token) as client:
+        data = client.request("DELETE", _user_path(name, user) + "/data")
+    if as_json:
+        print_json(data)
+        return
+    d = data["deleted"]
+    click.echo(
+        f"{data['app']}: deleted {data['id']}'s data "
+        f"({d['kv']} keys, {d['documents']} documents, {d['objects']} objects)"
+    )
+
+
+@users.command("remove")
+@click.argument("name")
+@click.argument("user")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@remote_options
+def remove_user(name, user, yes, url, token, as_json) -> None:
+    """Delete a visitor's account: their sessions and stored data go with it."""
+    if not yes:
+        click.confirm(f"Delete the account of '{user}' in '{name}' and all its data?", abort=True)
+    with api_client(url, token) as client:
+        data = client.request("DELETE", _user_path(name, user))
+    if as_json:
+        print_json(data)
+        return
+    click.echo(f"{data['app']}: deleted {data['id']} and their data")

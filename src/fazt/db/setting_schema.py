@@ -199,6 +199,17 @@ SETTINGS: tuple[Setting, ...] = (
     _int_setting(
         "blob_cache_min_bytes", 64 * 1024, 0, 64 * GiB, "files this big are sent from disk"
     ),
+    # Blobs in object storage (fazt.offload, docs/object-storage.md): "" keeps them in SQLite.
+    Setting("blob_store_url", "text", "", "s3://bucket/prefix holding blob bytes", **LIVE),
+    Setting("blob_store_endpoint", "text", "", "the blob store's S3 endpoint", **LIVE),
+    Setting("blob_store_region", "text", "", "the blob store's S3 region", **LIVE),
+    Setting("blob_store_new", "bool", "1", "the server moves new blobs to the store", **LIVE),
+    _int_setting(
+        "blob_store_every_seconds", 60, 5, 86400, "how often new blobs move, GC runs", **LIVE
+    ),
+    _int_setting(
+        "blob_store_keep_days", 7, 0, 3650, "unused objects kept (for older backups)", **LIVE
+    ),
     # Deploy limits (fazt.hosting, docs/deploying.md).
     _int_setting("deploy_max_upload_bytes", 200 * MiB, 1, 64 * GiB, "bytes of one upload"),
     _int_setting("deploy_max_files", 10000, 1, 10_000_000, "files in one deployment"),
@@ -344,6 +355,13 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     _int_setting(
         "net_requests_per_minute", 120, 0, 1_000_000, "fetches per app per minute (0 = off)", **LIVE
+    ),
+    # User-scoped storage (fazt.storage.user, storage/user_quota.py); read live.
+    _int_setting(
+        "user_storage_max_bytes", 10 * MiB, 0, 1024 * GiB, "bytes per visitor per app", **LIVE
+    ),
+    _int_setting(
+        "user_storage_max_items", 10_000, 0, 1_000_000_000, "rows per visitor per app", **LIVE
     ),
     # Resized image variants (fazt.hosting.image_variants, docs/sites.md#images).
     _int_setting(

@@ -1,12 +1,15 @@
 """Reading a blob's bytes: the one place that knows where they are.
 
-A blob is either one value (`blobs.data`) or, above one chunk (fazt.hosting.blob_chunks),
-pieces in `blob_chunks` keyed by their byte offset. Either way a reader gets the bytes in
+A blob is either one value (`blobs.data`), or, above one chunk (fazt.hosting.blob_chunks),
+pieces in `blob_chunks` keyed by their byte offset, or (`location` 'bucket') an object in
+the configured object store (fazt.hosting.blob_remote). Either way a reader gets the bytes in
 pieces of at most `chunk`, so no caller needs to hold a whole big file.
 """
 
 import sqlite3
 from collections.abc import Iterator
+
+from fazt.hosting import blob_remote
 
 READ_CHUNK = 1024 * 1024
 # A one-value blob up to this size is read with substr(): CPython 3.11's sqlite3 keeps a
@@ -32,15 +35,17 @@ def iter_blob(
     """Bytes [start, end) of the blob in pieces of at most `chunk` (nothing if it is
     not stored). Runs on the caller's connection: keep it inside one read."""
     row = conn.execute(
-        "SELECT rowid, size, chunk_set FROM blobs WHERE sha256 = ?", (sha256,)
+        "SELECT rowid, size, chunk_set, location FROM blobs WHERE sha256 = ?", (sha256,)
     ).fetchone()
     if row is None:
         return
-    rowid, size, chunk_set = row
+    rowid, size, chunk_set, location = row
     end = size if end is None else min(end, size)
     if start >= end:
         return
-    if chunk_set is None:
+    if location is not None:
+        yield from blob_remote.read(conn, sha256, size, start, end, chunk)
+    elif chunk_set is None:
         yield from _inline(conn, rowid, size, start, end, chunk)
     else:
         yield from chunk_range(conn, chunk_set, start, end, chunk)

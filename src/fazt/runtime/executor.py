@@ -17,6 +17,12 @@ once (503 with Retry-After) instead of an ever-growing backlog, and an app filli
 own queue gets it only for itself.
 
 Why processes and not threads: docs/decisions/005-js-isolation.md.
+
+With `kv_writes` (a GroupCommit), the workers send each kv.set here instead of writing
+it themselves, and the writes of all workers are committed together; an answer (or a
+realtime message) of a worker is held back until every write that worker sent before it
+is committed, so nothing a client or a subscriber saw can be lost in a crash.
+docs/decisions/010-kv-path.md.
 """
 
 import asyncio
@@ -33,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from fazt.backoff import Backoff
+from fazt.runtime.group_commit import GroupCommit
 from fazt.runtime.outcome import FUNCTION_ERROR, Outcome, decode_outcome, timed_out
 
 log = logging.getLogger("fazt.runtime")
@@ -72,16 +79,31 @@ class Overloaded(Exception):
 class _Run:
     """One request on its way through the pool."""
 
-    __slots__ = ("budget", "deadline", "future", "header", "request", "site", "worker")
+    __slots__ = (
+        "budget",
+        "deadline",
+        "future",
+        "header",
+        "request",
+        "site",
+        "user",
+        "worker",
+        "write_error",
+    )
 
-    def __init__(self, future: asyncio.Future, site: str, header: str, request: str) -> None:
+    def __init__(
+        self, future: asyncio.Future, site: str, header: str, request: str, user: str | None
+    ) -> None:
         self.future = future
+        # " " + the signed-in visitor's id as JSON (worker.py), or "" when nobody is
+        self.user = "" if user is None else " " + json.dumps(user)
         self.site = site
         self.header = header  # the header's JSON text
         self.request = request  # REQUEST_JSON \0 CONTEXT_JSON
         self.deadline = 0.0
         self.budget = 0.0  # > 0: its budget starts when the first worker is up
         self.worker: _JsProcess | None = None  # None while queued in the pool
+        self.write_error: str | None = None  # one of its kv writes was refused
 
 
 class _Pipes(asyncio.SubprocessProtocol):
@@ -120,6 +142,11 @@ class _JsProcess:
         self.ready = False  # its "R" frame arrived
         self.started = time.monotonic()
         self.head_since = 0.0  # when the request now running (inflight[0]) started
+        self.building = False  # building its spare context: sent no request meanwhile
+        self.sent = 0  # kv writes received from it (kv_pipe.py)
+        self.committed = 0  # of them, committed (or refused)
+        # (writes that must be committed first, what to do then): answers, publishes
+        self.held: collections.deque[tuple[int, Callable[[], None]]] = collections.deque()
 
     def send(self, frames: list[bytes]) -> None:
         self.transport.get_pipe_transport(0).write(b"".join(frames))
@@ -149,10 +176,12 @@ class WorkerPool:
         pipeline: int = PIPELINE_DEPTH,
         total_queue: int | None = None,
         app_workers: int | None = None,
+        kv_writes: GroupCommit | None = None,
     ) -> None:
         """`queue_size` bounds the requests one app has waiting, `total_queue` (default
         TOTAL_QUEUE_FACTOR times it) all apps' together; `app_workers` (default all
-        workers but one) is the most workers one slow app may hold."""
+        workers but one) is the most workers one slow app may hold; `kv_writes`: the
+        workers' kv.set calls are committed there (else each worker writes its own)."""
         self.db_path = str(db_path)
         self.size = workers
         self.queue_size = queue_size
@@ -161,6 +190,9 @@ class WorkerPool:
         self.fresh = fresh
         self.pipeline = pipeline
         self.publish = publish  # (site, channel, message JSON); channel None: raw text
+        self.kv_writes = kv_writes
+        if kv_writes is not None:
+            kv_writes.done = self._committed
         self._workers: set[_JsProcess] = set()
         self._idle: set[_JsProcess] = set()  # up, running nothing
         self._held: dict[str, int] = {}  # app -> workers running its requests (> 0)
@@ -180,6 +212,10 @@ class WorkerPool:
         self._closed = False
         self._watchdog: asyncio.TimerHandle | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        # Contexts the workers created for a request: from their spare (prelude evaluated
+        # ahead), or cold (the prelude ran on the request's path); and the spares they
+        # prepared (worker.py "C" and "S" frames).
+        self.contexts = {"spare": 0, "cold": 0, "prepared": 0}
 
     def usage(self) -> dict:
         """How busy the pool is now (the dashboard's health view)."""
@@ -189,6 +225,9 @@ class WorkerPool:
             "running": running,
             "busy": running - len(self._idle),
             "queued": self._queued,
+            "contexts_spare": self.contexts["spare"],
+            "contexts_cold": self.contexts["cold"],
+            "contexts_prepared": self.contexts["prepared"],
         }
 
     # -- requests -------------------------------------------------------------------------
@@ -200,9 +239,11 @@ class WorkerPool:
         request_json: str,
         context_json: str,
         deadline: float,
+        user: str | None = None,
     ) -> Outcome:
         """Run one request of app `site` in a worker; `deadline` is time.monotonic()
-        based. `header` is a dict or, precomputed by the caller, its JSON text."""
+        based. `header` is a dict or, precomputed by the caller, its JSON text. `user`:
+        the signed-in visitor's id from the verified session (fazt.storage.user)."""
         if self._closed:
             raise Overloaded("the runtime is shutting down")
         if len(self._workers) + self._starting < self.size:
@@ -221,7 +262,7 @@ class WorkerPool:
             loop = self._loop = asyncio.get_running_loop()
         if isinstance(header, dict):
             header = json.dumps(header)
-        run = _Run(loop.create_future(), site, header, request_json + "\0" + context_json)
+        run = _Run(loop.create_future(), site, header, request_json + "\0" + context_json, user)
         now = time.monotonic()
         if site != self._last_site:
             self._other_at, self._last_site = self._last_at, site
@@ -376,7 +417,7 @@ class WorkerPool:
         run.worker = worker
         worker.inflight.append(run)
         fresh = "1" if self.fresh else "0"
-        text = f"{run.header}\0{run.deadline!r} {fresh}\0{run.request}"
+        text = f"{run.header}\0{run.deadline!r} {fresh}:{worker.committed}{run.user}\0{run.request}"
         data = text.encode("utf-8", "surrogatepass")
         return _LENGTH.pack(len(data)) + data
 
@@ -398,25 +439,99 @@ class WorkerPool:
                 return
             self._workers.add(worker)
             self._idle.add(worker)
+        elif kind == "W":
+            self._on_write(worker, text)
+        elif kind == "F":  # the worker waits until its kv writes are committed
+            self._after_writes(worker, lambda: self._tell_committed(worker))
+        elif kind == "C":
+            self.contexts["cold" if text[1:2] == "1" else "spare"] += 1
+        elif kind == "B":  # it builds its spare context (~10-30 ms): not idle until "S"
+            if not worker.inflight and worker in self._idle:
+                self._idle.discard(worker)
+                worker.building = True
+        elif kind == "S":
+            self.contexts["prepared"] += 1
+            if worker.building:
+                worker.building = False
+                if not worker.lost and not worker.inflight and worker in self._workers:
+                    self._idle.add(worker)
         elif kind == "P":
             if worker.inflight and self.publish is not None:
                 channel, message = json.loads(text[1:])
-                try:
-                    self.publish(worker.inflight[0].site, channel, message)
-                except Exception:
-                    log.exception("publishing for %s failed", worker.inflight[0].site)
+                site = worker.inflight[0].site
+                self._after_writes(worker, lambda: self._publish(site, channel, message))
         elif kind == "D" and worker.inflight:
             self._quick_exits = 0
             run = worker.inflight.popleft()
             now = time.monotonic()
             if now - worker.head_since > SLOW_SECONDS:
                 self._slow_until[run.site] = now + SLOW_MEMORY_SECONDS
-            self._finish(run, decode_outcome(text[1:]))
+            outcome = decode_outcome(text[1:])
+            if worker.sent > worker.committed:
+                worker.held.append((worker.sent, lambda: self._answer(run, outcome)))
+            else:
+                self._answer(run, outcome)
             if worker.inflight:
                 worker.head_since = now
             else:
                 self._idle.add(worker)
                 self._released(run.site)
+
+    # -- kv writes (kv_pipe.py, group_commit.py) -------------------------------------------
+
+    def _on_write(self, worker: _JsProcess, text: str) -> None:
+        """One kv.set from a worker: to the group commit, tagged with the request that
+        made it (none if the worker was given up meanwhile: its writes still count)."""
+        app, key, expires, stamp, value = text[1:].split("\0", 4)
+        run = worker.inflight[0] if worker.inflight else None
+        if self.kv_writes is None or (run is not None and run.site != app):
+            # Cannot happen with our worker code; if it did, trust nothing it sends.
+            log.error("a JavaScript worker sent a kv write it may not make: killed")
+            worker.kill()
+            self._lost(worker, "the function's worker process failed")
+            return
+        worker.sent += 1
+        self.kv_writes.add((worker, worker.sent, run), (app, key, value, expires or None, stamp))
+
+    def _committed(self, tokens: list, errors: list[str | None]) -> None:
+        """A batch of kv writes is committed: release what waited for them."""
+        workers = {}
+        for (worker, number, run), error in zip(tokens, errors, strict=True):
+            if error is not None and run is not None and run.write_error is None:
+                run.write_error = error
+            worker.committed = max(worker.committed, number)
+            workers[worker] = None
+        for worker in workers:
+            held = worker.held
+            while held and held[0][0] <= worker.committed:
+                held.popleft()[1]()
+        self._dispatch()
+
+    def _after_writes(self, worker: _JsProcess, action: Callable[[], None]) -> None:
+        """Run `action` once the kv writes `worker` has sent so far are committed."""
+        if worker.sent > worker.committed:
+            worker.held.append((worker.sent, action))
+        else:
+            action()
+
+    def _tell_committed(self, worker: _JsProcess) -> None:
+        if worker.alive and not worker.lost:
+            data = f"A{worker.committed}".encode()
+            with contextlib.suppress(RuntimeError):  # its pipe is closed: it is gone
+                worker.send([_LENGTH.pack(len(data)) + data])
+
+    def _publish(self, site: str, channel: str | None, message: str) -> None:
+        if self.publish is not None:
+            try:
+                self.publish(site, channel, message)
+            except Exception:
+                log.exception("publishing for %s failed", site)
+
+    def _answer(self, run: _Run, outcome: Outcome) -> None:
+        """The answer of a request whose kv writes are committed now (or were refused)."""
+        if run.write_error is not None and outcome.error is None:
+            outcome = Outcome(error=FUNCTION_ERROR, message=run.write_error)
+        self._finish(run, outcome)
 
     def _watch(self) -> None:
         """The watchdog: answer every request past its deadline; kill a worker running
@@ -533,12 +648,14 @@ class WorkerPool:
             env["PYTHONPATH"] = os.pathsep.join(
                 p for p in (_PACKAGE_ROOT, env.get("PYTHONPATH")) if p
             )
+            via_server = ("--kv-via-server",) if self.kv_writes is not None else ()
             worker.transport, _ = await asyncio.get_running_loop().subprocess_exec(
                 lambda: _Pipes(worker),
                 sys.executable,
                 "-m",
                 "fazt.runtime.worker",
                 self.db_path,
+                *via_server,
                 stdin=asyncio.subprocess.PIPE,
                 stdout=asyncio.subprocess.PIPE,
                 stderr=None,

@@ -41,9 +41,11 @@
   }; }
 
   // The one Python callable (see sandbox.py): HOST(method, ...args) returns "S" + text,
-  // "V" + JSON, "N" (nothing) or "E" + an error message to throw. Arguments cross as
-  // strings, numbers, booleans or null (structured values are JSON text already):
-  // anything else becomes its String(), which the Python side's checks refuse.
+  // "V" + JSON, "N" (nothing), "E" + an error message to throw, or "A" + the message of
+  // fazt.storage.user called with nobody signed in (thrown as a 401 for the handler).
+  // Arguments cross as strings, numbers, booleans or null (structured values are JSON
+  // text already): anything else becomes its String(), which the Python side's checks
+  // refuse.
   const HOST = G.__fazt_host;
   delete G.__fazt_host;
   function host(method, args, convert) {
@@ -58,6 +60,7 @@
     const out = HOST(method, ...args);
     const tag = out[0], rest = out.slice(1);
     if (tag === "E") throw new Error(rest);
+    if (tag === "A") throw authRefusal(401, "AUTH_REQUIRED", rest);
     const value = tag === "S" ? rest : tag === "V" ? JSON.parse(rest) : null;
     return convert(value);
   }
@@ -129,7 +132,11 @@
     get bytes() { return fromBase64(this.data); },
   };
 
-  function makeStorage() {
+  const hostCall = host;
+  // prefix "user_": fazt.storage.user, the same calls on the signed-in visitor's own rows
+  // (the server side picks the visitor from the session: sandbox.py, bindings.py)
+  function makeStorage(prefix) {
+    const host = (method, args, convert) => hostCall(prefix + method, args, convert);
     return ({
       kv: ({
         set(key, value, ttl) {
@@ -179,7 +186,8 @@
   }
   // Shared by the context's requests (hardened by the lockdown below): building it per
   // request cost ~40 us, as much as the rest of a trivial request's JavaScript.
-  const STORAGE = makeStorage();
+  const STORAGE = makeStorage("");
+  STORAGE.user = makeStorage("user_");
   // fazt.private: the deployment's files under private/ (runtime/private_files.py)
   const readPrivate = (path, encoding) => host("private_read", [str(path, "path"), encoding], same);
   const PRIVATE = Object.freeze({

@@ -52,6 +52,10 @@ STORAGE_METHODS = frozenset(
         "s3_list",
     }
 )
+# fazt.storage.user.*: the same methods on the signed-in visitor's rows ("user_kv_set"...)
+USER_PREFIX = "user_"
+USER_STORAGE_METHODS = frozenset(USER_PREFIX + m for m in STORAGE_METHODS)
+AUTH_REQUIRED = "AUTH_REQUIRED: fazt.storage.user needs a signed-in visitor (sign in first)"
 
 
 @dataclass
@@ -69,6 +73,7 @@ class Job:
     stack_bytes: int
     deadline: float  # time.monotonic() in the worker
     sources: dict[str, str] | None = None  # None: the worker loads the deployment's
+    user: str | None = None  # the signed-in visitor's id (fazt.storage.user), or None
 
 
 def _error_text(exc: BaseException) -> str:
@@ -77,6 +82,24 @@ def _error_text(exc: BaseException) -> str:
     if isinstance(exc, TypeError):
         return f"bad arguments: {exc}"
     return "internal storage error"
+
+
+class AuthRequired(StorageError):
+    """fazt.storage.user called with nobody signed in."""
+
+
+def _storage_call(storage: Any, method: str, args: tuple) -> Any:
+    """One fazt.storage call on an AppStorage or UserStorage (bindings.py)."""
+    if method == "s3_put":
+        path, kind, data, mime = args
+        if kind == "text":
+            if not isinstance(data, str):
+                raise StorageError("s3.put data must be a string or binary data")
+            data = base64.b64encode(data.encode("utf-8", "replace")).decode()
+        return storage.s3_put(path, data, mime)
+    if method == "kv_set":  # the prelude passes JSON.stringify(value)
+        return storage.kv_set(*args, stringified=True)
+    return getattr(storage, method)(*args)
 
 
 class Host:
@@ -91,6 +114,9 @@ class Host:
     ) -> None:
         self.net: Any = None  # fazt.net of the current request (runtime/net.py AppNet)
         self.storage = storage
+        # fazt.storage.user of the current request (a bindings.UserStorage for the visitor
+        # the server found signed in), None when nobody is
+        self.user_storage: Any = None
         self.publish = publish
         self.stdlib = stdlib
         self.private: private_files.PrivateFiles | None = None  # the request's deployment
@@ -98,6 +124,8 @@ class Host:
     def call(self, method: str, *args: Any) -> str:
         try:
             value = self._dispatch(method, args)
+        except AuthRequired as exc:  # the prelude throws it as a 401 for the handler
+            return "A" + str(exc)
         except Exception as exc:
             if not isinstance(exc, StorageError | TypeError | ValueError):
                 log.exception("host call %s failed", method)
@@ -109,19 +137,16 @@ class Host:
         return "V" + json.dumps(value)
 
     def _dispatch(self, method: str, args: tuple) -> Any:
+        if method in USER_STORAGE_METHODS:
+            if self.storage is None:
+                raise StorageError("fazt.storage is not available here")
+            if self.user_storage is None:
+                raise AuthRequired(AUTH_REQUIRED)
+            return _storage_call(self.user_storage, method[len(USER_PREFIX) :], args)
         if method in STORAGE_METHODS:
             if self.storage is None:
                 raise StorageError("fazt.storage is not available here")
-            if method == "s3_put":
-                path, kind, data, mime = args
-                if kind == "text":
-                    if not isinstance(data, str):
-                        raise StorageError("s3.put data must be a string or binary data")
-                    data = base64.b64encode(data.encode("utf-8", "replace")).decode()
-                return self.storage.s3_put(path, data, mime)
-            if method == "kv_set":  # the prelude passes JSON.stringify(value)
-                return self.storage.kv_set(*args, stringified=True)
-            return getattr(self.storage, method)(*args)
+            return _storage_call(self.storage, method, args)
         if method in private_files.METHODS:
             if self.private is None:
                 raise StorageError("fazt.private is not available here")
@@ -160,17 +185,39 @@ class Host:
         raise StorageError(f"unknown host call {method}")
 
 
-class Prepared:
-    """A context with the prelude evaluated and one deployment's sources loaded."""
+def blank_context(host: Host, stack_bytes: int) -> quickjs.Context:
+    """A context with the prelude evaluated and no app's code or sources yet: what every
+    deployment's context (without a root main.js) starts as. Evaluating the prelude is
+    most of a cold start (its lockdown walks every built-in), so a JS worker builds one
+    ahead, while idle (worker.py)."""
+    ctx = quickjs.Context()
+    ctx.set_max_stack_size(stack_bytes)
+    ctx.add_callable("__fazt_host", host.call)
+    ctx.eval(PRELUDE)
+    return ctx
 
-    def __init__(self, job: Job, sources: dict[str, str], host: Host) -> None:
-        ctx = quickjs.Context()
-        ctx.set_max_stack_size(job.stack_bytes)
+
+class Prepared:
+    """A context with the prelude evaluated and one deployment's sources loaded.
+
+    `blank` is a context from blank_context() that nothing else has used (it becomes this
+    deployment's, never another's), for sources without a root main.js (whose context
+    needs the legacy prelude first); without one the prelude is evaluated here."""
+
+    def __init__(
+        self, job: Job, sources: dict[str, str], host: Host, blank: quickjs.Context | None = None
+    ) -> None:
         self.host = host
-        ctx.add_callable("__fazt_host", host.call)
-        if LEGACY_ENTRY in sources:  # v0.9's globals for a root main.js (prelude.py)
-            ctx.eval(LEGACY_PRELUDE)
-        ctx.eval(PRELUDE)
+        if blank is not None:
+            ctx = blank
+            ctx.set_max_stack_size(job.stack_bytes)
+        else:
+            ctx = quickjs.Context()
+            ctx.set_max_stack_size(job.stack_bytes)
+            ctx.add_callable("__fazt_host", host.call)
+            if LEGACY_ENTRY in sources:  # v0.9's globals for a root main.js (prelude.py)
+                ctx.eval(LEGACY_PRELUDE)
+            ctx.eval(PRELUDE)
         ctx.get("__fazt_init")(json.dumps(sources), PRELUDE_LINES)
         ctx.set_memory_limit(job.memory_mb * MiB)
         self.ctx = ctx
@@ -186,7 +233,8 @@ class Prepared:
         self.uses += 1
         self.reset_done = False
         outcome = self._run(job)
-        if outcome.error in (FUNCTION_TIMEOUT, FUNCTION_MEMORY) or outcome.discard:
+        broken = outcome.error in (FUNCTION_TIMEOUT, FUNCTION_MEMORY) or outcome.discard
+        if broken or self._left_jobs(job):
             self.usable = False
         elif self.reset_done:
             self.usable = self.usable and self.uses < MAX_REQUESTS_PER_CONTEXT
@@ -225,6 +273,21 @@ class Prepared:
         except MemoryError:
             return self._failed(FUNCTION_MEMORY, "the function ran out of memory")
         return Outcome(raw=out)
+
+    def _left_jobs(self, job: Job) -> bool:
+        """Run now, as this request, the jobs it left pending (a Promise nobody awaited):
+        left for later, they would run inside the next request, with its visitor's
+        fazt.storage.user. True if there were any: they ran after the context's reset,
+        so it is not reused."""
+        ran = False
+        try:
+            while self.ctx.execute_pending_job():
+                ran = True
+                if time.monotonic() >= job.deadline:
+                    break
+        except Exception:  # a job that throws: nobody is left to see it
+            ran = True
+        return ran
 
     def _settle(self, job: Job) -> str | None:
         ctx = self.ctx

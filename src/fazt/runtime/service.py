@@ -33,6 +33,7 @@ from fazt.db import Database, settings
 from fazt.hosting.paths import is_server_only
 from fazt.runtime import store
 from fazt.runtime.executor import Overloaded, WorkerPool
+from fazt.runtime.group_commit import GroupCommit
 from fazt.runtime.limits import Limits, RuntimeConfig
 from fazt.runtime.outcome import FUNCTION_MEMORY, FUNCTION_TIMEOUT, Outcome
 from fazt.runtime.prelude import LEGACY_ENTRY
@@ -82,6 +83,7 @@ class Runtime:
             publish=self._publish,
             total_queue=self.config.queue_total,
             app_workers=self.config.app_workers,
+            kv_writes=GroupCommit(db),
         )
         self.logs = store.LogSink(db, self.config.log_retention)
         self._indexes: OrderedDict[tuple[str, int], ApiIndex] = OrderedDict()
@@ -153,6 +155,17 @@ class Runtime:
         v09 = {"query": req.scope.query_string or "", "clients": clients}
         return await self._run(req, site, deployment_id, index.limits, LEGACY_ENTRY, {}, v09)
 
+    async def runs_code(self, req: Request, site: str, deployment_id: int) -> bool:
+        """Whether `handle` (for /api paths) or `handle_legacy` (others) would run the
+        site's JavaScript for this request (a follower sends those to the primary)."""
+        index = self._indexes.get((site, deployment_id))
+        if index is None:
+            index = await self.index(site, deployment_id)
+        path = req.path
+        if path == "/api" or path.startswith("/api/"):
+            return index.has_js and index.route(path) is not None
+        return index.has_legacy and not is_server_only(path.lstrip("/"))
+
     async def _run(
         self,
         req: Request,
@@ -196,6 +209,7 @@ class Runtime:
                 _request_json(req, request_id, raw, params, v09, visitor),
                 context_json,
                 deadline,
+                None if visitor is None else visitor["id"],
             )
         except Overloaded:
             raise HTTPError(

@@ -1,6 +1,6 @@
 """A JS worker process: runs requests' JavaScript, one at a time, for the server.
 
-    python -m fazt.runtime.worker DB_PATH
+    python -m fazt.runtime.worker DB_PATH [--kv-via-server]
 
 The server (executor.py) starts a few of these and kills one whose request passes its
 deadline: that is how a runaway loop is stopped, so the QuickJS contexts here run
@@ -8,27 +8,37 @@ without a time limit and can call Python synchronously (fazt.storage, ...). See
 docs/decisions/005-js-isolation.md.
 
 Protocol on stdin/stdout: frames of a 4-byte big-endian length and UTF-8 text.
-- server -> worker: `HEADER \\0 DEADLINE FRESH \\0 REQUEST_JSON \\0 CONTEXT_JSON`,
+- server -> worker: `HEADER \\0 DEADLINE FRESH[ USER] \\0 REQUEST_JSON \\0 CONTEXT_JSON`,
   HEADER being JSON {"app", "dep", "entry", "mem", "stack"[, "src"]} (the same text for
   every request to one route of one deployment: parsed once), DEADLINE the deadline in
-  time.monotonic() seconds, FRESH 1 or 0. Several may be queued: they are run in
-  order.
+  time.monotonic() seconds, FRESH 1 or 0 (then `:COMMITTED`: how many of this worker's
+  kv writes the server has committed), USER (absent when nobody is signed in) the
+  JSON string of the signed-in visitor's id, which the server found from the session
+  cookie: the only source of fazt.storage.user's scope. Several may be queued: they are
+  run in order. `A<n>`: n of this worker's kv writes are committed (the answer to `F`).
 - worker -> server: `R` once, when ready; `P[channel, message]` for
   fazt.realtime.publish (channel null: socket.broadcast of a root main.js; sent at
-  once), then
-  one `D` + HEADER_JSON + `\\0` + BODY per request (HEADER: s, h, l, e, m, line, file).
+  once), `C0` or `C1` when a request needed a new context (from the spare one, or
+  cold: the prelude evaluated on its path), then
+  one `D` + HEADER_JSON + `\\0` + BODY per request (HEADER: s, h, l, e, m, line, file);
+  `B` before it builds a spare context (between requests, when no frame has come for
+  SPARE_AFTER_IDLE_SECONDS) and `S` once it has. With --kv-via-server: `W...` for each
+  kv.set and `F` to ask for an `A` (kv_pipe.py).
 
 Storage runs on this process's own SQLite connection: reads directly, each write in
 its own BEGIN IMMEDIATE transaction (SQLite's lock makes it one writer at a time with
-the server's writer thread; the busy timeout waits for it).
+the server's writer thread; the busy timeout waits for it); with --kv-via-server, kv.set
+goes to the server's writer instead (kv_pipe.py, docs/decisions/010-kv-path.md).
 """
 
+import collections
 import contextlib
 import ctypes
 import fcntl
 import json
 import logging
 import os
+import select
 import signal
 import sqlite3
 import struct
@@ -40,14 +50,24 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+import quickjs
+
 from fazt.db.connection import open_connection
+from fazt.runtime.kv_pipe import KvPipe, PipedStorage
+from fazt.runtime.limits import Limits
 from fazt.runtime.net import AppNet
-from fazt.runtime.outcome import FUNCTION_ERROR, Outcome, encode_outcome, timed_out
+from fazt.runtime.outcome import (
+    FUNCTION_ERROR,
+    Outcome,
+    encode_outcome,
+    timed_out,
+)
+from fazt.runtime.prelude import LEGACY_ENTRY
 from fazt.runtime.private_files import PrivateFiles
-from fazt.runtime.sandbox import Host, Job, Prepared
+from fazt.runtime.sandbox import Host, Job, Prepared, blank_context
 from fazt.runtime.sources import load_sources
 from fazt.storage import kv
-from fazt.storage.bindings import AppStorage, StorageError
+from fazt.storage.bindings import AppStorage, StorageError, UserStorage
 
 log = logging.getLogger("fazt.runtime.worker")
 T = TypeVar("T")
@@ -64,6 +84,9 @@ MAX_CHANNEL_CHARS = 128
 CHECKPOINT_DELAY_SECONDS = 0.2
 WAL_RESTART_FRAMES = 4096  # ~16 MB of WAL: then a checkpoint holds up JS writes once
 KV_SWEEP_SECONDS = 1.0  # kv.set sweeps an app's expired keys at most this often here
+# The spare context is built once no frame has come for this long: a request that follows
+# another (the page's next call) is not held up by the ~10-30 ms of building it.
+SPARE_AFTER_IDLE_SECONDS = 0.05
 # os.read(fd, n) allocates n bytes first: 1 MiB per read was an mmap + munmap per request.
 READ_CHUNK = 65536
 
@@ -92,6 +115,7 @@ class LocalDB:
         # A warm standby's database (fazt.backup.standby.marker_path) takes no app writes:
         # the next position applied from the replica would silently undo them.
         self.standby = os.path.exists(f"{path}.standby.json")
+        self.pipe: KvPipe | None = None  # kv.set through the server (--kv-via-server)
 
     @property
     def conn(self) -> sqlite3.Connection:
@@ -105,12 +129,17 @@ class LocalDB:
     def read_sync(self, fn: Callable[..., T], *args: Any) -> T:
         return fn(self.conn, *args)
 
+    def refuse_standby(self) -> None:
+        raise StorageError(  # shown to the app, which may catch it
+            "STANDBY_READ_ONLY: this server is a read-only standby: writes go to the primary "
+            "(or make this server the primary with `fazt standby promote`)",
+        )
+
     def write_sync(self, fn: Callable[..., T], *args: Any) -> T:
         if self.standby:
-            raise StorageError(  # shown to the app, which may catch it
-                "STANDBY_READ_ONLY: this server is a read-only standby: writes go to the primary "
-                "(or make this server the primary with `fazt standby promote`)",
-            )
+            self.refuse_standby()
+        if self.pipe is not None:  # kv.set calls sent before this one land first
+            self.pipe.flush()
         conn = self.conn
         fcntl.flock(self._turn, fcntl.LOCK_EX)  # type: ignore[arg-type]
         try:
@@ -166,6 +195,10 @@ class JsWorker:
         self.headers: dict[str, dict] = {}  # frame header text -> parsed
         self.published = 0  # realtime messages sent by the current request
         self.host = Host(publish=self._publish, stdlib=self._stdlib)
+        # A context with the prelude evaluated, built while idle, for the next deployment
+        # that needs a new one (sandbox.blank_context): a cold start then skips the prelude.
+        self.spare: quickjs.Context | None = None
+        self.spare_failed = False  # then not tried again before the next new context
 
     def _publish(self, channel: str | None, message: str) -> None:
         """fazt.realtime.publish, or with channel None v0.9's socket.broadcast (the text
@@ -214,7 +247,10 @@ class JsWorker:
                 if len(self.headers) >= HEADERS_KEPT:
                     self.headers.clear()
                 self.headers[head] = h
-        deadline, fresh = timing.split(" ")
+        deadline, fresh, *user = timing.split(" ", 2)
+        fresh, _, committed = fresh.partition(":")
+        if committed and self.db.pipe is not None:
+            self.db.pipe.acked(int(committed))
         job = Job(
             app=h["app"],
             key=(h["app"], h["dep"], h["mem"], h["stack"]),
@@ -225,6 +261,7 @@ class JsWorker:
             stack_bytes=h["stack"],
             deadline=float(deadline),  # time.monotonic(): the same clock in every process
             sources=h.get("src"),
+            user=json.loads(user[0]) if user else None,
         )
         if time.monotonic() >= job.deadline:  # it waited behind a slow one: the server
             return encode_outcome(timed_out())  # has answered 504 already
@@ -236,7 +273,17 @@ class JsWorker:
         return encode_outcome(outcome)
 
     def run(self, job: Job, fresh: bool = False) -> Outcome:
-        self.host.storage = AppStorage(self.db, job.app)  # type: ignore[arg-type]
+        pipe = self.db.pipe
+        self.host.storage = (
+            AppStorage(self.db, job.app)  # type: ignore[arg-type]
+            if pipe is None
+            else PipedStorage(self.db, job.app, pipe)
+        )
+        self.host.user_storage = (
+            UserStorage(self.db, job.app, job.user)  # type: ignore[arg-type]
+            if job.user is not None
+            else None
+        )
         self.host.net = AppNet(self.db, job.app, job.key[1], job.deadline)
         self.host.private = PrivateFiles(self.db, job.app, job.key[1])
         self.published = 0
@@ -246,7 +293,7 @@ class JsWorker:
                 sources = (
                     job.sources if job.sources is not None else self._sources(job.app, job.key[1])
                 )
-                context = Prepared(job, sources, self.host)
+                context = self._new_context(job, sources)
             outcome = context.run(job)
         except Exception:
             if context is not None:
@@ -254,6 +301,7 @@ class JsWorker:
             raise
         finally:
             self.host.storage = None
+            self.host.user_storage = None
             self.host.net = None
             self.host.private = None
             if context is not None and context.usable and not fresh:
@@ -261,6 +309,34 @@ class JsWorker:
                 while len(self.contexts) > CONTEXTS:
                     self.contexts.popitem(last=False)
         return outcome
+
+    def _new_context(self, job: Job, sources: dict[str, str]) -> Prepared:
+        """A context for the job's deployment, from the spare one when it can be; tells
+        the server which ("C0": from the spare, "C1": the prelude ran on this request's
+        path), for the pool's counters."""
+        blank = None
+        self.spare_failed = False
+        if LEGACY_ENTRY not in sources:
+            blank, self.spare = self.spare, None
+        self.out("C0" if blank is not None else "C1")
+        return Prepared(job, sources, self.host, blank)
+
+    @property
+    def needs_spare(self) -> bool:
+        return self.spare is None and not self.spare_failed
+
+    def prepare_spare(self) -> None:
+        """Build the spare context if there is none (while no request waits); the server
+        sends no request meanwhile (`B` ... `S`)."""
+        if self.spare is not None:
+            return
+        self.out("B")
+        try:
+            self.spare = blank_context(self.host, Limits().stack_bytes)
+        except Exception:  # the next request builds its context itself, as before
+            log.exception("preparing a spare JavaScript context failed")
+            self.spare_failed = True
+        self.out("S")
 
 
 def _die_with_parent() -> None:
@@ -270,8 +346,9 @@ def _die_with_parent() -> None:
 
 def main(argv: list[str]) -> int:
     _die_with_parent()
-    if len(argv) != 1:
-        print("usage: python -m fazt.runtime.worker DB_PATH", file=sys.stderr)
+    via_server = argv[1:] == ["--kv-via-server"]
+    if not (len(argv) == 1 or via_server):
+        print("usage: python -m fazt.runtime.worker DB_PATH [--kv-via-server]", file=sys.stderr)
         return 2
     # fd 1 carries frames: keep it for that, and send any stray print() to stderr.
     out_fd = os.dup(1)
@@ -287,27 +364,80 @@ def main(argv: list[str]) -> int:
             view = view[os.write(out_fd, view) :]
 
     # The server gone or stopping (it closed our pipes): nobody to answer, nothing to say.
-    with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-        serve_frames(JsWorker(argv[0], write), write)
+    with contextlib.suppress(BrokenPipeError, ConnectionResetError, EOFError):
+        worker = JsWorker(argv[0], write)
+        frames = Frames(0)
+        if via_server:
+            worker.db.pipe = frames.pipe = KvPipe(write, frames.wait)
+        serve_frames(worker, write, frames)
     return 0
 
 
-def serve_frames(worker: JsWorker, write: Callable[[str], None]) -> None:
-    """Say ready, then answer each frame on stdin until the server closes it."""
-    write("R")  # ready: what the server counts a request's time budget from
-    buffer = bytearray()
-    while True:
+class Frames:
+    """Frames from the server on a file descriptor: requests, kept in order, and `A<n>`
+    (n kv writes committed), handed to the KvPipe at once."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.buffer = bytearray()
+        self.requests: collections.deque[str] = collections.deque()
+        self.pipe: KvPipe | None = None
+
+    def next_request(self) -> str | None:
+        """The next request frame; None once the server has closed the pipe."""
+        while not self.requests:
+            if not self._read():
+                return None
+        return self.requests.popleft()
+
+    def pending(self) -> bool:
+        """Whether a frame (or part of one) has been read and not handled yet."""
+        return bool(self.buffer or self.requests)
+
+    def wait(self, done: Callable[[], bool]) -> None:
+        """Read frames until done() (a KvPipe flush); EOFError if the server is gone."""
+        while not done():
+            if not self._read():
+                raise EOFError("the server closed the pipe")
+
+    def _read(self) -> bool:
+        """Read one more frame; False at the end of the input."""
+        buffer = self.buffer
         needed = 4 + _LENGTH.unpack_from(buffer)[0] if len(buffer) >= 4 else 4
         while len(buffer) < needed:
-            chunk = os.read(0, max(READ_CHUNK, needed - len(buffer)))
+            chunk = os.read(self.fd, max(READ_CHUNK, needed - len(buffer)))
             if not chunk:
-                return  # the server closed the pipe (or died: PR_SET_PDEATHSIG too)
+                return False  # the server closed the pipe (or died: PR_SET_PDEATHSIG too)
             buffer += chunk
             if len(buffer) >= 4:
                 needed = 4 + _LENGTH.unpack_from(buffer)[0]
         frame = buffer[4:needed].decode("utf-8", "surrogatepass")
         del buffer[:needed]
+        if frame[:1] == "A":
+            if self.pipe is not None:
+                self.pipe.acked(int(frame[1:]))
+        else:
+            self.requests.append(frame)
+        return True
+
+
+def serve_frames(worker: JsWorker, write: Callable[[str], None], frames: Frames) -> None:
+    """Say ready, then answer each frame on stdin until the server closes it; once no
+    frame has come for a moment, build the spare context if it was used."""
+    write("R")  # ready: what the server counts a request's time budget from
+    while True:
+        idle = worker.needs_spare and not frames.pending()
+        if idle and not _input_waiting(SPARE_AFTER_IDLE_SECONDS):
+            worker.prepare_spare()
+        frame = frames.next_request()
+        if frame is None:
+            return
         write(worker.handle(frame))
+
+
+def _input_waiting(seconds: float) -> bool:
+    """Whether a frame comes on stdin within `seconds`."""
+    return bool(select.select([0], [], [], seconds)[0])
 
 
 if __name__ == "__main__":

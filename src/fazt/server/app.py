@@ -17,6 +17,7 @@ from fazt.realtime.hub import Hub
 from fazt.runtime.service import Runtime
 from fazt.server import routes
 from fazt.server.edge import EdgeGuard
+from fazt.server.forward import Forwarder
 from fazt.state import ServerState
 from fazt.web.http import HTTPError, Request, Response, error_response, respond
 
@@ -35,6 +36,8 @@ DASHBOARD_HEADERS = [
 ]
 PLAIN_404 = b"404 Not Found\n"
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+# API reads a follower leaves to its primary: they describe that machine, not the database.
+PRIMARY_MACHINE_API = ("/api/backups", "/api/upgrade", "/api/system")
 
 
 class FaztApp:
@@ -60,6 +63,7 @@ class FaztApp:
         self.latency = state.latency
         values = state.db.read_sync(settings.all_settings)
         self.images = ImageVariants(state.db, ImageLimits.from_settings(values))
+        self.forwarder: Forwarder | None = None  # a follower's way to its primary (run.py)
 
     async def _visitor(self, req: Request, site: str) -> dict | None:
         """The signed-in visitor of `site`, as fazt.auth.user() shows it (with the role)."""
@@ -97,10 +101,13 @@ class FaztApp:
                 response_headers, body = found.full[encoding]
                 proto.response_bytes(found.status, response_headers, body)
                 return
-            # A bigger file: its verified disk copy, read and sent by Granian (no Python).
+            # A bigger file: its verified disk copy (read here when small, else by Granian).
             hot = found and static.hot_file(found, accept)
             if hot:
-                proto.response_file(found.status, *hot)
+                if type(hot[1]) is bytes:
+                    proto.response_bytes(found.status, *hot)
+                else:
+                    proto.response_file(found.status, *hot)
                 return
         if edge.enabled and not edge.hold(scope, proto):  # requests in progress per address
             return
@@ -119,6 +126,43 @@ class FaztApp:
         self.latency.record(perf_counter() - started)
 
     async def serve(self, req: Request, target: routing.Target) -> Response:
+        forwarder = self.forwarder
+        if forwarder is None:
+            return await self.serve_here(req, target)
+        if await self.forwards(req, target):  # a follower: see fazt.server.forward
+            return await forwarder.forward(req)
+        try:
+            return await self.serve_here(req, target)
+        except Exception as exc:
+            # A read that turned out to write (none is known): the primary answers it. Its
+            # write here was refused, so nothing happened twice.
+            if exc is not self.state.db.read_only or req.method not in ("GET", "HEAD"):
+                raise
+            return await forwarder.forward(req)
+
+    async def forwards(self, req: Request, target: routing.Target) -> bool:
+        """Whether a follower sends `req` to its primary rather than answering it from its
+        followed copy (docs/decisions/009-read-replicas.md)."""
+        if req.method not in SAFE_METHODS:
+            return True  # every write
+        path = req.path
+        if target.kind == routing.SITE:
+            if path.startswith("/_fazt/"):  # sign-in (sessions), beacons (hits)
+                return path != "/_fazt/t.js"
+            # An app's code reads its storage and must see its own writes: the primary's.
+            return await self.runtime.runs_code(req, target.site, target.deployment_id)
+        if target.kind != routing.DASHBOARD or path == "/health":
+            return False
+        if path == "/api" or path.startswith("/api/"):
+            # Read-only API calls with a key: here, unless this key just wrote through us,
+            # or they describe the primary's machine (its backup files, its upgrades, its
+            # disk). Without a key it is the dashboard's own session (a login is a write).
+            if path.startswith(PRIMARY_MACHINE_API) or not req.header("authorization"):
+                return True
+            return self.forwarder.recently_wrote(req)
+        return True  # dashboard pages (a login is a write), short links and pixels (hits)
+
+    async def serve_here(self, req: Request, target: routing.Target) -> Response:
         if self.state.db.read_only is not None and req.method not in SAFE_METHODS:
             raise self.state.db.read_only  # a standby: 503 STANDBY_READ_ONLY
         if target.kind == routing.SITE:
@@ -158,6 +202,9 @@ class FaztApp:
         target = self.state.routing.resolve(host)
         if target.kind != routing.SITE or scope.path != "/ws":
             proto.close(404)
+            return
+        if self.forwarder is not None:  # a follower: apps publish on the primary, whose
+            proto.close(503)  # channels a follower's clients would never hear (see 009)
             return
         origin = scope.headers.get("origin")
         address = self.edge.address(scope)

@@ -34,6 +34,7 @@ logs_page = lazy_module("fazt.admin.logs_page")
 operations = lazy_module("fazt.admin.operations")
 storage_page = lazy_module("fazt.admin.storage_page")
 upgrade_page = lazy_module("fazt.admin.upgrade_page")
+users_page = lazy_module("fazt.admin.users_page")
 views = lazy_module("fazt.admin.views")
 analytics = lazy_module("fazt.api.analytics")
 apps = lazy_module("fazt.api.apps")
@@ -132,6 +133,9 @@ API_ROUTES = [
     ("POST", "/api/apps/{name}/jobs/{job}/run", jobs.run_job, "deploy", PER_SITE),
     ("GET", "/api/apps/{name}/users", visitor_users.list_users, "deploy", PER_SITE),
     ("PUT", "/api/apps/{name}/users/{user}/role", visitor_users.set_role, "admin", PER_SITE),
+    ("GET", "/api/apps/{name}/users/{user}/data", visitor_users.export_data, "admin", PER_SITE),
+    ("DELETE", "/api/apps/{name}/users/{user}/data", visitor_users.purge_data, "admin", PER_SITE),
+    ("DELETE", "/api/apps/{name}/users/{user}", visitor_users.delete_user, "admin", PER_SITE),
     ("GET", "/api/auth/providers", visitor_users.list_providers, "admin", WHOLE_SERVER),
     ("POST", "/api/auth/providers", visitor_users.add_provider, "admin", WHOLE_SERVER),
     ("DELETE", "/api/auth/providers/{name}", visitor_users.remove_provider, "admin", WHOLE_SERVER),
@@ -202,6 +206,8 @@ PAGES = [
     ("POST", "/apps/{name}/env", views.env_set, LOGGED_IN),
     ("POST", "/apps/{name}/env/{env}/delete", views.env_unset, LOGGED_IN),
     ("POST", "/apps/{name}/users", views.user_role, LOGGED_IN),
+    ("GET", "/apps/{name}/users/export", users_page.user_export, LOGGED_IN),
+    ("POST", "/apps/{name}/users/delete", users_page.user_delete, LOGGED_IN),
     ("GET", "/keys", views.keys_page, LOGGED_IN),
     ("POST", "/keys", views.key_create, LOGGED_IN),
     ("POST", "/keys/{key_id}/revoke", views.key_revoke, LOGGED_IN),

@@ -22,9 +22,11 @@ from fazt.backup.service import start_services
 from fazt.db import Database
 from fazt.hosting import deployments
 from fazt.https import service as https_service
+from fazt.offload.service import OffloadJob
 from fazt.periodic import cancel_and_wait, periodic
 from fazt.runtime.jobs import Scheduler
 from fazt.server.app import FaztApp
+from fazt.server.forward import Forwarder
 from fazt.state import ROUTING_POLL_SECONDS, ServerState
 from fazt.storage import kv
 from fazt.web.handover import request_reload
@@ -123,12 +125,17 @@ async def _start_background(lifespan: AsyncExitStack, state: ServerState, app: F
     following = standby.marker(state.db.path)
     if following is not None:
         _start_standby(lifespan, state, following)
+        if following.get("primary"):  # a follower: writes go to the primary
+            app.forwarder = Forwarder(following["primary"], app.edge.trusted)
+            lifespan.push_async_callback(app.forwarder.close)
         return
     services = start_services(state.db)  # scheduled backups, Litestream (fazt.backup.service)
     lifespan.push_async_callback(services.stop)
     state.analytics.start()  # buffered analytics writes (fazt.analytics.service)
     # Closed after the server stops: every last hit of in-flight requests is written.
     lifespan.push_async_callback(state.analytics.close)
+    offload = OffloadJob(state.db)  # blobs to the bucket, its GC (fazt.offload.service)
+    lifespan.push_async_callback(offload.close)
     state.jobs = Scheduler.for_runtime(state.db, app.runtime)  # apps' cron jobs
     lifespan.push_async_callback(state.jobs.close)  # after its periodic task below
     jobs = [
@@ -140,6 +147,7 @@ async def _start_background(lifespan: AsyncExitStack, state: ServerState, app: F
         periodic(
             PENDING_SWEEP_SECONDS, lambda: _expire_pending(state), "expiring uploads", now=True
         ),
+        periodic(60, offload.tick, "moving blobs to the blob store", now=True),
     ]
     for job in jobs:
         lifespan.push_async_callback(cancel_and_wait, asyncio.ensure_future(job))

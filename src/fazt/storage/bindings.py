@@ -14,7 +14,10 @@ updating both sides):
   a message; the runtime turns it into a JS exception with that message.
 - Every method is synchronous and may block (reads on this thread's reader connection,
   writes through the single writer); it never runs on the event loop thread.
-- Everything is scoped to `self.app`: no method can reach another app's data.
+- Everything is scoped to `self.owner`: no method can reach another app's data. A
+  `UserStorage` (fazt.storage.user.*) is scoped to one signed-in visitor of the app, named
+  by the server from the request's verified session (worker.py), never by the app; its
+  writes are checked against the visitor's quota (user_quota.py).
 """
 
 import base64
@@ -25,14 +28,15 @@ import sqlite3
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from fazt.storage import compat_v09, documents, kv, objects
+from fazt.storage import compat_v09, documents, kv, objects, user_quota
 from fazt.storage.common import check_unicode, parse_json
 from fazt.storage.errors import StorageError
+from fazt.storage.scope import Owner, UserScope
 
 if TYPE_CHECKING:  # not imported at run time: JS worker processes start faster without it
     from fazt.db import Database
 
-__all__ = ["AppStorage", "StorageError"]
+__all__ = ["AppStorage", "StorageError", "UserStorage"]
 
 T = TypeVar("T")
 
@@ -67,6 +71,14 @@ class AppStorage:
     def __init__(self, db: "Database", app: str) -> None:
         self.db = db
         self.app = app
+        self.owner: Owner = app
+
+    def _write(self, fn: Callable[..., T], *args: Any) -> T:
+        """fn(conn, owner, *args) on the writer."""
+        return self.db.write_sync(fn, self.owner, *args)
+
+    def _read(self, fn: Callable[..., T], *args: Any) -> T:
+        return self.db.read_sync(fn, self.owner, *args)
 
     # -- kv -----------------------------------------------------------------------------
     @_storage_errors
@@ -80,37 +92,37 @@ class AppStorage:
     ) -> None:
         """`stringified`: value_json is JSON.stringify output (see kv.prepare_value)."""
         prepared = kv.prepare_value(key, value_json, ttl_ms, stringified=stringified)
-        self.db.write_sync(kv.store_value, self.app, *prepared)
+        self._write(kv.store_value, *prepared)
 
     def kv_get(self, key: str) -> str | None:
         """The value as JSON text, or None when missing or expired."""
-        return self.db.read_sync(kv.get_value, self.app, key)
+        return self._read(kv.get_value, key)
 
     def kv_delete(self, key: str) -> bool:
-        return self.db.write_sync(kv.delete_value, self.app, key)
+        return self._write(kv.delete_value, key)
 
     def kv_list(self, prefix: str) -> str:
         """JSON text: [{"key", "value", "expiresAt"?, "updatedAt"}...] for keys starting
         with prefix; expiresAt in ms since the epoch, absent without a TTL (as v0.9)."""
-        return _json(compat_v09.kv_entries(self.db.read_sync(kv.list_entries, self.app, prefix)))
+        return _json(compat_v09.kv_entries(self._read(kv.list_entries, prefix)))
 
     # -- ds (documents) -----------------------------------------------------------------
     @_storage_errors
     def ds_insert(self, collection: str, doc_json: str) -> str:
         """JSON text of the stored document (with its id, _createdAt, _updatedAt)."""
         doc = parse_json("document", doc_json)
-        return _json(self.db.write_sync(documents.insert, self.app, collection, doc))
+        return _json(self._write(documents.insert, collection, doc))
 
     def ds_find(self, collection: str, query_json: str, options_json: str) -> str:
         """JSON text: list of documents. options: {sort, limit, offset}."""
         query = _optional_json("query", query_json)
         options = _optional_json("options", options_json)
-        return _json(self.db.read_sync(documents.find, self.app, collection, query, options))
+        return _json(self._read(documents.find, collection, query, options))
 
     def ds_find_one(self, collection: str, id_or_query_json: str) -> str | None:
         """JSON text of the first matching document (by id string or query), or None."""
         target = parse_json("id or query", id_or_query_json)
-        found = self.db.read_sync(documents.find_one, self.app, collection, target)
+        found = self._read(documents.find_one, collection, target)
         return None if found is None else _json(found)
 
     @_storage_errors
@@ -118,37 +130,49 @@ class AppStorage:
         """Number of documents changed."""
         query = _optional_json("query", query_json)
         changes = parse_json("changes", changes_json)
-        return self.db.write_sync(documents.update, self.app, collection, query, changes)
+        return self._write(documents.update, collection, query, changes)
 
     def ds_delete(self, collection: str, query_json: str) -> int:
         query = parse_json("query", query_json)
-        return self.db.write_sync(documents.delete, self.app, collection, query)
+        return self._write(documents.delete, collection, query)
 
     def ds_count(self, collection: str, query_json: str) -> int:
         query = _optional_json("query", query_json)
-        return self.db.read_sync(documents.count, self.app, collection, query)
+        return self._read(documents.count, collection, query)
 
     # -- s3 (blobs) ---------------------------------------------------------------------
     @_storage_errors
     def s3_put(self, path: str, data_b64: str, mime: str | None = None) -> str:
         """JSON text: {path, size, mime, sha256}."""
         data = _b64decode(data_b64)
-        return _json(self.db.write_sync(objects.put, self.app, path, data, mime))
+        return _json(self._write(objects.put, path, data, mime))
 
     def s3_get(self, path: str) -> str | None:
         """JSON text: {path, data_b64, mime, size, sha256, updatedAt}, or None."""
-        found = self.db.read_sync(objects.get, self.app, path)
+        found = self._read(objects.get, path)
         if found is None:
             return None
         data = found.pop("data")
         return _json({**found, "data_b64": base64.b64encode(data).decode("ascii")})
 
     def s3_delete(self, path: str) -> bool:
-        return self.db.write_sync(objects.delete, self.app, path)
+        return self._write(objects.delete, path)
 
     def s3_list(self, prefix: str) -> str:
         """JSON text: [{path, size, mime, sha256, updatedAt}...]."""
-        return _json(self.db.read_sync(objects.list_objects, self.app, prefix))
+        return _json(self._read(objects.list_objects, prefix))
+
+
+class UserStorage(AppStorage):
+    """fazt.storage.user.* for one signed-in visitor of one app: the same methods, on the
+    visitor's own rows, with every write held to their quota."""
+
+    def __init__(self, db: "Database", app: str, user: str) -> None:
+        super().__init__(db, app)
+        self.owner = UserScope(app, user)
+
+    def _write(self, fn: Callable[..., T], *args: Any) -> T:
+        return self.db.write_sync(user_quota.within_quota, fn, self.owner, *args)
 
 
 def _optional_json(what: str, text: str | None) -> Any:

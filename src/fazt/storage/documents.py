@@ -1,4 +1,4 @@
-"""fazt.storage.ds: per-app JSON documents in named collections (find, insert, update, delete).
+"""fazt.storage.ds: per-app (or per-visitor) JSON documents in named collections.
 
 Queries and sort options are compiled to SQL by document_query (which documents the query
 language); this module runs them, scoped to one app and collection, and applies updates.
@@ -17,6 +17,7 @@ from fazt.storage.document_query import (
     segments,
 )
 from fazt.storage.errors import StorageError
+from fazt.storage.scope import Owner, rows
 
 MAX_COLLECTION_CHARS = 128
 MAX_ID_CHARS = 128
@@ -42,19 +43,24 @@ def _document(row: sqlite3.Row) -> dict:
     }
 
 
-_SELECT = "SELECT d.seq, d.id, d.data, d.created_at, d.updated_at FROM app_documents AS d "
-_SCOPE = "d.app = ? AND d.collection = ?"
+_SELECT = "SELECT d.seq, d.id, d.data, d.created_at, d.updated_at FROM "
+
+
+def _scope(app: Owner, collection: str) -> tuple[str, str, tuple]:
+    """(table, `d.app = ? AND d.collection = ?` for the owner, its arguments)."""
+    at = rows(app, "documents")
+    return at.table, f"{at.match('d')} AND d.collection = ?", (*at.args, collection)
 
 
 def find(
-    conn: sqlite3.Connection, app: str, collection: str, query: Any, options: Any = None
+    conn: sqlite3.Connection, app: Owner, collection: str, query: Any, options: Any = None
 ) -> list[dict]:
-    collection = collection_name(collection)
+    table, scope, sargs = _scope(app, collection_name(collection))
     where, params = compile_query(query)
     order, oparams, limit, offset = compile_options(options, MAX_FIND_LIMIT)
     cursor = conn.execute(
-        f"{_SELECT}WHERE {_SCOPE} AND {where} ORDER BY {order} LIMIT ? OFFSET ?",
-        (app, collection, *params, *oparams, limit, offset),
+        f"{_SELECT}{table} AS d WHERE {scope} AND {where} ORDER BY {order} LIMIT ? OFFSET ?",
+        (*sargs, *params, *oparams, limit, offset),
     )
     out, total = [], 0
     for row in cursor:
@@ -67,7 +73,9 @@ def find(
     return out
 
 
-def find_one(conn: sqlite3.Connection, app: str, collection: str, id_or_query: Any) -> dict | None:
+def find_one(
+    conn: sqlite3.Connection, app: Owner, collection: str, id_or_query: Any
+) -> dict | None:
     """By id (a string) or by query (an object): the first match in insertion order."""
     if isinstance(id_or_query, str):
         id_or_query = {"id": id_or_query}
@@ -77,23 +85,23 @@ def find_one(conn: sqlite3.Connection, app: str, collection: str, id_or_query: A
     return found[0] if found else None
 
 
-def count(conn: sqlite3.Connection, app: str, collection: str, query: Any) -> int:
-    collection = collection_name(collection)
+def count(conn: sqlite3.Connection, app: Owner, collection: str, query: Any) -> int:
+    table, scope, sargs = _scope(app, collection_name(collection))
     where, params = compile_query(query)
     return conn.execute(
-        f"SELECT COUNT(*) FROM app_documents AS d WHERE {_SCOPE} AND {where}",
-        (app, collection, *params),
+        f"SELECT COUNT(*) FROM {table} AS d WHERE {scope} AND {where}", (*sargs, *params)
     ).fetchone()[0]
 
 
-def collections(conn: sqlite3.Connection, app: str) -> list[dict]:
-    """[{name, count}] for every collection of the app, by name."""
-    rows = conn.execute(
-        "SELECT collection, COUNT(*) FROM app_documents WHERE app = ? "
+def collections(conn: sqlite3.Connection, app: Owner) -> list[dict]:
+    """[{name, count}] for every collection of the app (or visitor), by name."""
+    at = rows(app, "documents")
+    found = conn.execute(
+        f"SELECT collection, COUNT(*) FROM {at.table} WHERE {at.match()} "
         "GROUP BY collection ORDER BY collection",
-        (app,),
+        at.args,
     ).fetchall()
-    return [{"name": r[0], "count": r[1]} for r in rows]
+    return [{"name": r[0], "count": r[1]} for r in found]
 
 
 # -- writing ------------------------------------------------------------------------------
@@ -122,7 +130,7 @@ def _encode(doc: dict) -> str:
     return data
 
 
-def insert(conn: sqlite3.Connection, app: str, collection: str, doc: Any) -> dict:
+def insert(conn: sqlite3.Connection, app: Owner, collection: str, doc: Any) -> dict:
     """Store a document; `id` (a non-empty string) is kept, otherwise a random UUID."""
     collection = collection_name(collection)
     if not isinstance(doc, dict):
@@ -138,17 +146,18 @@ def insert(conn: sqlite3.Connection, app: str, collection: str, doc: Any) -> dic
     doc.pop("_createdAt", None)
     doc.pop("_updatedAt", None)
     data = _encode(doc)
+    at = rows(app, "documents")
     exists = conn.execute(
-        "SELECT 1 FROM app_documents WHERE app = ? AND collection = ? AND id = ?",
-        (app, collection, doc_id),
+        f"SELECT 1 FROM {at.table} WHERE {at.match()} AND collection = ? AND id = ?",
+        (*at.args, collection, doc_id),
     ).fetchone()
     if exists:
         raise StorageError(f"a document with id '{doc_id}' already exists in '{collection}'")
     stamp = now()
     conn.execute(
-        "INSERT INTO app_documents (app, collection, id, data, created_at, updated_at) "
-        "VALUES (?, ?, ?, ?, ?, ?)",
-        (app, collection, doc_id, data, stamp, stamp),
+        f"INSERT INTO {at.table} ({at.columns}, collection, id, data, created_at, updated_at) "
+        f"VALUES ({at.marks}, ?, ?, ?, ?, ?)",
+        (*at.args, collection, doc_id, data, stamp, stamp),
     )
     return {"id": doc_id, **json.loads(data), "_createdAt": stamp, "_updatedAt": stamp}
 
@@ -216,27 +225,26 @@ def _apply(doc: dict, steps: list[tuple[str, list[str], Any]]) -> None:
                 raise StorageError(f"cannot $push to '{field}': it is not an array")
 
 
-def update(conn: sqlite3.Connection, app: str, collection: str, query: Any, changes: Any) -> int:
+def update(conn: sqlite3.Connection, app: Owner, collection: str, query: Any, changes: Any) -> int:
     """Apply changes to every matching document (all or nothing); the number matched."""
-    collection = collection_name(collection)
+    table, scope, sargs = _scope(app, collection_name(collection))
     where, params = compile_query(query)
     steps = _parse_changes(changes)
-    rows = conn.execute(
-        f"SELECT d.seq, d.data FROM app_documents AS d WHERE {_SCOPE} AND {where}",
-        (app, collection, *params),
+    matched = conn.execute(
+        f"SELECT d.seq, d.data FROM {table} AS d WHERE {scope} AND {where}", (*sargs, *params)
     ).fetchall()
     stamp = now()
-    for row in rows:
+    for row in matched:
         doc = json.loads(row["data"])
         _apply(doc, steps)
         conn.execute(
-            "UPDATE app_documents SET data = ?, updated_at = ? WHERE seq = ?",
+            f"UPDATE {table} SET data = ?, updated_at = ? WHERE seq = ?",
             (_encode(doc), stamp, row["seq"]),
         )
-    return len(rows)
+    return len(matched)
 
 
-def replace(conn: sqlite3.Connection, app: str, collection: str, doc_id: str, doc: Any) -> bool:
+def replace(conn: sqlite3.Connection, app: Owner, collection: str, doc_id: str, doc: Any) -> bool:
     """Replace one document's whole body (the dashboard's editor); False if it is gone.
     `id`, `_createdAt` and `_updatedAt` in `doc` are ignored: they are not the body."""
     collection = collection_name(collection)
@@ -244,23 +252,24 @@ def replace(conn: sqlite3.Connection, app: str, collection: str, doc_id: str, do
     if not isinstance(doc, dict):
         raise StorageError("a document must be a JSON object")
     body = {k: v for k, v in doc.items() if k not in COLUMNS}
+    at = rows(app, "documents")
     cur = conn.execute(
-        "UPDATE app_documents SET data = ?, updated_at = ? "
-        "WHERE app = ? AND collection = ? AND id = ?",
-        (_encode(body), now(), app, collection, doc_id),
+        f"UPDATE {at.table} SET data = ?, updated_at = ? "
+        f"WHERE {at.match()} AND collection = ? AND id = ?",
+        (_encode(body), now(), *at.args, collection, doc_id),
     )
     return cur.rowcount == 1
 
 
-def delete(conn: sqlite3.Connection, app: str, collection: str, query: Any) -> int:
+def delete(conn: sqlite3.Connection, app: Owner, collection: str, query: Any) -> int:
     """Delete every matching document ({} deletes the collection); the number deleted."""
-    collection = collection_name(collection)
+    table, scope, sargs = _scope(app, collection_name(collection))
     if query is None:
         raise StorageError("ds.delete needs a query ({} deletes everything)")
     where, params = compile_query(query)
     cur = conn.execute(
-        "DELETE FROM app_documents WHERE seq IN "
-        f"(SELECT d.seq FROM app_documents AS d WHERE {_SCOPE} AND {where})",
-        (app, collection, *params),
+        f"DELETE FROM {table} WHERE seq IN "
+        f"(SELECT d.seq FROM {table} AS d WHERE {scope} AND {where})",
+        (*sargs, *params),
     )
     return cur.rowcount

@@ -1,4 +1,4 @@
-"""fazt.storage.kv: per-app key-value pairs with optional expiry.
+"""fazt.storage.kv: per-app (or per-visitor, storage/scope.py) key-value pairs with expiry.
 
 Values are JSON text. A key with a TTL is live while `expires_at > now`; expired keys are
 invisible to `get` and `list` at once, and deleted by a later write of the same app
@@ -25,6 +25,7 @@ from fazt.storage.common import (
     prefix_clause,
 )
 from fazt.storage.errors import StorageError
+from fazt.storage.scope import Owner, rows
 
 MAX_KEY_CHARS = 512
 MAX_VALUE_BYTES = 1024 * 1024  # 1 MiB of JSON text
@@ -37,7 +38,7 @@ MAX_LIST_BYTES = 16 * 1024 * 1024  # a list result bigger than this is an error
 # within the last second. Expired keys are invisible to reads either way.
 SWEEP_INTERVAL_SECONDS = 0.0
 _SWEPT_APPS_KEPT = 10_000
-_last_sweep: dict[str, float] = {}
+_last_sweep: dict[Owner, float] = {}
 _second: tuple[int, str] = (-1, "")
 
 
@@ -53,12 +54,13 @@ def now() -> str:
     return f"{cached[1]}.{nanos // 1000:06d}Z"
 
 
-def _sweep_due(app: str) -> bool:
-    if SWEEP_INTERVAL_SECONDS <= 0:
+def _sweep_due(app: Owner, interval: float | None = None) -> bool:
+    interval = SWEEP_INTERVAL_SECONDS if interval is None else interval
+    if interval <= 0:
         return True
     moment = time.monotonic()
     last = _last_sweep.get(app)
-    if last is not None and moment - last < SWEEP_INTERVAL_SECONDS:
+    if last is not None and moment - last < interval:
         return False
     if len(_last_sweep) >= _SWEPT_APPS_KEPT:
         _last_sweep.clear()
@@ -86,21 +88,24 @@ def _live(now_iso: str) -> tuple[str, tuple]:
     return "(expires_at IS NULL OR expires_at > ?)", (now_iso,)
 
 
-def sweep_app(conn: sqlite3.Connection, app: str, now_iso: str | None = None) -> int:
+def sweep_app(conn: sqlite3.Connection, app: Owner, now_iso: str | None = None) -> int:
+    at = rows(app, "kv")
     cur = conn.execute(
-        "DELETE FROM app_kv WHERE app = ? AND expires_at IS NOT NULL AND expires_at <= ?",
-        (app, now_iso or now()),
+        f"DELETE FROM {at.table} WHERE {at.match()} AND expires_at IS NOT NULL AND expires_at <= ?",
+        (*at.args, now_iso or now()),
     )
     return cur.rowcount
 
 
 def sweep_expired(conn: sqlite3.Connection, now_iso: str | None = None) -> int:
-    """Delete every expired key of every app (for a periodic job on the writer)."""
-    cur = conn.execute(
-        "DELETE FROM app_kv WHERE expires_at IS NOT NULL AND expires_at <= ?",
-        (now_iso or now(),),
+    """Delete every expired key of every app and user (for a periodic job on the writer)."""
+    stamp = now_iso or now()
+    return sum(
+        conn.execute(
+            f"DELETE FROM {table} WHERE expires_at IS NOT NULL AND expires_at <= ?", (stamp,)
+        ).rowcount
+        for table in ("app_kv", "user_kv")
     )
-    return cur.rowcount
 
 
 def prepare_value(
@@ -157,49 +162,111 @@ def _value_text(value_json: object) -> str:
 
 
 def store_value(
-    conn: sqlite3.Connection, app: str, key: str, value: str, ttl: float | None
+    conn: sqlite3.Connection, app: Owner, key: str, value: str, ttl: float | None
 ) -> None:
     """Upsert key = value from prepare_value's result; without a ttl the key never expires
     (an earlier TTL is cleared)."""
     stamp = now()
-    expires = after_ms(ttl) if ttl is not None else None
     if _sweep_due(app):
         sweep_app(conn, app, stamp)
+    expires = expiry(ttl)
+    at = rows(app, "kv")
     conn.execute(
-        "INSERT INTO app_kv (app, key, value, expires_at, created_at, updated_at) "
-        "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(app, key) DO UPDATE SET "
-        "value = excluded.value, expires_at = excluded.expires_at, "
+        f"INSERT INTO {at.table} ({at.columns}, key, value, expires_at, created_at, "
+        f"updated_at) VALUES ({at.marks}, ?, ?, ?, ?, ?) ON CONFLICT({at.columns}, key) "
+        "DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at, "
         "updated_at = excluded.updated_at",
-        (app, key, value, expires, stamp, stamp),
+        (*at.args, key, value, expires, stamp, stamp),
     )
 
 
-def get_value(conn: sqlite3.Connection, app: str, key: str) -> str | None:
+def expiry(ttl: float | None) -> str | None:
+    """expires_at for a TTL from prepare_value (None: never)."""
+    return after_ms(ttl) if ttl is not None else None
+
+
+_UPSERT = (
+    "INSERT INTO app_kv (app, key, value, expires_at, created_at, updated_at) "
+    "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(app, key) DO UPDATE SET "
+    "value = excluded.value, expires_at = excluded.expires_at, "
+    "updated_at = excluded.updated_at"
+)
+
+
+def upsert(
+    conn: sqlite3.Connection, app: str, key: str, value: str, expires: str | None, stamp: str
+) -> None:
+    """Store a checked value (prepare_value) of an app's own kv (app_kv), with its expiry
+    and time computed already (by a JS worker: kv_pipe.py)."""
+    conn.execute(_UPSERT, (app, key, value, expires, stamp, stamp))
+
+
+# A write sent by a JS worker: (app, key, value, expires_at or None, stamp).
+Write = tuple[str, str, str, str | None, str]
+BATCH_SWEEP_SECONDS = 1.0  # a batch sweeps each of its apps at most this often
+
+
+def store_batch(conn: sqlite3.Connection, writes: list[Write]) -> list[str | None]:
+    """Store JS workers' kv writes, in order, in the caller's one transaction (a group
+    commit): None for each stored write, an error message for each refused one (its app
+    deleted meanwhile, ...). A refused write does not undo the others."""
+    for app in {w[0] for w in writes}:
+        if _sweep_due(app, BATCH_SWEEP_SECONDS):
+            sweep_app(conn, app)
+    conn.execute("SAVEPOINT kv_batch")
+    try:
+        conn.executemany(_UPSERT, [(a, k, v, e, t, t) for a, k, v, e, t in writes])
+    except sqlite3.Error:
+        conn.execute("ROLLBACK TO kv_batch")
+        conn.execute("RELEASE kv_batch")
+    else:
+        conn.execute("RELEASE kv_batch")
+        return [None] * len(writes)
+    return [_store_one(conn, write) for write in writes]  # find the refused ones
+
+
+def _store_one(conn: sqlite3.Connection, write: Write) -> str | None:
+    conn.execute("SAVEPOINT kv_one")
+    try:
+        upsert(conn, *write)
+    except sqlite3.Error as exc:
+        conn.execute("ROLLBACK TO kv_one")
+        conn.execute("RELEASE kv_one")
+        return f"storage write refused: {exc}"
+    conn.execute("RELEASE kv_one")
+    return None
+
+
+def get_value(conn: sqlite3.Connection, app: Owner, key: str) -> str | None:
     """The value as JSON text, or None when the key is missing or expired."""
     key = _key(key)
     live, args = _live(now())
+    at = rows(app, "kv")
     row = conn.execute(
-        f"SELECT value FROM app_kv WHERE app = ? AND key = ? AND {live}", (app, key, *args)
+        f"SELECT value FROM {at.table} WHERE {at.match()} AND key = ? AND {live}",
+        (*at.args, key, *args),
     ).fetchone()
     return row[0] if row else None
 
 
-def delete_value(conn: sqlite3.Connection, app: str, key: str) -> bool:
+def delete_value(conn: sqlite3.Connection, app: Owner, key: str) -> bool:
     """Delete a key; True if a live key was deleted."""
     key = _key(key)
     stamp = now()
     if _sweep_due(app):
         sweep_app(conn, app, stamp)
     # The row may be an expired key not swept yet: that one was not live.
-    rows = conn.execute(
-        "DELETE FROM app_kv WHERE app = ? AND key = ? RETURNING expires_at", (app, key)
+    at = rows(app, "kv")
+    gone = conn.execute(
+        f"DELETE FROM {at.table} WHERE {at.match()} AND key = ? RETURNING expires_at",
+        (*at.args, key),
     ).fetchall()
-    return bool(rows) and (rows[0][0] is None or rows[0][0] > stamp)
+    return bool(gone) and (gone[0][0] is None or gone[0][0] > stamp)
 
 
 def list_entries(
     conn: sqlite3.Connection,
-    app: str,
+    app: Owner,
     prefix: str = "",
     after: str = "",
     limit: int = MAX_LIST_ENTRIES,
@@ -210,10 +277,11 @@ def list_entries(
     after = check_text("after", after or "", MAX_KEY_CHARS, allow_empty=True)
     match, margs = prefix_clause("key", prefix)
     live, largs = _live(now())
+    at = rows(app, "kv")
     cursor = conn.execute(
-        f"SELECT key, value, expires_at, updated_at FROM app_kv WHERE app = ? AND {match} "
-        f"AND {live} AND key > ? ORDER BY key LIMIT ?",
-        (app, *margs, *largs, after, min(limit, MAX_LIST_ENTRIES)),
+        f"SELECT key, value, expires_at, updated_at FROM {at.table} WHERE {at.match()} "
+        f"AND {match} AND {live} AND key > ? ORDER BY key LIMIT ?",
+        (*at.args, *margs, *largs, after, min(limit, MAX_LIST_ENTRIES)),
     )
     out, total = [], 0
     for r in cursor:
@@ -233,8 +301,9 @@ def list_entries(
     return out
 
 
-def count_keys(conn: sqlite3.Connection, app: str) -> int:
+def count_keys(conn: sqlite3.Connection, app: Owner) -> int:
     live, args = _live(now())
+    at = rows(app, "kv")
     return conn.execute(
-        f"SELECT COUNT(*) FROM app_kv WHERE app = ? AND {live}", (app, *args)
+        f"SELECT COUNT(*) FROM {at.table} WHERE {at.match()} AND {live}", (*at.args, *args)
     ).fetchone()[0]

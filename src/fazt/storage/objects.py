@@ -1,4 +1,4 @@
-"""fazt.storage.s3: per-app binary objects by path, stored inline in SQLite.
+"""fazt.storage.s3: per-app (or per-visitor) binary objects by path, stored inline in SQLite.
 
 Paths are normalised: leading slashes are dropped and repeated slashes collapsed, so
 `/a//b.txt` and `a/b.txt` name the same object. `..` has no special meaning (paths are
@@ -10,8 +10,10 @@ import hashlib
 import re
 import sqlite3
 
+from fazt.hosting import blob_remote
 from fazt.storage.common import check_text, now, prefix_clause
 from fazt.storage.errors import StorageError
+from fazt.storage.scope import Owner, rows
 
 MAX_PATH_CHARS = 1024
 MAX_OBJECT_BYTES = 10 * 1024 * 1024  # 10 MiB per object
@@ -44,7 +46,7 @@ def check_mime(mime: object) -> str:
     return mime
 
 
-def put(conn: sqlite3.Connection, app: str, path: str, data: bytes, mime: str | None) -> dict:
+def put(conn: sqlite3.Connection, app: Owner, path: str, data: bytes, mime: str | None) -> dict:
     """Upsert the object; {path, size, mime, sha256}."""
     path = normalise_path(path)
     mime = check_mime(mime)
@@ -55,29 +57,35 @@ def put(conn: sqlite3.Connection, app: str, path: str, data: bytes, mime: str | 
         raise StorageError(f"object is {len(data)} bytes; the limit is {MAX_OBJECT_BYTES} bytes")
     sha = hashlib.sha256(data).hexdigest()
     stamp = now()
+    at = rows(app, "objects")
     conn.execute(
-        "INSERT INTO app_objects (app, path, data, mime, size, sha256, created_at, updated_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(app, path) DO UPDATE SET "
-        "data = excluded.data, mime = excluded.mime, size = excluded.size, "
-        "sha256 = excluded.sha256, updated_at = excluded.updated_at",
-        (app, path, data, mime, len(data), sha, stamp, stamp),
+        f"INSERT INTO {at.table} ({at.columns}, path, data, mime, size, sha256, created_at, "
+        f"updated_at) VALUES ({at.marks}, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT({at.columns}, path) "
+        "DO UPDATE SET data = excluded.data, mime = excluded.mime, size = excluded.size, "
+        "sha256 = excluded.sha256, updated_at = excluded.updated_at, location = NULL",
+        (*at.args, path, data, mime, len(data), sha, stamp, stamp),
     )
     return {"path": path, "size": len(data), "mime": mime, "sha256": sha}
 
 
-def get(conn: sqlite3.Connection, app: str, path: str) -> dict | None:
+def get(conn: sqlite3.Connection, app: Owner, path: str) -> dict | None:
     """{path, data (bytes), mime, size, sha256, updatedAt}, or None."""
     path = normalise_path(path)
+    at = rows(app, "objects")
     row = conn.execute(
-        "SELECT path, data, mime, size, sha256, updated_at FROM app_objects "
-        "WHERE app = ? AND path = ?",
-        (app, path),
+        f"SELECT path, data, mime, size, sha256, updated_at, location FROM {at.table} "
+        f"WHERE {at.match()} AND path = ?",
+        (*at.args, path),
     ).fetchone()
     if row is None:
         return None
+    if row["location"] is None:
+        data = bytes(row["data"])
+    else:  # offloaded to the bucket (fazt.offload)
+        data = blob_remote.read_whole(conn, row["sha256"], row["size"])
     return {
         "path": row["path"],
-        "data": bytes(row["data"]),
+        "data": data,
         "mime": row["mime"],
         "size": row["size"],
         "sha256": row["sha256"],
@@ -85,20 +93,22 @@ def get(conn: sqlite3.Connection, app: str, path: str) -> dict | None:
     }
 
 
-def delete(conn: sqlite3.Connection, app: str, path: str) -> bool:
+def delete(conn: sqlite3.Connection, app: Owner, path: str) -> bool:
     path = normalise_path(path)
-    cur = conn.execute("DELETE FROM app_objects WHERE app = ? AND path = ?", (app, path))
+    at = rows(app, "objects")
+    cur = conn.execute(f"DELETE FROM {at.table} WHERE {at.match()} AND path = ?", (*at.args, path))
     return cur.rowcount == 1
 
 
-def list_objects(conn: sqlite3.Connection, app: str, prefix: str = "") -> list[dict]:
+def list_objects(conn: sqlite3.Connection, app: Owner, prefix: str = "") -> list[dict]:
     """[{path, size, mime, sha256, updatedAt}] for paths starting with prefix."""
     prefix = normalise_path(prefix or "", allow_empty=True)
     match, margs = prefix_clause("path", prefix)
-    rows = conn.execute(
-        "SELECT path, size, mime, sha256, updated_at FROM app_objects "
-        f"WHERE app = ? AND {match} ORDER BY path LIMIT ?",
-        (app, *margs, MAX_LIST_ENTRIES),
+    at = rows(app, "objects")
+    found = conn.execute(
+        f"SELECT path, size, mime, sha256, updated_at FROM {at.table} "
+        f"WHERE {at.match()} AND {match} ORDER BY path LIMIT ?",
+        (*at.args, *margs, MAX_LIST_ENTRIES),
     ).fetchall()
     return [
         {
@@ -108,12 +118,13 @@ def list_objects(conn: sqlite3.Connection, app: str, prefix: str = "") -> list[d
             "sha256": r["sha256"],
             "updatedAt": r["updated_at"],
         }
-        for r in rows
+        for r in found
     ]
 
 
-def totals(conn: sqlite3.Connection, app: str) -> dict:
+def totals(conn: sqlite3.Connection, app: Owner) -> dict:
+    at = rows(app, "objects")
     row = conn.execute(
-        "SELECT COUNT(*), COALESCE(SUM(size), 0) FROM app_objects WHERE app = ?", (app,)
+        f"SELECT COUNT(*), COALESCE(SUM(size), 0) FROM {at.table} WHERE {at.match()}", at.args
     ).fetchone()
     return {"count": row[0], "bytes": row[1]}

@@ -109,3 +109,18 @@ def test_a_blob_is_copied_in_one_reader_call(tmp_path):
         path = asyncio.run(copy())
         assert Path(path).read_bytes() == data
         assert db.reads == 1
+
+
+def test_read_gives_only_verified_unchanged_bytes(tmp_path):
+    cache = BlobCache(tmp_path / "c", 10_000_000)
+    data = os.urandom(3000)
+    name = sha(data)
+    assert cache.read(name) is None  # not cached yet
+    path = Path(asyncio.run(cache.store(name, data)))
+    assert cache.read(name) == data
+    path.write_bytes(data[::-1])  # same size, other bytes: the ctime moved
+    assert cache.read(name) is None
+    assert name not in cache  # forgotten: the next fill verifies it again
+    path = Path(asyncio.run(cache.store(name, data)))
+    path.unlink()
+    assert cache.read(name) is None
