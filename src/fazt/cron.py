@@ -12,9 +12,8 @@ with `*`, only the other counts. Aliases: @yearly (@annually), @monthly, @weekly
 Pure functions, no clock: `parse(text)` -> `Schedule`, `Schedule.next_after(moment)`.
 """
 
-import calendar
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 ALIASES = {
     "@yearly": "0 0 1 1 *",
@@ -54,7 +53,7 @@ class Schedule:
     any_weekday: bool  # the day-of-week field starts with '*'
 
     def day_matches(self, year: int, month: int, day: int) -> bool:
-        weekday = (calendar.weekday(year, month, day) + 1) % 7  # Python's Monday=0 -> 1
+        weekday = (date(year, month, day).weekday() + 1) % 7  # Python's Monday=0 -> 1
         in_month, in_week = day in self.days, weekday in self.weekdays
         if self.any_day or self.any_weekday:
             return in_month and in_week
@@ -128,12 +127,18 @@ def parse(text: str) -> Schedule:
     return schedule
 
 
+def _days_in(year: int, month: int) -> int:
+    """The number of days of a month (calendar.monthrange without the calendar module)."""
+    following = date(year + month // 12, month % 12 + 1, 1)
+    return (following - timedelta(days=1)).day
+
+
 def _can_fire(s: Schedule) -> bool:
     """False for a day of month no month of the schedule has (Feb 30): the other day
     combinations all come round (each date falls on each weekday within SEARCH_YEARS)."""
     if not s.any_day and not s.any_weekday:
         return True  # either field matches: the day of week alone comes every week
-    longest = {m: 29 if m == 2 else calendar.monthrange(2001, m)[1] for m in s.months}
+    longest = {m: 29 if m == 2 else _days_in(2001, m) for m in s.months}
     return any(day <= longest[m] for m in s.months for day in s.days)
 
 

@@ -190,3 +190,14 @@ def test_bad_schedules_are_refused_naming_the_field(text, says):
 def test_a_restricted_day_of_week_saves_an_impossible_day_of_month():
     # Feb 30 OR a Monday: every Monday in February
     assert parse("0 0 30 2 mon").next_after(at("2026-01-01T00:00:00")) == at("2026-02-02T00:00")
+
+
+def test_days_in_a_month_match_the_calendar():
+    """cron keeps `calendar` (and its imports) out of an idle worker: its own month length."""
+    import calendar
+
+    from fazt.cron import _days_in
+
+    for year in (1900, 2000, 2001, 2024, 2100):
+        for month in range(1, 13):
+            assert _days_in(year, month) == calendar.monthrange(year, month)[1], (year, month)

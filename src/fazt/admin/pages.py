@@ -8,9 +8,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import quote
 
-from fazt.admin import views
 from fazt.admin.dashboard import LOGGED_IN, Page, read_form, redirect, render, static_file
-from fazt.admin.deploy_page import read_multipart
 from fazt.api import request_auth
 from fazt.auth import sessions
 from fazt.auth.sessions import Session
@@ -31,6 +29,8 @@ def page_endpoint(state: ServerState, view: View, scope: str | None) -> Callable
             return _login_first(page)
         if req.method == "POST":
             if getattr(view, "multipart", False):  # an upload form (fazt.admin.deploy_page)
+                from fazt.admin.deploy_page import read_multipart  # (idle memory, issue 22)
+
                 page.form, page.upload = await read_multipart(state, req)
             else:
                 page.form = await read_form(req)
@@ -90,6 +90,8 @@ async def _refresh_cookie(
 
 def _login_first(page: Page) -> Response:
     if page.req.path == "/" and page.req.method in ("GET", "HEAD"):
+        from fazt.admin import views  # imported at the first page (idle memory, issue 22)
+
         return views.login_form(page, next_path="/")
     target = page.req.path if page.req.method in ("GET", "HEAD") else "/"
     return redirect("/login?next=" + quote(target, safe="/"))

@@ -16,7 +16,6 @@ from the database, so backups never carry them, and never into a log or the conf
 """
 
 import asyncio
-import configparser
 import contextlib
 import json
 import logging
@@ -99,6 +98,8 @@ def save_credentials(access_key_id: str | None, secret_access_key: str | None) -
 
 def read_credentials_file(path: Path, profile: str = "default") -> tuple[str, str]:
     """The key pair of one profile of an AWS shared credentials file (INI)."""
+    import configparser  # here: only a replica configured with a credentials file needs it
+
     parser = configparser.ConfigParser()
     try:
         parser.read_string(Path(path).read_text())

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from fazt import cpu
 from fazt.db import Database
-from fazt.hosting import blob_read, deployments, image_query, image_render, ranges
+from fazt.hosting import blob_read, deployments, image_query, ranges
 from fazt.hosting.cache import ByteLRU
 from fazt.hosting.image_query import VariantError, VariantSpec
 from fazt.web.http import Request, Response
@@ -55,9 +55,16 @@ class ImageVariants:
         self.db, self.limits = db, limits
         self.memory = ByteLRU(MEMORY_BYTES)  # by (source sha256, variant name)
         self.answers = ByteLRU(MEMORY_BYTES)  # whole answers by URL (the bytes are shared)
-        self.formats = image_render.supported_formats()
+        self._formats: tuple[str, ...] | None = None
         self._slots = asyncio.Semaphore(limits.encodes_at_once)
         self._inflight: dict[tuple[str, str], asyncio.Future[tuple[bytes, bool]]] = {}
+
+    @property
+    def formats(self) -> tuple[str, ...]:
+        """The output formats, found at the first variant asked for (it loads Pillow)."""
+        if self._formats is None:
+            self._formats = _pillow().supported_formats()
+        return self._formats
 
     def spec_for(self, req: Request, mime: str) -> VariantSpec | None:
         """The variant a request for a file of type `mime` asks for (None: the file)."""
@@ -96,7 +103,7 @@ class ImageVariants:
         data, how = await self.get(sha256, name, spec.width, fmt)
         if data == ORIGINAL:
             return None
-        content_type = image_render.mime_of(fmt)
+        content_type = _pillow().mime_of(fmt)
         headers += [("content-type", content_type), ("accept-ranges", "bytes")]
         # Deployments never change, so neither does this URL's answer (unless it depends
         # on Accept, which the hot path does not look at).
@@ -170,7 +177,7 @@ class ImageVariants:
                 )
             source = await self.db.read(blob_read.read_blob, sha256) or b""
             rendered = await cpu.run_cpu(
-                image_render.render, source, width, fmt, self.limits.max_pixels
+                _pillow().render, source, width, fmt, self.limits.max_pixels
             )
         finally:
             self._slots.release()
@@ -186,3 +193,11 @@ def _matches(if_none_match: str | None, etag: str) -> bool:
         return False
     tags = {t.strip().removeprefix("W/") for t in if_none_match.split(",")}
     return etag in tags or "*" in tags
+
+
+def _pillow():
+    """fazt.hosting.image_render, imported at the first variant asked for: Pillow and its
+    codecs' libraries are ~3 MB that an idle worker never uses (issue 22)."""
+    from fazt.hosting import image_render
+
+    return image_render

@@ -5,7 +5,6 @@ ignored (the whole file is sent, as RFC 9110 allows), never an error.
 
 import secrets
 from datetime import datetime
-from email.utils import parsedate_to_datetime
 
 MAX_RANGES = 16  # more parts than a video player or a PDF viewer asks for: sent whole
 UNSATISFIABLE = "unsatisfiable"
@@ -91,6 +90,8 @@ def if_range_allows(value: str | None, etag: str, last_modified: datetime | None
         return value == etag
     if last_modified is None:
         return False
+    from email.utils import parsedate_to_datetime  # on use (idle memory, issue 22)
+
     try:
         return parsedate_to_datetime(value) == last_modified
     except (TypeError, ValueError, IndexError, OverflowError):
@@ -133,6 +134,8 @@ def ranged_bytes(
         return None
     modified = None
     if last_modified:
+        from email.utils import parsedate_to_datetime  # on use (idle memory, issue 22)
+
         try:
             modified = parsedate_to_datetime(last_modified)
         except (TypeError, ValueError, IndexError, OverflowError):

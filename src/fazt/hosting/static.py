@@ -19,7 +19,6 @@ import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from email.utils import format_datetime, parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 
@@ -244,6 +243,9 @@ class StaticServer:
         modified = datetime.fromisoformat(finalized_at.replace("Z", "+00:00")).replace(
             microsecond=0
         )
+        # Imported at the first file served: the email package is ~0.5 MB of an idle worker.
+        from email.utils import format_datetime
+
         # Header pairs many files have in common are held once (share), not once per entry.
         headers = [
             share(("content-type", file_mime)),
@@ -516,6 +518,8 @@ def _not_modified(req: Any, found: StaticFile, etag: str) -> bool:
         return etag in tags or found.etag in tags
     ims = req.header("if-modified-since")
     if ims and found.last_modified is not None:
+        from email.utils import parsedate_to_datetime  # on use (idle memory, issue 22)
+
         try:
             return found.last_modified <= parsedate_to_datetime(ims)
         except (TypeError, ValueError):

@@ -40,8 +40,7 @@ from typing import Any
 
 from fazt.backoff import Backoff
 from fazt.runtime.group_commit import GroupCommit
-from fazt.runtime.sandbox import FUNCTION_ERROR, Outcome
-from fazt.runtime.worker import decode_outcome, timed_out
+from fazt.runtime.outcome import FUNCTION_ERROR, Outcome, decode_outcome, timed_out
 
 log = logging.getLogger("fazt.runtime")
 _LENGTH = struct.Struct(">I")

@@ -18,21 +18,19 @@ import logging
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import quickjs
 
 from fazt.runtime import private_files
 from fazt.runtime.limits import MiB
+from fazt.runtime.outcome import FUNCTION_ERROR, FUNCTION_MEMORY, FUNCTION_TIMEOUT, Outcome
 from fazt.runtime.prelude import LEGACY_ENTRY, LEGACY_PRELUDE, PRELUDE
 from fazt.storage.bindings import StorageError
 
 log = logging.getLogger("fazt.runtime")
 
-FUNCTION_ERROR = "FUNCTION_ERROR"
-FUNCTION_TIMEOUT = "FUNCTION_TIMEOUT"
-FUNCTION_MEMORY = "FUNCTION_MEMORY"
 MAX_REQUESTS_PER_CONTEXT = 5000
 PRELUDE_LINES = PRELUDE.count("\n") + 2  # app sources get line numbers after these
 MAX_RANDOM_BYTES = 65536
@@ -76,30 +74,6 @@ class Job:
     deadline: float  # time.monotonic() in the worker
     sources: dict[str, str] | None = None  # None: the worker loads the deployment's
     user: str | None = None  # the signed-in visitor's id (fazt.storage.user), or None
-
-
-@dataclass
-class Outcome:
-    status: int = 200
-    headers: list = field(default_factory=list)  # [name, value] pairs
-    body: str = ""
-    logs: list = field(default_factory=list)  # [level, message, epoch_ms]
-    error: str | None = None  # FUNCTION_ERROR / FUNCTION_TIMEOUT / FUNCTION_MEMORY
-    message: str = ""
-    line: int | None = None
-    file: str | None = None  # where the error happened ("api/x.js", "stdlib:lodash")
-    discard: bool = False  # the context must not serve another request
-    # A success as the prelude wrote it, `{"s","h","l"} \n body`, handed on unparsed (the
-    # worker forwards it as is; decode() gives the fields).
-    raw: str | None = None
-
-    def decode(self) -> "Outcome":
-        """The fields of a `raw` outcome."""
-        if self.raw is None:
-            return self
-        head, _, body = self.raw.partition("\n")
-        meta = json.loads(head)
-        return Outcome(status=meta["s"], headers=meta["h"], body=body, logs=meta["l"])
 
 
 def _error_text(exc: BaseException) -> str:

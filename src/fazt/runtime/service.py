@@ -35,8 +35,8 @@ from fazt.runtime import store
 from fazt.runtime.executor import Overloaded, WorkerPool
 from fazt.runtime.group_commit import GroupCommit
 from fazt.runtime.limits import Limits, RuntimeConfig
+from fazt.runtime.outcome import FUNCTION_MEMORY, FUNCTION_TIMEOUT, Outcome
 from fazt.runtime.prelude import LEGACY_ENTRY
-from fazt.runtime.sandbox import FUNCTION_MEMORY, FUNCTION_TIMEOUT, Outcome
 from fazt.runtime.sources import ApiIndex, es_module_to_commonjs, load_index
 from fazt.web.http import HTTPError, Request, Response
 

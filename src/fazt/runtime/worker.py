@@ -56,17 +56,15 @@ from fazt.db.connection import open_connection
 from fazt.runtime.kv_pipe import KvPipe, PipedStorage
 from fazt.runtime.limits import Limits
 from fazt.runtime.net import AppNet
+from fazt.runtime.outcome import (
+    FUNCTION_ERROR,
+    Outcome,
+    encode_outcome,
+    timed_out,
+)
 from fazt.runtime.prelude import LEGACY_ENTRY
 from fazt.runtime.private_files import PrivateFiles
-from fazt.runtime.sandbox import (
-    FUNCTION_ERROR,
-    FUNCTION_TIMEOUT,
-    Host,
-    Job,
-    Outcome,
-    Prepared,
-    blank_context,
-)
+from fazt.runtime.sandbox import Host, Job, Prepared, blank_context
 from fazt.runtime.sources import load_sources
 from fazt.storage import kv
 from fazt.storage.bindings import AppStorage, StorageError, UserStorage
@@ -339,35 +337,6 @@ class JsWorker:
             log.exception("preparing a spare JavaScript context failed")
             self.spare_failed = True
         self.out("S")
-
-
-def timed_out() -> Outcome:
-    return Outcome(error=FUNCTION_TIMEOUT, message="the function timed out")
-
-
-def encode_outcome(o: Outcome) -> str:
-    if o.raw is not None:  # the prelude's JSON head is already the frame's head
-        return "D" + o.raw.replace("\n", "\0", 1)
-    head = {"s": o.status, "h": o.headers, "l": o.logs}
-    if o.error is not None:
-        head.update(e=o.error, m=o.message, line=o.line, file=o.file)
-    return "D" + json.dumps(head) + "\0" + o.body
-
-
-def decode_outcome(text: str) -> Outcome:
-    """The other side of encode_outcome (text without the leading "D")."""
-    head, _, body = text.partition("\0")
-    h = json.loads(head)
-    return Outcome(
-        status=h["s"],
-        headers=h["h"],  # [name, value] pairs
-        body=body,
-        logs=h["l"],
-        error=h.get("e"),
-        message=h.get("m", ""),
-        line=h.get("line"),
-        file=h.get("file"),
-    )
 
 
 def _die_with_parent() -> None:

@@ -15,46 +15,46 @@ pages `(page, **params)`.
 from collections.abc import Callable
 from typing import Any
 
-from fazt.admin import (
-    backups_page,
-    deploy_page,
-    health_page,
-    logs_page,
-    operations,
-    storage_page,
-    upgrade_page,
-    users_page,
-    views,
-)
 from fazt.admin.dashboard import LOGGED_IN
 from fazt.admin.pages import favicon_endpoint, page_endpoint, static_endpoint
-from fazt.api import (
-    analytics,
-    apps,
-    backups,
-    certificates,
-    deploy,
-    domains,
-    health,
-    jobs,
-    keys,
-    net,
-    public,
-    runtime,
-    storage,
-    system,
-    upgrade,
-    uploads,
-    v09_routes,
-    visitor_auth,
-    visitor_users,
-)
 from fazt.api.access import PUBLIC, api_endpoint
 from fazt.api.errors import http_error
 from fazt.errors import FaztError
 from fazt.state import ServerState
 from fazt.web.http import HTTPError, Request, Response, error_response
+from fazt.web.lazy import lazy_module
 from fazt.web.router import ExceptionHandlers, Router
+
+# The handlers' modules are imported at their first request (fazt.web.lazy): ~1 MB of
+# API and dashboard code that a server answering only its sites never loads (issue 22).
+backups_page = lazy_module("fazt.admin.backups_page")
+deploy_page = lazy_module("fazt.admin.deploy_page")
+health_page = lazy_module("fazt.admin.health_page")
+logs_page = lazy_module("fazt.admin.logs_page")
+operations = lazy_module("fazt.admin.operations")
+storage_page = lazy_module("fazt.admin.storage_page")
+upgrade_page = lazy_module("fazt.admin.upgrade_page")
+users_page = lazy_module("fazt.admin.users_page")
+views = lazy_module("fazt.admin.views")
+analytics = lazy_module("fazt.api.analytics")
+apps = lazy_module("fazt.api.apps")
+backups = lazy_module("fazt.api.backups")
+certificates = lazy_module("fazt.api.certificates")
+deploy = lazy_module("fazt.api.deploy")
+domains = lazy_module("fazt.api.domains")
+health = lazy_module("fazt.api.health")
+jobs = lazy_module("fazt.api.jobs")
+keys = lazy_module("fazt.api.keys")
+net = lazy_module("fazt.api.net")
+public = lazy_module("fazt.api.public")
+runtime = lazy_module("fazt.api.runtime")
+storage = lazy_module("fazt.api.storage")
+system = lazy_module("fazt.api.system")
+upgrade = lazy_module("fazt.api.upgrade")
+uploads = lazy_module("fazt.api.uploads")
+v09_routes = lazy_module("fazt.api.v09_routes")
+visitor_auth = lazy_module("fazt.api.visitor_auth")
+visitor_users = lazy_module("fazt.api.visitor_users")
 
 PER_SITE = True  # the handler checks the key's sites itself (fazt.api.access)
 WHOLE_SERVER = False  # a site-limited key is refused: the route covers every site

@@ -35,22 +35,20 @@ worker of the same release; SIGUSR2 performs an upgrade requested by the worker
 (run_upgrade: this module owns the sequence, fazt.upgrade.activate its steps).
 """
 
+# Every import here stays in memory for the server's whole life (issue 22): only small
+# modules at the top (no dataclasses, pathlib, argparse, ctypes, subprocess: ~5 MB
+# together); what upgrades, settings and the child's setup need is imported where used.
 import contextlib
-import ctypes
 import os
 import select
 import signal
 import socket
-import subprocess
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from pathlib import Path
 
 from fazt.backoff import Backoff
 from fazt.server.sdnotify import notify
-from fazt.upgrade.request import RequestError, UpgradeRequest, request_path, take
 from fazt.web.handover import (
     RESTARTS_ENV,
     RESTARTS_KEPT,
@@ -85,6 +83,10 @@ class WorkerFailed(RuntimeError):
         return self.code is not None and self.code < 0
 
 
+class TimeoutExpired(Exception):
+    """A worker did not exit within the time given."""
+
+
 class ExitedProcess:
     """A worker that died before it reported ready (it was killed while starting)."""
 
@@ -99,7 +101,8 @@ class ExitedProcess:
 
 
 class AdoptedProcess:
-    """A worker this pid started before it exec'd into a new supervisor (see reexec)."""
+    """A worker process of ours: started by start_process, or by this pid before it exec'd
+    into a new supervisor (see reexec)."""
 
     def __init__(self, pid: int) -> None:
         self.pid = pid
@@ -120,24 +123,31 @@ class AdoptedProcess:
         deadline = None if timeout is None else time.monotonic() + timeout
         while self.poll() is None:
             if deadline is not None and time.monotonic() > deadline:
-                raise subprocess.TimeoutExpired(f"worker {self.pid}", timeout)
+                raise TimeoutExpired(f"worker {self.pid} still runs after {timeout}s")
             time.sleep(0.05)
         return self.returncode
 
     def send_signal(self, signum: int) -> None:
-        os.kill(self.pid, signum)
+        if self.poll() is None:  # once reaped, the pid may be another process's
+            os.kill(self.pid, signum)
 
     def kill(self) -> None:
         self.send_signal(signal.SIGKILL)
 
 
-@dataclass
 class Worker:
-    proc: subprocess.Popen | AdoptedProcess | ExitedProcess
-    python: str
-    sock: socket.socket | None = None  # the listening socket it serves (None: its own)
-    started: float = 0.0  # time.monotonic() when it began to serve
-    extra: list[socket.socket] = field(default_factory=list)  # HTTPS mode's ports
+    def __init__(
+        self,
+        proc: AdoptedProcess | ExitedProcess,
+        python: str,
+        sock: socket.socket | None = None,
+        started: float = 0.0,
+        extra: list[socket.socket] | None = None,
+    ) -> None:
+        self.proc, self.python = proc, python
+        self.sock = sock  # the listening socket it serves (None: its own)
+        self.started = started  # time.monotonic() when it began to serve
+        self.extra = extra if extra is not None else []  # HTTPS mode's ports
 
     @property
     def pid(self) -> int:
@@ -178,6 +188,8 @@ def https_addresses(db: str) -> list[tuple[str, int]]:
 def restart_cap(db: str) -> float:
     """The longest pause between restarts: the setting, else the default."""
     # Imported here: the settings schema and sqlite3 are ~4 MB an idle supervisor lacks.
+    from pathlib import Path
+
     from fazt.db import settings
 
     value = settings.saved(Path(db), "worker_restart_max_delay_seconds")
@@ -186,6 +198,8 @@ def restart_cap(db: str) -> float:
 
 def ready_silence(db: str) -> float:
     """How long a handover's new worker may stay silent before it is given up."""
+    from pathlib import Path
+
     from fazt.db import settings
 
     value = settings.saved(Path(db), "worker_ready_deadline_seconds")
@@ -213,11 +227,46 @@ class Restarts:
         return self.quick >= CRASH_LOOP
 
 
-def _child_setup() -> None:
-    # Runs in the child between fork and exec: undo our blocked signals, and die with us
-    # (a `kill -9` of the supervisor must not leave a worker holding the port).
+def start_process(cmd: list[str], env: dict[str, str], pass_fds: tuple[int, ...]):
+    """Fork and exec `cmd` with only stdin/out/err and `pass_fds` open; OSError when it
+    cannot be run. What subprocess.Popen does for us, without its ~1 MB of imports (threading,
+    locale, re, selectors) in a process that lives as long as the server."""
+    report_r, report_w = os.pipe2(os.O_CLOEXEC)  # closed by a successful exec
+    pid = os.fork()
+    if pid == 0:  # the child: never returns
+        try:
+            os.close(report_r)
+            _child_setup(pass_fds, report_w)
+            os.execvpe(cmd[0], cmd, env)
+        except OSError as exc:
+            os.write(report_w, str(exc.errno or 0).encode())
+        finally:
+            os._exit(127)
+    os.close(report_w)
+    with open(report_r, "rb") as report:
+        failed = report.read()  # empty: the exec succeeded
+    if failed:
+        os.waitpid(pid, 0)
+        errno = int(failed)
+        raise OSError(errno, os.strerror(errno), cmd[0])
+    return AdoptedProcess(pid)
+
+
+def _child_setup(pass_fds: tuple[int, ...], report_fd: int) -> None:
+    # Runs in the child between fork and exec: undo our blocked and ignored signals, keep
+    # only the fds it is given, and die with us (a `kill -9` of the supervisor must not
+    # leave a worker holding the port).
     signal.pthread_sigmask(signal.SIG_SETMASK, [])
+    for signum in (signal.SIGPIPE, signal.SIGXFSZ):  # Python ignores them; exec keeps that
+        signal.signal(signum, signal.SIG_DFL)
+    keep = sorted({0, 1, 2, report_fd, *pass_fds})
+    for low, high in zip(keep, [*keep[1:], os.sysconf("SC_OPEN_MAX")], strict=True):
+        os.closerange(low + 1, high)
+    for fd in pass_fds:
+        os.set_inheritable(fd, True)
     with contextlib.suppress(OSError, AttributeError):
+        import ctypes  # here, in the child about to exec: the supervisor never holds it
+
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
@@ -236,7 +285,6 @@ class Supervisor:
         self.https = https or []  # HTTPS mode's addresses when it started (from the CLI)
         # What follows `python -m fazt` to start a worker.
         self.worker_args = ["server", "worker", "--host", host, "--port", str(port), "--db", db]
-        self.upgrade_request = request_path(db)
         self.say = say
         self.python = python
         self.worker: Worker | None = None
@@ -292,12 +340,8 @@ class Supervisor:
         for each in extra:
             cmd += ["--extra-listen-fd", str(each.fileno())]
         try:
-            proc = subprocess.Popen(
-                cmd,
-                env=env,
-                pass_fds=(write_fd, sock.fileno(), *(each.fileno() for each in extra)),
-                preexec_fn=_child_setup,
-                close_fds=True,
+            proc = start_process(
+                cmd, env, (write_fd, sock.fileno(), *(each.fileno() for each in extra))
             )
         except OSError as exc:
             os.close(read_fd)
@@ -314,7 +358,7 @@ class Supervisor:
             os.close(read_fd)
         return Worker(proc, python, sock, time.monotonic(), extra)
 
-    def _wait_ready(self, proc: subprocess.Popen, fd: int, silence: float) -> None:
+    def _wait_ready(self, proc: AdoptedProcess, fd: int, silence: float) -> None:
         """Return at "ready"; each progress report restarts the `silence` clock."""
         deadline, pending = time.monotonic() + silence, b""
         while time.monotonic() < deadline:
@@ -336,11 +380,11 @@ class Supervisor:
         raise WorkerFailed(f"the new worker did not serve within {silence:g}s of silence")
 
     @staticmethod
-    def _ended(proc: subprocess.Popen, when: str) -> WorkerFailed:
+    def _ended(proc: AdoptedProcess, when: str) -> WorkerFailed:
         """The failure of a worker that exited (or closed its pipe) before serving."""
         try:
             code = proc.wait(GIVE_UP_GRACE)
-        except subprocess.TimeoutExpired:
+        except TimeoutExpired:
             return WorkerFailed("the new worker closed its ready pipe without serving")
         return WorkerFailed(f"the new worker exited with code {code} {when}".rstrip(), code)
 
@@ -349,25 +393,25 @@ class Supervisor:
         return signal.SIGTERM in pending or signal.SIGINT in pending
 
     @staticmethod
-    def retire(proc: subprocess.Popen, quiet: bool = False) -> int:
+    def retire(proc: AdoptedProcess, quiet: bool = False) -> int:
         """SIGTERM (stop accepting, drain), then SIGKILL after the drain deadline."""
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
         try:
             return proc.wait(DRAIN_DEADLINE)
-        except subprocess.TimeoutExpired:
+        except TimeoutExpired:
             proc.kill()
             return proc.wait()
 
     @staticmethod
-    def give_up(proc: subprocess.Popen) -> None:
+    def give_up(proc: AdoptedProcess) -> None:
         """End a worker that never served: SIGTERM, then SIGKILL after a short grace (a
         hung worker must not hold up the rollback for a drain deadline)."""
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
         try:
             proc.wait(GIVE_UP_GRACE)
-        except subprocess.TimeoutExpired:
+        except TimeoutExpired:
             proc.kill()
             proc.wait()
 
@@ -522,7 +566,7 @@ class Supervisor:
             exec_supervisor(
                 self.host,
                 self.port,
-                Path(self.db),
+                self.db,
                 self.lock_fd,
                 python,
                 adopt=self.worker.pid,
@@ -539,8 +583,10 @@ class Supervisor:
 
     def run_upgrade(self) -> None:
         """Hand over to the release named in the upgrade request; roll back on failure."""
+        from fazt.upgrade.request import RequestError, request_path, take
+
         try:
-            request = take(self.upgrade_request)
+            request = take(request_path(self.db))
         except RequestError as exc:
             self.say(f"ignoring upgrade signal: {exc}")
             return
@@ -549,7 +595,7 @@ class Supervisor:
         except Exception as exc:  # e.g. the database cannot record a step: keep supervising
             self.say(f"upgrade {request.id} to {request.version} stopped: {exc!r}")
 
-    def _upgrade_to(self, request: UpgradeRequest) -> None:
+    def _upgrade_to(self, request) -> None:  # a fazt.upgrade.request.UpgradeRequest
         """Switch `current`, hand over, verify /health; commit (and re-exec) or roll back."""
         from fazt.upgrade import activate
 
@@ -583,10 +629,15 @@ class Supervisor:
 # the supervisor lives as long as the server, and its memory counts.
 
 
+# Not `python -m fazt.server.supervisor` (which still works, for older releases): runpy
+# would keep a second copy of this module as __main__, ~1 MB for the server's whole life.
+EXEC_CODE = "import sys; from fazt.server.supervisor import main; sys.exit(main())"
+
+
 def exec_supervisor(
     host: str,
     port: int,
-    db_path: Path,
+    db_path: "str | os.PathLike[str]",
     lock_fd: int | None,
     python: str = sys.executable,
     adopt: int | None = None,
@@ -594,7 +645,7 @@ def exec_supervisor(
     extra_fds: list[int] | None = None,
     https: list[tuple[str, int]] | None = None,
 ) -> None:
-    """Replace this process by `python -m fazt.server.supervisor` (returns only on error).
+    """Replace this process by the supervisor of `python`'s release (returns only on error).
 
     `adopt` hands a running worker to the new supervisor: after an upgrade, the
     supervisor re-execs into the new release so that it runs the new code too; with it
@@ -616,23 +667,66 @@ def exec_supervisor(
         args += ["--https-listen", f"{https_host}:{https_port}"]
     sys.stdout.flush()
     sys.stderr.flush()
-    os.execv(python, [python, "-m", "fazt.server.supervisor", *args])
+    os.execv(python, [python, "-c", EXEC_CODE, *args])
+
+
+class Args:
+    """The supervisor's command line, as exec_supervisor writes it."""
+
+    host: str
+    port: int
+    db: str
+    lock_fd: int | None = None  # keeps the ServerLock held
+    adopt: int | None = None  # a running worker's pid
+    listen_fd: int | None = None  # the socket it serves
+    extra_listen_fd: list[int]  # HTTPS mode's ports' sockets
+    https_listen: list[str]  # HTTPS mode's addresses (host:port) to hold for the workers
+
+
+ARGS_NAMED = {
+    "--host": str,
+    "--port": int,
+    "--db": str,
+    "--lock-fd": int,
+    "--adopt": int,
+    "--listen-fd": int,
+}
+ARGS_REPEATED = {"--extra-listen-fd": int, "--https-listen": str}
+
+
+def parse(argv: list[str]) -> Args:
+    """`--name value` pairs (argparse would cost the supervisor ~1 MB for its whole life);
+    SystemExit(2) with a message on anything else, as argparse would."""
+    args = Args()
+    args.extra_listen_fd, args.https_listen = [], []
+    pairs = iter(argv)
+    try:
+        for name in pairs:
+            value = next(pairs)
+            attr = name[2:].replace("-", "_")
+            if name in ARGS_NAMED:
+                setattr(args, attr, ARGS_NAMED[name](value))
+            elif name in ARGS_REPEATED:
+                getattr(args, attr).append(ARGS_REPEATED[name](value))
+            else:
+                raise ValueError(f"unknown argument {name}")
+        for required in ("host", "port", "db"):
+            if not hasattr(args, required):
+                raise ValueError(f"--{required} is required")
+    except StopIteration:
+        return _bad_args(argv, "a value is missing")
+    except ValueError as exc:
+        return _bad_args(argv, str(exc))
+    return args
+
+
+def _bad_args(argv: list[str], why: str) -> Args:
+    print(f"fazt server start (supervisor): bad arguments {argv}: {why}", file=sys.stderr)
+    raise SystemExit(2)
 
 
 def main(argv: list[str] | None = None) -> int:
-    import argparse
-
-    parser = argparse.ArgumentParser(prog="fazt server start (supervisor)")
-    parser.add_argument("--host", required=True)
-    parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--db", required=True)
-    parser.add_argument("--lock-fd", type=int, default=None)  # keeps the ServerLock held
-    parser.add_argument("--adopt", type=int, default=None)  # a running worker's pid
-    parser.add_argument("--listen-fd", type=int, default=None)  # the socket it serves
-    parser.add_argument("--extra-listen-fd", type=int, action="append", default=[])  # HTTPS
-    # HTTPS mode's addresses (host:port) to hold for the workers, read by `fazt server start`
-    parser.add_argument("--https-listen", action="append", default=[])
-    args = parser.parse_args(argv)
+    args = parse(sys.argv[1:] if argv is None else argv)
     https = [(h, int(p)) for h, _, p in (a.rpartition(":") for a in args.https_listen)]
 
     def say(line: str) -> None:

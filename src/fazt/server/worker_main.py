@@ -6,7 +6,6 @@ fazt/__main__.py sends `server worker` here before the CLI is imported; the comm
 stays the one every supervisor (of this or an older release) starts a worker with.
 """
 
-import argparse
 import os
 import sqlite3
 import sys
@@ -19,7 +18,47 @@ from fazt.web.readiness import report_progress
 ARGV_PREFIX = ["server", "worker"]
 
 
-def parse(argv: list[str]) -> argparse.Namespace:
+class Args:
+    """The worker's command line."""
+
+    host: str
+    port: int
+    ready_fd: int | None = None  # the supervisor's pipe
+    listen_fd: int | None = None  # the socket to serve
+    extra_listen_fd: list[int]  # HTTPS mode's ports' sockets, also held by the supervisor
+    db_path: Path | None = None
+
+
+NAMED = {"--host": str, "--port": int, "--ready-fd": int, "--listen-fd": int, "--db": Path}
+
+
+def parse(argv: list[str]) -> Args:
+    """The `--name value` pairs supervisors write; anything else (--help, a mistake) goes to
+    argparse, which the worker otherwise never imports (~0.5 MB for its whole life)."""
+    args = Args()
+    args.extra_listen_fd = []
+    pairs = iter(argv)
+    try:
+        for name in pairs:
+            value = next(pairs)
+            if name == "--extra-listen-fd":
+                args.extra_listen_fd.append(int(value))
+            elif name in NAMED:
+                attr = "db_path" if name == "--db" else name[2:].replace("-", "_")
+                setattr(args, attr, NAMED[name](value))
+            else:
+                return parse_fully(argv)
+    except (StopIteration, ValueError):
+        return parse_fully(argv)
+    if not hasattr(args, "host") or not hasattr(args, "port"):
+        return parse_fully(argv)
+    return args
+
+
+def parse_fully(argv: list[str]):
+    """argparse's answer: its help, its errors (SystemExit), or the same arguments."""
+    import argparse
+
     parser = argparse.ArgumentParser(prog="fazt server worker")
     parser.add_argument("--host", required=True)
     parser.add_argument("--port", type=int, required=True)

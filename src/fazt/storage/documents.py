@@ -6,7 +6,6 @@ language); this module runs them, scoped to one app and collection, and applies 
 
 import json
 import sqlite3
-import uuid
 from typing import Any
 
 from fazt.storage.common import check_depth, check_size, check_text, dumps, now
@@ -139,6 +138,8 @@ def insert(conn: sqlite3.Connection, app: Owner, collection: str, doc: Any) -> d
     doc = dict(doc)
     doc_id = doc.pop("id", None)
     if doc_id is None:
+        import uuid  # here: uuid loads platform and more, which an idle worker lacks
+
         doc_id = str(uuid.uuid4())
     else:
         check_text("id", doc_id, MAX_ID_CHARS)

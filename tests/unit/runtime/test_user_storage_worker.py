@@ -10,7 +10,8 @@ import pytest
 from fazt.auth import visitors
 from fazt.db import Database
 from fazt.hosting.deployments import ensure_site
-from fazt.runtime.worker import JsWorker, decode_outcome
+from fazt.runtime.outcome import decode_outcome
+from fazt.runtime.worker import JsWorker
 
 SOURCE = """
 module.exports = (req) => {

@@ -7,10 +7,32 @@ import sys
 
 import pytest
 
-# Never needed by the supervisor: it only starts, watches and signals workers.
-SUPERVISOR_NEVER = ("sqlite3", "fazt.db.setting_schema", "asyncio", "click", "httpx", "jinja2")
+# Never needed by the supervisor: it only starts, watches and signals workers. Its own
+# fork/exec, argument parsing and plain classes replace subprocess, argparse and
+# dataclasses (with what they pull in: ~5 MB of a process that lives as long as the server).
+SUPERVISOR_NEVER = (
+    "sqlite3",
+    "fazt.db.setting_schema",
+    "asyncio",
+    "click",
+    "httpx",
+    "jinja2",
+    "subprocess",
+    "argparse",
+    "dataclasses",
+    "inspect",
+    "pathlib",
+    "ctypes",
+    "random",
+    "re",
+    "fazt.upgrade.request",
+)
 # Not needed by an idle worker: the CLI, the API client, the dashboard's templates, HTTPS
-# certificates and release signing, password hashing, multipart uploads.
+# certificates and release signing, password hashing, multipart uploads, image variants
+# (Pillow), argparse (for a command line that is not the supervisor's), the HTML escaping
+# of sign-in pages, HTTP dates, document ids, AWS credentials files; and the JS worker
+# process's own code (quickjs, the sandbox), which the server process never runs; the API's
+# and the dashboard's handlers (imported at their first request, fazt.web.lazy).
 WORKER_LAZY = (
     "click",
     "rich",
@@ -21,6 +43,22 @@ WORKER_LAZY = (
     "python_multipart",
     "tarfile",
     "fazt.cli.main",
+    "PIL",
+    "fazt.hosting.image_render",
+    "argparse",
+    "html",
+    "email",
+    "uuid",
+    "configparser",
+    "calendar",
+    "quickjs",
+    "fazt.runtime.sandbox",
+    "fazt.runtime.worker",
+    "fazt.api.keys",
+    "fazt.api.deploy",
+    "fazt.api.v09_routes",
+    "fazt.admin.views",
+    "fazt.admin.storage_page",
 )
 
 

@@ -1,0 +1,68 @@
+"""What a run of an app's JavaScript returns, and how it crosses the JS worker's pipe.
+
+Shared by the server process (fazt.runtime.executor, fazt.runtime.service) and the JS
+worker process (fazt.runtime.worker, fazt.runtime.sandbox). Apart from the sandbox and the
+worker's own code because the server never runs those: importing them loaded quickjs and
+the worker's storage and network bindings into every server, ~0.5 MB of its idle memory
+(issue 22).
+"""
+
+import json
+from dataclasses import dataclass, field
+
+FUNCTION_ERROR = "FUNCTION_ERROR"
+FUNCTION_TIMEOUT = "FUNCTION_TIMEOUT"
+FUNCTION_MEMORY = "FUNCTION_MEMORY"
+
+
+@dataclass
+class Outcome:
+    status: int = 200
+    headers: list = field(default_factory=list)  # [name, value] pairs
+    body: str = ""
+    logs: list = field(default_factory=list)  # [level, message, epoch_ms]
+    error: str | None = None  # FUNCTION_ERROR / FUNCTION_TIMEOUT / FUNCTION_MEMORY
+    message: str = ""
+    line: int | None = None
+    file: str | None = None  # where the error happened ("api/x.js", "stdlib:lodash")
+    discard: bool = False  # the context must not serve another request
+    # A success as the prelude wrote it, `{"s","h","l"} \n body`, handed on unparsed (the
+    # worker forwards it as is; decode() gives the fields).
+    raw: str | None = None
+
+    def decode(self) -> "Outcome":
+        """The fields of a `raw` outcome."""
+        if self.raw is None:
+            return self
+        head, _, body = self.raw.partition("\n")
+        meta = json.loads(head)
+        return Outcome(status=meta["s"], headers=meta["h"], body=body, logs=meta["l"])
+
+
+def timed_out() -> Outcome:
+    return Outcome(error=FUNCTION_TIMEOUT, message="the function timed out")
+
+
+def encode_outcome(o: Outcome) -> str:
+    if o.raw is not None:  # the prelude's JSON head is already the frame's head
+        return "D" + o.raw.replace("\n", "\0", 1)
+    head = {"s": o.status, "h": o.headers, "l": o.logs}
+    if o.error is not None:
+        head.update(e=o.error, m=o.message, line=o.line, file=o.file)
+    return "D" + json.dumps(head) + "\0" + o.body
+
+
+def decode_outcome(text: str) -> Outcome:
+    """The other side of encode_outcome (text without the leading "D")."""
+    head, _, body = text.partition("\0")
+    h = json.loads(head)
+    return Outcome(
+        status=h["s"],
+        headers=h["h"],  # [name, value] pairs
+        body=body,
+        logs=h["l"],
+        error=h.get("e"),
+        message=h.get("m", ""),
+        line=h.get("line"),
+        file=h.get("file"),
+    )
