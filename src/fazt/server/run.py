@@ -8,6 +8,7 @@ import asyncio
 import ctypes
 import logging
 import signal
+import sys
 from contextlib import AsyncExitStack
 
 import uvloop
@@ -15,7 +16,6 @@ from granian.constants import Interfaces
 from granian.server.embed import Server
 
 from fazt import cpu
-from fazt.api import uploads
 from fazt.api.request_auth import session_max_age
 from fazt.auth import sessions
 from fazt.backup import standby
@@ -182,7 +182,9 @@ async def _expire_pending(state: ServerState) -> float:
     """Abandoned uploads go after deploy_pending_ttl_seconds (checked about 4 times per
     TTL, at most every minute); returns the wait until the next check."""
     await state.db.write(deployments.expire_pending)
-    await uploads.forget_staged(state)
+    uploads = sys.modules.get("fazt.api.uploads")  # loaded at the first upload (idle memory):
+    if uploads is not None:  # never loaded, nothing staged
+        await uploads.forget_staged(state)
     ttl = await state.db.read(deployments.pending_ttl)
     return min(PENDING_SWEEP_SECONDS, max(1.0, ttl / 4))
 
