@@ -33,6 +33,7 @@ from urllib.parse import urlencode, urlparse
 from fazt.backoff import Backoff
 from fazt.backup.replica_progress import ReplicaProgress, lag_seconds, stall_seconds
 from fazt.db import Database
+from fazt.objectstore import keyfile
 from fazt.paths import fazt_home
 
 log = logging.getLogger("fazt")
@@ -85,15 +86,8 @@ def check_url(url: str) -> str:
 
 
 def save_credentials(access_key_id: str | None, secret_access_key: str | None) -> None:
-    path = credentials_path()
-    if not access_key_id and not secret_access_key:
-        with contextlib.suppress(FileNotFoundError):
-            path.unlink()
-        return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        json.dump({"access_key_id": access_key_id, "secret_access_key": secret_access_key}, f)
+    """Keep the key pair in a 0600 file (removed when both are empty)."""
+    keyfile.save_key_pair(credentials_path(), access_key_id, secret_access_key)
 
 
 def read_credentials_file(path: Path, profile: str = "default") -> tuple[str, str]:

@@ -14,7 +14,6 @@ hash matches, so a wrong object never reaches a caller whole; a range cannot be 
 (the disk cache, fazt.hosting.blob_cache, checks every copy it makes).
 """
 
-import contextlib
 import hashlib
 import json
 import os
@@ -27,6 +26,7 @@ from typing import TYPE_CHECKING
 
 from fazt.db import settings
 from fazt.errors import FaztError
+from fazt.objectstore import keyfile
 from fazt.objectstore.location import Location, NotFound, S3Error
 from fazt.paths import fazt_home
 
@@ -56,15 +56,7 @@ def credentials_path() -> Path:
 
 def save_credentials(access_key_id: str | None, secret_access_key: str | None) -> None:
     """Keep the key pair in a 0600 file (removed when both are empty)."""
-    path = credentials_path()
-    if not access_key_id and not secret_access_key:
-        with contextlib.suppress(FileNotFoundError):
-            path.unlink()
-        return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        json.dump({"access_key_id": access_key_id, "secret_access_key": secret_access_key}, f)
+    keyfile.save_key_pair(credentials_path(), access_key_id, secret_access_key)
 
 
 def credentials() -> tuple[str, str]:
