@@ -18,6 +18,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -110,6 +111,38 @@ def _children(pid: int) -> list[int]:
     for task in Path(f"/proc/{pid}/task").iterdir():
         pids += [int(c) for c in (task / "children").read_text().split()]
     return pids
+
+
+def worker_pid(supervisor: int) -> int:
+    """The serving worker of a `fazt server start` supervisor (itself if it has none)."""
+    children = _children(supervisor)
+    return children[0] if children else supervisor
+
+
+class PeakRSS:
+    """Samples a process tree's RSS (rss_kb) in a thread every `interval` seconds, from
+    the start; `.peak` in KiB."""
+
+    def __init__(self, pid: int, interval: float = 0.2) -> None:
+        self.pid, self.interval, self.peak = pid, interval, 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> "PeakRSS":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.peak = max(self.peak, rss_kb(self.pid))
+            except (OSError, RuntimeError):
+                return
+            self._stop.wait(self.interval)
 
 
 def rss_kb(pid: int) -> int:

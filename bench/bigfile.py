@@ -18,13 +18,13 @@ import os
 import shutil
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 from benchlib import (
     SHARED_BENCH,
     Fazt,
+    PeakRSS,
     free_port,
     get,
     machine_facts,
@@ -32,6 +32,7 @@ from benchlib import (
     rss_kb,
     run_group,
     terminate_on_sigterm,
+    worker_pid,
 )
 from static import nginx_start, nginx_stop
 
@@ -47,34 +48,6 @@ def write_random(path: Path, size: int) -> None:
         for offset in range(0, size, len(block)):
             # Each block differs: no two blocks of the file are the same bytes.
             f.write(block[: size - offset][:-8] + offset.to_bytes(8, "big"))
-
-
-def worker_pid(supervisor: int) -> int:
-    children = Path(f"/proc/{supervisor}/task/{supervisor}/children").read_text().split()
-    return int(children[0]) if children else supervisor
-
-
-class PeakRSS:
-    """Samples a process's RSS every 0.2 s in a thread; `.peak` in KiB."""
-
-    def __init__(self, pid: int) -> None:
-        self.pid, self.peak, self._stop = pid, 0, threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def __enter__(self) -> "PeakRSS":
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    def _run(self) -> None:
-        while not self._stop.wait(0.2):
-            try:
-                self.peak = max(self.peak, rss_kb(self.pid))
-            except (OSError, RuntimeError):
-                return
 
 
 def ratio(fz: Fazt, nginx_port: int, name: str, size: int, conns: int, length: int, args):

@@ -21,19 +21,18 @@ import random
 import shutil
 import sys
 import tempfile
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from benchlib import (
     Fazt,
+    PeakRSS,
     _children,
     _own_rss_kb,
     generate_site,
     machine_facts,
     mb,
-    rss_kb,
     terminate_on_sigterm,
 )
 
@@ -47,31 +46,6 @@ def split(pid: int) -> str:
     parts = [f"supervisor {mb(_own_rss_kb(pid)):.1f} MB"]
     parts += [f"child {c} {mb(_own_rss_kb(c)):.1f} MB" for c in _children(pid)]
     return ", ".join(parts)
-
-
-class PeakSampler:
-    """Samples a process's VmRSS every 50 ms in a thread; keeps the peak."""
-
-    def __init__(self, pid: int) -> None:
-        self.pid, self.peak = pid, 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def __enter__(self) -> "PeakSampler":
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.peak = max(self.peak, rss_kb(self.pid))
-            except (OSError, RuntimeError):
-                return
-            self._stop.wait(0.05)
 
 
 def request_all(port: int, urls: list[tuple[str, str]]) -> tuple[int, int, float]:
@@ -161,7 +135,7 @@ def main() -> int:
                     fz.start()
                     start_rss = fz.settle_rss()
                     shuffled = random.Random(cache_mb).sample(urls, len(urls))
-                    with PeakSampler(fz.pid) as peak:
+                    with PeakRSS(fz.pid, interval=0.05) as peak:
                         passes = [request_all(fz.port, urls), request_all(fz.port, shuffled)]
                     settled = fz.settle_rss()
                     for i, (ok, failed, secs) in enumerate(passes):

@@ -34,6 +34,7 @@ from benchlib import (
     run_group,
     terminate_on_sigterm,
     tree_cpu_seconds,
+    worker_pid,
 )
 from static import nginx_start, nginx_stop
 
@@ -83,11 +84,6 @@ def print_cpu_per_request(
         if answers:
             micros = (after[i] - before[i]) / answers * 1e6
             print(f"CPU per answer: {name} {micros:.0f} us ({answers:.0f} answers)")
-
-
-def worker_pid(supervisor: int) -> int:
-    children = Path(f"/proc/{supervisor}/task/{supervisor}/children").read_text().split()
-    return int(children[0]) if children else supervisor
 
 
 def main() -> int:
