@@ -70,8 +70,11 @@ def _redirect(location: str, cookies: list[str]) -> Response:
 
 async def current_visitor(state: ServerState, req: Request, site: str) -> Visitor | None:
     """The signed-in visitor of `site` for this request's cookie, or None."""
+    cookie = req.header("cookie")
+    if not cookie:  # most API calls: no need to work out the scheme (and cookie name)
+        return None
     name = visitors.cookie_name(await _https(state, req))
-    tokens = cookie_values(req.header("cookie"), name)
+    tokens = cookie_values(cookie, name)
     if not tokens:
         return None
     return await state.db.read(visitors.lookup, site, tokens)

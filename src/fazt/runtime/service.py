@@ -17,6 +17,7 @@ never served there, as in v0.9; the paths of server-side code (/main.js, private
 still answer 404.
 """
 
+import asyncio
 import itertools
 import json
 import logging
@@ -88,6 +89,7 @@ class Runtime:
         self.logs = store.LogSink(db, self.config.log_retention)
         self._indexes: OrderedDict[tuple[str, int], ApiIndex] = OrderedDict()
         self._env: dict[str, tuple[float, int, str]] = {}
+        self._env_reads: dict[tuple[str, int], asyncio.Future] = {}  # reads in progress
         self._headers: dict[tuple[str, int, str], str] = {}  # worker frame headers
 
     def close(self) -> None:
@@ -121,7 +123,14 @@ class Runtime:
         if cached and cached[0] > now and cached[1] == store.generation:
             return cached[2]
         generation = store.generation
-        values = await self.db.read(store.env_values, app)
+        # One read per app at a time: when the entry expires under load, every request in
+        # flight would otherwise read the same rows (64 reads at once at 64 connections).
+        pending = self._env_reads.get((app, generation))
+        if pending is None:
+            pending = asyncio.ensure_future(self.db.read(store.env_values, app))
+            self._env_reads[(app, generation)] = pending
+            pending.add_done_callback(lambda _: self._env_reads.pop((app, generation), None))
+        values = await asyncio.shield(pending)
         text = json.dumps({"app": app, "env": values, "version": __version__, "storage": True})
         self._env[app] = (now + ENV_TTL_SECONDS, generation, text)
         return text

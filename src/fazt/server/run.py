@@ -6,6 +6,7 @@ after its queued writes.
 
 import asyncio
 import ctypes
+import gc
 import logging
 import signal
 import sys
@@ -112,6 +113,9 @@ async def _serve(
         if state.tls is not None:
             lifespan.push_async_callback(_stop_quietly, state.tls.stop, "the HTTPS listeners")
         report_ready(ready_fd)
+        # What start-up built (modules, routes, caches) lives as long as the process: out of
+        # the collector's generations, so its full collections do not walk it again and again.
+        gc.freeze()
         if on_ready is not None:
             on_ready(state)
         await serving  # until a stop signal; in-flight requests are done after it
