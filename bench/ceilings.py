@@ -49,6 +49,7 @@ from urllib.parse import unquote
 
 from benchlib import (
     SHARED_BENCH,
+    _children,
     free_port,
     get,
     machine_facts,
@@ -57,7 +58,6 @@ from benchlib import (
     terminate_on_sigterm,
     tree_cpu_seconds,
 )
-from https import nginx_start_tls
 from runtime import HANDLER
 from static import FILE, make_site, nginx_start, nginx_stop
 
@@ -98,20 +98,12 @@ def missing_tools(cases: list[str], docs: Path) -> str | None:
     for tool in tools:
         if not shutil.which(tool):
             return f"{tool} is not installed (apt-get install -y {needs[tool]})"
-    for module in ("granian", "uvloop", "quickjs"):
+    for module in ("granian", "uvloop", "quickjs", "fazt"):
         if importlib.util.find_spec(module) is None:
             return f"no {module} in {sys.executable} (run this with fazt's venv python)"
     if not (SHARED_BENCH / "wrk-ratio").exists():
         return f"no wrk-ratio in {SHARED_BENCH} (set FAZT_SHARED_BENCH)"
     return None
-
-
-def _children(pid: int) -> list[int]:
-    out = []
-    with contextlib.suppress(OSError):
-        for task in Path(f"/proc/{pid}/task").iterdir():
-            out += [int(c) for c in (task / "children").read_text().split()]
-    return out
 
 
 @contextlib.contextmanager
@@ -128,7 +120,9 @@ def serving(cmd: list[str], log: Path, ready: Callable[[], bool]) -> Iterator[in
             time.sleep(0.05)
         yield proc.pid
     finally:
-        children = _children(proc.pid)
+        children = []
+        with contextlib.suppress(OSError):  # it may have exited already
+            children = _children(proc.pid)
         stop_pid(proc)
         for pid in children:  # they exit once their parent's pipes close
             _stop_orphan(pid)
@@ -165,9 +159,9 @@ def compare(
     ]
     if lua_paths is not None:
         cmd += ["--lua", str(SHARED_BENCH / "random-paths.lua"), "--lua-arg", str(lua_paths)]
-    before = [tree_cpu_seconds(pid) for pid in pids]
+    before = [tree_cpu(pid) for pid in pids]
     out = run_group([*cmd, url_a, url_b], timeout=60 + (2 * args.rounds + 2) * (args.duration + 10))
-    after = [tree_cpu_seconds(pid) for pid in pids]
+    after = [tree_cpu(pid) for pid in pids]
     sys.stdout.write(out.stdout + out.stderr)
     found = re.search(r"ratio A/B = ([\d.]+)", out.stdout)
     return (float(found.group(1)) if found else None), cpu_per_answer(
@@ -175,7 +169,15 @@ def compare(
     )
 
 
-def cpu_per_answer(wrk_out: str, args, before: list[float], after: list[float]) -> list:
+def tree_cpu(pid: int) -> float | None:
+    """CPU seconds of a process tree; None if the process is gone (it crashed)."""
+    try:
+        return tree_cpu_seconds(pid)
+    except OSError:
+        return None
+
+
+def cpu_per_answer(wrk_out: str, args, before: list, after: list) -> list[float | None]:
     """CPU us per answer of each side over the whole wrk-ratio run: its rounds' answers
     plus the warm-up's (estimated at the side's median rate), as the CPU covers both."""
     rates: dict[str, list[float]] = {"A": [], "B": []}
@@ -183,7 +185,7 @@ def cpu_per_answer(wrk_out: str, args, before: list[float], after: list[float]) 
         rates[side].append(float(rps))
     out = []
     for i, side in enumerate("AB"):
-        if not rates[side]:
+        if not rates[side] or before[i] is None or after[i] is None:
             out.append(None)
             continue
         answers = sum(rates[side]) * args.duration + statistics.median(rates[side]) * WARMUP
@@ -246,6 +248,8 @@ def self_signed_p256(folder: Path) -> tuple[Path, Path]:
 
 
 def tls_case(tmp: Path, args: argparse.Namespace, results: dict) -> None:
+    from https import nginx_start_tls  # imports fazt: checked for in missing_tools
+
     folder = tmp / "tls"
     folder.mkdir(mode=0o755)
     folder.chmod(0o755)
