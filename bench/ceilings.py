@@ -9,10 +9,11 @@ Each case runs ../shared/bench/wrk-ratio (wrk -t1, alternating rounds, median ra
 A = a small server from bench/bare/ (run with this Python) and B = the anchor:
 
 - site: Debian's Python 3.11 HTML docs (copied as bench/site.py does) at random paths
-  (random-paths.lua) vs ../shared/bench/nginx-static (1 worker); the bare server four
+  (random-paths.lua) vs ../shared/bench/nginx-static (1 worker); the bare server six
   ways: every file in memory (`response_bytes`), each file read per request (open + fstat
   + pread), Granian's own Rust static file serving (`static_path_mount`, no Python), and
-  `response_file` per request;
+  `response_file` per request; and a plain uvloop server without Granian
+  (bench/bare/uvloop_static.py), from memory and read per request;
 - tls: one 2 KB file over TLS keep-alive (a self-signed P-256 certificate made here) vs
   nginx-static with TLS;
 - js: bench/runtime.py's trivial JSON handler in QuickJS, in the event loop's thread and
@@ -22,8 +23,8 @@ For each case it also prints the CPU time per answer of each side's process tree
 barely moves when other work shares the machine, unlike req/s). fazt's own ratios for the
 same cases: bench/site.py, bench/https.py, bench/runtime.py.
 
-Last line: "ceilings: site mem X.XX pread X.XX mount X.XX file X.XX x nginx; tls X.XX x
-nginx; js loop X.XX w1 X.XX w3 X.XX x node" (n/a: not run or no result). Never fails on
+Last line: "ceilings: site mem X.XX pread X.XX mount X.XX file X.XX uvmem X.XX uvpread X.XX
+x nginx; tls X.XX x nginx; js loop X.XX w1 X.XX w3 X.XX x node" (n/a: not run or no result). Never fails on
 timing; exits 2 when a tool is missing, 1 when something could not be set up. Every
 process it starts is stopped by pid (also on SIGTERM), its temp folders are removed.
 """
@@ -70,6 +71,8 @@ SITE_MODES = {
     "pread": "each file read per request (open+fstat+pread)",
     "mount": "Granian's Rust static files (static_path_mount)",
     "file": "response_file per request",
+    "uvmem": "plain uvloop server, no Granian: every file in memory",
+    "uvpread": "plain uvloop server, no Granian: read per request",
 }
 JS_WORKERS = {"loop": 0, "w1": 1, "w3": 3}  # QuickJS in the event loop's thread, N processes
 JS_LABELS = {
@@ -222,9 +225,11 @@ def site_case(tmp: Path, args: argparse.Namespace, results: dict) -> None:
     try:
         nginx_pid = int((state / "nginx.pid").read_text())
         for mode, label in SITE_MODES.items():
-            print(f"-- A = bare Granian, {label}; B = nginx (1 worker)")
+            plain = mode.startswith("uv")  # bench/bare/uvloop_static.py's modes
+            print(f"-- A = {'bare' if plain else 'bare Granian'}, {label}; B = nginx (1 worker)")
             port = free_port()
-            cmd = bare("static_app.py", str(folder), str(port), mode)
+            script, arg = ("uvloop_static.py", mode[2:]) if plain else ("static_app.py", mode)
+            cmd = bare(script, str(folder), str(port), arg)
             with serving(cmd, tmp / f"site-{mode}.log", http_ready(port, paths[0])) as pid:
                 same_bytes(port, nginx_port, paths[:: max(1, len(paths) // 40)])
                 results[f"site {mode}"] = (label, "nginx", *compare(
