@@ -39,6 +39,10 @@ from benchlib import (
 )
 from runtime import HANDLER  # bench/runtime.py's trivial handler
 
+from fazt.hosting import routing
+from fazt.hosting.compression import preferred
+from fazt.hosting.paths import canonical_path
+
 DOCS = Path("/usr/share/doc/python3.11/html")
 REASONS = {200: "OK", 206: "Partial Content", 304: "Not Modified", 404: "Not Found"}
 
@@ -140,7 +144,85 @@ class Connection(asyncio.Protocol):
             asyncio.get_running_loop().call_soon(self.parse)
 
 
-async def serve(db_path: Path, port: int) -> None:
+class LeanConnection(Connection):
+    """`--lean`: what a server of our own could do on fazt's hot path. A plain GET of a
+    cached file (or a small disk copy) is answered from the header bytes alone, with the
+    response head built once per (site, deployment, path, encoding) and kept, as a cache
+    entry could keep it; fazt's own checks (edge rate limit, routing, canonical path,
+    conditional headers) still run. Anything else goes the full FaztApp way."""
+
+    heads: dict[tuple, bytes] = {}
+
+    def parse(self) -> None:
+        while not self.busy:
+            end = self.buffer.find(b"\r\n\r\n")
+            if end < 0:
+                return
+            if not self.answer_plain(self.buffer[:end]):
+                super().parse()  # the full way for this request
+                continue
+            self.buffer = self.buffer[end + 4 :]
+
+    def answer_plain(self, head: bytes) -> bool:
+        lower = head.lower()
+        if not lower.startswith(b"get ") or any(h in lower for h in CONDITIONAL):
+            return False
+        target = head[4 : head.find(b" ", 4)].decode("latin-1")
+        host, accept = header(head, lower, b"\r\nhost:"), header(head, lower, ACCEPT)
+        if "?" in target or "%" in target or host is None:
+            return False
+        app = self.app
+        app.analytics.requests += 1
+        scope = Scope("GET", target, EMPTY, self.client)
+        if app.edge.enabled and not app.edge.admit(scope, Proto(self)):
+            return True  # answered 429 (never with the defaults on loopback)
+        found = app.state.routing.resolve(host)
+        path = canonical_path(target)
+        if found.kind != routing.SITE or path is None:
+            return False
+        static = app.state.static
+        entry = static.cached(found.site, found.deployment_id, path)
+        if entry is None or (entry.compress_pending and accept):
+            return False
+        if entry.full:
+            encoding = preferred(accept, entry.variants)
+            headers, body = entry.full[encoding]
+        else:
+            hot = static.hot_file(entry, accept)
+            if not hot or type(hot[1]) is not bytes:
+                return False
+            encoding = preferred(accept, entry.disk_variants)
+            headers, body = hot
+        key = (found.site, found.deployment_id, path, encoding)
+        response_head = self.heads.get(key)
+        if response_head is None:
+            response_head = self.heads[key] = response_head_bytes(entry.status, headers, body)
+        self.transport.writelines((response_head, body))
+        return True
+
+
+CONDITIONAL = (b"\r\nif-none-match:", b"\r\nif-modified-since:", b"\r\nrange:")
+ACCEPT = b"\r\naccept-encoding:"
+EMPTY = Headers()
+
+
+def header(head: bytes, lower: bytes, name: bytes) -> str | None:
+    start = lower.find(name)
+    if start < 0:
+        return None
+    start += len(name)
+    end = head.find(b"\r\n", start)
+    return head[start : end if end >= 0 else len(head)].decode("latin-1").strip()
+
+
+def response_head_bytes(status: int, headers: list, body: bytes) -> bytes:
+    lines = [f"HTTP/1.1 {status} {REASONS.get(status, 'Status')}"]
+    lines += [f"{name}: {value}" for name, value in headers]
+    lines.append(f"content-length: {len(body)}")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+
+
+async def serve(db_path: Path, port: int, lean: bool) -> None:
     from fazt.db import Database
     from fazt.server.app import FaztApp
     from fazt.state import ServerState
@@ -148,7 +230,7 @@ async def serve(db_path: Path, port: int) -> None:
     db = Database.open(db_path)
     Connection.app = FaztApp(ServerState.load(db, port))
     server = await asyncio.get_running_loop().create_server(
-        Connection, "127.0.0.1", port, backlog=1024
+        LeanConnection if lean else Connection, "127.0.0.1", port, backlog=1024
     )
     print("serving", flush=True)
     await server.serve_forever()
@@ -217,7 +299,8 @@ def measure(args: argparse.Namespace) -> int:
             host = "docs.localhost"
             trial_port, nginx_port = free_port(), free_port()
             trial = subprocess.Popen(
-                [sys.executable, __file__, "--serve", str(fz.db), str(trial_port)],
+                [sys.executable, __file__, "--serve", str(fz.db), str(trial_port)]
+                + (["--lean"] if args.lean else []),
                 stdout=subprocess.PIPE,
                 text=True,
             )
@@ -263,13 +346,16 @@ def main() -> int:
     ap.add_argument("--duration", type=int, default=5)
     ap.add_argument("--conns", type=int, default=64)
     ap.add_argument("--docs", type=Path, default=DOCS)
+    ap.add_argument(
+        "--lean", action="store_true", help="the trial answers plain GETs of cached files lean"
+    )
     ap.add_argument("--js", action="store_true", help="also the trivial serverless handler vs Node")
     ap.add_argument("--serve", nargs=2, metavar=("DB", "PORT"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.serve:
         import uvloop
 
-        uvloop.run(serve(Path(args.serve[0]), int(args.serve[1])))
+        uvloop.run(serve(Path(args.serve[0]), int(args.serve[1]), args.lean))
         return 0
     for tool in ("wrk", "nginx"):
         if not shutil.which(tool):
