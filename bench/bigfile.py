@@ -138,6 +138,10 @@ def main() -> int:
                     if any(p.stat().st_size == size for p in copy.rglob("*") if p.is_file()):
                         break
                     time.sleep(0.2)
+                # Before the cases: what the first (uncached) answer left behind.
+                print(
+                    f"worker RSS after the first GET and its disk copy: {mb(rss_kb(worker)):.0f} MB"
+                )
                 for label, conns, length in CASES:
                     print(f"-- {size // MIB} MiB, {label}")
                     with PeakRSS(worker) as rss:

@@ -38,16 +38,23 @@ from fazt.web.readiness import prove_serving, report_progress, report_ready
 from fazt.web.steer import steer_to_newest
 
 log = logging.getLogger("fazt")
-M_ARENA_MAX = -8  # mallopt parameter number in glibc's malloc.h
+M_ARENA_MAX = -8  # mallopt parameter numbers in glibc's malloc.h
+M_MMAP_THRESHOLD = -3
+MMAP_THRESHOLD_BYTES = 1024 * 1024
 
 
 def limit_malloc_arenas(arenas: int = 2) -> None:
     """Cap glibc's per-thread malloc arenas. With one arena per reader thread, freed cache
     memory stays fragmented across arenas: measured 184 MB -> 156 MB RSS with a 64 MB cache
-    (docs/benchmarks.md). Call before threads start; a no-op off glibc."""
+    (docs/benchmarks.md). Also fix the size from which glibc maps a block of its own
+    (returned to the system when freed): left dynamic, it rises to the biggest block freed
+    so far, and then the 4 MiB pieces of a big file streamed once stay in the heap: the
+    worker kept +60 MB after streaming a 1 GiB file (docs/benchmarks.md). Call before
+    threads start; a no-op off glibc."""
     try:
         libc = ctypes.CDLL("libc.so.6")
         libc.mallopt(M_ARENA_MAX, arenas)
+        libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES)
     except (OSError, AttributeError):
         pass
 
