@@ -62,6 +62,7 @@ def variant_name(sha256: str, encoding: str | None) -> str:
 class BlobCache:
     def __init__(self, root: Path, max_bytes: int) -> None:
         self.root = Path(root)
+        self._root = str(self.root)
         self.max_bytes = max_bytes
         self.used = 0
         # name -> (size, stamp when verified; None: found on disk, not verified yet), LRU.
@@ -73,7 +74,12 @@ class BlobCache:
         self.rejected = 0  # files that failed verification
 
     def path(self, name: str) -> Path:
-        return self.root / name[:2] / name
+        return Path(self._file(name))
+
+    def _file(self, name: str) -> str:
+        """The copy's path as a string: built on every hot-path answer, where two pathlib
+        joins cost more than the rest of the lookup."""
+        return f"{self._root}/{name[:2]}/{name}"
 
     # -- start ----------------------------------------------------------------------------
 
@@ -103,7 +109,7 @@ class BlobCache:
         item = self._files.get(name)
         if item is None or item[1] is None:
             return None
-        path = self.path(name)
+        path = self._file(name)
         try:
             st = os.stat(path)
         except OSError:  # deleted (the folder was cleared): fetched again
@@ -113,7 +119,7 @@ class BlobCache:
             self._forget(name)  # changed on disk: verified again (or replaced) by fill
             return None
         self._files.move_to_end(name)
-        return str(path)
+        return path
 
     def read(self, name: str) -> bytes | None:
         """The bytes of this file if it was verified and has not changed since (checked on
@@ -124,7 +130,7 @@ class BlobCache:
         if item is None or item[1] is None:
             return None
         try:
-            fd = os.open(self.path(name), os.O_RDONLY)
+            fd = os.open(self._file(name), os.O_RDONLY)
         except OSError:  # deleted (the folder was cleared): fetched again
             self._forget(name)
             return None
