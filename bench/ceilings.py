@@ -24,9 +24,10 @@ barely moves when other work shares the machine, unlike req/s). fazt's own ratio
 same cases: bench/site.py, bench/https.py, bench/runtime.py.
 
 Last line: "ceilings: site mem X.XX pread X.XX mount X.XX file X.XX uvmem X.XX uvpread X.XX
-x nginx; tls X.XX x nginx; js loop X.XX w1 X.XX w3 X.XX x node" (n/a: not run or no result). Never fails on
-timing; exits 2 when a tool is missing, 1 when something could not be set up. Every
-process it starts is stopped by pid (also on SIGTERM), its temp folders are removed.
+x nginx; tls X.XX x nginx; js loop X.XX w1 X.XX w3 X.XX x node" (n/a: not run or no
+result). Never fails on timing; exits 2 when a tool is missing, 1 when something could
+not be set up. Every process it starts is stopped by pid (also on SIGTERM), its temp
+folders are removed.
 """
 
 import argparse
