@@ -75,9 +75,12 @@ def terminate_on_sigterm() -> None:
     signal.signal(signal.SIGTERM, handler)
 
 
-def wrk_ratio(url_a: str, url_b: str, host_a: str, args) -> float | None:
+def wrk_ratio(
+    url_a: str, url_b: str, host_a: str, args, lua: list[str] | None = None
+) -> float | None:
     """Run ../shared/bench/wrk-ratio (rounds/duration/conns from args), echo its output,
-    return the median ratio A/B (None if it printed none)."""
+    return the median ratio A/B (None if it printed none). `lua`: a wrk script in
+    ../shared/bench/ and its arguments (e.g. ["random-paths.lua", PATHS_FILE])."""
     cmd = [
         str(SHARED_BENCH / "wrk-ratio"),
         "--rounds",
@@ -88,9 +91,12 @@ def wrk_ratio(url_a: str, url_b: str, host_a: str, args) -> float | None:
         str(args.conns),
         "--host-a",
         host_a,
-        url_a,
-        url_b,
     ]
+    if lua:
+        cmd += ["--lua", str(SHARED_BENCH / lua[0])]
+        for value in lua[1:]:
+            cmd += ["--lua-arg", value]
+    cmd += [url_a, url_b]
     bound = 30 + (2 * args.rounds + 2) * (args.duration + 10)
     out = run_group(cmd, timeout=bound)  # wrk-ratio's own wrk children go with it
     sys.stdout.write(out.stdout)

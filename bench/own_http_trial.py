@@ -17,7 +17,9 @@ shows is the cost of handing each request between Granian's thread and the event
 
 import argparse
 import asyncio
+import contextlib
 import importlib.util
+import io
 import os
 import shutil
 import subprocess
@@ -33,9 +35,9 @@ from benchlib import (
     free_port,
     get,
     machine_facts,
-    run_group,
     terminate_on_sigterm,
     tree_cpu_seconds,
+    wrk_ratio,
 )
 from runtime import HANDLER  # bench/runtime.py's trivial handler
 
@@ -236,6 +238,15 @@ async def serve(db_path: Path, port: int, lean: bool) -> None:
     await server.serve_forever()
 
 
+def capture(run: Any, *args: Any) -> str:
+    """What `run(*args)` prints, printed too and returned (for the CPU-per-answer lines)."""
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer):
+        run(*args)
+    sys.stdout.write(buffer.getvalue())
+    return buffer.getvalue()
+
+
 def bench_site_module() -> Any:
     """bench/site.py (its name is the standard library's `site`, so loaded by path)."""
     spec = importlib.util.spec_from_file_location("bench_site", Path(__file__).with_name("site.py"))
@@ -264,15 +275,8 @@ def js_case(fz: Fazt, trial_port: int, tmp: Path, args: argparse.Namespace) -> N
                     raise RuntimeError(f"/api/x on port {port} never answered 200")
         for name, port in (("trial", trial_port), ("fazt", fz.port)):
             print(f"--- serverless trivial: A = {name}, B = node")
-            cmd = [
-                str(SHARED_BENCH / "wrk-ratio"),
-                *("--rounds", str(args.rounds), "--duration", str(args.duration)),
-                *("--conns", str(args.conns), "--host-a", "bench.localhost"),
-                f"http://127.0.0.1:{port}/api/x",
-                f"http://127.0.0.1:{node_port}/api/x",
-            ]
-            out = run_group(cmd, timeout=60 + (2 * args.rounds + 2) * (args.duration + 10))
-            sys.stdout.write(out.stdout + out.stderr)
+            url = f"http://127.0.0.1:{port}/api/x"
+            wrk_ratio(url, f"http://127.0.0.1:{node_port}/api/x", "bench.localhost", args)
     finally:
         node.terminate()
         node.wait(timeout=10)
@@ -313,21 +317,13 @@ def measure(args: argparse.Namespace) -> int:
                         raise RuntimeError(f"{path} on port {port}: {status}")
             nginx_pid = int((nginx_state / "nginx.pid").read_text())
             for name, pid, port in (("trial", trial.pid, trial_port), ("fazt", fz.pid, fz.port)):
-                cmd = [
-                    str(SHARED_BENCH / "wrk-ratio"),
-                    *("--rounds", str(args.rounds), "--duration", str(args.duration)),
-                    *("--conns", str(args.conns), "--host-a", host),
-                    *("--lua", str(SHARED_BENCH / "random-paths.lua")),
-                    *("--lua-arg", str(paths_file)),
-                    f"http://127.0.0.1:{port}/",
-                    f"http://127.0.0.1:{nginx_port}/",
-                ]
                 before = tree_cpu_seconds(pid), tree_cpu_seconds(nginx_pid)
-                out = run_group(cmd, timeout=60 + (2 * args.rounds + 2) * (args.duration + 10))
+                lua = ["random-paths.lua", str(paths_file)]
+                url_a, url_b = f"http://127.0.0.1:{port}/", f"http://127.0.0.1:{nginx_port}/"
+                out = capture(wrk_ratio, url_a, url_b, host, args, lua)
                 after = tree_cpu_seconds(pid), tree_cpu_seconds(nginx_pid)
-                sys.stdout.write(out.stdout + out.stderr)
                 print(f"--- A = {name}, B = nginx")
-                site.print_cpu_per_request(out.stdout, args.duration, before, after)
+                site.print_cpu_per_request(out, args.duration, before, after)
             if args.js:
                 js_case(fz, trial_port, tmp, args)
     finally:

@@ -11,12 +11,12 @@ Unknown paths get 404. Started by bench/ceilings.py; stops on SIGTERM.
 """
 
 import mimetypes
-import os
 import sys
 from pathlib import Path
 from urllib.parse import quote
 
 import uvloop
+from files import read  # bench/bare/files.py (this script's folder is on sys.path)
 from granian.constants import Interfaces
 from granian.server.embed import Server
 
@@ -29,14 +29,6 @@ for path in folder.rglob("*"):
         headers = [("content-type", ctype), ("etag", '"x"'), ("cache-control", "public, max-age=0")]
         body = path.read_bytes() if mode == "mem" else str(path)
         files["/" + quote(path.relative_to(folder).as_posix())] = (body, headers)
-
-
-def read(name: str) -> bytes:
-    fd = os.open(name, os.O_RDONLY)
-    try:
-        return os.pread(fd, os.fstat(fd).st_size, 0)
-    finally:
-        os.close(fd)
 
 
 class App:

@@ -11,12 +11,12 @@ SIGTERM.
 
 import asyncio
 import mimetypes
-import os
 import sys
 from pathlib import Path
 from urllib.parse import quote
 
 import uvloop
+from files import read  # bench/bare/files.py (this script's folder is on sys.path)
 
 folder, port, mode = Path(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
 files: dict[bytes, tuple[bytes, bytes | str]] = {}  # path -> (status line + headers, body)
@@ -30,14 +30,6 @@ for path in folder.rglob("*"):
         body = path.read_bytes() if mode == "mem" else str(path)
         files[("/" + quote(path.relative_to(folder).as_posix())).encode()] = (head, body)
 NOT_FOUND = b"HTTP/1.1 404 Not Found\r\ncontent-length: 9\r\n\r\nnot found"
-
-
-def read(name: str) -> bytes:
-    fd = os.open(name, os.O_RDONLY)
-    try:
-        return os.pread(fd, os.fstat(fd).st_size, 0)
-    finally:
-        os.close(fd)
 
 
 class Connection(asyncio.Protocol):
