@@ -43,14 +43,14 @@ M_MMAP_THRESHOLD = -3
 MMAP_THRESHOLD_BYTES = 1024 * 1024
 
 
-def limit_malloc_arenas(arenas: int = 2) -> None:
-    """Cap glibc's per-thread malloc arenas. With one arena per reader thread, freed cache
-    memory stays fragmented across arenas: measured 184 MB -> 156 MB RSS with a 64 MB cache
-    (docs/benchmarks.md). Also fix the size from which glibc maps a block of its own
-    (returned to the system when freed): left dynamic, it rises to the biggest block freed
-    so far, and then the 4 MiB pieces of a big file streamed once stay in the heap: the
-    worker kept +60 MB after streaming a 1 GiB file (docs/benchmarks.md). Call before
-    threads start; a no-op off glibc."""
+def tune_malloc(arenas: int = 2) -> None:
+    """Two glibc malloc settings that keep the worker's memory from staying fragmented
+    (measured in docs/benchmarks.md). A cap on per-thread arenas: with one arena per reader
+    thread, freed cache memory stayed spread over them (184 -> 156 MB RSS with a 64 MB
+    cache). A fixed size from which a block is mapped on its own (and returned to the system
+    when freed): left dynamic, it rises to the biggest block freed so far, and then the
+    4 MiB pieces of a big file streamed once stay in the heap (+60 MB after a 1 GiB file).
+    Call before threads start; a no-op off glibc."""
     try:
         libc = ctypes.CDLL("libc.so.6")
         libc.mallopt(M_ARENA_MAX, arenas)

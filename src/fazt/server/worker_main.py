@@ -80,9 +80,9 @@ def main(argv: list[str]) -> int:
     args = parse(argv)
     # Each step restarts the supervisor's clock for a silent worker (fazt.server.supervisor).
     report_progress(args.ready_fd, "starting")
-    from fazt.server.run import limit_malloc_arenas, serve
+    from fazt.server.run import serve, tune_malloc
 
-    limit_malloc_arenas()
+    tune_malloc()
     sys.stdout.reconfigure(line_buffering=True)
     path = Path(args.db_path or os.environ.get("FAZT_DB") or default_db_path()).expanduser()
     if not path.exists():
