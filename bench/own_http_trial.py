@@ -136,11 +136,7 @@ class Connection(asyncio.Protocol):
     def send(self, status: int, headers: list, body: bytes) -> None:
         if self.transport.is_closing():  # the client left (wrk stops mid-request)
             return
-        lines = [f"HTTP/1.1 {status} {REASONS.get(status, 'Status')}"]
-        lines += [f"{name}: {value}" for name, value in headers]
-        if not any(name == "content-length" for name, _ in headers):
-            lines.append(f"content-length: {len(body)}")
-        self.transport.writelines(("\r\n".join(lines).encode() + b"\r\n\r\n", body))
+        self.transport.writelines((response_head_bytes(status, headers, body), body))
         self.busy = False
         if self.buffer:
             asyncio.get_running_loop().call_soon(self.parse)
@@ -218,9 +214,11 @@ def header(head: bytes, lower: bytes, name: bytes) -> str | None:
 
 
 def response_head_bytes(status: int, headers: list, body: bytes) -> bytes:
+    """The status line and headers, with a content-length unless the headers have one."""
     lines = [f"HTTP/1.1 {status} {REASONS.get(status, 'Status')}"]
     lines += [f"{name}: {value}" for name, value in headers]
-    lines.append(f"content-length: {len(body)}")
+    if not any(name == "content-length" for name, _ in headers):
+        lines.append(f"content-length: {len(body)}")
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 
 

@@ -41,21 +41,7 @@ def offloadable(seaweedfs, tmp_path):
     files = _files()
     srv.deploy(write_site(tmp_path / "site", files), "media")
     prefix = "offload-" + secrets.token_hex(4)
-    srv.offload_args = [
-        "storage",
-        "offload",
-        "--to",
-        f"s3://{BUCKET}/{prefix}",
-        "--endpoint",
-        seaweedfs.endpoint,
-        "--access-key-id",
-        seaweedfs.access_key,
-        "--secret-access-key",
-        seaweedfs.secret_key,
-        "--db",
-        str(srv.db),
-        "--json",
-    ]
+    srv.offload_args = [*offload_to_bucket(seaweedfs, prefix, srv.db), "--json"]
     srv.prefix, srv.files, srv.store = prefix, files, seaweedfs
     try:
         yield srv
@@ -63,6 +49,15 @@ def offloadable(seaweedfs, tmp_path):
         srv.stop()
         srv.kill()
         srv.http.close()
+
+
+def offload_to_bucket(store, prefix: str, db) -> list[str]:
+    """`fazt storage offload` to the test bucket under `prefix`, with its credentials."""
+    return [
+        *("storage", "offload", "--to", f"s3://{BUCKET}/{prefix}"),
+        *("--endpoint", store.endpoint, "--access-key-id", store.access_key),
+        *("--secret-access-key", store.secret_key, "--db", str(db)),
+    ]
 
 
 def rows(srv, sql: str, *args) -> list[tuple]:
@@ -284,20 +279,7 @@ def test_a_big_file_streams_from_the_bucket_whole_and_in_ranges(seaweedfs, tmp_p
     try:
         srv.deploy(write_site(tmp_path / "site", {"video.bin": data}), "stream")
         prefix = "stream-" + secrets.token_hex(4)
-        srv.cli(
-            "storage",
-            "offload",
-            "--to",
-            f"s3://{BUCKET}/{prefix}",
-            "--endpoint",
-            seaweedfs.endpoint,
-            "--access-key-id",
-            seaweedfs.access_key,
-            "--secret-access-key",
-            seaweedfs.secret_key,
-            "--db",
-            str(srv.db),
-        )
+        srv.cli(*offload_to_bucket(seaweedfs, prefix, srv.db))
         assert rows(srv, "SELECT location FROM blobs WHERE size = ?", len(data)) == [("bucket",)]
         whole = srv.get("/video.bin", host="stream.localhost")
         assert whole.status_code == 200 and whole.content == data
