@@ -119,7 +119,7 @@
       }
       compile("main.js", PARAMS).call(undefined, req, res, db, socket, proc, fetch);
       const [status, list, text] = finish();
-      return [JSON.stringify({ s: status, h: list, l: takeLogs() }), text].join("\n");
+      return ["D", JSON.stringify({ s: status, h: list, l: takeLogs() }), "\n", text].join("");
     };
   }
   Object.defineProperty(G, "__fazt_legacy_setup", { value: setup, configurable: true });

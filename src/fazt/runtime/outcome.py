@@ -26,15 +26,15 @@ class Outcome:
     line: int | None = None
     file: str | None = None  # where the error happened ("api/x.js", "stdlib:lodash")
     discard: bool = False  # the context must not serve another request
-    # A success as the prelude wrote it, `{"s","h","l"} \n body`, handed on unparsed (the
-    # worker forwards it as is; decode() gives the fields).
+    # A success as the prelude wrote it, already the answer frame (`D{"s","h","l"}\nbody`):
+    # the worker forwards it as is; decode() gives the fields.
     raw: str | None = None
 
     def decode(self) -> "Outcome":
         """The fields of a `raw` outcome."""
         if self.raw is None:
             return self
-        head, _, body = self.raw.partition("\n")
+        head, _, body = self.raw[1:].partition("\n")
         meta = json.loads(head)
         return Outcome(status=meta["s"], headers=meta["h"], body=body, logs=meta["l"])
 
@@ -44,17 +44,17 @@ def timed_out() -> Outcome:
 
 
 def encode_outcome(o: Outcome) -> str:
-    if o.raw is not None:  # the prelude's JSON head is already the frame's head
-        return "D" + o.raw.replace("\n", "\0", 1)
+    if o.raw is not None:  # the prelude wrote the frame itself
+        return o.raw
     head = {"s": o.status, "h": o.headers, "l": o.logs}
     if o.error is not None:
         head.update(e=o.error, m=o.message, line=o.line, file=o.file)
-    return "D" + json.dumps(head) + "\0" + o.body
+    return "D" + json.dumps(head) + "\n" + o.body  # JSON text holds no raw newline
 
 
 def decode_outcome(text: str) -> Outcome:
     """The other side of encode_outcome (text without the leading "D")."""
-    head, _, body = text.partition("\0")
+    head, _, body = text.partition("\n")
     h = json.loads(head)
     return Outcome(
         status=h["s"],

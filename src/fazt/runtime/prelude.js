@@ -543,8 +543,10 @@
     // Lone surrogates cannot be sent as UTF-8: replaced by U+FFFD, as TextEncoder does.
     if (!text.isWellFormed()) text = text.toWellFormed();
     if (type) headers.push(["content-type", type]);
-    // join() builds a flat string: the binding cannot convert quickjs-ng's string ropes
-    return [JSON.stringify({ s: status, h: headers, l: takeLogs() }), text].join("\n");
+    // The worker's answer frame as it crosses the pipe (outcome.py): "D", the head, a
+    // newline, the body (NUL would end the string in the binding). join() builds a flat
+    // string: the binding cannot convert quickjs-ng's string ropes.
+    return ["D", JSON.stringify({ s: status, h: headers, l: takeLogs() }), "\n", text].join("");
   }
   function takeLogs() {
     const out = logs;
@@ -611,8 +613,8 @@
     return legacyFn.fn;
   }
   // One call per request in the common case: begin, run, normalise, reset. Returns null
-  // for a pending Promise (see __fazt_collect), else "1" (context reusable) or "0",
-  // followed by the head line and the body.
+  // for a pending Promise (see __fazt_collect), else the answer frame (serialise), its
+  // first letter lowercase when the context must not be reused.
   define("__fazt_handle", function (reqJson, ctxJson, entry) {
     G.__fazt_begin(reqJson, ctxJson);
     let out;
@@ -626,7 +628,8 @@
       out = G.__fazt_finish(v);
       if (out === null) return null;
     }
-    return [G.__fazt_reset() ? "1" : "0", out].join("");
+    // "D...": the context may serve another request; "d...": it may not (a failed reset)
+    return G.__fazt_reset() ? out : ["d", out.slice(1)].join("");
   });
 
   // -- lockdown: freeze what every request shares -------------------------------------

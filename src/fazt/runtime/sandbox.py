@@ -58,7 +58,7 @@ USER_STORAGE_METHODS = frozenset(USER_PREFIX + m for m in STORAGE_METHODS)
 AUTH_REQUIRED = "AUTH_REQUIRED: fazt.storage.user needs a signed-in visitor (sign in first)"
 
 
-@dataclass
+@dataclass(slots=True)
 class Job:
     """One request for a JS worker (what crosses the pipe, see worker.py)."""
 
@@ -106,18 +106,15 @@ class Host:
 
     def __init__(
         self,
-        storage: Any = None,
         publish: Callable[[str | None, str], None] | None = None,
         stdlib: Callable[[str], str | None] | None = None,
     ) -> None:
-        self.net: Any = None  # fazt.net of the current request (runtime/net.py AppNet)
-        self.storage = storage
-        # fazt.storage.user of the current request (a bindings.UserStorage for the visitor
-        # the server found signed in), None when nobody is
-        self.user_storage: Any = None
+        # The current request's services (worker.py RequestServices): `storage`,
+        # `user_storage` (fazt.storage.user: None when no visitor is signed in), `net`
+        # (fazt.net) and `private` (its deployment's private/ files); None between requests.
+        self.services: Any = None
         self.publish = publish
         self.stdlib = stdlib
-        self.private: private_files.PrivateFiles | None = None  # the request's deployment
 
     def call(self, method: str, *args: Any) -> str:
         try:
@@ -135,20 +132,21 @@ class Host:
         return "V" + json.dumps(value)
 
     def _dispatch(self, method: str, args: tuple) -> Any:
+        services = self.services
         if method in USER_STORAGE_METHODS:
-            if self.storage is None:
+            if services is None:
                 raise StorageError("fazt.storage is not available here")
-            if self.user_storage is None:
+            if services.user_storage is None:
                 raise AuthRequired(AUTH_REQUIRED)
-            return _storage_call(self.user_storage, method[len(USER_PREFIX) :], args)
+            return _storage_call(services.user_storage, method[len(USER_PREFIX) :], args)
         if method in STORAGE_METHODS:
-            if self.storage is None:
+            if services is None:
                 raise StorageError("fazt.storage is not available here")
-            return _storage_call(self.storage, method, args)
+            return _storage_call(services.storage, method, args)
         if method in private_files.METHODS:
-            if self.private is None:
+            if services is None:
                 raise StorageError("fazt.private is not available here")
-            return self.private.call(method, args)
+            return services.private.call(method, args)
         if method == "rt_publish":
             if self.publish is None:
                 raise StorageError("fazt.realtime is not available here")
@@ -166,9 +164,9 @@ class Host:
             self.publish(None, message)
             return None
         if method == "net_fetch":
-            if self.net is None:
+            if services is None:
                 raise StorageError("fazt.net is not available here")
-            return self.net.fetch(*args)
+            return services.net.fetch(*args)
         if method == "random":
             (n,) = args
             if not isinstance(n, int) or not 0 <= n <= MAX_RANDOM_BYTES:
@@ -250,9 +248,9 @@ class Prepared:
             out = self._handle(job.request_json, job.context_json, job.entry)
             if out is not None:
                 self.reset_done = True
-                if out[0] != "1":
+                if out[0] != "D":  # "d": the context's reset failed
                     self.usable = False
-                out = out[1:]
+                    out = "D" + out[1:]
             else:  # a Promise: run its jobs until it settles
                 out = self._settle(job)
                 if out is None:

@@ -20,7 +20,7 @@ Protocol on stdin/stdout: frames of a 4-byte big-endian length and UTF-8 text.
   fazt.realtime.publish (channel null: socket.broadcast of a root main.js; sent at
   once), `C0` or `C1` when a request needed a new context (from the spare one, or
   cold: the prelude evaluated on its path), then
-  one `D` + HEADER_JSON + `\\0` + BODY per request (HEADER: s, h, l, e, m, line, file);
+  one `D` + HEADER_JSON + newline + BODY per request (HEADER: s, h, l, e, m, line, file);
   `B` before it builds a spare context (between requests, when no frame has come for
   SPARE_AFTER_IDLE_SECONDS) and `S` once it has. With --kv-via-server: `W...` for each
   kv.set and `F` to ask for an `A` (kv_pipe.py).
@@ -47,6 +47,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+from functools import cached_property
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -182,6 +183,38 @@ class LocalDB:
                         fcntl.flock(turn, fcntl.LOCK_UN)
 
 
+class RequestServices:
+    """What one request's JavaScript may call in Python, each built at its first use (most
+    requests use none of them, or one)."""
+
+    def __init__(self, db: LocalDB, job: Job) -> None:
+        self.db = db
+        self.job = job
+
+    @cached_property
+    def storage(self) -> AppStorage:
+        job, pipe = self.job, self.db.pipe
+        if pipe is None:
+            return AppStorage(self.db, job.app)  # type: ignore[arg-type]
+        return PipedStorage(self.db, job.app, pipe)
+
+    @cached_property
+    def user_storage(self) -> UserStorage | None:
+        """fazt.storage.user: the signed-in visitor's rows; None when nobody is."""
+        job = self.job
+        if job.user is None:
+            return None
+        return UserStorage(self.db, job.app, job.user)  # type: ignore[arg-type]
+
+    @cached_property
+    def net(self) -> AppNet:
+        return AppNet(self.db, self.job.app, self.job.key[1], self.job.deadline)
+
+    @cached_property
+    def private(self) -> PrivateFiles:
+        return PrivateFiles(self.db, self.job.app, self.job.key[1])
+
+
 class JsWorker:
     """The state of one JS worker process: its contexts, cached sources and storage
     connection; `handle` runs one frame from the server."""
@@ -273,19 +306,7 @@ class JsWorker:
         return encode_outcome(outcome)
 
     def run(self, job: Job, fresh: bool = False) -> Outcome:
-        pipe = self.db.pipe
-        self.host.storage = (
-            AppStorage(self.db, job.app)  # type: ignore[arg-type]
-            if pipe is None
-            else PipedStorage(self.db, job.app, pipe)
-        )
-        self.host.user_storage = (
-            UserStorage(self.db, job.app, job.user)  # type: ignore[arg-type]
-            if job.user is not None
-            else None
-        )
-        self.host.net = AppNet(self.db, job.app, job.key[1], job.deadline)
-        self.host.private = PrivateFiles(self.db, job.app, job.key[1])
+        self.host.services = RequestServices(self.db, job)
         self.published = 0
         context = None if fresh else self.contexts.pop(job.key, None)
         try:
@@ -300,10 +321,7 @@ class JsWorker:
                 context.usable = False
             raise
         finally:
-            self.host.storage = None
-            self.host.user_storage = None
-            self.host.net = None
-            self.host.private = None
+            self.host.services = None
             if context is not None and context.usable and not fresh:
                 self.contexts[job.key] = context
                 while len(self.contexts) > CONTEXTS:
