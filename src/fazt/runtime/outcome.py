@@ -26,6 +26,9 @@ class Outcome:
     line: int | None = None
     file: str | None = None  # where the error happened ("api/x.js", "stdlib:lodash")
     discard: bool = False  # the context must not serve another request
+    # The head's JSON text of a success without logs, as it crossed the pipe: the same text
+    # is the same status and headers (whose checks the server keeps: service.py).
+    head: str | None = None
     # A success as the prelude wrote it, already the answer frame (`D{"s","h","l"}\nbody`):
     # the worker forwards it as is; decode() gives the fields.
     raw: str | None = None
@@ -52,11 +55,24 @@ def encode_outcome(o: Outcome) -> str:
     return "D" + json.dumps(head) + "\n" + o.body  # JSON text holds no raw newline
 
 
+# Heads parsed, by their text: an app answers with the same few heads again and again.
+_heads: dict[str, dict] = {}
+HEADS_KEPT = 256
+
+
 def decode_outcome(text: str) -> Outcome:
-    """The other side of encode_outcome (text without the leading "D")."""
+    """The other side of encode_outcome (text without the leading "D"). The `headers` list
+    of an Outcome from here may be shared with other answers: read it, never change it."""
     head, _, body = text.partition("\n")
-    h = json.loads(head)
+    h = _heads.get(head)
+    if h is None:
+        h = json.loads(head)
+        if not h["l"] and "e" not in h:  # logs and errors differ from one answer to the next
+            if len(_heads) >= HEADS_KEPT:
+                _heads.clear()
+            _heads[head] = h
     return Outcome(
+        head=head if not h["l"] and "e" not in h else None,
         status=h["s"],
         headers=h["h"],  # [name, value] pairs
         body=body,

@@ -46,6 +46,7 @@ log = logging.getLogger("fazt.runtime")
 
 ENV_TTL_SECONDS = 2.0  # changes made by another process show up within this
 INDEX_CACHE_ENTRIES = 256
+CHECKED_HEADS_KEPT = 256
 _TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 # Marks a scheduled job's request (fazt.runtime.jobs); dropped from every outside request.
 CRON_HEADER = "x-fazt-cron"
@@ -91,6 +92,9 @@ class Runtime:
         self._env: dict[str, tuple[float, int, str]] = {}
         self._env_reads: dict[tuple[str, int], asyncio.Future] = {}  # reads in progress
         self._headers: dict[tuple[str, int, str], str] = {}  # worker frame headers
+        # answer head text -> its headers as sent (never changed: shared by the answers
+        # with that head), or what is wrong with them
+        self._checked: dict[str, list[tuple[str, str]] | str] = {}
 
     def close(self) -> None:
         self.pool.close()
@@ -229,6 +233,20 @@ class Runtime:
             ) from None
         return self._answer(site, request_id, entry, limits, outcome)
 
+    def _response_headers(self, outcome: Outcome) -> list[tuple[str, str]] | str:
+        """The outcome's headers as sent, or what is wrong with them; checked once per
+        distinct answer head (an app sends the same few again and again)."""
+        key = outcome.head
+        if key is None:
+            return _checked_headers(outcome.headers)
+        checked = self._checked.get(key)
+        if checked is None:
+            checked = _checked_headers(outcome.headers)
+            if len(self._checked) >= CHECKED_HEADS_KEPT:
+                self._checked.clear()
+            self._checked[key] = checked
+        return checked
+
     def _answer(
         self, site: str, request_id: str, entry: str, limits: Limits, outcome: Outcome
     ) -> Response:
@@ -240,12 +258,12 @@ class Runtime:
         headers: list[tuple[str, str]] = []
         if error is None:
             body = outcome.body.encode("utf-8", "replace")
-            problem = _check_response(outcome, body, limits)
-            if problem:
-                error, message = "FUNCTION_ERROR", problem
+            checked = self._response_headers(outcome)
+            problem = _check_status_and_size(outcome, body, limits)
+            if problem or isinstance(checked, str):
+                error, message = "FUNCTION_ERROR", problem or checked
             else:
-                headers = [(k.lower(), v) for k, v in outcome.headers]
-                headers = [h for h in headers if h[0] not in _DROPPED_HEADERS]
+                headers = checked
         if error is not None:
             file = outcome.file or entry
             where = f" ({file} line {outcome.line})" if outcome.line else f" ({file})"
@@ -269,12 +287,26 @@ def _next_request_id() -> str:
     return f"{_REQUEST_PREFIX}{next(_REQUEST_IDS):08x}"
 
 
-def _check_response(outcome: Outcome, body: bytes, limits: Limits) -> str | None:
+def _check_status_and_size(outcome: Outcome, body: bytes, limits: Limits) -> str | None:
     if not 200 <= outcome.status <= 599:
         return f"invalid response status {outcome.status} (use 200-599)"
     if len(body) > limits.max_response_bytes:
         return f"the response body exceeds {limits.max_response_bytes} bytes"
-    for name, value in outcome.headers:
+    return None
+
+
+def _checked_headers(pairs: list) -> list[tuple[str, str]] | str:
+    """An app's response headers as they are sent (names lowercase, the framing ones
+    dropped), or what is wrong with them."""
+    problem = _check_headers(pairs)
+    if problem:
+        return problem
+    headers = [(k.lower(), v) for k, v in pairs]
+    return [h for h in headers if h[0] not in _DROPPED_HEADERS]
+
+
+def _check_headers(pairs: list) -> str | None:
+    for name, value in pairs:
         if not _TOKEN.match(name):
             return f"invalid response header name {name!r}"
         if any(c in value for c in "\r\n\0"):
