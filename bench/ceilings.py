@@ -17,14 +17,15 @@ A = a small server from bench/bare/ (run with this Python) and B = the anchor:
 - tls: one 2 KB file over TLS keep-alive (a self-signed P-256 certificate made here) vs
   nginx-static with TLS;
 - js: bench/runtime.py's trivial JSON handler in QuickJS, in the event loop's thread and
-  in 1 and 3 worker processes over pipes, vs ../shared/bench/node-handler.js.
+  in 1 and 3 worker processes over pipes, and in 3 processes running it in fazt's own
+  sandbox (fazt's JavaScript contract, the rest bare), vs ../shared/bench/node-handler.js.
 
 For each case it also prints the CPU time per answer of each side's process tree (which
 barely moves when other work shares the machine, unlike req/s). fazt's own ratios for the
 same cases: bench/site.py, bench/https.py, bench/runtime.py.
 
 Last line: "ceilings: site mem X.XX pread X.XX mount X.XX file X.XX uvmem X.XX uvpread X.XX
-x nginx; tls X.XX x nginx; js loop X.XX w1 X.XX w3 X.XX x node" (n/a: not run or no
+x nginx; tls X.XX x nginx; js loop X.XX w1 X.XX w3 X.XX w3fazt X.XX x node" (n/a: not run or no
 result). Never fails on timing; exits 2 when a tool is missing, 1 when something could
 not be set up. Every process it starts is stopped by pid (also on SIGTERM), its temp
 folders are removed.
@@ -75,11 +76,14 @@ SITE_MODES = {
     "uvmem": "plain uvloop server, no Granian: every file in memory",
     "uvpread": "plain uvloop server, no Granian: read per request",
 }
-JS_WORKERS = {"loop": 0, "w1": 1, "w3": 3}  # QuickJS in the event loop's thread, N processes
+# QuickJS in the event loop's thread, in N processes, and in 3 processes running the
+# handler in fazt's own sandbox (its prelude and per-request scope: fazt's JS contract)
+JS_WORKERS = {"loop": [0], "w1": [1], "w3": [3], "w3fazt": [3, "--fazt"]}
 JS_LABELS = {
     "loop": "QuickJS in the event loop's thread",
     "w1": "QuickJS in 1 worker process (pipes)",
     "w3": "QuickJS in 3 worker processes (pipes)",
+    "w3fazt": "3 worker processes running fazt's sandbox",
 }
 WARMUP = 2  # seconds of each side's warm-up run in wrk-ratio (not in its rounds)
 
@@ -289,7 +293,7 @@ def js_case(tmp: Path, args: argparse.Namespace, results: dict) -> None:
         for key, workers in JS_WORKERS.items():
             print(f"-- A = bare Granian, {JS_LABELS[key]}; B = node")
             port = free_port()
-            cmd = bare("js_app.py", str(main_js), str(port), str(workers))
+            cmd = bare("js_app.py", str(main_js), str(port), *map(str, workers))
             with serving(cmd, tmp / f"js-{key}.log", js_ready(port)) as pid:
                 same_bytes(port, node_port, ["/api/x"])
                 results[f"js {key}"] = (JS_LABELS[key], "node", *compare(

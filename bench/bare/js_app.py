@@ -1,12 +1,14 @@
 """A bare Granian RSGI server on uvloop running a JS handler in QuickJS (no fazt code).
 
-    python bench/bare/js_app.py HANDLER_FILE PORT WORKERS
+    python bench/bare/js_app.py HANDLER_FILE PORT WORKERS [--fazt]
 
 WORKERS 0: the handler runs in the event loop's thread. WORKERS N: in N processes of
 bench/bare/js_worker.py over pipes (length-prefixed JSON frames); every request goes at
 once to the worker with the fewest answers pending (unbounded pipelining). Every answer is
-the handler's {status, headers, body}, body as JSON. Stops on SIGTERM (the workers with
-it: their stdin closes).
+the handler's {status, headers, body}, body as JSON. With --fazt (WORKERS >= 1) the
+workers run the handler in fazt's sandbox and answer with fazt's answer frame, whose head
+is parsed here and whose body is sent as it is (what fazt's server does with it). Stops on
+SIGTERM (the workers with it: their stdin closes).
 """
 
 import asyncio
@@ -22,6 +24,7 @@ from granian.server.embed import Server
 from js_worker import load_handler
 
 handler, port, count = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+fazt_sandbox = sys.argv[4:] == ["--fazt"]
 
 
 class Worker(asyncio.SubprocessProtocol):
@@ -61,7 +64,13 @@ class App:
             out = json.loads(serve(request))
         else:
             least = min(workers, key=lambda w: len(w.pending))
-            out = json.loads(await least.send(request.encode()))
+            answer = await least.send(request.encode())
+            if fazt_sandbox:  # "D" + head + newline + body
+                head, _, body = answer[1:].decode().partition("\n")
+                meta = json.loads(head)
+                proto.response_str(meta["s"], [tuple(h) for h in meta["h"]], body)
+                return
+            out = json.loads(answer)
         headers = [(k, str(v)) for k, v in out.get("headers", {}).items()]
         body = json.dumps(out["body"], separators=(",", ":"))  # the bytes Node sends
         proto.response_str(out.get("status", 200), headers, body)
@@ -72,8 +81,9 @@ async def main() -> None:
     script = str(Path(__file__).with_name("js_worker.py"))
     for _ in range(count):
         worker = Worker()
+        flags = ["--fazt"] if fazt_sandbox else []
         worker.transport, _ = await loop.subprocess_exec(
-            lambda w=worker: w, sys.executable, script, handler, stderr=None
+            lambda w=worker: w, sys.executable, script, handler, *flags, stderr=None
         )
         workers.append(worker)
     server = Server(
