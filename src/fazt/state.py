@@ -11,8 +11,8 @@ from fazt.analytics.service import Analytics
 from fazt.auth.passwords import PasswordChecker
 from fazt.auth.ratelimit import FailureLimiter
 from fazt.db import Database, settings
-from fazt.hosting.archive import DeployLimits
 from fazt.hosting.blob_cache import BlobCache
+from fazt.hosting.deploy_limits import DeployLimits
 from fazt.hosting.routing import RoutingTable
 from fazt.hosting.static import StaticServer
 from fazt.web.latency import LatencyHistogram

@@ -24,7 +24,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import sysconfig
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -52,6 +51,8 @@ def litestream_binary() -> str | None:
     explicit = os.environ.get("FAZT_LITESTREAM")
     if explicit:
         return explicit if os.access(explicit, os.X_OK) else None
+    import sysconfig  # here: the server imports this module at start, and needs it rarely
+
     for folder in (Path(sys.executable).parent, Path(sysconfig.get_path("scripts"))):
         candidate = folder / "litestream"
         if os.access(candidate, os.X_OK):

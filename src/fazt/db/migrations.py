@@ -2,7 +2,7 @@
 
 import re
 import sqlite3
-from importlib import resources
+from pathlib import Path
 
 from fazt.db.clock import utcnow
 
@@ -16,7 +16,8 @@ class SchemaTooNewError(RuntimeError):
 def available() -> list[tuple[int, str, str]]:
     """(version, name, sql) for every migration shipped in the package, in order."""
     found = []
-    for entry in resources.files("fazt.db").joinpath("migrations").iterdir():
+    # beside this file, not through importlib.resources (it imports zipfile: idle memory)
+    for entry in (Path(__file__).parent / "migrations").iterdir():
         match = _NAME.match(entry.name)
         if match:
             found.append((int(match.group(1)), entry.name, entry.read_text("utf-8")))

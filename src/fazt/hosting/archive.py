@@ -13,10 +13,10 @@ import stat
 import zipfile
 import zlib
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import BinaryIO
 
 from fazt.hosting import mime
+from fazt.hosting.deploy_limits import DeployLimits
 from fazt.hosting.deployments import DeployError, FileEntry, sha256_hex
 from fazt.hosting.ignore import (
     IGNORE_FILE,
@@ -41,15 +41,6 @@ _READ_ERRORS = (
     lzma.LZMAError,
     RuntimeError,
 )
-
-
-@dataclass(frozen=True)
-class DeployLimits:
-    max_upload_bytes: int
-    max_files: int
-    max_file_bytes: int
-    max_total_bytes: int
-    max_ratio: int
 
 
 def size_text(n: int) -> str:

@@ -6,7 +6,7 @@ deployed over (say, a custom `root` landing page) is left alone.
 """
 
 import sqlite3
-from importlib import resources
+from pathlib import Path
 
 from fazt.hosting import deployments, mime
 from fazt.hosting.deployments import FileEntry, sha256_hex
@@ -17,7 +17,8 @@ SYSTEM_DEPLOYER = "system"
 
 
 def packaged_files(site: str) -> list[tuple[FileEntry, bytes]]:
-    root = resources.files("fazt.hosting").joinpath("system_site_files", site)
+    # beside this file, not through importlib.resources (it imports zipfile: idle memory)
+    root = Path(__file__).parent / "system_site_files" / site
     files = []
     for path, entry in _walk(root, ""):
         data = entry.read_bytes()

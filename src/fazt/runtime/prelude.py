@@ -29,9 +29,12 @@ db, socket, process, fetch) is evaluated before it, only in the contexts of depl
 that have a root main.js.
 """
 
-from importlib import resources
+from pathlib import Path
 
+# Read beside this file rather than through importlib.resources, which imports zipfile
+# into every server and JS worker (idle memory, issue 22); fazt is never run zipped.
+_HERE = Path(__file__).parent
 # The leading newline keeps the text identical to what the inline string used to be.
-PRELUDE = "\n" + resources.files("fazt.runtime").joinpath("prelude.js").read_text("utf-8")
-LEGACY_PRELUDE = resources.files("fazt.runtime").joinpath("legacy_prelude.js").read_text("utf-8")
+PRELUDE = "\n" + (_HERE / "prelude.js").read_text("utf-8")
+LEGACY_PRELUDE = (_HERE / "legacy_prelude.js").read_text("utf-8")
 LEGACY_ENTRY = "main.js"  # a deployment's root main.js: the v0.9 legacy runtime's entry
