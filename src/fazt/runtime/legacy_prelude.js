@@ -79,7 +79,7 @@
   }
 
   function setup(internals) {
-    const { compile, host, takeLogs } = internals;
+    const { compile, host, takeLogs, answerFrame } = internals;
     // One request: the request object of prelude.js (with the v0.9 extras the server
     // added) in, the prelude's "head \n body" answer out.
     return function run(request) {
@@ -119,7 +119,7 @@
       }
       compile("main.js", PARAMS).call(undefined, req, res, db, socket, proc, fetch);
       const [status, list, text] = finish();
-      return ["D", JSON.stringify({ s: status, h: list, l: takeLogs() }), "\n", text].join("");
+      return answerFrame(status, list, takeLogs(), text);
     };
   }
   Object.defineProperty(G, "__fazt_legacy_setup", { value: setup, configurable: true });

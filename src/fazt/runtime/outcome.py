@@ -39,6 +39,8 @@ class Outcome:
             return self
         head, _, body = self.raw[1:].partition("\n")
         meta = json.loads(head)
+        if meta.get("j"):  # a body holding a NUL, as a JSON string (prelude.js)
+            body = json.loads(body)
         return Outcome(status=meta["s"], headers=meta["h"], body=body, logs=meta["l"])
 
 
@@ -71,6 +73,8 @@ def decode_outcome(text: str) -> Outcome:
             if len(_heads) >= HEADS_KEPT:
                 _heads.clear()
             _heads[head] = h
+    if "j" in h:  # a body holding a NUL, as a JSON string (prelude.js)
+        body = json.loads(body)
     return Outcome(
         head=head if not h["l"] and "e" not in h else None,
         status=h["s"],
