@@ -23,7 +23,9 @@ _pool = ThreadPoolExecutor(max_workers=FETCH_THREADS, thread_name_prefix="fazt-f
 def offloaded(conn: sqlite3.Connection, sha256: str) -> tuple[blob_remote.BlobStore, int] | None:
     """(the bucket, the blob's size) when its bytes are there; None when in SQLite or gone.
     Raises BlobStoreUnavailable when no bucket is configured for it."""
-    row = conn.execute("SELECT size, location FROM blobs WHERE sha256 = ?", (sha256,)).fetchone()
+    row = conn.execute(
+        "SELECT size, location FROM blobs INDEXED BY blobs_meta WHERE sha256 = ?", (sha256,)
+    ).fetchone()
     if row is None or row[1] is None:
         return None
     store = blob_remote.configured(conn)

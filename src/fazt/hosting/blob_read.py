@@ -35,7 +35,8 @@ def iter_blob(
     """Bytes [start, end) of the blob in pieces of at most `chunk` (nothing if it is
     not stored). Runs on the caller's connection: keep it inside one read."""
     row = conn.execute(
-        "SELECT rowid, size, chunk_set, location FROM blobs WHERE sha256 = ?", (sha256,)
+        "SELECT rowid, size, chunk_set, location FROM blobs INDEXED BY blobs_meta WHERE sha256 = ?",
+        (sha256,),
     ).fetchone()
     if row is None:
         return

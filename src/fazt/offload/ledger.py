@@ -48,7 +48,8 @@ def stored(conn: sqlite3.Connection, sha256: str) -> int:
         (utcnow(), sha256),
     )
     old = conn.execute(
-        "SELECT chunk_set FROM blobs WHERE sha256 = ? AND location IS NULL", (sha256,)
+        "SELECT chunk_set FROM blobs INDEXED BY blobs_meta WHERE sha256 = ? AND location IS NULL",
+        (sha256,),
     ).fetchone()
     changed = conn.execute(
         "UPDATE blobs SET location = ?, data = x'', chunk_set = NULL "

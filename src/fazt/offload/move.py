@@ -186,7 +186,7 @@ def _upload(conn: sqlite3.Connection, store: BlobStore, sha: str, size: int) -> 
 
 def _source(conn: sqlite3.Connection, sha: str) -> Iterator[bytes] | None:
     row = conn.execute(
-        "SELECT 1 FROM blobs WHERE sha256 = ? AND location IS NULL", (sha,)
+        "SELECT 1 FROM blobs INDEXED BY blobs_meta WHERE sha256 = ? AND location IS NULL", (sha,)
     ).fetchone()
     if row is not None:
         return blob_read.iter_blob(conn, sha)
@@ -235,7 +235,8 @@ def _bring_back_in_pieces(db: Database, store: BlobStore, sha: str, size: int, r
 
 def _bucket_blob_rowid(conn: sqlite3.Connection, sha: str) -> int | None:
     row = conn.execute(
-        "SELECT rowid FROM blobs WHERE sha256 = ? AND location IS NOT NULL", (sha,)
+        "SELECT rowid FROM blobs INDEXED BY blobs_meta WHERE sha256 = ? AND location IS NOT NULL",
+        (sha,),
     ).fetchone()
     return row[0] if row else None
 

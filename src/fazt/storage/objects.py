@@ -111,7 +111,8 @@ def stat(conn: sqlite3.Connection, app: str, path: str) -> dict | None:
     """{path, mime, size, sha256, updatedAt} without the bytes (read them with read_part)."""
     path = normalise_path(path)
     row = conn.execute(
-        "SELECT path, mime, size, sha256, updated_at FROM app_objects WHERE app = ? AND path = ?",
+        "SELECT path, mime, size, sha256, updated_at FROM app_objects INDEXED BY app_objects_meta "
+        "WHERE app = ? AND path = ?",
         (app, path),
     ).fetchone()
     if row is None:
@@ -131,7 +132,8 @@ def read_part(
     """Bytes [start, end) of the object if it still has this sha256; b"" once it changed
     or went (a download in pieces never mixes two versions)."""
     row = conn.execute(
-        "SELECT rowid, size, location FROM app_objects WHERE app = ? AND path = ? AND sha256 = ?",
+        "SELECT rowid, size, location FROM app_objects INDEXED BY app_objects_meta "
+        "WHERE app = ? AND path = ? AND sha256 = ?",
         (app, normalise_path(path), sha256),
     ).fetchone()
     if row is None or start >= end:
