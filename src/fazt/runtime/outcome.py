@@ -58,8 +58,11 @@ def encode_outcome(o: Outcome) -> str:
 
 
 # Heads parsed, by their text: an app answers with the same few heads again and again.
+# Bounded in count and in each head's length (an app choosing huge header values must not
+# make the server keep megabytes).
 _heads: dict[str, dict] = {}
 HEADS_KEPT = 256
+MAX_KEPT_HEAD_CHARS = 1024
 
 
 def decode_outcome(text: str) -> Outcome:
@@ -67,16 +70,19 @@ def decode_outcome(text: str) -> Outcome:
     of an Outcome from here may be shared with other answers: read it, never change it."""
     head, _, body = text.partition("\n")
     h = _heads.get(head)
+    keep = h is not None
     if h is None:
         h = json.loads(head)
-        if not h["l"] and "e" not in h:  # logs and errors differ from one answer to the next
+        # logs and errors differ from one answer to the next: such heads are not kept
+        keep = not h["l"] and "e" not in h and len(head) <= MAX_KEPT_HEAD_CHARS
+        if keep:
             if len(_heads) >= HEADS_KEPT:
                 _heads.clear()
             _heads[head] = h
     if "j" in h:  # a body holding a NUL, as a JSON string (prelude.js)
         body = json.loads(body)
     return Outcome(
-        head=head if not h["l"] and "e" not in h else None,
+        head=head if keep else None,
         status=h["s"],
         headers=h["h"],  # [name, value] pairs
         body=body,

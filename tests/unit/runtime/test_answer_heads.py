@@ -60,3 +60,10 @@ def test_answers_with_logs_are_not_kept(runtime):
     logged = '{"s": 200, "h": [], "l": [["info", "hi", 1]]}'
     assert decode_outcome(logged + "\nx").head is None
     assert decode_outcome(GOOD + "\nx").head == GOOD
+
+
+def test_long_heads_are_not_kept(runtime):
+    long = '{"s": 200, "h": [["x-big", "' + "v" * 2000 + '"]], "l": []}'
+    assert decode_outcome(long + "\nx").head is None
+    assert answer(runtime, long + "\nx").status == 200
+    assert long not in runtime._checked
