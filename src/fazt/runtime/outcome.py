@@ -35,13 +35,7 @@ class Outcome:
 
     def decode(self) -> "Outcome":
         """The fields of a `raw` outcome."""
-        if self.raw is None:
-            return self
-        head, _, body = self.raw[1:].partition("\n")
-        meta = json.loads(head)
-        if meta.get("j"):  # a body holding a NUL, as a JSON string (prelude.js)
-            body = json.loads(body)
-        return Outcome(status=meta["s"], headers=meta["h"], body=body, logs=meta["l"])
+        return self if self.raw is None else decode_outcome(self.raw[1:])
 
 
 def timed_out() -> Outcome:
