@@ -66,6 +66,16 @@ def run_group(cmd: list[str], timeout: float) -> subprocess.CompletedProcess:
     return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
 
 
+def missing_wrk_or_nginx(script: str) -> bool:
+    """Say which of wrk and nginx (the anchors' tools) is not installed, as `script`; True
+    then (the benchmark exits 2)."""
+    for tool in ("wrk", "nginx"):
+        if not shutil.which(tool):
+            print(f"{script}: {tool} is not installed (apt-get install -y wrk nginx-light)")
+            return True
+    return False
+
+
 def terminate_on_sigterm() -> None:
     """Turn SIGTERM into SystemExit so `finally`/`with` clean-ups run."""
 

@@ -29,6 +29,7 @@ from benchlib import (
     get,
     machine_facts,
     mb,
+    missing_wrk_or_nginx,
     rss_kb,
     run_group,
     terminate_on_sigterm,
@@ -83,10 +84,8 @@ def main() -> int:
         help="a fazt setting for the run (e.g. blob_cache_max_mb=0: the disk cache off)",
     )
     args = ap.parse_args()
-    for tool in ("wrk", "nginx"):
-        if not shutil.which(tool):
-            print(f"bigfile: {tool} is not installed (apt-get install -y wrk nginx-light)")
-            return 2
+    if missing_wrk_or_nginx("bigfile"):
+        return 2
     terminate_on_sigterm()
     sys.stdout.reconfigure(line_buffering=True)
     print(f"machine: {machine_facts()}, load average {os.getloadavg()[0]:.2f}")

@@ -27,7 +27,15 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from benchlib import SHARED_BENCH, Fazt, free_port, machine_facts, terminate_on_sigterm, wrk_ratio
+from benchlib import (
+    SHARED_BENCH,
+    Fazt,
+    free_port,
+    machine_facts,
+    missing_wrk_or_nginx,
+    terminate_on_sigterm,
+    wrk_ratio,
+)
 from static import FILE, SITE, make_site, nginx_stop, summary, wrk_once
 
 from fazt.https import certs
@@ -124,10 +132,8 @@ def main() -> int:
     ap.add_argument("--duration", type=int, default=5, help="seconds per wrk run")
     ap.add_argument("--conns", type=int, default=64)
     args = ap.parse_args()
-    for tool in ("wrk", "nginx"):
-        if not shutil.which(tool):
-            print(f"https: {tool} is not installed (apt-get install -y wrk nginx-light)")
-            return 2
+    if missing_wrk_or_nginx("https"):
+        return 2
     terminate_on_sigterm()
     sys.stdout.reconfigure(line_buffering=True)
     print(f"machine: {machine_facts()}")

@@ -35,6 +35,7 @@ from benchlib import (
     free_port,
     get,
     machine_facts,
+    missing_wrk_or_nginx,
     terminate_on_sigterm,
     tree_cpu_seconds,
     wrk_ratio,
@@ -351,10 +352,8 @@ def main() -> int:
 
         uvloop.run(serve(Path(args.serve[0]), int(args.serve[1]), args.lean))
         return 0
-    for tool in ("wrk", "nginx"):
-        if not shutil.which(tool):
-            print(f"own_http_trial: {tool} is not installed (apt-get install -y wrk nginx-light)")
-            return 2
+    if missing_wrk_or_nginx("own_http_trial"):
+        return 2
     terminate_on_sigterm()
     print(f"machine: {machine_facts()}, load average {os.getloadavg()[0]:.2f}")
     return measure(args)

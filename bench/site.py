@@ -30,6 +30,7 @@ from benchlib import (
     get,
     machine_facts,
     mb,
+    missing_wrk_or_nginx,
     rss_kb,
     run_group,
     terminate_on_sigterm,
@@ -105,10 +106,8 @@ def main() -> int:
     if not args.docs.is_dir():
         print(f"site: no {args.docs} (apt-get install -y python3.11-doc)")
         return 2
-    for tool in ("wrk", "nginx"):
-        if not shutil.which(tool):
-            print(f"site: {tool} is not installed (apt-get install -y wrk nginx-light)")
-            return 2
+    if missing_wrk_or_nginx("site"):
+        return 2
     terminate_on_sigterm()
     sys.stdout.reconfigure(line_buffering=True)
     print(f"machine: {machine_facts()}, load average {os.getloadavg()[0]:.2f}")

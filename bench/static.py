@@ -29,6 +29,7 @@ from benchlib import (
     free_port,
     get,
     machine_facts,
+    missing_wrk_or_nginx,
     terminate_on_sigterm,
     wrk_ratio,
 )
@@ -113,10 +114,8 @@ def main() -> int:
     ap.add_argument("--conns", type=int, default=64)
     ap.add_argument("--close", action="store_true", help="also measure without keep-alive")
     args = ap.parse_args()
-    for tool in ("wrk", "nginx"):
-        if not shutil.which(tool):
-            print(f"static: {tool} is not installed (apt-get install -y wrk nginx-light)")
-            return 2
+    if missing_wrk_or_nginx("static"):
+        return 2
     if not (SHARED_BENCH / "wrk-ratio").exists():
         print(f"static: no wrk-ratio in {SHARED_BENCH} (set FAZT_SHARED_BENCH)")
         return 2
